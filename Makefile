@@ -1,0 +1,42 @@
+# The two commands a newcomer runs are `make demo` and `make test`; both set themselves up.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+TOOLS := .tools
+
+.PHONY: setup system-deps demo test lint typecheck actions-lint unit bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+system-deps:
+	@bash scripts/install-system-deps.sh
+
+setup: $(STAMP) system-deps
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check bot tests
+	$(VENV)/bin/ruff format --check bot tests
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
+
+actions-lint: setup
+	@bash scripts/lint-actions.sh
+
+unit: setup
+	$(VENV)/bin/pytest
+
+test: setup lint typecheck actions-lint unit
+
+demo: setup
+	$(PY) -m bot.sandbox.demo
+
+bench: setup
+	$(PY) -m benchmarks
+
+clean:
+	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,35 @@
+"""Artifact values that discovery produces and freight is made of.
+
+Field names follow Kargo's Freight (``repoURL``, ``tag``, ``digest``, ...) so that the
+JSON output of ``shunter get freight -o json`` reads like Kargo's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, order=True)
+class Image:
+    repo_url: str  # "ghcr.io/alkon/flask-app"
+    tag: str  # "1.8.4"
+    digest: str  # "sha256:..."
+
+
+@dataclass(frozen=True, order=True)
+class Chart:
+    repo_url: str
+    name: str
+    version: str
+
+
+@dataclass(frozen=True, order=True)
+class Commit:
+    repo_url: str
+    id: str
+    branch: str = ""
+    tag: str = ""
+    message: str = ""
+
+
+Artifact = Image | Chart | Commit

@@ -1,0 +1,332 @@
+"""The config model: frozen values the parser builds from the ``kargo/`` folder.
+
+Nothing past ``bot.core.config`` (the parser) sees raw YAML: every field has a type and a
+default here, in one place. Field names are Python spellings of the YAML keys; where the
+seed guide and real Kargo spell a thing differently, the parser maps both onto one field.
+
+Durations are ``timedelta``; optional things are ``None`` (never an empty string).
+Each top-level object keeps the ``Location`` of its document, so later errors (a
+dangling reference found by the planner, say) can still point at a file and line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Literal
+
+API_VERSION = "kargo.akuity.io/v1alpha1"
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a value was written: file (as given to the parser), 1-based line and column."""
+
+    file: str
+    line: int
+    col: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+# --------------------------------------------------------------------------- warehouses
+
+ImageSelectionStrategy = Literal["SemVer", "Lexical", "NewestBuild", "Digest"]
+CommitSelectionStrategy = Literal["NewestFromBranch", "SemVer", "Lexical", "NewestTag"]
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """``subscriptions[].image.webhook``: refresh at once when GitHub says something changed."""
+
+    enabled: bool = False
+    repository: str | None = None  # webhook.github.repository, "owner/name"
+    events: tuple[str, ...] = ()  # webhook.github.events, e.g. ("push", "release")
+
+
+@dataclass(frozen=True)
+class ImageSubscription:
+    """``subscriptions[].image``: a container image repository to watch."""
+
+    repo_url: str  # repoURL, e.g. "ghcr.io/alkon/flask-app" (no scheme, no tag)
+    semver_constraint: str | None = None  # semverConstraint / constraint
+    strategy: ImageSelectionStrategy = "SemVer"  # imageSelectionStrategy
+    discovery_limit: int = 20  # discoveryLimit (1..100)
+    cache_ttl: timedelta | None = None  # cacheTTL
+    allow_tags: tuple[str, ...] = ()  # allowTags (one regex) / allowTagsRegexes
+    ignore_tags: tuple[str, ...] = ()  # ignoreTags (exact tags) / ignoreTagsRegexes
+    ignore_tags_regexes: tuple[str, ...] = ()
+    strict_semvers: bool = True  # strictSemvers
+    platform: str | None = None  # platform, e.g. "linux/amd64"
+    insecure_skip_tls_verify: bool = False  # insecureSkipTLSVerify
+    credentials_env: str | None = None  # Shunter: env var prefix holding USERNAME/PASSWORD
+    webhook: Webhook | None = None
+    location: Location | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class ChartSubscription:
+    """``subscriptions[].chart``: a Helm chart in an HTTP or OCI chart repository."""
+
+    repo_url: str  # repoURL: https://charts.example.com or oci://ghcr.io/org/charts
+    name: str | None = None  # name (required for HTTP repositories)
+    semver_constraint: str | None = None
+    discovery_limit: int = 20
+    location: Location | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class GitSubscription:
+    """``subscriptions[].git``: commits or tags of a git repository."""
+
+    repo_url: str
+    branch: str | None = None
+    strategy: CommitSelectionStrategy = "NewestFromBranch"  # commitSelectionStrategy
+    semver_constraint: str | None = None
+    allow_tags: tuple[str, ...] = ()
+    ignore_tags: tuple[str, ...] = ()
+    include_paths: tuple[str, ...] = ()
+    exclude_paths: tuple[str, ...] = ()
+    discovery_limit: int = 20
+    location: Location | None = field(default=None, compare=False)
+
+
+Subscription = ImageSubscription | ChartSubscription | GitSubscription
+
+
+@dataclass(frozen=True)
+class Retention:
+    """``spec.retention`` of a warehouse (the seed shows it beside the subscriptions)."""
+
+    max_artifacts: int | None = None  # maxArtifacts
+    max_age: timedelta | None = None  # maxAge
+
+
+@dataclass(frozen=True)
+class Warehouse:
+    name: str
+    subscriptions: tuple[Subscription, ...]
+    retention: Retention = Retention()
+    interval: timedelta | None = None  # spec.interval (Kargo); Shunter polls on its schedule
+    annotations: tuple[tuple[str, str], ...] = ()
+    location: Location | None = field(default=None, compare=False)
+
+
+# --------------------------------------------------------------------------- stages
+
+
+@dataclass(frozen=True)
+class FreightRequest:
+    """Where a stage takes freight from.
+
+    The seed's ``subscriptions: {warehouse: flask-app}`` is ``direct=True``; Kargo's
+    ``subscriptions: {upstreamStages: [{name: dev}]}`` and
+    ``requestedFreight: [{origin: ..., sources: {direct, stages}}]`` map here too.
+    """
+
+    warehouse: str
+    direct: bool = True
+    upstream_stages: tuple[str, ...] = ()
+
+
+ConditionType = Literal[
+    "HealthyFor",
+    "BusinessHoursOnly",
+    "VerificationPassed",
+    "SecurityScanPassed",
+    "NoActiveIncidents",
+]
+
+
+@dataclass(frozen=True)
+class Condition:
+    """``promotionPolicy.conditions[]``: one gate a promotion must pass."""
+
+    type: ConditionType
+    duration: timedelta | None = None  # HealthyFor
+    schedule: str | None = None  # BusinessHoursOnly: cron; default "0 9-17 * * MON-FRI"
+    timezone: str | None = None  # IANA name; default UTC
+    window: timedelta | None = None  # how long a schedule slot stays open
+    status: str = "True"  # VerificationPassed / SecurityScanPassed
+    integrations: tuple[str, ...] = ()  # NoActiveIncidents: ("pagerduty",)
+    location: Location | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class Approver:
+    type: Literal["team", "user"]
+    name: str  # a user login, or a team slug ("platform-team" or "org/platform-team")
+
+
+@dataclass(frozen=True)
+class Approvals:
+    """``promotionPolicy.approvals``: Shunter's multi-approver gate."""
+
+    required: bool = False
+    approvers: tuple[Approver, ...] = ()
+    minimum_approvals: int = 1  # minimumApprovals
+    timeout: timedelta | None = None
+
+
+@dataclass(frozen=True)
+class PromotionPolicy:
+    auto_promotion_enabled: bool = False  # autoPromotionEnabled
+    auto_promotion_delay: timedelta = timedelta(0)  # autoPromotionDelay
+    paused: bool = False
+    conditions: tuple[Condition, ...] = ()
+    approvals: Approvals | None = None
+    schedule: str | None = None  # "Custom Promotion Schedule": cron of allowed slots
+    timezone: str | None = None
+
+
+@dataclass(frozen=True)
+class VerificationStep:
+    name: str
+    analysis_template: str  # analysisTemplate.name
+
+
+@dataclass(frozen=True)
+class Verification:
+    parallel: bool = False
+    steps: tuple[VerificationStep, ...] = ()
+
+
+ImageValue = Literal["Tag", "Digest", "ImageAndTag", "ImageAndDigest"]
+
+
+@dataclass(frozen=True)
+class KustomizeImageUpdate:
+    """Set ``images[]`` of ``<path>/kustomization.yaml`` for one image."""
+
+    image: str  # the subscription's repoURL
+    path: str  # folder holding kustomization.yaml, relative to the repo root
+    use_digest: bool = False
+
+
+@dataclass(frozen=True)
+class YamlValueUpdate:
+    """Set one key of a YAML file (Helm ``values.yaml`` ``image.tag``, say)."""
+
+    file: str  # valuesFilePath / path
+    key: str  # dotted key path, e.g. "image.tag"
+    image: str | None = None  # which image's value goes there (None: the only image)
+    value: ImageValue = "Tag"
+    literal: str | None = None  # a fixed value instead of the image's (yaml-update step)
+
+
+@dataclass(frozen=True)
+class GitRepoUpdate:
+    """One ``gitRepoUpdates[]`` entry (or the steps of a ``promotionTemplate``)."""
+
+    repo_url: str | None = None  # None: the repository Shunter runs in
+    write_branch: str | None = None  # None: the repository's default branch
+    pull_request: bool = True  # False: push straight to write_branch ("direct")
+    commit_message_template: str | None = None
+    kustomize: tuple[KustomizeImageUpdate, ...] = ()
+    yaml: tuple[YamlValueUpdate, ...] = ()
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    requested_freight: tuple[FreightRequest, ...]
+    promotion_policy: PromotionPolicy = PromotionPolicy()
+    verification: Verification | None = None
+    git_repo_updates: tuple[GitRepoUpdate, ...] = ()
+    annotations: tuple[tuple[str, str], ...] = ()  # kargo.akuity.io/color, description, icon
+    location: Location | None = field(default=None, compare=False)
+
+    def annotation(self, key: str) -> str | None:
+        """Return the annotation ``key`` or ``None``."""
+        return dict(self.annotations).get(key)
+
+
+# --------------------------------------------------------------------------- analysis
+
+
+@dataclass(frozen=True)
+class WorkflowCheck:
+    """Run ``.github/workflows/<file>`` through ``workflow_dispatch`` and follow the run."""
+
+    file: str
+    ref: str | None = None
+    inputs: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class HttpCheck:
+    url: str
+    method: str = "GET"
+    expect_status: tuple[int, ...] = (200,)
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class AnalysisTemplate:
+    """Shunter's ``kind: AnalysisTemplate``: what a verification step runs."""
+
+    name: str
+    workflow: WorkflowCheck | None = None
+    http: HttpCheck | None = None
+    timeout: timedelta = timedelta(minutes=30)
+    location: Location | None = field(default=None, compare=False)
+
+
+# --------------------------------------------------------------------------- project
+
+
+@dataclass(frozen=True)
+class Monitoring:
+    """The seed's ``monitoring: {enabled, serviceMonitor: {enabled}}``."""
+
+    enabled: bool = False
+    service_monitor: bool = False
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Project-wide settings (``kind: ProjectConfig``; every field optional)."""
+
+    state_branch: str = "shunter/state"
+    emergency_permission: str = "maintain"  # admin | maintain | write
+    monitoring: Monitoring = Monitoring()
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole, validated config. Stages are in pipeline (topological) order."""
+
+    warehouses: tuple[Warehouse, ...]
+    stages: tuple[Stage, ...]
+    analysis_templates: tuple[AnalysisTemplate, ...] = ()
+    settings: Settings = Settings()
+
+    def warehouse(self, name: str) -> Warehouse:
+        """Return the warehouse called ``name``; raise ``KeyError`` if there is none."""
+        for w in self.warehouses:
+            if w.name == name:
+                return w
+        raise KeyError(name)
+
+    def stage(self, name: str) -> Stage:
+        """Return the stage called ``name``; raise ``KeyError`` if there is none."""
+        for s in self.stages:
+            if s.name == name:
+                return s
+        raise KeyError(name)
+
+    def analysis_template(self, name: str) -> AnalysisTemplate | None:
+        """Return the template called ``name``, or ``None`` (then it means a workflow file)."""
+        for t in self.analysis_templates:
+            if t.name == name:
+                return t
+        return None
+
+    def downstream(self, stage: str) -> tuple[Stage, ...]:
+        """Stages that take freight from ``stage``, in pipeline order."""
+        return tuple(
+            s
+            for s in self.stages
+            if any(stage in r.upstream_stages for r in s.requested_freight)
+        )

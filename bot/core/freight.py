@@ -1,0 +1,147 @@
+"""Freight: an immutable set of artifacts, named the way Kargo names it.
+
+Identity (Kargo-compatible): one canonical string per artifact,
+
+* image  ``repoURL:tag@digest`` (both tag and digest, so a re-pushed mutable tag or a
+  re-tagged digest each make new freight),
+* chart  ``repoURL/name:version`` (the repository URL without a trailing slash),
+* commit ``repoURL:id`` or ``repoURL:tag:id`` when a tag selected it,
+
+sorted, joined with ``|``, prefixed with the origin ``Warehouse/<name>:``, and hashed
+with SHA-1; the hex digest is the freight's ``name``. Kargo computes the same string
+(``Freight.GenerateID`` in its API types), so a freight ID printed by Shunter is the
+ID Kargo would give the same artifacts from the same warehouse.
+
+Each freight also gets a short, pronounceable alias (``quiet-otter``) derived from the
+ID, so people can say which freight they mean; collisions get a numeric suffix.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.core.artifacts import Chart, Commit, Image
+
+
+def _normalize_git_url(url: str) -> str:
+    """Drop what does not change which repository a git URL names (``.git``, a slash)."""
+    url = url.strip()
+    if url.endswith("/"):
+        url = url[:-1]
+    if url.endswith(".git"):
+        url = url[:-4]
+    return url.lower() if url.startswith(("http://", "https://")) else url
+
+
+def canonical_artifacts(
+    images: Iterable[Image] = (), charts: Iterable[Chart] = (), commits: Iterable[Commit] = ()
+) -> list[str]:
+    """Return the sorted canonical strings of the artifacts, as hashed into the freight ID."""
+    out: list[str] = []
+    for c in commits:
+        repo = _normalize_git_url(c.repo_url)
+        out.append(f"{repo}:{c.tag}:{c.id}" if c.tag else f"{repo}:{c.id}")
+    for i in images:
+        out.append(f"{i.repo_url}:{i.tag}@{i.digest}")
+    for ch in charts:
+        base = ch.repo_url.rstrip("/")
+        out.append(f"{base}/{ch.name}:{ch.version}" if ch.name else f"{base}:{ch.version}")
+    return sorted(out)
+
+
+def freight_id(
+    warehouse: str,
+    images: Iterable[Image] = (),
+    charts: Iterable[Chart] = (),
+    commits: Iterable[Commit] = (),
+) -> str:
+    """Return the 40-hex SHA-1 freight ID of these artifacts from ``warehouse``."""
+    joined = "|".join(canonical_artifacts(images, charts, commits))
+    return hashlib.sha1(
+        f"Warehouse/{warehouse}:{joined}".encode(), usedforsecurity=False
+    ).hexdigest()
+
+
+_ADJECTIVES = (
+    "amber", "bold", "brave", "bright", "calm", "clever", "cosmic", "crisp", "dapper", "eager",
+    "fancy", "fleet", "frosty", "gentle", "giddy", "golden", "grand", "happy", "hazy", "icy",
+    "jolly", "keen", "lively", "lucky", "mellow", "merry", "misty", "nimble", "noble", "plucky",
+    "polite", "proud", "quick", "quiet", "rapid", "rosy", "rusty", "shiny", "silent", "sleek",
+    "snappy", "solid", "sunny", "swift", "tidy", "vivid", "warm", "witty", "zany", "zesty",
+)  # fmt: skip
+_NOUNS = (
+    "badger", "beaver", "bison", "cobra", "condor", "coyote", "crane", "dingo", "dolphin", "eagle",
+    "falcon", "ferret", "finch", "gecko", "gopher", "heron", "husky", "ibis", "jackal", "koala",
+    "lemur", "lynx", "magpie", "marmot", "mole", "moose", "newt", "ocelot", "orca", "otter",
+    "owl", "panda", "pelican", "puffin", "quail", "raven", "robin", "salmon", "seal", "shrew",
+    "sparrow", "stork", "tapir", "tiger", "toucan", "turtle", "walrus", "weasel", "wombat", "yak",
+)  # fmt: skip
+
+
+def alias_for(freight_name: str, taken: Iterable[str] = ()) -> str:
+    """Return a short alias for ``freight_name`` that is not in ``taken``.
+
+    The alias depends only on the ID and on which aliases are taken, so two runs that see
+    the same ledger agree on it.
+    """
+    n = int(freight_name[:12], 16) if freight_name else 0
+    base = f"{_ADJECTIVES[n % len(_ADJECTIVES)]}-{_NOUNS[(n // len(_ADJECTIVES)) % len(_NOUNS)]}"
+    used = set(taken)
+    if base not in used:
+        return base
+    suffix = 2
+    while f"{base}-{suffix}" in used:
+        suffix += 1
+    return f"{base}-{suffix}"
+
+
+@dataclass(frozen=True)
+class Freight:
+    """One piece of freight as the ledger keeps it (verification facts live in the ledger)."""
+
+    name: str  # the ID
+    alias: str
+    warehouse: str
+    images: tuple[Image, ...] = ()
+    charts: tuple[Chart, ...] = ()
+    commits: tuple[Commit, ...] = ()
+    discovered_at: datetime | None = None
+
+    def summary(self) -> str:
+        """Human label: the versions it carries, e.g. ``1.8.4`` or ``1.8.4 + chart 1.0.9``."""
+        parts = [i.tag for i in self.images]
+        parts += [f"chart {c.version}" for c in self.charts]
+        parts += [f"commit {c.tag or c.id[:7]}" for c in self.commits]
+        return " + ".join(parts) or self.name[:7]
+
+    def image(self, repo_url: str | None = None) -> Image | None:
+        """The image of ``repo_url`` (or the only/first image when ``None``)."""
+        for i in self.images:
+            if repo_url is None or i.repo_url == repo_url:
+                return i
+        return None
+
+
+def make_freight(
+    warehouse: str,
+    *,
+    images: Sequence[Image] = (),
+    charts: Sequence[Chart] = (),
+    commits: Sequence[Commit] = (),
+    discovered_at: datetime | None = None,
+    taken_aliases: Iterable[str] = (),
+) -> Freight:
+    """Build freight with its ID and an alias not in ``taken_aliases``."""
+    name = freight_id(warehouse, images, charts, commits)
+    return Freight(
+        name=name,
+        alias=alias_for(name, taken_aliases),
+        warehouse=warehouse,
+        images=tuple(sorted(images)),
+        charts=tuple(sorted(charts)),
+        commits=tuple(sorted(commits)),
+        discovered_at=discovered_at,
+    )

@@ -1,0 +1,55 @@
+"""What the reconcile loop saw of the world, handed to the planner as plain values.
+
+The planner never asks anything itself: the loop observes registries and GitHub, puts the
+answers here, and calls ``plan``. Anything not observed this run is simply absent, and the
+planner then leaves that part of the ledger alone (a failing registry loses nothing).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bot.core.artifacts import Artifact
+from bot.core.pulls import PullRequest, Review
+
+
+@dataclass(frozen=True)
+class SubscriptionResult:
+    """One subscription's candidates, newest first, or why there are none."""
+
+    label: str  # e.g. "image ghcr.io/alkon/flask-app"
+    artifacts: tuple[Artifact, ...] = ()
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Discovery:
+    """Everything one warehouse's subscriptions returned this run (in config order)."""
+
+    warehouse: str
+    subscriptions: tuple[SubscriptionResult, ...]
+
+    @property
+    def error(self) -> str | None:
+        """The first failure among the subscriptions, or ``None`` when all answered."""
+        for s in self.subscriptions:
+            if s.error:
+                return f"{s.label}: {s.error}"
+        return None
+
+
+@dataclass(frozen=True)
+class PromotionPR:
+    """A stage's promotion pull request as GitHub reports it now, with its reviews."""
+
+    pr: PullRequest
+    reviews: tuple[Review, ...] = ()
+
+
+@dataclass(frozen=True)
+class Observations:
+    discoveries: dict[str, Discovery] = field(default_factory=dict)  # by warehouse
+    prs: dict[str, PromotionPR] = field(default_factory=dict)  # by stage
+    teams: dict[str, frozenset[str] | str] = field(default_factory=dict)  # members, or an error
+    bot_login: str = "shunter[bot]"
+    forge: bool = True  # False: no GitHub API this run (read-only / local commands)

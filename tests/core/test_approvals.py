@@ -1,0 +1,101 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.core.approvals import count_approvals
+from bot.core.model import Approvals, Approver
+from bot.core.pulls import PullRequest, Review
+
+T0 = datetime(2026, 3, 3, 10, 0, tzinfo=UTC)
+HEAD = "h" * 40
+OLD = "o" * 40
+RULE = Approvals(
+    required=True,
+    approvers=(Approver("team", "platform-team"), Approver("user", "tech-lead")),
+    minimum_approvals=2,
+)
+TEAMS: dict[str, frozenset[str] | str] = {"alkon/platform-team": frozenset({"alice", "bob"})}
+
+
+def pr(head: str = HEAD) -> PullRequest:
+    return PullRequest(
+        number=7, url="u", title="t", body="b", author="shunter-bot", head_branch="shunter/prod",
+        head_sha=head, base_branch="main", state="open", merged=False, merged_by=None,
+        merge_commit_sha=None, created_at=T0,
+    )  # fmt: skip
+
+
+def review(user: str, state: str = "APPROVED", sha: str = HEAD, minutes: int = 1) -> Review:
+    return Review(
+        id=minutes, user=user, state=state,  # type: ignore[arg-type]
+        commit_id=sha, submitted_at=T0 + timedelta(minutes=minutes),
+    )  # fmt: skip
+
+
+def count(*reviews: Review, teams: dict[str, frozenset[str] | str] = TEAMS, by: str = "shunter"):  # type: ignore[no-untyped-def]
+    return count_approvals(
+        RULE, pr(), tuple(reviews), teams=teams, owner="alkon",
+        excluded=frozenset({"shunter-bot", by}),
+    )  # fmt: skip
+
+
+def test_two_eligible_approvals_on_head_pass() -> None:
+    r = count(review("alice"), review("tech-lead", minutes=2))
+    assert r.satisfied
+    assert r.approved_by == ("alice", "tech-lead")
+
+
+@pytest.mark.parametrize(
+    ("reviews", "why"),
+    [
+        ((review("alice"), review("mallory", minutes=2)), "not an eligible approver"),
+        ((review("alice"), review("tech-lead", sha=OLD, minutes=2)), None),  # older head
+        ((review("alice"), review("alice", minutes=2)), None),  # same person twice
+        ((review("alice"), review("shunter-bot", minutes=2)), "cannot approve their own"),
+    ],
+)
+def test_votes_that_do_not_count(reviews: tuple[Review, ...], why: str | None) -> None:
+    r = count(*reviews)
+    assert not r.satisfied
+    assert r.approved_by == ("alice",)
+    if why:
+        assert any(why in text for text in r.ignored)
+
+
+def test_requester_cannot_approve_their_own_promotion() -> None:
+    r = count(review("alice"), review("bob", minutes=2), by="bob")
+    assert r.approved_by == ("alice",)
+    assert not r.satisfied
+
+
+def test_eligible_changes_requested_blocks() -> None:
+    r = count(
+        review("alice"),
+        review("tech-lead", minutes=2),
+        review("bob", "CHANGES_REQUESTED", minutes=3),
+    )
+    assert not r.satisfied
+    assert r.changes_requested_by == ("bob",)
+    assert "changes requested by bob" in r.describe(RULE)
+
+
+def test_later_review_replaces_earlier_but_comment_does_not() -> None:
+    r = count(
+        review("alice", "CHANGES_REQUESTED", minutes=1),
+        review("alice", "APPROVED", minutes=2),
+        review("alice", "COMMENTED", minutes=3),
+        review("tech-lead", minutes=4),
+    )
+    assert r.satisfied
+
+
+def test_unreadable_team_fails_closed_with_message() -> None:
+    r = count(
+        review("alice"),
+        review("tech-lead", minutes=2),
+        teams={"alkon/platform-team": "403 Forbidden"},
+    )
+    assert not r.satisfied
+    assert "members: read" in r.describe(RULE)

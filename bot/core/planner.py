@@ -1,0 +1,607 @@
+"""The planner: ``plan(config, ledger, observations, now) -> Plan``. Pure.
+
+Given what Shunter remembers (the ledger) and what it just saw (observations), decide
+what the world should look like and which actions get it there. The reconcile loop
+applies the actions, observes again and plans again until nothing is left to do, so each
+plan only has to take the next step: open a promotion PR, merge it, record a merge.
+
+Every stage gets a ``Decision`` saying, in words, what it is waiting for; those lines go
+to the PR body, the step summary and ``reconcile --dry-run``.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from bot.core import promotion as promo
+from bot.core.approvals import ApprovalResult, count_approvals
+from bot.core.freight import Freight, make_freight
+from bot.core.ledger import (
+    FreightRecord,
+    Hold,
+    Ledger,
+    OpenPromotion,
+    PromotionKind,
+    PromotionRecord,
+    PromotionStatus,
+    StageRecord,
+)
+from bot.core.model import Config, Stage
+from bot.core.observations import Observations, PromotionPR
+
+HISTORY_LIMIT = 10
+
+
+# --------------------------------------------------------------------------- actions
+
+
+@dataclass(frozen=True)
+class OpenPromotionPR:
+    """Write the stage's manifests for ``freight`` on branch ``shunter/<stage>`` and open
+    (or, with ``pr``, rewrite) its pull request."""
+
+    stage: str
+    freight: Freight
+    previous: Freight | None
+    title: str
+    body: str
+    commit_message: str
+    pr: int | None = None
+    reviewers: tuple[str, ...] = ()
+    team_reviewers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class MergePromotionPR:
+    stage: str
+    pr: int
+    head_sha: str
+    title: str
+    message: str
+
+
+@dataclass(frozen=True)
+class ClosePromotionPR:
+    stage: str
+    pr: int
+    comment: str
+
+
+@dataclass(frozen=True)
+class UpdatePromotionPR:
+    stage: str
+    pr: int
+    title: str
+    body: str
+
+
+Action = OpenPromotionPR | MergePromotionPR | ClosePromotionPR | UpdatePromotionPR
+
+
+@dataclass(frozen=True)
+class Decision:
+    stage: str  # or "warehouse/<name>"
+    message: str
+    blocked: bool = False
+
+
+@dataclass
+class Plan:
+    ledger: Ledger
+    actions: list[Action] = field(default_factory=list)
+    decisions: list[Decision] = field(default_factory=list)
+    changes: list[str] = field(default_factory=list)  # what changed in the ledger, for the commit
+
+    def say(self, stage: str, message: str, *, blocked: bool = False) -> None:
+        self.decisions.append(Decision(stage, message, blocked))
+
+
+def fmt_duration(d: timedelta) -> str:
+    """``1h5m``, ``30m``, ``45s``: the way the config writes durations."""
+    secs = max(0, int(d.total_seconds()))
+    days, secs = divmod(secs, 86400)
+    hours, secs = divmod(secs, 3600)
+    mins, secs = divmod(secs, 60)
+    out = (
+        (f"{days}d" if days else "") + (f"{hours}h" if hours else "") + (f"{mins}m" if mins else "")
+    )
+    if secs and not days and not hours:
+        out += f"{secs}s"
+    return out or "0s"
+
+
+# --------------------------------------------------------------------------- entry
+
+
+def plan(
+    config: Config,
+    ledger: Ledger,
+    obs: Observations,
+    now: datetime,
+    *,
+    owner: str = "",
+    discovery_only: bool = False,
+) -> Plan:
+    """Return the next step towards the desired state, and the ledger after it.
+
+    ``ledger`` is not modified. ``owner`` is the repository owner (teams named without an
+    org belong to it). ``discovery_only`` records new freight and leaves stages alone (a
+    refresh without the GitHub API). Never raises for anything the world did: failures
+    become decisions.
+    """
+    p = Plan(ledger=copy.deepcopy(ledger))
+    for wh in config.warehouses:
+        _discover(wh.name, p, obs, now)
+    if discovery_only:
+        return p
+    for stage in config.stages:
+        _stage(config, stage, p, obs, now, owner)
+    return p
+
+
+# --------------------------------------------------------------------------- discovery
+
+
+def _discover(warehouse: str, p: Plan, obs: Observations, now: datetime) -> None:
+    disc = obs.discoveries.get(warehouse)
+    if disc is None:
+        return
+    rec = p.ledger.warehouse(warehouse)
+    where = f"warehouse/{warehouse}"
+    if disc.error:
+        if rec.error != disc.error:
+            rec.error = disc.error
+            p.changes.append(f"{warehouse}: discovery failed: {disc.error}")
+        p.say(where, f"discovery failed, freight unchanged: {disc.error}", blocked=True)
+        return
+    if rec.error is not None:
+        rec.error = None
+        p.changes.append(f"{warehouse}: discovery works again")
+    empty = [s.label for s in disc.subscriptions if not s.artifacts]
+    if empty:
+        p.say(where, f"no freight: nothing matches {', '.join(empty)}", blocked=True)
+        return
+    from bot.core.artifacts import Chart, Commit, Image
+
+    newest = [s.artifacts[0] for s in disc.subscriptions]
+    taken = {r.freight.alias for r in p.ledger.freight.values()}
+    f = make_freight(
+        warehouse,
+        images=[a for a in newest if isinstance(a, Image)],
+        charts=[a for a in newest if isinstance(a, Chart)],
+        commits=[a for a in newest if isinstance(a, Commit)],
+        discovered_at=now,
+        taken_aliases=taken,
+    )
+    if f.name in p.ledger.freight:
+        p.say(where, f"up to date: newest freight is {_label(p.ledger.freight[f.name].freight)}")
+        return
+    p.ledger.freight[f.name] = FreightRecord(freight=f)
+    rec.last_freight_at = now
+    p.changes.append(f"{warehouse}: new freight {_label(f)}")
+    p.say(where, f"new freight {_label(f)}")
+
+
+def _label(f: Freight) -> str:
+    return f"{f.alias} ({f.summary()})"
+
+
+# --------------------------------------------------------------------------- stages
+
+
+def _available(config: Config, stage: Stage, led: Ledger) -> dict[str, datetime]:
+    """Freight the stage may take, with the time it became available to it."""
+    out: dict[str, datetime] = {}
+
+    def offer(name: str, since: datetime) -> None:
+        if name not in out or since < out[name]:
+            out[name] = since
+
+    for req in stage.requested_freight:
+        for rec in led.freight.values():
+            f = rec.freight
+            if f.warehouse != req.warehouse:
+                continue
+            if req.direct and f.discovered_at is not None:
+                offer(f.name, f.discovered_at)
+            for up in req.upstream_stages:
+                if up in rec.verified_in:
+                    offer(f.name, rec.verified_in[up])
+            if stage.name in rec.approved_for and f.discovered_at is not None:
+                offer(f.name, f.discovered_at)
+    return out
+
+
+def _newer(a: Freight, b: Freight | None) -> bool:
+    if b is None:
+        return True
+    ta, tb = a.discovered_at, b.discovered_at
+    if ta is None or tb is None:
+        return a.name != b.name
+    return (ta, a.name) > (tb, b.name)
+
+
+def _stage(
+    config: Config, stage: Stage, p: Plan, obs: Observations, now: datetime, owner: str
+) -> None:
+    led = p.ledger
+    rec = led.stage(stage.name)
+    policy = stage.promotion_policy
+    name = stage.name
+
+    _sync_open_promotion(config, stage, rec, p, obs, now)
+
+    # ---- what should this stage run?
+    paused_by = "promotionPolicy.paused" if policy.paused else None
+    if rec.pause is not None:
+        paused_by = f"paused by {rec.pause.by}: {rec.pause.reason}"
+    if paused_by:
+        p.say(name, f"paused ({paused_by}); no promotion opens or merges", blocked=True)
+        return
+
+    current = (
+        led.freight[rec.current_freight].freight if rec.current_freight in led.freight else None
+    )
+    kind: PromotionKind
+    by, reason = "shunter", ""
+    if rec.request is not None:
+        req = rec.request
+        if req.freight not in led.freight:
+            p.say(
+                name, f"requested freight {req.freight} is unknown; request dropped", blocked=True
+            )
+            rec.request = None
+            p.changes.append(f"{name}: dropped request for unknown freight {req.freight}")
+            return
+        desired = led.freight[req.freight].freight
+        kind, by, reason = req.kind, req.by, req.reason
+    else:
+        if rec.hold is not None:
+            p.say(
+                name,
+                f"auto-promotion held since {rec.hold.by}'s {rec.hold.reason!r}; "
+                f"release it with `shunter release-hold {name}`",
+                blocked=True,
+            )
+            if rec.promotion is None:
+                return
+        available = _available(config, stage, led)
+        candidates = sorted(
+            (led.freight[n].freight for n in available if name not in led.freight[n].rejected_for),
+            key=lambda f: (f.discovered_at or now, f.name),
+            reverse=True,
+        )
+        if rec.hold is not None:
+            candidates = []
+        if not candidates:
+            if rec.promotion is None:
+                if current is None:
+                    p.say(name, "no freight available yet", blocked=True)
+                return
+            desired = led.freight[rec.promotion.freight].freight
+            kind = rec.promotion.kind
+            by, reason = rec.promotion.by, rec.promotion.reason
+        else:
+            newest = candidates[0]
+            if not _newer(newest, current):
+                p.say(name, f"up to date: runs {_label(current)}" if current else "up to date")
+                if rec.promotion is None:
+                    return
+                newest = led.freight[rec.promotion.freight].freight
+            desired = newest
+            kind = "auto" if policy.auto_promotion_enabled else "manual"
+            if rec.promotion is None and policy.auto_promotion_enabled:
+                since = available.get(desired.name, now)
+                ready_at = since + policy.auto_promotion_delay
+                if ready_at > now:
+                    p.say(
+                        name,
+                        f"{desired.summary()} waits {fmt_duration(ready_at - now)} more for "
+                        f"autoPromotionDelay {fmt_duration(policy.auto_promotion_delay)}",
+                        blocked=True,
+                    )
+                    return
+
+    _drive(config, stage, rec, desired, current, kind, by, reason, p, obs, now, owner)
+
+
+def _sync_open_promotion(
+    config: Config, stage: Stage, rec: StageRecord, p: Plan, obs: Observations, now: datetime
+) -> None:
+    """Fold what GitHub says about the stage's promotion PR into the ledger."""
+    seen = obs.prs.get(stage.name)
+    if rec.promotion is None and seen is not None and seen.pr.state == "open":
+        # Opened by an earlier run whose ledger write was lost: adopt it from its marker.
+        marker = promo.parse_marker(seen.pr.body)
+        if marker and seen.pr.author == obs.bot_login and marker.freight in p.ledger.freight:
+            rec.promotion = OpenPromotion(
+                freight=marker.freight,
+                kind=marker.kind,
+                by=marker.by,
+                reason=marker.reason,
+                started_at=seen.pr.created_at,
+            )
+    pr_rec = rec.promotion
+    if pr_rec is None or seen is None:
+        return
+    pr = seen.pr
+    if pr_rec.pr is None or pr_rec.pr != pr.number:
+        pr_rec.pr, pr_rec.url = pr.number, pr.url
+        p.changes.append(f"{stage.name}: promotion PR #{pr.number} opened")
+    if pr.merged:
+        _record_merge(config, stage, rec, pr_rec, seen, p, now)
+    elif pr.state == "closed":
+        f = p.ledger.freight.get(pr_rec.freight)
+        if f is not None:
+            f.rejected_for[stage.name] = f"PR #{pr.number} closed without merging"
+        _audit(p, stage.name, pr_rec, "Rejected", at=pr.closed_at or now, commit=None)
+        rec.promotion = None
+        p.changes.append(f"{stage.name}: PR #{pr.number} closed without merging")
+    elif pr.head_sha != pr_rec.head_sha:
+        pr_rec.head_sha = pr.head_sha
+
+
+def _record_merge(
+    config: Config,
+    stage: Stage,
+    rec: StageRecord,
+    pr_rec: OpenPromotion,
+    seen: PromotionPR,
+    p: Plan,
+    now: datetime,
+) -> None:
+    led = p.ledger
+    pr = seen.pr
+    at = pr.merged_at or now
+    fr = led.freight.get(pr_rec.freight)
+    previous = rec.current_freight
+    rec.current_freight = pr_rec.freight
+    rec.since = at
+    rec.history = [pr_rec.freight, *[h for h in rec.history if h != pr_rec.freight]][:HISTORY_LIMIT]
+    if fr is not None and stage.verification is None:
+        # Nothing to verify: a merged promotion is a verified one (Kargo does the same
+        # for a stage without verification).
+        fr.verified_in.setdefault(stage.name, at)
+    if pr_rec.kind == "rollback" or (
+        pr_rec.kind == "emergency"
+        and fr is not None
+        and previous in led.freight
+        and not _newer(fr.freight, led.freight[previous].freight)
+    ):
+        rec.hold = Hold(reason=pr_rec.reason or "rollback", by=pr_rec.by, at=at)
+    elif pr_rec.kind in ("emergency", "manual") and rec.hold is not None and fr is not None:
+        # A newer freight promoted by hand releases the hold.
+        rec.hold = None
+    merged_by = pr.merged_by or pr_rec.by
+    record_by = pr_rec.by if pr_rec.kind in ("emergency", "rollback") else merged_by
+    _audit(p, stage.name, pr_rec, "Succeeded", at=at, commit=pr.merge_commit_sha, by=record_by)
+    rec.promotion = None
+    rec.request = None
+    label = _label(fr.freight) if fr else pr_rec.freight
+    p.changes.append(f"{stage.name}: promoted {label} (PR #{pr.number}, merged by {merged_by})")
+
+
+def _audit(
+    p: Plan,
+    stage: str,
+    pr_rec: OpenPromotion,
+    status: PromotionStatus,
+    *,
+    at: datetime,
+    commit: str | None,
+    by: str | None = None,
+) -> None:
+    fr = p.ledger.freight.get(pr_rec.freight)
+    p.ledger.promotions.append(
+        PromotionRecord(
+            stage=stage,
+            freight=pr_rec.freight,
+            alias=fr.freight.alias if fr else "",
+            version=fr.freight.summary() if fr else "",
+            kind=pr_rec.kind,
+            status=status,
+            by=by or pr_rec.by,
+            reason=pr_rec.reason,
+            at=at,
+            pr=pr_rec.pr,
+            url=pr_rec.url,
+            commit=commit,
+        )
+    )
+
+
+def _drive(
+    config: Config,
+    stage: Stage,
+    rec: StageRecord,
+    desired: Freight,
+    current: Freight | None,
+    kind: PromotionKind,
+    by: str,
+    reason: str,
+    p: Plan,
+    obs: Observations,
+    now: datetime,
+    owner: str,
+) -> None:
+    """Move the stage's promotion PR towards ``desired`` by one step."""
+    name = stage.name
+    policy = stage.promotion_policy
+    open_ = rec.promotion
+    seen = obs.prs.get(name)
+
+    if open_ is not None and open_.freight != desired.name:
+        # A newer candidate replaces the open one: the same PR is rewritten.
+        _audit(p, name, open_, "Superseded", at=now, commit=None)
+        p.changes.append(
+            f"{name}: {_label(desired)} supersedes {open_.freight[:7]} in PR #{open_.pr}"
+        )
+        rec.promotion = OpenPromotion(
+            freight=desired.name, kind=kind, by=by, reason=reason, started_at=now,
+            pr=open_.pr, url=open_.url,
+        )  # fmt: skip
+        open_ = rec.promotion
+        _emit_open(stage, rec, desired, current, p, obs, owner, pr=open_.pr)
+        return
+    if open_ is None:
+        rec.promotion = OpenPromotion(
+            freight=desired.name, kind=kind, by=by, reason=reason, started_at=now
+        )
+        rec.request = None
+        verb = {"auto": "promotes", "manual": "proposes", "emergency": "emergency-promotes",
+                "rollback": "rolls back to"}[kind]  # fmt: skip
+        p.changes.append(f"{name}: {verb} {_label(desired)}")
+        _emit_open(stage, rec, desired, current, p, obs, owner, pr=None)
+        return
+    if rec.request is not None and rec.request.freight == open_.freight:
+        rec.request = None
+    if seen is None or seen.pr.state != "open" or open_.pr is None:
+        if obs.forge:
+            # The PR should exist but GitHub did not show it: open it (idempotently).
+            _emit_open(stage, rec, desired, current, p, obs, owner, pr=None)
+        else:
+            p.say(name, f"promotion of {_label(desired)} is under way (PR #{open_.pr})")
+        return
+
+    # ---- the PR is open on GitHub: evaluate the merge gates.
+    pr = seen.pr
+    gates, result = _gates(stage, open_, seen, obs, owner)
+    approvals = policy.approvals
+    if (
+        result is not None
+        and not result.satisfied
+        and approvals is not None
+        and approvals.timeout is not None
+        and now >= open_.started_at + approvals.timeout
+    ):
+        fr = p.ledger.freight[desired.name]
+        fr.rejected_for[name] = f"approvals timed out after {fmt_duration(approvals.timeout)}"
+        _audit(p, name, open_, "Expired", at=now, commit=None)
+        rec.promotion = None
+        p.changes.append(f"{name}: PR #{pr.number} expired waiting for approvals")
+        p.actions.append(
+            ClosePromotionPR(
+                stage=name,
+                pr=pr.number,
+                comment=(
+                    "Closed by Shunter: approvals did not reach "
+                    f"{approvals.minimum_approvals} within {fmt_duration(approvals.timeout)}."
+                    f" {_label(desired)} will not be proposed to {name} again;"
+                    " newer freight opens a new promotion."
+                ),
+            )
+        )
+        p.say(name, f"PR #{pr.number} expired waiting for approvals", blocked=True)
+        return
+
+    title, body = _texts(stage, desired, current, open_, gates)
+    ready = all(ok for ok, _ in gates)
+    if (title, body) != (pr.title, pr.body) and not ready:
+        p.actions.append(UpdatePromotionPR(stage=name, pr=pr.number, title=title, body=body))
+    if ready:
+        msg = _commit_message(stage, desired, current, open_.by)
+        first, _, rest = msg.partition("\n")
+        p.actions.append(
+            MergePromotionPR(
+                stage=name,
+                pr=pr.number,
+                head_sha=pr.head_sha,
+                title=first,
+                message=rest.strip("\n"),
+            )
+        )
+        p.say(name, f"merging PR #{pr.number}: {_label(desired)}")
+    else:
+        waiting = "; ".join(text for ok, text in gates if not ok)
+        p.say(name, f"PR #{pr.number} ({_label(desired)}) waits: {waiting}", blocked=True)
+
+
+def _gates(
+    stage: Stage, open_: OpenPromotion, seen: PromotionPR | None, obs: Observations, owner: str
+) -> tuple[list[tuple[bool, str]], ApprovalResult | None]:
+    """The merge gates of the stage's open promotion, each (holds?, what it says)."""
+    policy = stage.promotion_policy
+    gates: list[tuple[bool, str]] = []
+    emergency = open_.kind in ("emergency", "rollback")
+    approvals = policy.approvals
+    result: ApprovalResult | None = None
+    if approvals is not None and approvals.required and not emergency:
+        if seen is None:
+            result = ApprovalResult(approved_by=(), needed=approvals.minimum_approvals)
+        else:
+            result = count_approvals(
+                approvals,
+                seen.pr,
+                seen.reviews,
+                teams=obs.teams,
+                owner=owner,
+                excluded=frozenset({seen.pr.author, obs.bot_login, open_.by}),
+            )
+        gates.append((result.satisfied, result.describe(approvals)))
+        gates += [(True, f"not counted: {text}") for text in result.ignored]
+    if emergency:
+        gates.append((True, f"{open_.kind} promotion by {open_.by}: {open_.reason}"))
+    elif not policy.auto_promotion_enabled and (approvals is None or not approvals.required):
+        gates.append((False, "autoPromotionEnabled is false: a person merges this PR"))
+    elif policy.auto_promotion_enabled:
+        gates.append((True, "autoPromotionEnabled"))
+    return gates, result
+
+
+def _texts(
+    stage: Stage,
+    freight: Freight,
+    current: Freight | None,
+    open_: OpenPromotion,
+    gates: list[tuple[bool, str]],
+) -> tuple[str, str]:
+    marker = promo.Marker(
+        stage=stage.name, freight=freight.name, kind=open_.kind, by=open_.by, reason=open_.reason
+    )
+    return promo.title(stage.name, freight), promo.body(marker, freight, current, gates)
+
+
+def _commit_message(stage: Stage, freight: Freight, current: Freight | None, by: str) -> str:
+    template = next(
+        (u.commit_message_template for u in stage.git_repo_updates if u.commit_message_template),
+        None,
+    )
+    return promo.commit_message(template, stage.name, freight, current, by)
+
+
+def _emit_open(
+    stage: Stage,
+    rec: StageRecord,
+    desired: Freight,
+    current: Freight | None,
+    p: Plan,
+    obs: Observations,
+    owner: str,
+    *,
+    pr: int | None,
+) -> None:
+    assert rec.promotion is not None
+    gates, _ = _gates(stage, rec.promotion, None, obs, owner)
+    title, body = _texts(stage, desired, current, rec.promotion, gates)
+    approvals = stage.promotion_policy.approvals
+    users: tuple[str, ...] = ()
+    teams: tuple[str, ...] = ()
+    if approvals is not None and approvals.required:
+        users = tuple(a.name for a in approvals.approvers if a.type == "user")
+        teams = tuple(a.name for a in approvals.approvers if a.type == "team")
+    p.actions.append(
+        OpenPromotionPR(
+            stage=stage.name,
+            freight=desired,
+            previous=current,
+            title=title,
+            body=body,
+            commit_message=_commit_message(stage, desired, current, rec.promotion.by),
+            pr=pr,
+            reviewers=users,
+            team_reviewers=teams,
+        )
+    )
+    p.say(stage.name, f"opening promotion of {_label(desired)}")

@@ -1,0 +1,207 @@
+"""What a promotion writes: PR title and body, its hidden marker, commit message, file edits.
+
+All pure. The PR body carries a hidden HTML marker with the stage and freight, so a run
+that lost its ledger write can still recognise (and adopt) the PR an earlier run opened,
+instead of opening a second one.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from bot.core import manifests, templates
+from bot.core.freight import Freight
+from bot.core.ledger import PromotionKind
+from bot.core.model import GitRepoUpdate, Stage
+
+BRANCH_PREFIX = "shunter/"
+_MARKER_RE = re.compile(r"<!-- shunter:promotion (\{.*?\}) -->")
+
+
+def branch_for(stage: str) -> str:
+    """The one promotion branch of ``stage``: ``shunter/<stage>``."""
+    return f"{BRANCH_PREFIX}{stage}"
+
+
+@dataclass(frozen=True)
+class Marker:
+    stage: str
+    freight: str
+    kind: PromotionKind
+    by: str
+    reason: str = ""
+
+    def render(self) -> str:
+        """The hidden HTML comment (JSON inside, so no value can break out of it)."""
+        data = {"stage": self.stage, "freight": self.freight, "kind": self.kind, "by": self.by}
+        if self.reason:
+            data["reason"] = self.reason
+        text = json.dumps(data, sort_keys=True).replace("--", "\\u002d\\u002d")
+        return f"<!-- shunter:promotion {text} -->"
+
+
+def parse_marker(body: str | None) -> Marker | None:
+    """The marker in a PR body, or ``None`` when there is none or it is malformed."""
+    if not body:
+        return None
+    m = _MARKER_RE.search(body)
+    if not m:
+        return None
+    try:
+        data = json.loads(m.group(1))
+        kind = data["kind"]
+        if kind not in ("auto", "manual", "emergency", "rollback"):
+            return None
+        return Marker(
+            stage=str(data["stage"]),
+            freight=str(data["freight"]),
+            kind=kind,
+            by=str(data["by"]),
+            reason=str(data.get("reason", "")),
+        )
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def title(stage: str, freight: Freight) -> str:
+    """``Promote flask-app 1.8.4 to staging``."""
+    return f"Promote {freight.warehouse} {freight.summary()} to {stage}"
+
+
+def _md(text: str) -> str:
+    """Neutralise Markdown/HTML in a value placed in the PR body (tags can be hostile)."""
+    return text.replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|").replace("`", "'")
+
+
+def body(
+    marker: Marker,
+    freight: Freight,
+    current: Freight | None,
+    gates: list[tuple[bool, str]],
+) -> str:
+    """The PR body: what moves where, and a checklist of the gates (kept current)."""
+    lines = [
+        marker.render(),
+        f"Shunter promotes freight **{_md(freight.alias)}** to stage **{_md(marker.stage)}**.",
+        "",
+        "| | |",
+        "|---|---|",
+        f"| Freight | `{freight.name[:12]}` ({_md(freight.alias)}) from warehouse "
+        f"`{_md(freight.warehouse)}` |",
+    ]
+    for i in freight.images:
+        lines.append(f"| Image | `{_md(i.repo_url)}:{_md(i.tag)}` |")
+        lines.append(f"| Digest | `{_md(i.digest)}` |")
+    for c in freight.charts:
+        lines.append(f"| Chart | `{_md(c.repo_url)}` {_md(c.name)} {_md(c.version)} |")
+    for cm in freight.commits:
+        lines.append(f"| Commit | `{_md(cm.repo_url)}` {_md(cm.tag or cm.id[:12])} |")
+    lines.append(f"| Replaces | {_md(current.summary()) if current else 'nothing yet'} |")
+    lines.append(f"| Requested by | {_md(marker.by)} ({marker.kind}) |")
+    if marker.reason:
+        lines.append(f"| Reason | {_md(marker.reason)} |")
+    if gates:
+        lines += ["", "### Gates", ""]
+        lines += [f"- [{'x' if ok else ' '}] {_md(text)}" for ok, text in gates]
+    lines += [
+        "",
+        "<sub>Opened by Shunter. Merging this PR by hand is recorded as a promotion;"
+        " closing it rejects this freight for this stage.</sub>",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def template_context(
+    stage: str, freight: Freight, previous: Freight | None, promoted_by: str
+) -> dict[str, str]:
+    """The variables a ``commitMessageTemplate`` may use."""
+    image = freight.image()
+    prev_image = previous.image(image.repo_url) if previous and image else None
+    if image is not None:
+        artifact_type, version = "image", image.tag
+        prev = prev_image.tag if prev_image else (previous.summary() if previous else "none")
+    elif freight.charts:
+        artifact_type, version = "chart", freight.charts[0].version
+        prev = previous.charts[0].version if previous and previous.charts else "none"
+    else:
+        artifact_type = "commit"
+        version = freight.commits[0].tag or freight.commits[0].id[:12] if freight.commits else ""
+        prev = previous.summary() if previous else "none"
+    return {
+        "ArtifactType": artifact_type,
+        "ArtifactVersion": version,
+        "PreviousVersion": prev,
+        "Stage": stage,
+        "PromotedBy": promoted_by,
+        "FreightID": freight.name,
+        "FreightAlias": freight.alias,
+        "Warehouse": freight.warehouse,
+        "Image": image.repo_url if image else "",
+        "Digest": image.digest if image else "",
+    }
+
+
+def commit_message(
+    template: str | None, stage: str, freight: Freight, previous: Freight | None, by: str
+) -> str:
+    """Render the stage's commit message template (or the default one)."""
+    return templates.render_commit_message(template, template_context(stage, freight, previous, by))
+
+
+def files_to_read(update: GitRepoUpdate) -> list[str]:
+    """Paths (relative to the repo root) a promotion through ``update`` edits."""
+    paths = [_join(k.path, "kustomization.yaml") for k in update.kustomize]
+    paths += [y.file for y in update.yaml]
+    return list(dict.fromkeys(paths))
+
+
+def _join(folder: str, name: str) -> str:
+    folder = folder.strip("/")
+    return f"{folder}/{name}" if folder and folder != "." else name
+
+
+def render_edits(
+    stage: Stage, update: GitRepoUpdate, freight: Freight, current: Mapping[str, str | None]
+) -> dict[str, str]:
+    """Return ``{path: new text}`` for the files ``update`` changes to run ``freight``.
+
+    ``current`` maps each path of ``files_to_read(update)`` to its text (``None``: absent).
+    Raises ``ValueError`` naming the file and key when a file or key is missing.
+    """
+    out: dict[str, str] = {}
+
+    def text_of(path: str) -> str:
+        if path in out:
+            return out[path]
+        text = current.get(path)
+        if text is None:
+            raise ValueError(f"stage {stage.name}: {path} does not exist in the GitOps repository")
+        return text
+
+    for k in update.kustomize:
+        path = _join(k.path, "kustomization.yaml")
+        image = freight.image(k.image)
+        if image is None:
+            raise ValueError(f"stage {stage.name}: freight has no image {k.image} for {path}")
+        out[path] = manifests.set_kustomize_image(
+            text_of(path),
+            k.image,
+            new_tag=None if k.use_digest else image.tag,
+            digest=image.digest if k.use_digest else None,
+            file=path,
+        )
+    for y in update.yaml:
+        if y.literal is not None:
+            value = y.literal
+        else:
+            image = freight.image(y.image)
+            if image is None:
+                raise ValueError(
+                    f"stage {stage.name}: freight has no image {y.image or ''} for {y.file}"
+                )
+            value = manifests.image_value(image.repo_url, image.tag, image.digest, y.value)
+        out[y.file] = manifests.set_yaml_value(text_of(y.file), y.key, value, file=y.file)
+    return out

@@ -1,0 +1,324 @@
+"""The planner, step by step through the seed's flask-app pipeline, with an injected clock."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.core import promotion as promo
+from bot.core.artifacts import Image
+from bot.core.ledger import Ledger, Request
+from bot.core.model import (
+    Approvals,
+    Approver,
+    Config,
+    FreightRequest,
+    GitRepoUpdate,
+    ImageSubscription,
+    KustomizeImageUpdate,
+    PromotionPolicy,
+    Stage,
+    Warehouse,
+)
+from bot.core.observations import Discovery, Observations, PromotionPR, SubscriptionResult
+from bot.core.planner import (
+    ClosePromotionPR,
+    MergePromotionPR,
+    OpenPromotionPR,
+    Plan,
+    UpdatePromotionPR,
+    fmt_duration,
+    plan,
+)
+from bot.core.pulls import PullRequest, Review
+
+T0 = datetime(2026, 3, 3, 10, 0, tzinfo=UTC)
+REPO = "ghcr.io/alkon/flask-app"
+BOT = "shunter-bot"
+
+
+def _stage(name: str, policy: PromotionPolicy, upstream: tuple[str, ...] = ()) -> Stage:
+    return Stage(
+        name=name,
+        requested_freight=(
+            FreightRequest("flask-app", direct=not upstream, upstream_stages=upstream),
+        ),
+        promotion_policy=policy,
+        git_repo_updates=(GitRepoUpdate(kustomize=(KustomizeImageUpdate(REPO, f"env/{name}"),)),),
+    )
+
+
+CONFIG = Config(
+    warehouses=(Warehouse("flask-app", (ImageSubscription(REPO, ">=1.8.0 <2.0.0"),)),),
+    stages=(
+        _stage("dev", PromotionPolicy(auto_promotion_enabled=True)),
+        _stage(
+            "staging",
+            PromotionPolicy(
+                auto_promotion_enabled=True, auto_promotion_delay=timedelta(minutes=30)
+            ),
+            ("dev",),
+        ),
+        _stage(
+            "prod",
+            PromotionPolicy(
+                auto_promotion_enabled=False,
+                approvals=Approvals(
+                    required=True,
+                    approvers=(Approver("team", "platform-team"), Approver("user", "tech-lead")),
+                    minimum_approvals=2,
+                ),
+            ),
+            ("staging",),
+        ),
+    ),
+)
+TEAMS: dict[str, frozenset[str] | str] = {"alkon/platform-team": frozenset({"alice", "bob"})}
+
+
+def found(tag: str) -> dict[str, Discovery]:
+    img = Image(REPO, tag, "sha256:" + tag.replace(".", "").ljust(64, "0"))
+    return {"flask-app": Discovery("flask-app", (SubscriptionResult(f"image {REPO}", (img,)),))}
+
+
+def pr_for(p: Plan, stage: str, number: int, **kw: object) -> PullRequest:
+    """The PR GitHub would show after the plan's open action for ``stage`` was applied."""
+    (action,) = [a for a in p.actions if isinstance(a, OpenPromotionPR) and a.stage == stage]
+    fields: dict[str, object] = {
+        "number": number, "url": f"http://gh/pull/{number}", "title": action.title,
+        "body": action.body, "author": BOT, "head_branch": promo.branch_for(stage),
+        "head_sha": f"{number:040d}", "base_branch": "main", "state": "open", "merged": False,
+        "merged_by": None, "merge_commit_sha": None, "created_at": T0,
+    }  # fmt: skip
+    fields.update(kw)
+    return PullRequest(**fields)  # type: ignore[arg-type]
+
+
+def merged(pr: PullRequest, by: str = BOT, at: datetime = T0) -> PullRequest:
+    return replace(
+        pr, state="closed", merged=True, merged_by=by, merge_commit_sha="m" * 40, merged_at=at
+    )
+
+
+def obs(**kw: object) -> Observations:
+    kw.setdefault("bot_login", BOT)
+    kw.setdefault("teams", TEAMS)
+    return Observations(**kw)  # type: ignore[arg-type]
+
+
+def run(led: Ledger, now: datetime, **kw: object) -> Plan:
+    return plan(CONFIG, led, obs(**kw), now, owner="alkon")
+
+
+def kinds(p: Plan) -> list[tuple[str, str]]:
+    return [(type(a).__name__, a.stage) for a in p.actions]
+
+
+def test_new_freight_goes_to_dev_and_nowhere_else() -> None:
+    p = run(Ledger(), T0, discoveries=found("1.8.4"))
+    assert len(p.ledger.freight) == 1
+    assert kinds(p) == [("OpenPromotionPR", "dev")]
+    assert any("new freight" in c for c in p.changes)
+    msgs = {d.stage: d.message for d in p.decisions}
+    assert msgs["staging"] == "no freight available yet"
+
+
+def test_input_ledger_is_not_modified() -> None:
+    led = Ledger()
+    run(led, T0, discoveries=found("1.8.4"))
+    assert led == Ledger()
+
+
+def test_walk_through_the_pipeline() -> None:
+    p1 = run(Ledger(), T0, discoveries=found("1.8.4"))
+    dev_pr = pr_for(p1, "dev", 1)
+    # GitHub shows the open PR: dev (auto, no approvals) merges at once.
+    p2 = run(p1.ledger, T0, prs={"dev": PromotionPR(dev_pr)})
+    assert kinds(p2) == [("MergePromotionPR", "dev")]
+    merge = p2.actions[0]
+    assert isinstance(merge, MergePromotionPR) and merge.head_sha == dev_pr.head_sha
+    # The merge is observed: dev runs 1.8.4, it is verified there, staging starts its soak.
+    p3 = run(p2.ledger, T0 + timedelta(minutes=1), prs={"dev": PromotionPR(merged(dev_pr, at=T0))})
+    fid = next(iter(p3.ledger.freight))
+    assert p3.ledger.stages["dev"].current_freight == fid
+    assert "dev" in p3.ledger.freight[fid].verified_in
+    assert p3.ledger.promotions[-1].status == "Succeeded"
+    assert p3.actions == []
+    staging = next(d for d in p3.decisions if d.stage == "staging")
+    assert staging.message == "1.8.4 waits 29m more for autoPromotionDelay 30m"
+    assert staging.blocked
+    # After the delay staging opens; prod still has nothing verified upstream.
+    p4 = run(p3.ledger, T0 + timedelta(minutes=30))
+    assert kinds(p4) == [("OpenPromotionPR", "staging")]
+    st_pr = pr_for(p4, "staging", 2)
+    p5 = run(p4.ledger, T0 + timedelta(minutes=31), prs={"staging": PromotionPR(st_pr)})
+    p6 = run(p5.ledger, T0 + timedelta(minutes=31), prs={"staging": PromotionPR(merged(st_pr))})
+    # prod is manual with approvals: the PR opens at once and waits.
+    assert kinds(p6) == [("OpenPromotionPR", "prod")]
+    opened = p6.actions[0]
+    assert isinstance(opened, OpenPromotionPR)
+    assert opened.reviewers == ("tech-lead",) and opened.team_reviewers == ("platform-team",)
+    prod_pr = pr_for(p6, "prod", 3)
+    one = (Review(1, "alice", "APPROVED", prod_pr.head_sha, T0),)
+    p7 = run(p6.ledger, T0 + timedelta(hours=1), prs={"prod": PromotionPR(prod_pr, one)})
+    assert [k for k in kinds(p7) if k[0] == "MergePromotionPR"] == []
+    prod = next(d for d in p7.decisions if d.stage == "prod")
+    assert "approvals: 1 of 2 (alice)" in prod.message and prod.blocked
+    # The checklist in the PR body is kept current.
+    (update,) = [a for a in p7.actions if isinstance(a, UpdatePromotionPR)]
+    assert "- [ ] approvals: 1 of 2 (alice)" in update.body
+    prod_pr = replace(prod_pr, title=update.title, body=update.body)
+    two = (*one, Review(2, "tech-lead", "APPROVED", prod_pr.head_sha, T0))
+    p8 = run(p7.ledger, T0 + timedelta(hours=2), prs={"prod": PromotionPR(prod_pr, two)})
+    assert ("MergePromotionPR", "prod") in kinds(p8)
+
+
+def _with_open_pr(stage: str, tag: str = "1.8.4") -> tuple[Plan, PullRequest]:
+    """A ledger where ``stage`` has its promotion PR open (earlier stages done)."""
+    p = run(Ledger(), T0, discoveries=found(tag))
+    led = p.ledger
+    fid = next(iter(led.freight))
+    for s in ("dev", "staging", "prod"):
+        if s == stage:
+            break
+        led.stage(s).current_freight = fid
+        led.stage(s).promotion = None
+        led.freight[fid].verified_in[s] = T0 - timedelta(hours=2)
+    p = run(led, T0)
+    return p, pr_for(p, stage, 9)
+
+
+def test_changes_requested_by_eligible_reviewer_blocks() -> None:
+    p, pr = _with_open_pr("prod")
+    reviews = (
+        Review(1, "alice", "APPROVED", pr.head_sha, T0),
+        Review(2, "tech-lead", "APPROVED", pr.head_sha, T0),
+        Review(3, "bob", "CHANGES_REQUESTED", pr.head_sha, T0),
+    )
+    p2 = run(p.ledger, T0, prs={"prod": PromotionPR(pr, reviews)})
+    assert not [a for a in p2.actions if isinstance(a, MergePromotionPR)]
+
+
+def test_approvals_timeout_closes_and_rejects() -> None:
+    cfg_prod = replace(
+        CONFIG.stages[2],
+        promotion_policy=replace(
+            CONFIG.stages[2].promotion_policy,
+            approvals=replace(
+                CONFIG.stages[2].promotion_policy.approvals,  # type: ignore[type-var]
+                timeout=timedelta(hours=24),
+            ),
+        ),
+    )
+    cfg = replace(CONFIG, stages=(*CONFIG.stages[:2], cfg_prod))
+    p, pr = _with_open_pr("prod")
+    p2 = plan(
+        cfg, p.ledger, obs(prs={"prod": PromotionPR(pr)}), T0 + timedelta(hours=25), owner="alkon"
+    )
+    assert kinds(p2) == [("ClosePromotionPR", "prod")]
+    assert p2.ledger.promotions[-1].status == "Expired"
+    # Not proposed again for the same freight.
+    closed = replace(pr, state="closed")
+    p3 = plan(
+        cfg,
+        p2.ledger,
+        obs(prs={"prod": PromotionPR(closed)}),
+        T0 + timedelta(hours=26),
+        owner="alkon",
+    )
+    assert p3.actions == []
+
+
+def test_pr_closed_by_a_person_rejects_that_freight_for_the_stage() -> None:
+    p, pr = _with_open_pr("dev")
+    p2 = run(p.ledger, T0, prs={"dev": PromotionPR(replace(pr, state="closed"))})
+    assert p2.actions == []
+    assert p2.ledger.promotions[-1].status == "Rejected"
+    assert p2.ledger.stages["dev"].promotion is None
+
+
+def test_person_merging_a_manual_pr_is_recorded() -> None:
+    p, pr = _with_open_pr("prod")
+    p2 = run(p.ledger, T0, prs={"prod": PromotionPR(merged(pr, by="carol"))})
+    rec = p2.ledger.promotions[-1]
+    assert (rec.stage, rec.status, rec.by, rec.pr) == ("prod", "Succeeded", "carol", 9)
+
+
+def test_newer_freight_rewrites_the_open_pr() -> None:
+    p, pr = _with_open_pr("prod")
+    p2 = run(
+        p.ledger,
+        T0 + timedelta(minutes=5),
+        discoveries=found("1.8.5"),
+        prs={"prod": PromotionPR(pr)},
+    )
+    # 1.8.5 goes to dev; prod's PR stays on 1.8.4 until 1.8.5 is verified in staging.
+    assert ("OpenPromotionPR", "dev") in kinds(p2)
+    led = p2.ledger
+    new = next(n for n, r in led.freight.items() if r.freight.images[0].tag == "1.8.5")
+    led.freight[new].verified_in["staging"] = T0 + timedelta(minutes=6)
+    p3 = run(led, T0 + timedelta(minutes=7), prs={"prod": PromotionPR(pr)})
+    (rewrite,) = [a for a in p3.actions if isinstance(a, OpenPromotionPR) and a.stage == "prod"]
+    assert rewrite.pr == 9 and rewrite.freight.name == new
+    assert p3.ledger.promotions[-1].status == "Superseded"
+
+
+def test_paused_stage_does_nothing_and_says_why() -> None:
+    cfg = replace(CONFIG, stages=(replace(CONFIG.stages[0], promotion_policy=PromotionPolicy(auto_promotion_enabled=True, paused=True)), *CONFIG.stages[1:]))  # fmt: skip
+    p = plan(cfg, Ledger(), obs(discoveries=found("1.8.4")), T0)
+    assert p.actions == []
+    assert any(d.stage == "dev" and "paused" in d.message and d.blocked for d in p.decisions)
+
+
+def test_lost_ledger_write_adopts_the_open_pr_instead_of_opening_another() -> None:
+    p, pr = _with_open_pr("dev")
+    led = p.ledger
+    led.stages["dev"].promotion = None  # as if the run that opened it never wrote
+    p2 = run(led, T0, prs={"dev": PromotionPR(pr)})
+    assert kinds(p2) == [("MergePromotionPR", "dev")]
+
+
+def test_emergency_request_skips_delay_and_approvals() -> None:
+    p, _ = _with_open_pr("dev")
+    led = p.ledger
+    fid = next(iter(led.freight))
+    led.stages["prod"] = led.stage("prod")
+    led.stages["prod"].request = Request(fid, "emergency", "carol", "hotfix", T0)
+    p2 = run(led, T0)
+    (opened,) = [a for a in p2.actions if isinstance(a, OpenPromotionPR) and a.stage == "prod"]
+    pr = pr_for(p2, "prod", 11)
+    p3 = run(p2.ledger, T0, prs={"prod": PromotionPR(pr)})
+    assert ("MergePromotionPR", "prod") in kinds(p3)
+
+
+def test_discovery_failure_keeps_freight_and_is_reported() -> None:
+    p = run(Ledger(), T0, discoveries=found("1.8.4"))
+    bad = {"flask-app": Discovery("flask-app", (SubscriptionResult(f"image {REPO}", error="429"),))}
+    p2 = run(p.ledger, T0, discoveries=bad)
+    assert p2.ledger.freight == p.ledger.freight
+    assert p2.ledger.warehouses["flask-app"].error == f"image {REPO}: 429"
+
+
+@pytest.mark.parametrize(
+    ("delta", "text"),
+    [
+        (timedelta(minutes=30), "30m"),
+        (timedelta(hours=1, minutes=5), "1h5m"),
+        (timedelta(seconds=45), "45s"),
+        (timedelta(days=2), "2d"),
+    ],
+)
+def test_fmt_duration(delta: timedelta, text: str) -> None:
+    assert fmt_duration(delta) == text
+
+
+def test_nothing_new_plans_nothing() -> None:
+    p = run(Ledger(), T0, discoveries=found("1.8.4"))
+    pr = pr_for(p, "dev", 1)
+    p2 = run(p.ledger, T0, prs={"dev": PromotionPR(pr)})
+    p3 = run(p2.ledger, T0, prs={"dev": PromotionPR(merged(pr))})
+    again = run(p3.ledger, T0 + timedelta(minutes=1), discoveries=found("1.8.4"))
+    assert [a for a in again.actions if a.stage == "dev"] == []
+    assert [c for c in again.changes if c.startswith("dev")] == []

@@ -1,0 +1,721 @@
+"""Git adapters: edits to the GitOps repository and the state branch, through the ``git`` CLI.
+
+Both adapters work on a local clone (in Actions, the folder ``actions/checkout`` made, whose
+persisted credentials let ``git fetch``/``git push`` reach the remote) but never touch its work
+tree, its index or its own branches: remote branches are fetched into ``refs/shunter/<remote>/``,
+files are read with ``cat-file``, and commits are built with plumbing (``hash-object``, a
+temporary ``GIT_INDEX_FILE``, ``read-tree``, ``update-index``, ``write-tree``, ``commit-tree``)
+and pushed by SHA. So a user's checkout is left exactly as the workflow's earlier steps left it.
+
+The state branch is written with compare-and-swap: ``git push --force-with-lease=<ref>:<old>``
+lets the remote update the branch only while it still points at the head the caller read
+(https://git-scm.com/docs/git-push#Documentation/git-push.txt---force-with-leaseltrefnamegtltexpectgt),
+and the remote checks the old value under its ref lock, so concurrent runs lose nothing.
+
+Every git failure becomes a ``bot.errors`` type; every message goes through :func:`redact`
+first, so no token embedded in a remote URL or an ``Authorization`` header ever leaves here.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.errors import ConflictError, PermanentError, ShunterError, TransientError
+
+__all__ = ["DEFAULT_AUTHOR", "Git", "GitRemoteRepo", "GitResult", "GitStateStore", "redact"]
+
+DEFAULT_AUTHOR = ("shunter[bot]", "shunter@users.noreply.github.com")
+
+#: Seconds one git command may take before it is killed and reported as a TransientError.
+DEFAULT_TIMEOUT = 120.0
+
+# Variables passed through from the caller's environment. Everything else is dropped, so a
+# stray GIT_DIR / GIT_INDEX_FILE / GIT_WORK_TREE (e.g. when run from a git hook) or a localised
+# LANG cannot redirect or reword what these commands do. HOME, the askpass/ssh variables and
+# GIT_CONFIG_* stay so the credentials actions/checkout (or the operator) set up keep working.
+_PASSTHROUGH = frozenset(
+    {
+        "PATH",
+        "HOME",
+        "USER",
+        "LOGNAME",
+        "TMPDIR",
+        "XDG_CONFIG_HOME",
+        "GIT_ASKPASS",
+        "SSH_ASKPASS",
+        "SSH_AUTH_SOCK",
+        "GIT_SSH",
+        "GIT_SSH_COMMAND",
+        "GIT_SSH_VARIANT",
+        "GIT_SSL_CAINFO",
+        "GIT_SSL_CAPATH",
+        "GIT_CONFIG_GLOBAL",
+        "GIT_CONFIG_COUNT",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "NO_PROXY",
+        "ALL_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "no_proxy",
+        "all_proxy",
+    }
+)
+_PASSTHROUGH_PREFIXES = ("GIT_CONFIG_KEY_", "GIT_CONFIG_VALUE_")
+
+# Per-command config that protects the shared clone: no background gc/maintenance racing with
+# the workflow's next steps, no signing prompts from a user's global config.
+_CONFIG = (
+    "-c",
+    "gc.auto=0",
+    "-c",
+    "maintenance.auto=false",
+    "-c",
+    "push.gpgSign=false",
+    "-c",
+    "core.quotePath=false",
+)
+
+# ``scheme://user:secret@`` or ``scheme://secret@`` in URLs, and HTTP auth headers git may echo.
+_URL_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s'\"]+@")
+_AUTH_HEADER = re.compile(r"(?i)(authorization:\s*(?:basic|bearer|token)\s+)[^\s'\"]+")
+_TOKEN_LIKE = re.compile(r"\b(gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})\b")
+
+
+def redact(text: str) -> str:
+    """Return ``text`` with credentials removed: the userinfo of every URL
+    (``https://user:token@host`` -> ``https://***@host``), ``Authorization`` header values and
+    GitHub token literals are replaced by ``***``."""
+    text = _URL_CREDENTIALS.sub(r"\g<scheme>***@", text)
+    text = _AUTH_HEADER.sub(r"\1***", text)
+    return _TOKEN_LIKE.sub("***", text)
+
+
+def _scrubbed_environment(author: tuple[str, str]) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k in _PASSTHROUGH or k.startswith(_PASSTHROUGH_PREFIXES)
+    }
+    env.setdefault("PATH", os.defpath)
+    name, email = author
+    env.update(
+        {
+            # English, unlocalised messages: error classification below reads them.
+            "LC_ALL": "C",
+            "LANGUAGE": "C",
+            # Never wait for a password on a terminal: fail fast and say so.
+            "GIT_TERMINAL_PROMPT": "0",
+            "GIT_CONFIG_NOSYSTEM": "1",
+            "GIT_AUTHOR_NAME": name,
+            "GIT_AUTHOR_EMAIL": email,
+            "GIT_COMMITTER_NAME": name,
+            "GIT_COMMITTER_EMAIL": email,
+        }
+    )
+    return env
+
+
+# Substrings of git's (LC_ALL=C) stderr, lower-cased, that decide the error type.
+_AUTH_MARKERS = (
+    "authentication failed",
+    "could not read username",
+    "could not read password",
+    "terminal prompts disabled",
+    "permission denied",
+    "permission to ",
+    "returned error: 401",
+    "returned error: 403",
+    "invalid username or password",
+    "access denied",
+)
+_MISSING_MARKERS = (
+    "does not appear to be a git repository",
+    "repository not found",
+    "no such remote",
+    "returned error: 404",
+    "not found",
+)
+# A "[remote rejected]" that means the ref moved between the ref advertisement and our update.
+_LOST_RACE_MARKERS = (
+    "failed to update ref",
+    "cannot lock ref",
+    "reference already exists",
+    "incorrect old value",
+    "but expected",
+)
+_NETWORK_MARKERS = (
+    "could not resolve host",
+    "temporary failure in name resolution",
+    "connection timed out",
+    "operation timed out",
+    "timed out",
+    "failed to connect",
+    "couldn't connect",
+    "connection refused",
+    "connection reset",
+    "early eof",
+    "remote end hung up unexpectedly",
+    "rpc failed",
+    "returned error: 429",
+    "returned error: 5",
+    "unexpected disconnect",
+    "gnutls",
+    "ssl_read",
+    "http/2 stream",
+)
+
+
+@dataclass(frozen=True)
+class GitResult:
+    """What one git command returned: exit code, raw stdout, decoded stderr."""
+
+    returncode: int
+    stdout: bytes
+    stderr: str
+
+
+class Git:
+    """Runs ``git`` against one local repository with a fixed, scrubbed environment.
+
+    The author and committer identity is ``author`` (never the user's config); system config
+    is ignored; ``HOME`` and credential settings are kept so pushes authenticate as the
+    workflow set up. Each command is killed after ``timeout`` seconds.
+    """
+
+    def __init__(
+        self,
+        repo: Path,
+        *,
+        author: tuple[str, str] = DEFAULT_AUTHOR,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
+        self.repo = Path(repo)
+        self.author = author
+        self.timeout = timeout
+        self._env = _scrubbed_environment(author)
+
+    def run(
+        self, *args: str, input: str | None = None, env: Mapping[str, str] | None = None
+    ) -> str:
+        """Run ``git <args>`` and return its stdout as text, trailing newlines removed.
+
+        ``input`` is sent on stdin; ``env`` adds variables (e.g. ``GIT_INDEX_FILE``).
+        Raises ``TransientError`` on a timeout or a network failure, ``PermanentError`` for
+        any other failure (authentication, missing remote, bad object...), with git's own
+        message, credentials redacted.
+        """
+        data = None if input is None else input.encode("utf-8")
+        result = self.run_bytes(*args, input=data, env=env, check=True)
+        try:
+            return result.stdout.decode("utf-8").rstrip("\n")
+        except UnicodeDecodeError as exc:
+            raise PermanentError(
+                f"git {_describe(args)} printed output that is not UTF-8 text"
+            ) from exc
+
+    def run_bytes(
+        self,
+        *args: str,
+        input: bytes | None = None,
+        env: Mapping[str, str] | None = None,
+        check: bool = True,
+    ) -> GitResult:
+        """Run ``git <args>`` and return the raw result.
+
+        With ``check=False`` a non-zero exit is returned rather than raised; a timeout or a
+        missing ``git`` binary always raises (``TransientError`` / ``PermanentError``).
+        """
+        full_env = dict(self._env)
+        if env:
+            full_env.update(env)
+        argv = ["git", *_CONFIG, *args]
+        try:
+            # A new session: on timeout the whole group (git and its remote helpers) is killed,
+            # and no helper can open the controlling terminal to ask for a password.
+            proc = subprocess.Popen(
+                argv,
+                cwd=self.repo,
+                env=full_env,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+            )
+        except FileNotFoundError as exc:
+            if not self.repo.is_dir():
+                raise PermanentError(
+                    f"the git work folder {self.repo} does not exist; "
+                    "check out the repository first (actions/checkout)"
+                ) from exc
+            raise PermanentError("git is not installed or not on PATH; install git") from exc
+        try:
+            out, err = proc.communicate(input=input, timeout=self.timeout)
+        except subprocess.TimeoutExpired:
+            _kill_group(proc)
+            raise TransientError(
+                f"git {_describe(args)} did not finish within {self.timeout:g}s in {self.repo}; "
+                "the remote may be slow or unreachable, the next run retries"
+            ) from None  # the TimeoutExpired text repeats the argv unredacted
+        result = GitResult(proc.returncode, out, err.decode("utf-8", "replace"))
+        if check and result.returncode != 0:
+            raise self.error(args, result)
+        return result
+
+    def error(self, args: Sequence[str], result: GitResult, *, remote: str = "") -> ShunterError:
+        """Return the ``bot.errors`` exception that describes a failed git command.
+
+        Network trouble -> ``TransientError``; authentication, a missing remote or repository
+        and everything else -> ``PermanentError`` whose message says what to fix. All text is
+        redacted.
+        """
+        stderr = _clean_stderr(result.stderr)
+        low = stderr.lower()
+        where = f" (remote {remote})" if remote else ""
+        head = f"git {_describe(args)} failed in {self.repo}{where}: {stderr or 'no message'}"
+        if "not a git repository" in low and "does not appear" not in low:
+            return PermanentError(
+                redact(head + f"; {self.repo} must be a clone of the repository (actions/checkout)")
+            )
+        # Only commands that talk to a remote get the credential and remote hints: a local
+        # "not found" (a bad object name) has nothing to do with the remote.
+        if remote and any(m in low for m in _AUTH_MARKERS):
+            return PermanentError(
+                redact(
+                    head + "; the credentials were refused: give the workflow a token that may "
+                    "read and push this repository (permissions: contents: write, and "
+                    "actions/checkout with persist-credentials: true)"
+                )
+            )
+        if remote and any(m in low for m in _MISSING_MARKERS):
+            return PermanentError(
+                redact(
+                    head + "; check that the remote exists in the clone (git remote -v) and that "
+                    "its URL names a repository this token can reach"
+                )
+            )
+        if any(m in low for m in _NETWORK_MARKERS):
+            return TransientError(redact(head + "; the next run retries"))
+        return PermanentError(redact(head))
+
+
+def _describe(args: Sequence[str]) -> str:
+    return redact(" ".join(a for a in args if not a.startswith("--force-with-lease")))
+
+
+def _clean_stderr(text: str) -> str:
+    # git's "hint:" lines advise interactive users (check out, pull); they mislead here.
+    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.startswith("hint:")]
+    return " ".join(ln.strip() for ln in lines)
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        proc.kill()
+    proc.communicate()
+
+
+def _check_path(path: str) -> str:
+    """Return ``path`` as git stores it, or raise PermanentError for paths git must not hold."""
+    parts = path.split("/")
+    if not path or path.startswith("/") or any(p in ("", ".", "..") for p in parts):
+        raise PermanentError(
+            f"file path {path!r} is not a clean relative path (no leading '/', '.', '..' or '//')"
+        )
+    if any(p.lower() == ".git" for p in parts) or "\0" in path or "\n" in path:
+        raise PermanentError(f"file path {path!r} cannot be stored in a git tree")
+    return path
+
+
+# --------------------------------------------------------------------------- remote refs
+
+
+class _Remote:
+    """Remote branches mirrored into ``refs/shunter/<remote>/<branch>`` of the local clone."""
+
+    def __init__(self, git: Git, remote: str) -> None:
+        self.git = git
+        self.remote = remote
+        self._heads: dict[str, str | None] = {}
+        self._checked = False
+
+    def tracking_ref(self, branch: str) -> str:
+        return f"refs/shunter/{self.remote}/{branch}"
+
+    def check_branch(self, branch: str) -> str:
+        result = self.git.run_bytes("check-ref-format", f"refs/heads/{branch}", check=False)
+        if result.returncode != 0 or branch.startswith("-"):
+            raise PermanentError(f"{branch!r} is not a valid git branch name")
+        return branch
+
+    def forget(self, *branches: str) -> None:
+        """Forget ``branches`` (all of them when none are named): the next read fetches."""
+        if not branches:
+            self._heads.clear()
+        for branch in branches:
+            self._heads.pop(branch, None)
+
+    def heads(self, *branches: str) -> dict[str, str | None]:
+        """Return ``branch -> remote head or None``, fetching each branch once per instance.
+
+        One ``ls-remote`` learns every head; only commits not already local are fetched.
+        """
+        wanted = [self.check_branch(b) for b in dict.fromkeys(branches) if b not in self._heads]
+        if wanted:
+            self._sync(wanted)
+        return {b: self._heads[b] for b in branches}
+
+    def _sync(self, branches: list[str]) -> None:
+        if not self._checked:
+            # ls-remote works outside a repository too (reading "origin" as a path), so make
+            # "this is not a clone" its own, clear error.
+            self.git.run("rev-parse", "--git-dir")
+            self._checked = True
+        refs = [f"refs/heads/{b}" for b in branches]
+        listing = self._remote_run("ls-remote", "--refs", self.remote, *refs)
+        # ls-remote patterns match ref name tails; keep exact names only.
+        found: dict[str, str] = {}
+        for line in listing.splitlines():
+            sha, _, name = line.partition("\t")
+            if name in refs:
+                found[name.removeprefix("refs/heads/")] = sha
+        missing_objects = [b for b, sha in found.items() if not self._has_commit(sha)]
+        if missing_objects:
+            specs = [f"+refs/heads/{b}:{self.tracking_ref(b)}" for b in missing_objects]
+            self._remote_run(
+                "fetch",
+                "--quiet",
+                "--no-tags",
+                "--no-write-fetch-head",
+                "--no-recurse-submodules",
+                self.remote,
+                *specs,
+            )
+        for branch in branches:
+            head = found.get(branch)
+            if head is not None and branch in missing_objects:
+                # The fetch may have seen a newer head than ls-remote: the ref is the truth.
+                head = self.git.run("rev-parse", "--verify", self.tracking_ref(branch))
+            self.record(branch, head)
+
+    def record(self, branch: str, sha: str | None) -> None:
+        """Remember ``branch``'s remote head and mirror it in the tracking ref."""
+        if sha is None:
+            self.git.run("update-ref", "-d", self.tracking_ref(branch))
+        else:
+            self.git.run("update-ref", self.tracking_ref(branch), sha)
+        self._heads[branch] = sha
+
+    def _has_commit(self, sha: str) -> bool:
+        return (
+            self.git.run_bytes("cat-file", "-e", f"{sha}^{{commit}}", check=False).returncode == 0
+        )
+
+    def _remote_run(self, *args: str) -> str:
+        result = self.git.run_bytes(*args, check=False)
+        if result.returncode != 0:
+            raise self.git.error(args, result, remote=self._describe_remote())
+        return result.stdout.decode("utf-8", "replace").rstrip("\n")
+
+    def _describe_remote(self) -> str:
+        url = self.git.run_bytes("remote", "get-url", self.remote, check=False)
+        if url.returncode != 0:
+            return f"{self.remote!r}, which is not configured in this clone"
+        return f"{self.remote} = {redact(url.stdout.decode('utf-8', 'replace').strip())}"
+
+    def push(self, sha: str, branch: str, *, force: bool = False, lease: str | None = None) -> str:
+        """Push ``sha`` to ``branch``; return ``ok``, ``rejected`` or raise.
+
+        ``lease`` (a SHA, or ``""`` for "must not exist") makes the push a compare-and-swap.
+        A rejection by the remote's rules (protected branch, hook) is a PermanentError.
+        """
+        ref = f"refs/heads/{branch}"
+        args = ["push", "--porcelain", "--no-verify"]
+        if force:
+            args.append("--force")
+        if lease is not None:
+            args.append(f"--force-with-lease={ref}:{lease}")
+        args += [self.remote, f"{sha}:{ref}"]
+        result = self.git.run_bytes(*args, check=False)
+        # --porcelain prints one "<flag>\t<from>:<to>\t<summary>" line per ref on stdout,
+        # failure or not: https://git-scm.com/docs/git-push#_output
+        for line in result.stdout.decode("utf-8", "replace").splitlines():
+            fields = line.split("\t")
+            if len(fields) < 3 or not fields[1].endswith(f":{ref}"):
+                continue
+            flag, summary = fields[0], fields[2]
+            if flag != "!":
+                return "ok"
+            if summary.startswith("[rejected]"):
+                return "rejected"
+            if any(m in f"{summary} {result.stderr}".lower() for m in _LOST_RACE_MARKERS):
+                # The client-side check passed but another push updated the ref first; the
+                # remote's own old-value check under its ref lock refused ours.
+                return "rejected"
+            raise PermanentError(
+                redact(
+                    f"the remote refused the push to {branch} ({self._describe_remote()}): "
+                    f"{summary} {_clean_stderr(result.stderr)}; allow this token to push "
+                    f"to {branch} (branch protection or rulesets)"
+                ).rstrip()
+            )
+        raise self.git.error(args, result, remote=self._describe_remote())
+
+
+def _build_tree(git: Git, files: Mapping[str, str], base: str | None) -> str:
+    """Write a tree: ``base``'s tree (a commit, or nothing) with ``files`` put in; return its id.
+
+    Existing files keep their mode (an executable stays executable); new files are 100644.
+    """
+    paths = [_check_path(p) for p in files]
+    with tempfile.TemporaryDirectory(prefix="shunter-git-") as tmp:
+        env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
+        if base is None:
+            git.run("read-tree", "--empty", env=env)
+        else:
+            git.run("read-tree", base, env=env)
+        if not paths:
+            return git.run("write-tree", env=env)
+        modes: dict[str, str] = {}
+        if base is not None:
+            listing = git.run_bytes("ls-files", "-s", "-z", env=env).stdout.decode("utf-8")
+            for entry in filter(None, listing.split("\0")):
+                meta, _, name = entry.partition("\t")
+                modes[name] = meta.split(" ", 1)[0]
+        blob_files: list[str] = []
+        for i, path in enumerate(paths):
+            mode = modes.get(path, "100644")
+            if mode not in ("100644", "100755"):
+                raise PermanentError(
+                    f"{path} is a symlink or submodule in the repository; "
+                    "Shunter only edits regular files"
+                )
+            blob = Path(tmp) / f"blob-{i}"
+            blob.write_bytes(files[path].encode("utf-8"))
+            blob_files.append(str(blob))
+        # --no-filters: the text is stored exactly as given, whatever .gitattributes says.
+        oids = git.run(
+            "hash-object", "-w", "--no-filters", "--stdin-paths", input="\n".join(blob_files)
+        ).split()
+        info = "".join(
+            f"{modes.get(p, '100644')} {oid}\t{p}\0" for p, oid in zip(paths, oids, strict=True)
+        )
+        git.run("update-index", "-z", "--index-info", input=info, env=env)
+        return git.run("write-tree", env=env)
+
+
+def _commit(git: Git, tree: str, parent: str | None, message: str) -> str:
+    parents = ["-p", parent] if parent else []
+    return git.run("commit-tree", "--no-gpg-sign", tree, *parents, "-F", "-", input=message)
+
+
+def _tree_of(git: Git, commit: str) -> str:
+    return git.run("rev-parse", "--verify", f"{commit}^{{tree}}")
+
+
+def _read_blobs(git: Git, specs: list[str]) -> list[bytes | None]:
+    """Contents of each ``<rev>:<path>`` (None when missing or not a file), in one process."""
+    if not specs:
+        return []
+    data = git.run_bytes("cat-file", "--batch", input="".join(f"{s}\n" for s in specs).encode())
+    out = data.stdout
+    blobs: list[bytes | None] = []
+    pos = 0
+    # --batch answers "<oid> <type> <size>\n<content>\n" or "<spec> missing\n":
+    # https://git-scm.com/docs/git-cat-file#_batch_output
+    for _ in specs:
+        end = out.index(b"\n", pos)
+        header = out[pos:end].split(b" ")
+        pos = end + 1
+        if len(header) != 3 or header[-1] in (b"missing", b"ambiguous"):
+            blobs.append(None)
+            continue
+        size = int(header[2])
+        content = out[pos : pos + size]
+        pos += size + 1
+        blobs.append(content if header[1] == b"blob" else None)
+    return blobs
+
+
+def _decode(content: bytes, where: str) -> str:
+    try:
+        return content.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PermanentError(f"{where} is not UTF-8 text; Shunter reads text files only") from exc
+
+
+# --------------------------------------------------------------------------- GitOps repository
+
+
+class GitRemoteRepo:
+    """The GitOps repository, reached through ``remote`` of the local clone ``workdir``.
+
+    Implements ``bot.ports.GitRepo``. Each branch is fetched at most once per instance
+    (call :meth:`refresh` to see newer remote state); the clone's work tree, index and
+    branches are never touched.
+    """
+
+    def __init__(
+        self,
+        workdir: Path,
+        remote: str = "origin",
+        *,
+        author: tuple[str, str] = DEFAULT_AUTHOR,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
+        self.git = Git(workdir, author=author, timeout=timeout)
+        self._remote = _Remote(self.git, remote)
+
+    def refresh(self) -> None:
+        """Forget every remote head seen so far: the next call fetches again."""
+        self._remote.forget()
+
+    def head(self, branch: str) -> str | None:
+        """Return the commit ``branch`` points at on the remote, or ``None`` if it does not exist.
+
+        Raises ``PermanentError`` (bad branch name, missing remote, refused credentials) or
+        ``TransientError`` (network).
+        """
+        return self._remote.heads(branch)[branch]
+
+    def read_file(self, ref: str, path: str) -> str | None:
+        """Return the text of ``path`` on branch ``ref`` of the remote, or ``None`` when the
+        branch or the file does not exist.
+
+        Raises ``PermanentError`` when the file is not UTF-8 text or git fails.
+        """
+        head = self.head(ref)
+        if head is None:
+            return None
+        (content,) = _read_blobs(self.git, [f"{head}:{_check_path(path)}"])
+        return None if content is None else _decode(content, f"{path} on {ref}")
+
+    def commit_files(
+        self, *, base: str, branch: str, files: dict[str, str], message: str, force: bool
+    ) -> str:
+        """Commit ``files`` (path -> text) on top of remote branch ``base``; push it to ``branch``.
+
+        Returns the commit ``branch`` now points at. When the new tree equals the tree
+        ``branch`` already has on the remote, nothing is committed or pushed and the
+        existing head is returned. ``force`` rewrites ``branch``; without it the push must
+        fast-forward. Raises ``ConflictError`` when a non-forced push is rejected (the
+        branch moved; fetch again and retry), ``PermanentError`` when ``base`` does not
+        exist, the remote refuses the push by rule, or git fails, ``TransientError`` on
+        network failures.
+        """
+        heads = self._remote.heads(base, branch)
+        base_head = heads[base]
+        if base_head is None:
+            raise PermanentError(
+                f"branch {base!r} does not exist on remote {self._remote.remote}; "
+                "create it or fix the target branch in the stage's config"
+            )
+        tree = _build_tree(self.git, files, base_head)
+        current = heads[branch]
+        if current is not None and _tree_of(self.git, current) == tree:
+            return current
+        commit = _commit(self.git, tree, base_head, message)
+        if self._remote.push(commit, branch, force=force) == "rejected":
+            self._remote.forget(base, branch)
+            raise ConflictError(
+                f"branch {branch} moved on remote {self._remote.remote} while Shunter was "
+                "writing it (the push would not fast-forward); the next attempt re-reads it"
+            )
+        self._remote.record(branch, commit)
+        return commit
+
+
+# --------------------------------------------------------------------------- state branch
+
+
+class GitStateStore:
+    """The ledger's branch (``shunter/state``) on ``remote``, written with compare-and-swap.
+
+    Implements ``bot.ports.StateStore``.
+    """
+
+    def __init__(
+        self,
+        workdir: Path,
+        branch: str = "shunter/state",
+        remote: str = "origin",
+        *,
+        author: tuple[str, str] = DEFAULT_AUTHOR,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
+        self.git = Git(workdir, author=author, timeout=timeout)
+        self.branch = branch
+        self._remote = _Remote(self.git, remote)
+
+    def load(self) -> tuple[dict[str, str], str | None]:
+        """Fetch the branch; return (path -> text of every file on it, its head or ``None``).
+
+        Raises ``PermanentError`` (a file is not UTF-8 text, a missing remote, refused
+        credentials) or ``TransientError`` (network).
+        """
+        self._remote.forget(self.branch)
+        head = self._remote.heads(self.branch)[self.branch]
+        if head is None:
+            return {}, None
+        listing = self.git.run_bytes("ls-tree", "-r", "-z", "--full-tree", head).stdout
+        paths: list[str] = []
+        for entry in filter(None, listing.decode("utf-8").split("\0")):
+            meta, _, path = entry.partition("\t")
+            if meta.split(" ")[1] == "blob":
+                paths.append(path)
+        blobs = _read_blobs(self.git, [f"{head}:{p}" for p in paths])
+        return (
+            {
+                p: _decode(b, f"{p} on {self.branch}")
+                for p, b in zip(paths, blobs, strict=True)
+                if b is not None
+            },
+            head,
+        )
+
+    def save(self, files: dict[str, str], message: str, *, expected_head: str | None) -> str:
+        """Commit ``files`` as the branch's whole tree, with parent ``expected_head``.
+
+        Returns the new head, or ``expected_head`` unchanged when ``files`` equal its tree
+        (no empty commits). The push is a compare-and-swap: it succeeds only while the
+        remote branch still points at ``expected_head`` (``None``: does not exist yet).
+        Raises ``ConflictError`` when another writer got there first (the branch is fetched
+        again, so the next ``load`` sees the winner), ``PermanentError`` when the remote
+        refuses by rule or git fails, ``TransientError`` on network failures.
+        """
+        tree = _build_tree(self.git, files, None)
+        if expected_head is not None:
+            if not self._has_commit(expected_head):
+                self._remote.forget(self.branch)
+                self._remote.heads(self.branch)
+                if not self._has_commit(expected_head):
+                    raise self._conflict(expected_head)
+            if _tree_of(self.git, expected_head) == tree:
+                return expected_head
+        commit = _commit(self.git, tree, expected_head, message)
+        outcome = self._remote.push(commit, self.branch, lease=expected_head or "")
+        if outcome == "rejected":
+            raise self._conflict(expected_head)
+        self._remote.record(self.branch, commit)
+        return commit
+
+    def _has_commit(self, sha: str) -> bool:
+        return self._remote._has_commit(sha)
+
+    def _conflict(self, expected_head: str | None) -> ConflictError:
+        self._remote.forget(self.branch)
+        now = self._remote.heads(self.branch)[self.branch]
+        return ConflictError(
+            f"state branch {self.branch} moved: expected "
+            f"{expected_head or 'no branch'}, the remote has {now or 'no branch'}; "
+            "another run wrote first, re-read the state and retry"
+        )

@@ -325,15 +325,18 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
 
 
 def _check_path(path: str) -> str:
-    """Return ``path`` as git stores it, or raise PermanentError for paths git must not hold."""
-    parts = path.split("/")
-    if not path or path.startswith("/") or any(p in ("", ".", "..") for p in parts):
+    """Return ``path`` as git stores it (``./a//b`` -> ``a/b``, as configs often write paths).
+
+    Raises PermanentError for absolute paths, ``..`` and paths git must not hold (``.git``).
+    """
+    parts = [p for p in path.split("/") if p not in ("", ".")]
+    if path.startswith("/") or not parts or ".." in parts:
         raise PermanentError(
-            f"file path {path!r} is not a clean relative path (no leading '/', '.', '..' or '//')"
+            f"file path {path!r} must be relative to the repository root, without '..'"
         )
     if any(p.lower() == ".git" for p in parts) or "\0" in path or "\n" in path:
         raise PermanentError(f"file path {path!r} cannot be stored in a git tree")
-    return path
+    return "/".join(parts)
 
 
 # --------------------------------------------------------------------------- remote refs
@@ -476,7 +479,10 @@ def _build_tree(git: Git, files: Mapping[str, str], base: str | None) -> str:
 
     Existing files keep their mode (an executable stays executable); new files are 100644.
     """
-    paths = [_check_path(p) for p in files]
+    texts = {_check_path(p): text for p, text in files.items()}
+    if len(texts) != len(files):
+        raise PermanentError(f"two of the file paths {sorted(files)} name the same file")
+    paths = list(texts)
     with tempfile.TemporaryDirectory(prefix="shunter-git-") as tmp:
         env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
         if base is None:
@@ -500,7 +506,7 @@ def _build_tree(git: Git, files: Mapping[str, str], base: str | None) -> str:
                     "Shunter only edits regular files"
                 )
             blob = Path(tmp) / f"blob-{i}"
-            blob.write_bytes(files[path].encode("utf-8"))
+            blob.write_bytes(texts[path].encode("utf-8"))
             blob_files.append(str(blob))
         # --no-filters: the text is stored exactly as given, whatever .gitattributes says.
         oids = git.run(

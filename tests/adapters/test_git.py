@@ -85,7 +85,7 @@ def test_commit_files_keeps_file_modes_and_adds_new_files(tmp_path: Path) -> Non
     GitRemoteRepo(work).commit_files(
         base="main",
         branch="main",
-        files={"deploy.sh": "#!/bin/sh\necho 2\n", "new/dir/values.yaml": "tag: 2\n"},
+        files={"deploy.sh": "#!/bin/sh\necho 2\n", "./new//dir/values.yaml": "tag: 2\n"},
         message="edit",
         force=False,
     )
@@ -196,6 +196,7 @@ def test_read_file_and_head_fetch_once_until_refresh(
     bare, work = gitops
     repo = GitRemoteRepo(work)
     assert repo.read_file("main", DEV) == SEED[DEV]
+    assert repo.read_file("main", f"./{DEV}") == SEED[DEV]  # as configs write paths
     assert repo.read_file("main", "envs/missing.yaml") is None
     assert repo.read_file("no-such-branch", DEV) is None
     assert repo.head("no-such-branch") is None
@@ -243,6 +244,7 @@ def test_push_refused_by_remote_rule_is_permanent(gitops: tuple[Path, Path]) -> 
         ("shunter/dev", "../outside.yaml"),
         ("shunter/dev", "/etc/passwd"),
         ("shunter/dev", ".git/config"),
+        ("shunter/dev", "./"),
     ],
 )
 def test_unsafe_branch_names_and_paths_are_refused(

@@ -131,15 +131,17 @@ def set_kustomize_image(
     if not isinstance(seq, SequenceNode):
         raise ValueError(f"{where}: images must be a list of {{name, newTag}} entries")
 
-    for i, entry in enumerate(seq.value):
-        if not isinstance(entry, MappingNode):
-            continue
-        name = _mapping_get(entry, "name")
-        if name is None or not isinstance(name[1], ScalarNode):
-            continue
-        if not _same_image(name[1].value, image):
-            continue
-        return _update_entry(text, entry, name[1], wanted, stale, where, i)
+    # An exact name wins over one that only matches without the registry host.
+    for exact in (True, False):
+        for i, entry in enumerate(seq.value):
+            if not isinstance(entry, MappingNode):
+                continue
+            name = _mapping_get(entry, "name")
+            if name is None or not isinstance(name[1], ScalarNode):
+                continue
+            written = name[1].value
+            if written == image if exact else _same_image(written, image):
+                return _update_entry(text, entry, name[1], wanted, stale, where, i)
     return _append_entry(text, seq, image, wanted, where)
 
 

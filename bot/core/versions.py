@@ -249,6 +249,8 @@ def _parse_group(alternative: str, text: str) -> tuple[_Comparator, ...]:
         if tok in _OPERATORS:
             if i + 1 >= len(tokens) or tokens[i + 1] == "-":
                 raise _error(text, f"the operator {tok!r} has no version after it")
+            if _split_operator(tokens[i + 1])[0]:
+                raise _error(text, f"the operator {tok!r} is followed by another operator")
             tok += tokens[i + 1]
             i += 1
         joined.append(tok)

@@ -1,0 +1,466 @@
+"""The OCI registry adapter: tags and manifest digests over the Distribution HTTP API.
+
+Everything here follows the OCI Distribution spec
+(https://github.com/opencontainers/distribution-spec/blob/main/spec.md) and, for the
+token dance, the Docker registry token spec
+(https://distribution.github.io/distribution/spec/auth/token/), which GHCR, Docker Hub,
+Quay and the reference registry all speak.
+
+Failures leave this module only as ``bot.errors`` types:
+
+* 401/403 after authenticating, 404, other 4xx -> ``PermanentError`` (a person must act);
+* 429 and 502/503/504 after the retry budget, other 5xx, timeouts, refused connections,
+  bodies that are not JSON -> ``TransientError`` (the next run may succeed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import json
+import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Self
+from urllib.parse import urlencode, urljoin
+
+from bot.core.versions import tag_is_safe
+from bot.errors import PermanentError, TransientError
+
+if TYPE_CHECKING:
+    import requests
+    from urllib3.util.retry import Retry
+
+__all__ = ["Credentials", "OciRegistry", "RegistryAddress", "parse_repo_url"]
+
+#: Returns ``(username, password)`` for a registry host, or ``None`` for anonymous access.
+Credentials = Callable[[str], tuple[str, str] | None]
+
+# Media types a manifest request accepts: OCI image index and manifest
+# (https://github.com/opencontainers/image-spec/blob/main/media-types.md) and their
+# Docker predecessors, which older images and Docker Hub still serve.
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+_INDEX_TYPES = frozenset({OCI_INDEX, DOCKER_LIST})
+_ACCEPT = ", ".join((OCI_INDEX, OCI_MANIFEST, DOCKER_LIST, DOCKER_MANIFEST))
+
+DOCKER_HUB = "registry-1.docker.io"
+_DOCKER_HUB_ALIASES = frozenset({"docker.io", "index.docker.io", DOCKER_HUB})
+
+# Repository name grammar from the distribution spec ("Pulling manifests" section).
+_NAME_RE = re.compile(
+    r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*"
+)
+_DIGEST_RE = re.compile(r"sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128}")
+# One auth-param of a WWW-Authenticate challenge (RFC 7235 section 2.1).
+_AUTH_PARAM_RE = re.compile(r'(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))')
+
+_RETRY_STATUSES = (429, 502, 503, 504)
+# Guards against a registry whose Link header loops back on itself.
+_MAX_PAGES = 1000
+
+
+class RegistryAddress:
+    """Where a ``repoURL`` lives: the registry host, the URL scheme and the repository name."""
+
+    __slots__ = ("host", "name", "scheme")
+
+    def __init__(self, host: str, name: str, scheme: str) -> None:
+        self.host = host
+        self.name = name
+        self.scheme = scheme
+
+    @property
+    def base(self) -> str:
+        """``scheme://host/v2/name``: the prefix of every endpoint of this repository."""
+        return f"{self.scheme}://{self.host}/v2/{self.name}"
+
+    def __repr__(self) -> str:
+        return f"RegistryAddress({self.host!r}, {self.name!r}, {self.scheme!r})"
+
+
+def _is_loopback(host: str) -> bool:
+    bare = host
+    if bare.startswith("["):
+        bare = bare[1 : bare.find("]")] if "]" in bare else bare[1:]
+    elif bare.count(":") == 1:
+        bare = bare.split(":", 1)[0]
+    if bare == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(bare).is_loopback
+    except ValueError:
+        return False
+
+
+def parse_repo_url(repo_url: str) -> RegistryAddress:
+    """Split ``host[:port]/path`` into a :class:`RegistryAddress`.
+
+    Docker's rules apply: with no registry host (the first segment has no ``.`` or
+    ``:`` and is not ``localhost``), or with ``docker.io``/``index.docker.io``, the host
+    is Docker Hub's API host, and a one-segment Docker Hub name gets ``library/``.
+    Plain ``http`` is used only for loopback hosts (127.0.0.0/8, ``localhost``,
+    ``[::1]``), ``https`` otherwise, whatever scheme the URL was written with.
+
+    Raises ``PermanentError`` if the name is not a valid repository name.
+    """
+    text = repo_url.strip()
+    for prefix in ("oci://", "docker://", "https://", "http://"):
+        if text.startswith(prefix):
+            text = text[len(prefix) :]
+            break
+    text = text.strip("/")
+    first, _, rest = text.partition("/")
+    if rest and ("." in first or ":" in first or first == "localhost"):
+        host, name = first.lower(), rest
+    else:
+        host, name = DOCKER_HUB, text
+    if host in _DOCKER_HUB_ALIASES:
+        host = DOCKER_HUB
+        if "/" not in name:
+            name = f"library/{name}"
+    if not _NAME_RE.fullmatch(name):
+        raise PermanentError(
+            f"{repo_url!r} is not a valid image repository: write it as host/path in lower "
+            "case, without a tag or scheme (for example ghcr.io/owner/app)"
+        )
+    scheme = "http" if _is_loopback(host) else "https"
+    return RegistryAddress(host, name, scheme)
+
+
+def _parse_challenge(header: str) -> tuple[str, dict[str, str]]:
+    """Split ``Bearer realm="...",service="..."`` into ``("bearer", {realm: ..., ...})``."""
+    scheme, _, params = header.strip().partition(" ")
+    values = {
+        m.group(1).lower(): m.group(2) if m.group(2) is not None else m.group(3)
+        for m in _AUTH_PARAM_RE.finditer(params)
+    }
+    return scheme.lower(), values
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After", "").strip()
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        return None
+
+
+def _make_retry(
+    budget: int, backoff: float, max_retry_after: float, on_retry: Callable[[], None]
+) -> Retry:
+    """A urllib3 ``Retry`` for idempotent calls that caps how long a Retry-After may sleep
+    and reports every retry it grants (so ``requests_made`` counts real attempts)."""
+    from urllib3.exceptions import InvalidHeader
+    from urllib3.util.retry import Retry
+
+    if TYPE_CHECKING:
+        from types import TracebackType
+
+        from urllib3.connectionpool import ConnectionPool
+        from urllib3.response import BaseHTTPResponse
+
+    class _CappedRetry(Retry):
+        def get_retry_after(self, response: Any) -> float | None:
+            # A registry may ask for minutes; a scheduled run would rather give up and
+            # try next time, so one wait is capped.
+            try:
+                value = super().get_retry_after(response)
+            except InvalidHeader:  # a junk Retry-After: fall back to plain backoff
+                return None
+            return None if value is None else min(value, max_retry_after)
+
+        def increment(
+            self,
+            method: str | None = None,
+            url: str | None = None,
+            response: BaseHTTPResponse | None = None,
+            error: Exception | None = None,
+            _pool: ConnectionPool | None = None,
+            _stacktrace: TracebackType | None = None,
+        ) -> Self:
+            new = super().increment(method, url, response, error, _pool, _stacktrace)
+            on_retry()  # counted only once the retry is granted (not on exhaustion)
+            return new
+
+    return _CappedRetry(
+        total=budget,
+        status_forcelist=_RETRY_STATUSES,
+        allowed_methods=frozenset({"GET", "HEAD"}),
+        backoff_factor=backoff,
+        backoff_max=max_retry_after,
+        respect_retry_after_header=True,
+        raise_on_status=False,
+    )
+
+
+class OciRegistry:
+    """:class:`bot.ports.Registry` over HTTP, with ``requests``.
+
+    ``credentials(host)`` returns ``(username, password)`` for a registry host (as
+    contacted: ``registry-1.docker.io`` for Docker Hub, ``127.0.0.1:5000`` for a local
+    one) or ``None`` for anonymous access; they never come from the config file.
+    ``timeout`` is (connect, read) seconds for every request; ``retries`` is the budget
+    for 429/502/503/504 and connection failures, and ``max_retry_after`` caps one
+    ``Retry-After`` wait. Bearer tokens are cached per host and scope for the life of
+    the instance (one run).
+
+    ``requests_made`` counts every HTTP attempt (token fetches and retries included);
+    ``skipped_tags`` counts listed tags dropped because they fail the OCI tag grammar.
+    """
+
+    def __init__(
+        self,
+        credentials: Credentials | None = None,
+        *,
+        page_size: int = 1000,
+        timeout: tuple[float, float] = (5.0, 30.0),
+        retries: int = 3,
+        backoff: float = 0.5,
+        max_retry_after: float = 30.0,
+    ) -> None:
+        import requests
+        from requests.adapters import HTTPAdapter
+
+        self._credentials: Credentials = credentials or (lambda host: None)
+        self._page_size = page_size
+        self._timeout = timeout
+        self._auth: dict[tuple[str, str], str] = {}
+        self.requests_made = 0
+        self.skipped_tags = 0
+        self._session = requests.Session()
+        self._session.headers["User-Agent"] = "shunter"
+        adapter = HTTPAdapter(
+            max_retries=_make_retry(retries, backoff, max_retry_after, self._count_retry)
+        )
+        self._session.mount("https://", adapter)
+        self._session.mount("http://", adapter)
+
+    def _count_retry(self) -> None:
+        self.requests_made += 1
+
+    def close(self) -> None:
+        """Close the HTTP connections (the instance stays usable; it reconnects)."""
+        self._session.close()
+
+    # ------------------------------------------------------------------ port methods
+
+    def list_tags(self, repo_url: str) -> list[str]:
+        """Return every tag of ``repo_url``, in the registry's order, following ``Link``
+        pagination (spec section "Listing Tags"); tags that fail
+        :func:`bot.core.versions.tag_is_safe` are dropped and counted in ``skipped_tags``.
+
+        Raises ``PermanentError`` (401/403 after auth, 404, bad name) or
+        ``TransientError`` (429/5xx after retries, timeouts, bodies that are not JSON).
+        """
+        addr = parse_repo_url(repo_url)
+        url: str | None = f"{addr.base}/tags/list?{urlencode({'n': self._page_size})}"
+        seen: set[str] = set()
+        tags: list[str] = []
+        while url is not None and url not in seen and len(seen) < _MAX_PAGES:
+            seen.add(url)
+            response = self._get(addr, "GET", url, what="the tag list")
+            body = self._json(addr, response, "the tag list")
+            listed = body.get("tags") if isinstance(body, dict) else None
+            if listed is None and isinstance(body, dict) and "tags" in body:
+                listed = []  # the reference registry says "tags": null for none
+            if not isinstance(listed, list):
+                raise TransientError(
+                    f"registry {addr.host} answered the tag list of {addr.name} without a "
+                    "'tags' array; it may be misbehaving, try again later"
+                )
+            for tag in listed:
+                if isinstance(tag, str) and tag_is_safe(tag):
+                    tags.append(tag)
+                else:
+                    self.skipped_tags += 1
+            next_url = response.links.get("next", {}).get("url")
+            # The Link URL may be relative to the request's (RFC 8288 section 3.2).
+            url = urljoin(url, next_url) if next_url else None
+        return tags
+
+    def digest(self, repo_url: str, tag: str, platform: str | None = None) -> str:
+        """Return the manifest digest (``sha256:...``) ``tag`` points at.
+
+        A ``HEAD`` of the manifest gives ``Docker-Content-Digest``; when a registry omits
+        it, the digest is computed from the ``GET`` body (spec section "Pulling
+        manifests"). With ``platform`` (``os/arch`` or ``os/arch/variant``) and an image
+        index, the digest of that platform's manifest is returned; a single-platform
+        manifest is returned as is.
+
+        Raises ``PermanentError`` (unknown tag or repository, no such platform, access
+        refused) or ``TransientError`` (as :meth:`list_tags`).
+        """
+        addr = parse_repo_url(repo_url)
+        if not (tag_is_safe(tag) or _DIGEST_RE.fullmatch(tag)):
+            raise PermanentError(f"{tag!r} is not a valid tag of {addr.host}/{addr.name}")
+        url = f"{addr.base}/manifests/{tag}"
+        what = f"tag {tag}"
+        head = self._get(addr, "HEAD", url, what=what)
+        media_type = head.headers.get("Content-Type", "").split(";")[0].strip()
+        header_digest = head.headers.get("Docker-Content-Digest", "").strip()
+        if platform is None or (media_type and media_type not in _INDEX_TYPES):
+            if header_digest:
+                return self._checked_digest(addr, header_digest)
+            body = self._get(addr, "GET", url, what=what).content
+            return "sha256:" + hashlib.sha256(body).hexdigest()
+        response = self._get(addr, "GET", url, what=what)
+        document = self._json(addr, response, f"the manifest of {tag}")
+        if not isinstance(document, dict) or not isinstance(document.get("manifests"), list):
+            # Not an index after all: the tag is a single-platform image.
+            return "sha256:" + hashlib.sha256(response.content).hexdigest()
+        return self._platform_digest(addr, tag, document["manifests"], platform)
+
+    # ------------------------------------------------------------------ helpers
+
+    def _platform_digest(
+        self, addr: RegistryAddress, tag: str, manifests: list[Any], platform: str
+    ) -> str:
+        wanted = platform.strip().lower().split("/")
+        offered: list[str] = []
+        for entry in manifests:
+            if not isinstance(entry, dict) or not isinstance(entry.get("platform"), dict):
+                continue
+            p = entry["platform"]
+            parts = [str(p.get("os", "")), str(p.get("architecture", ""))]
+            if p.get("variant"):
+                parts.append(str(p["variant"]))
+            offered.append("/".join(parts))
+            # "linux/arm64" matches "linux/arm64/v8": a variant is checked only if asked.
+            if [x.lower() for x in parts[: len(wanted)]] == wanted:
+                return self._checked_digest(addr, str(entry.get("digest", "")))
+        raise PermanentError(
+            f"{addr.host}/{addr.name}:{tag} has no image for platform {platform} "
+            f"(it has: {', '.join(offered) or 'none'}); fix the subscription's platform"
+        )
+
+    def _checked_digest(self, addr: RegistryAddress, digest: str) -> str:
+        if not _DIGEST_RE.fullmatch(digest):
+            raise TransientError(
+                f"registry {addr.host} answered a malformed digest {digest[:80]!r} for "
+                f"{addr.name}; try again later"
+            )
+        return digest
+
+    def _json(self, addr: RegistryAddress, response: requests.Response, what: str) -> Any:
+        try:
+            return json.loads(response.content)
+        except (ValueError, UnicodeDecodeError):
+            raise TransientError(
+                f"registry {addr.host} answered something that is not JSON for {what} of "
+                f"{addr.name} (HTTP {response.status_code}); try again later"
+            ) from None
+
+    def _send(self, method: str, url: str, headers: dict[str, str]) -> requests.Response:
+        import requests
+
+        self.requests_made += 1
+        try:
+            return self._session.request(
+                method, url, headers=headers, timeout=self._timeout, allow_redirects=True
+            )
+        except requests.Timeout:
+            raise TransientError(f"timed out talking to {url}; try again later") from None
+        except requests.RequestException as exc:
+            raise TransientError(
+                f"could not reach {url} ({type(exc).__name__}); try again later"
+            ) from None
+
+    def _get(self, addr: RegistryAddress, method: str, url: str, *, what: str) -> requests.Response:
+        """Send one request, authenticating on a 401 challenge, and map failures."""
+        scope = f"repository:{addr.name}:pull"
+        headers = {"Accept": _ACCEPT}
+        key = (addr.host, scope)
+        if key in self._auth:
+            headers["Authorization"] = self._auth[key]
+        response = self._send(method, url, headers)
+        if response.status_code == 401:
+            self._auth[key] = self._authenticate(addr, response, scope)
+            headers["Authorization"] = self._auth[key]
+            response = self._send(method, url, headers)
+        self._raise_for_status(addr, response, what)
+        return response
+
+    def _authenticate(self, addr: RegistryAddress, response: requests.Response, scope: str) -> str:
+        """Answer a ``WWW-Authenticate`` challenge; return the ``Authorization`` value."""
+        import base64
+
+        scheme, params = _parse_challenge(response.headers.get("WWW-Authenticate", ""))
+        creds = self._credentials(addr.host)
+        basic = None
+        if creds is not None:
+            raw = f"{creds[0]}:{creds[1]}".encode()
+            basic = "Basic " + base64.b64encode(raw).decode("ascii")
+        if scheme == "basic":
+            if basic is None:
+                raise self._denied(addr, 401, "it asks for a username and password")
+            return basic
+        if scheme != "bearer" or not params.get("realm"):
+            raise self._denied(
+                addr, 401, "it sent an authentication challenge Shunter cannot answer"
+            )
+        # Token spec: GET realm?service=...&scope=..., with Basic credentials if we have
+        # them (https://distribution.github.io/distribution/spec/auth/token/).
+        query = {"service": params.get("service", ""), "scope": params.get("scope", scope)}
+        token_url = params["realm"]
+        token_url += ("&" if "?" in token_url else "?") + urlencode(
+            {k: v for k, v in query.items() if v}
+        )
+        token_response = self._send(
+            "GET", token_url, {"Authorization": basic} if basic is not None else {}
+        )
+        if token_response.status_code in (401, 403):
+            raise self._denied(addr, token_response.status_code, "its token service refused")
+        self._raise_for_status(addr, token_response, "an access token")
+        body = self._json(addr, token_response, "an access token")
+        token = body.get("token") or body.get("access_token") if isinstance(body, dict) else None
+        if not isinstance(token, str) or not token:
+            raise TransientError(
+                f"registry {addr.host}'s token service answered without a token; try again later"
+            )
+        return f"Bearer {token}"
+
+    def _denied(self, addr: RegistryAddress, status: int, why: str) -> PermanentError:
+        has = self._credentials(addr.host) is not None
+        fix = (
+            f"the credentials given for {addr.host} were refused: check the username and "
+            "that the password or token is valid and may read this repository"
+            if has
+            else f"no credentials are set for {addr.host}: set the subscription's "
+            "credentialsEnv variables (USERNAME and PASSWORD, for ghcr.io a token with "
+            "read:packages)"
+        )
+        return PermanentError(
+            f"registry {addr.host} refused access to {addr.name} (HTTP {status}: {why}); {fix}"
+        )
+
+    def _raise_for_status(
+        self, addr: RegistryAddress, response: requests.Response, what: str
+    ) -> None:
+        status = response.status_code
+        if status < 400:
+            return
+        if status in (401, 403):
+            raise self._denied(addr, status, "after authenticating")
+        if status == 404:
+            if what.startswith("tag "):
+                raise PermanentError(
+                    f"{what} of repository {addr.host}/{addr.name} not found; check that it "
+                    "was pushed"
+                )
+            raise PermanentError(
+                f"repository {addr.host}/{addr.name} not found; check the subscription's "
+                "repoURL (and that the credentials may see it, registries say 404 for "
+                "private repositories)"
+            )
+        if status == 429 or status >= 500:
+            raise TransientError(
+                f"registry {addr.host} answered HTTP {status} for {what} of {addr.name} "
+                "after retrying; try again later",
+                retry_after=_retry_after(response),
+            )
+        raise PermanentError(
+            f"registry {addr.host} answered HTTP {status} for {what} of {addr.name}: "
+            f"{response.text[:200]}"
+        )

@@ -1,0 +1,459 @@
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+import requests
+import responses
+from responses import matchers
+from urllib3.response import HTTPResponse
+
+from bot.adapters.registry import OCI_INDEX, OCI_MANIFEST, OciRegistry, _make_retry, parse_repo_url
+from bot.core.model import ImageSubscription
+from bot.core.versions import select_tags
+from bot.errors import PermanentError, TransientError
+from bot.sandbox.registry import LocalRegistry, push_image
+from tests.fixtures.registry import REGISTRY_USER
+
+# ------------------------------------------------------------------ a real registry
+
+PUSHED = ["1.7.9", "1.8.0", "1.8.4", "2.0.0", "latest", "2.1.0-rc.1"]
+
+
+@pytest.fixture(scope="module")
+def flask_app(
+    oci_registry: LocalRegistry, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[str, dict[str, str]]:
+    """``<host>/alkon/flask-app`` with PUSHED tags; returns (repo_url, tag -> digest)."""
+    work = tmp_path_factory.mktemp("push")
+    digests = {t: push_image(oci_registry.host, "alkon/flask-app", t, workdir=work) for t in PUSHED}
+    return f"{oci_registry.host}/alkon/flask-app", digests
+
+
+def test_lists_every_pushed_tag(flask_app: tuple[str, dict[str, str]]) -> None:
+    repo_url, _ = flask_app
+    registry = OciRegistry()
+    assert sorted(registry.list_tags(repo_url)) == sorted(PUSHED)
+    assert registry.requests_made == 1  # anonymous, one page
+
+
+def test_digest_is_what_was_pushed(flask_app: tuple[str, dict[str, str]]) -> None:
+    repo_url, digests = flask_app
+    registry = OciRegistry()
+    assert {t: registry.digest(repo_url, t) for t in PUSHED} == digests
+    assert len(set(digests.values())) == len(PUSHED)  # every tag is a distinct image
+    # A single-platform image answers for its own platform too.
+    assert registry.digest(repo_url, "1.8.4", "linux/amd64") == digests["1.8.4"]
+
+
+def test_semver_selection_over_a_real_tag_list(flask_app: tuple[str, dict[str, str]]) -> None:
+    repo_url, _ = flask_app
+    tags = OciRegistry().list_tags(repo_url)
+    sub = ImageSubscription(repo_url=repo_url, semver_constraint="^1.8")
+    assert select_tags(tags, sub) == ["1.8.4", "1.8.0"]
+    assert select_tags(tags, ImageSubscription(repo_url=repo_url))[0] == "2.1.0-rc.1"
+    sub = ImageSubscription(repo_url=repo_url, semver_constraint=">=1.9.0-0 <3.0.0")
+    assert select_tags(tags, sub) == ["2.0.0"]
+
+
+def test_a_repushed_tag_has_a_new_digest(oci_registry: LocalRegistry, tmp_path: Path) -> None:
+    first = push_image(oci_registry.host, "alkon/mutable", "latest", workdir=tmp_path, content="a")
+    second = push_image(oci_registry.host, "alkon/mutable", "latest", workdir=tmp_path, content="b")
+    assert first != second
+    assert OciRegistry().digest(f"{oci_registry.host}/alkon/mutable", "latest") == second
+
+
+def test_unknown_repository_and_tag_are_permanent(
+    oci_registry: LocalRegistry, flask_app: tuple[str, dict[str, str]]
+) -> None:
+    registry = OciRegistry()
+    with pytest.raises(PermanentError, match=r"repository 127\.0\.0\.1:\d+/alkon/nope not found"):
+        registry.list_tags(f"{oci_registry.host}/alkon/nope")
+    with pytest.raises(PermanentError, match=r"tag 9\.9\.9 of repository .*flask-app not found"):
+        registry.digest(flask_app[0], "9.9.9")
+
+
+def test_credentials_open_a_protected_registry(
+    oci_registry_auth: LocalRegistry, tmp_path: Path
+) -> None:
+    user, password = REGISTRY_USER
+    host = oci_registry_auth.host
+    digest = push_image(
+        host, "team/app", "1.0.0", workdir=tmp_path, username=user, password=password
+    )
+    registry = OciRegistry(lambda h: REGISTRY_USER if h == host else None)
+    assert registry.list_tags(f"{host}/team/app") == ["1.0.0"]
+    assert registry.digest(f"{host}/team/app", "1.0.0") == digest
+
+
+def test_a_protected_registry_says_which_credentials_to_set(
+    oci_registry_auth: LocalRegistry,
+) -> None:
+    host = oci_registry_auth.host
+    with pytest.raises(PermanentError) as anonymous:
+        OciRegistry().list_tags(f"{host}/team/app")
+    assert f"registry {host} refused access" in str(anonymous.value)
+    assert f"no credentials are set for {host}" in str(anonymous.value)
+    with pytest.raises(PermanentError) as wrong:
+        OciRegistry(lambda h: ("shunter", "wrong")).list_tags(f"{host}/team/app")
+    assert f"the credentials given for {host} were refused" in str(wrong.value)
+
+
+# ------------------------------------------------------------------ addresses
+
+
+@pytest.mark.parametrize(
+    ("repo_url", "base"),
+    [
+        ("ghcr.io/alkon/flask-app", "https://ghcr.io/v2/alkon/flask-app"),
+        ("oci://ghcr.io/alkon/flask-app", "https://ghcr.io/v2/alkon/flask-app"),
+        ("http://ghcr.io/alkon/flask-app", "https://ghcr.io/v2/alkon/flask-app"),
+        ("nginx", "https://registry-1.docker.io/v2/library/nginx"),
+        ("docker.io/nginx", "https://registry-1.docker.io/v2/library/nginx"),
+        ("index.docker.io/nginx", "https://registry-1.docker.io/v2/library/nginx"),
+        ("bitnami/nginx", "https://registry-1.docker.io/v2/bitnami/nginx"),
+        ("docker.io/bitnami/nginx", "https://registry-1.docker.io/v2/bitnami/nginx"),
+        ("registry.example.com:5000/a/b", "https://registry.example.com:5000/v2/a/b"),
+        ("localhost:5000/a", "http://localhost:5000/v2/a"),
+        ("localhost/a", "http://localhost/v2/a"),
+        ("127.0.0.1:5000/a", "http://127.0.0.1:5000/v2/a"),
+        ("127.9.9.9:80/a", "http://127.9.9.9:80/v2/a"),
+        ("[::1]:5000/a", "http://[::1]:5000/v2/a"),
+        ("128.0.0.1:5000/a", "https://128.0.0.1:5000/v2/a"),
+        ("localhost.example.com/a", "https://localhost.example.com/v2/a"),
+    ],
+)
+def test_addresses_and_schemes(repo_url: str, base: str) -> None:
+    assert parse_repo_url(repo_url).base == base
+
+
+@pytest.mark.parametrize("repo_url", ["ghcr.io/Alkon/App", "ghcr.io/a/b:1.0", "", "ghcr.io/a//b"])
+def test_bad_repository_names_are_permanent(repo_url: str) -> None:
+    with pytest.raises(PermanentError, match="is not a valid image repository"):
+        OciRegistry().list_tags(repo_url)
+
+
+# ------------------------------------------------------------------ faults, with responses
+
+GHCR = "https://ghcr.io/v2/alkon/flask-app"
+TAGS_URL = f"{GHCR}/tags/list"
+CHALLENGE = (
+    'Bearer realm="https://ghcr.io/token",service="ghcr.io",scope="repository:alkon/flask-app:pull"'
+)
+
+
+def fast(**kwargs: object) -> OciRegistry:
+    """An adapter with a tiny retry budget and no waiting."""
+    options: dict[object, object] = {"retries": 2, "backoff": 0.0, "max_retry_after": 0.01}
+    options.update(kwargs)
+    return OciRegistry(**options)  # type: ignore[arg-type]
+
+
+@responses.activate
+def test_anonymous_bearer_challenge_like_ghcr() -> None:
+    responses.get(TAGS_URL, status=401, headers={"WWW-Authenticate": CHALLENGE})
+    token = responses.get(
+        "https://ghcr.io/token",
+        json={"token": "anon-token"},
+        match=[
+            matchers.query_param_matcher(
+                {"service": "ghcr.io", "scope": "repository:alkon/flask-app:pull"}
+            )
+        ],
+    )
+    responses.get(
+        TAGS_URL,
+        json={"name": "alkon/flask-app", "tags": ["1.0.0", "1.1.0"]},
+        match=[matchers.header_matcher({"Authorization": "Bearer anon-token"})],
+    )
+    registry = fast()
+    assert registry.list_tags("ghcr.io/alkon/flask-app") == ["1.0.0", "1.1.0"]
+    assert registry.requests_made == 3
+    assert "Authorization" not in token.calls[0].request.headers  # anonymous
+    # The token is cached for the run: the next call goes straight through.
+    assert registry.list_tags("ghcr.io/alkon/flask-app") == ["1.0.0", "1.1.0"]
+    assert token.call_count == 1
+    assert registry.requests_made == 4
+
+
+@responses.activate
+def test_bearer_token_is_fetched_with_basic_credentials() -> None:
+    responses.get(TAGS_URL, status=401, headers={"WWW-Authenticate": CHALLENGE})
+    token = responses.get("https://ghcr.io/token", json={"access_token": "user-token"})
+    responses.get(
+        TAGS_URL,
+        json={"tags": ["2.0.0"]},
+        match=[matchers.header_matcher({"Authorization": "Bearer user-token"})],
+    )
+    registry = fast(credentials=lambda host: ("octocat", "ghp_x") if host == "ghcr.io" else None)
+    assert registry.list_tags("ghcr.io/alkon/flask-app") == ["2.0.0"]
+    assert token.calls[0].request.headers["Authorization"] == "Basic b2N0b2NhdDpnaHBfeA=="
+
+
+@responses.activate
+def test_still_unauthorized_after_the_token_names_registry_and_credentials() -> None:
+    responses.get(TAGS_URL, status=401, headers={"WWW-Authenticate": CHALLENGE})
+    responses.get("https://ghcr.io/token", json={"token": "t"})
+    with pytest.raises(PermanentError) as info:
+        fast().list_tags("ghcr.io/alkon/flask-app")
+    message = str(info.value)
+    assert "registry ghcr.io refused access to alkon/flask-app (HTTP 401" in message
+    assert "no credentials are set for ghcr.io" in message
+    assert "read:packages" in message
+
+
+@responses.activate
+def test_token_service_refusing_credentials_is_permanent() -> None:
+    responses.get(TAGS_URL, status=401, headers={"WWW-Authenticate": CHALLENGE})
+    responses.get("https://ghcr.io/token", status=403)
+    with pytest.raises(PermanentError, match=r"credentials given for ghcr\.io were refused"):
+        fast(credentials=lambda host: ("u", "p")).list_tags("ghcr.io/alkon/flask-app")
+
+
+@responses.activate
+def test_basic_challenge_sends_basic_credentials() -> None:
+    url = "https://registry.example.com/v2/team/app/tags/list"
+    responses.get(url, status=401, headers={"WWW-Authenticate": 'Basic realm="Registry"'})
+    responses.get(
+        url,
+        json={"tags": ["1.0.0"]},
+        match=[matchers.header_matcher({"Authorization": "Basic dTpw"})],
+    )
+    assert fast(credentials=lambda host: ("u", "p")).list_tags("registry.example.com/team/app") == [
+        "1.0.0"
+    ]
+
+
+@responses.activate
+def test_forbidden_is_permanent() -> None:
+    responses.get(TAGS_URL, status=403)
+    with pytest.raises(PermanentError, match=r"refused access to alkon/flask-app \(HTTP 403"):
+        fast().list_tags("ghcr.io/alkon/flask-app")
+
+
+@responses.activate
+def test_not_found_is_permanent() -> None:
+    responses.get(TAGS_URL, status=404, json={"errors": [{"code": "NAME_UNKNOWN"}]})
+    with pytest.raises(PermanentError, match=r"repository ghcr\.io/alkon/flask-app not found"):
+        fast().list_tags("ghcr.io/alkon/flask-app")
+
+
+@responses.activate
+def test_pagination_follows_link_headers() -> None:
+    page2 = f"{TAGS_URL}?n=2&last=b"
+    page3 = f"{TAGS_URL}?n=2&last=d"
+    first = responses.get(
+        TAGS_URL,
+        json={"tags": ["a", "b"]},
+        headers={"Link": '</v2/alkon/flask-app/tags/list?n=2&last=b>; rel="next"'},
+        match=[matchers.query_string_matcher("n=2")],
+    )
+    responses.get(
+        TAGS_URL,
+        json={"tags": ["c", "d"]},
+        headers={"Link": f'<{page3}>; rel="next"'},  # an absolute URL works too
+        match=[matchers.query_string_matcher("n=2&last=b")],
+    )
+    responses.get(
+        TAGS_URL, json={"tags": ["e"]}, match=[matchers.query_string_matcher("n=2&last=d")]
+    )
+    registry = fast(page_size=2)
+    assert registry.list_tags("ghcr.io/alkon/flask-app") == ["a", "b", "c", "d", "e"]
+    assert first.call_count == 1
+    assert registry.requests_made == 3
+    assert page2  # the relative Link resolved to this URL (matched above)
+
+
+@responses.activate
+def test_a_link_that_loops_back_ends_the_listing() -> None:
+    responses.get(
+        TAGS_URL,
+        json={"tags": ["a"]},
+        headers={"Link": '</v2/alkon/flask-app/tags/list?n=1000>; rel="next"'},
+    )
+    registry = fast()
+    assert registry.list_tags("ghcr.io/alkon/flask-app") == ["a"]
+    assert registry.requests_made == 1
+
+
+@responses.activate
+def test_429_is_retried_then_transient_with_retry_after() -> None:
+    limited = responses.get(TAGS_URL, status=429, headers={"Retry-After": "7"})
+    registry = fast(retries=2)
+    with pytest.raises(TransientError) as info:
+        registry.list_tags("ghcr.io/alkon/flask-app")
+    assert info.value.retry_after == 7.0
+    assert "HTTP 429" in str(info.value)
+    assert limited.call_count == 3  # the first try and two retries
+    assert registry.requests_made == 3
+
+
+@responses.activate
+def test_a_retried_429_that_clears_succeeds() -> None:
+    responses.get(TAGS_URL, status=429, headers={"Retry-After": "0"})
+    responses.get(TAGS_URL, json={"tags": ["1.0.0"]})
+    registry = fast()
+    assert registry.list_tags("ghcr.io/alkon/flask-app") == ["1.0.0"]
+    assert registry.requests_made == 2
+
+
+def test_one_retry_after_wait_is_capped() -> None:
+    retry = _make_retry(3, 0.0, 0.5, lambda: None)
+    asked = HTTPResponse(status=429, headers={"Retry-After": "3600"})
+    assert retry.get_retry_after(asked) == 0.5
+    retry = _make_retry(3, 0.0, 5.0, lambda: None)
+    polite = HTTPResponse(status=429, headers={"Retry-After": "2"})
+    assert retry.get_retry_after(polite) == 2.0
+    # A Retry-After that is neither seconds nor a date falls back to plain backoff.
+    junk = HTTPResponse(status=429, headers={"Retry-After": "soon"})
+    assert retry.get_retry_after(junk) is None
+
+
+@pytest.mark.parametrize(("status", "tries"), [(502, 3), (503, 3), (504, 3), (500, 1)])
+@responses.activate
+def test_server_errors_are_transient(status: int, tries: int) -> None:
+    failing = responses.get(TAGS_URL, status=status)
+    with pytest.raises(TransientError, match=f"answered HTTP {status}"):
+        fast(retries=2).list_tags("ghcr.io/alkon/flask-app")
+    assert failing.call_count == tries  # 500 is not in the retry list
+
+
+@pytest.mark.parametrize(
+    ("error", "message"),
+    [
+        (requests.exceptions.ConnectTimeout("slow"), "timed out talking to https://ghcr.io"),
+        (requests.exceptions.ReadTimeout("slow"), "timed out talking to https://ghcr.io"),
+        (requests.exceptions.ConnectionError("refused"), "could not reach https://ghcr.io"),
+    ],
+)
+@responses.activate
+def test_network_failures_are_transient(error: Exception, message: str) -> None:
+    responses.get(TAGS_URL, body=error)
+    with pytest.raises(TransientError, match=message):
+        fast().list_tags("ghcr.io/alkon/flask-app")
+
+
+@pytest.mark.parametrize(
+    "body", ["<html>gateway</html>", "", '{"tags": "1.0.0"}', '["1.0.0"]', "\xff\xfe"]
+)
+@responses.activate
+def test_garbage_bodies_are_transient(body: str) -> None:
+    responses.get(TAGS_URL, body=body)
+    with pytest.raises(TransientError, match=r"registry ghcr\.io answered"):
+        fast().list_tags("ghcr.io/alkon/flask-app")
+
+
+@responses.activate
+def test_null_tags_is_an_empty_repository() -> None:
+    responses.get(TAGS_URL, json={"name": "alkon/flask-app", "tags": None})
+    assert fast().list_tags("ghcr.io/alkon/flask-app") == []
+
+
+@responses.activate
+def test_hostile_tag_names_are_skipped_and_counted() -> None:
+    hostile = ["../../etc/passwd", "1.0.0\nrm -rf /", "$(curl evil)", "x" * 300, 7, None]
+    responses.get(TAGS_URL, json={"tags": ["1.0.0", *hostile, "latest"]})
+    registry = fast()
+    assert registry.list_tags("ghcr.io/alkon/flask-app") == ["1.0.0", "latest"]
+    assert registry.skipped_tags == len(hostile)
+
+
+@responses.activate
+def test_non_loopback_hosts_are_only_reached_over_https() -> None:
+    # Only https is registered: a plain-http request would find no match and fail.
+    responses.get("https://registry.example.com/v2/a/tags/list", json={"tags": ["1"]})
+    assert fast().list_tags("http://registry.example.com/a") == ["1"]
+    assert responses.calls[0].request.url.startswith("https://")
+
+
+# ------------------------------------------------------------------ digests, with responses
+
+DIGEST_A = "sha256:" + "a" * 64
+DIGEST_B = "sha256:" + "b" * 64
+
+
+@responses.activate
+def test_digest_comes_from_the_head_header_with_accept_types() -> None:
+    head = responses.head(
+        f"{GHCR}/manifests/1.0.0",
+        headers={"Docker-Content-Digest": DIGEST_A, "Content-Type": OCI_MANIFEST},
+    )
+    assert fast().digest("ghcr.io/alkon/flask-app", "1.0.0") == DIGEST_A
+    accept = head.calls[0].request.headers["Accept"]
+    for media_type in (
+        "application/vnd.oci.image.index.v1+json",
+        "application/vnd.oci.image.manifest.v1+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+        "application/vnd.docker.distribution.manifest.v2+json",
+    ):
+        assert media_type in accept
+
+
+@responses.activate
+def test_digest_without_header_is_the_sha256_of_the_body() -> None:
+    body = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST}).encode()
+    responses.head(f"{GHCR}/manifests/1.0.0", headers={"Content-Type": OCI_MANIFEST})
+    responses.get(f"{GHCR}/manifests/1.0.0", body=body, content_type=OCI_MANIFEST)
+    expected = "sha256:" + hashlib.sha256(body).hexdigest()
+    assert fast().digest("ghcr.io/alkon/flask-app", "1.0.0") == expected
+
+
+INDEX = {
+    "schemaVersion": 2,
+    "mediaType": OCI_INDEX,
+    "manifests": [
+        {"digest": DIGEST_A, "platform": {"os": "linux", "architecture": "amd64"}},
+        {
+            "digest": DIGEST_B,
+            "platform": {"os": "linux", "architecture": "arm64", "variant": "v8"},
+        },
+    ],
+}
+
+
+@pytest.mark.parametrize(
+    ("platform", "expected"),
+    [("linux/amd64", DIGEST_A), ("linux/arm64", DIGEST_B), ("linux/arm64/v8", DIGEST_B)],
+)
+@responses.activate
+def test_index_digest_for_a_platform(platform: str, expected: str) -> None:
+    responses.head(
+        f"{GHCR}/manifests/1.0.0",
+        headers={"Docker-Content-Digest": "sha256:" + "c" * 64, "Content-Type": OCI_INDEX},
+    )
+    responses.get(f"{GHCR}/manifests/1.0.0", json=INDEX, content_type=OCI_INDEX)
+    assert fast().digest("ghcr.io/alkon/flask-app", "1.0.0", platform) == expected
+
+
+@responses.activate
+def test_index_without_the_platform_is_permanent_and_lists_what_it_has() -> None:
+    responses.head(f"{GHCR}/manifests/1.0.0", headers={"Content-Type": OCI_INDEX})
+    responses.get(f"{GHCR}/manifests/1.0.0", json=INDEX, content_type=OCI_INDEX)
+    with pytest.raises(PermanentError, match=r"no image for platform windows/amd64 \(it has: "):
+        fast().digest("ghcr.io/alkon/flask-app", "1.0.0", "windows/amd64")
+
+
+@responses.activate
+def test_index_digest_without_platform_is_the_index_itself() -> None:
+    index_digest = "sha256:" + "c" * 64
+    responses.head(
+        f"{GHCR}/manifests/1.0.0",
+        headers={"Docker-Content-Digest": index_digest, "Content-Type": OCI_INDEX},
+    )
+    assert fast().digest("ghcr.io/alkon/flask-app", "1.0.0") == index_digest
+
+
+@responses.activate
+def test_malformed_digest_header_is_transient() -> None:
+    responses.head(f"{GHCR}/manifests/1.0.0", headers={"Docker-Content-Digest": "md5:zz"})
+    with pytest.raises(TransientError, match="malformed digest"):
+        fast().digest("ghcr.io/alkon/flask-app", "1.0.0")
+
+
+def test_digest_refuses_a_hostile_tag_before_any_request() -> None:
+    registry = fast()
+    with pytest.raises(PermanentError, match="is not a valid tag"):
+        registry.digest("ghcr.io/alkon/flask-app", "../../v2/_catalog")
+    assert registry.requests_made == 0

@@ -6,6 +6,7 @@ import pytest
 
 pytest_plugins = [
     "tests.fixtures.gitrepos",
+    "tests.fixtures.github",
     "tests.fixtures.registry",
 ]
 

@@ -1,0 +1,567 @@
+"""The forge port on GitHub's REST API, through PyGithub.
+
+One ``GitHubForge`` serves one repository. It turns PyGithub objects into the values of
+``bot.core.pulls`` and every failure into a ``bot.errors`` type whose message says what
+a person must fix, never the token itself:
+
+    401                                  PermanentError: the token in ``token_env`` was refused
+    403 (not a rate limit)               PermanentError: names the permission the token lacks
+    404                                  PermanentError: names what was not found
+    405 / 409 (merge), 422 duplicate PR  ConflictError: re-read and try again
+    403 rate limit / 429                 retried by PyGithub's ``GithubRetry`` (Retry-After
+                                         honoured, capped), then TransientError(retry_after)
+    5xx, timeouts, connection errors,
+    unreadable bodies                    TransientError
+
+Status codes and error bodies: https://docs.github.com/en/rest/using-the-rest-api/troubleshooting-the-rest-api
+Rate limits: https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api
+
+PyGithub is imported inside the constructor: ``shunter --help`` must not pay for it.
+The client is built with ``lazy=True``, so reaching an object by number costs no request
+until a field is read (merging PR #3 is one ``PUT``, not a ``GET`` and a ``PUT``).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+import urllib.parse
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal, NoReturn
+
+from bot.core.pulls import PullRequest, Review, ReviewState
+from bot.errors import ConflictError, PermanentError, ShunterError, TransientError
+
+if TYPE_CHECKING:
+    from github.GithubException import GithubException
+    from github.PullRequest import PullRequest as GhPullRequest
+    from github.Repository import Repository
+
+__all__ = ["ACTIONS_BOT", "GitHubForge"]
+
+#: Who ``GITHUB_TOKEN`` acts as; ``GET /user`` is refused to it, so ``whoami`` says this.
+ACTIONS_BOT = "github-actions[bot]"
+
+_REVIEW_STATES: frozenset[str] = frozenset(
+    {"APPROVED", "CHANGES_REQUESTED", "COMMENTED", "DISMISSED", "PENDING"}
+)
+_ROLES = frozenset({"admin", "maintain", "write", "triage", "read", "none"})
+
+
+class GitHubForge:
+    """``bot.ports.Forge`` for the repository ``owner/name`` on GitHub (or GHES).
+
+    ``retries`` is the budget PyGithub's ``GithubRetry`` spends on rate-limited and
+    refused-connection requests; ``max_retry_wait`` caps how long one wait may be (a
+    longer ``Retry-After`` ends the call with ``TransientError(retry_after=...)``);
+    ``throttle`` keeps PyGithub's pauses between requests (default: on, except for a
+    server on loopback, i.e. the sandbox).
+    ``token_env`` only names the variable in error messages.
+    """
+
+    def __init__(
+        self,
+        repository: str,
+        token: str,
+        *,
+        api_url: str = "https://api.github.com",
+        token_env: str = "GITHUB_TOKEN",  # noqa: S107 - a variable name, not a secret
+        timeout: int = 30,
+        retries: int = 3,
+        max_retry_wait: float = 60.0,
+        backoff: float = 1.0,
+        throttle: bool | None = None,
+    ) -> None:
+        from github import Auth, Github
+
+        owner, sep, name = repository.partition("/")
+        if not sep or not owner or not name or "/" in name:
+            raise PermanentError(f"repository must be 'owner/name', not {repository!r}")
+        self.repository = repository
+        self.owner = owner
+        self._token = token
+        self._token_env = token_env
+        self._max_retry_wait = max_retry_wait
+        if throttle is None:
+            # GitHub asks integrations to pace requests (writes a second apart); a
+            # server on this machine is the sandbox, which needs no pacing.
+            host = urllib.parse.urlsplit(api_url).hostname or ""
+            throttle = host not in ("127.0.0.1", "localhost", "::1")
+        throttling: dict[str, Any] = (
+            {} if throttle else {"seconds_between_requests": None, "seconds_between_writes": None}
+        )
+        self._gh = Github(
+            auth=Auth.Token(token),
+            base_url=api_url.rstrip("/"),
+            timeout=timeout,
+            retry=_make_retry(retries, max_retry_wait, backoff),
+            lazy=True,
+            **throttling,
+        )
+        self._repo: Repository = self._gh.get_repo(repository)
+        self._login: str | None = None
+
+    # ----------------------------------------------------------------- identity
+
+    def whoami(self) -> str:
+        """The login the token acts as; ``github-actions[bot]`` when ``GET /user`` is
+        refused (403), as it is for ``GITHUB_TOKEN`` and app installation tokens.
+
+        Raises ``PermanentError`` (token refused) or ``TransientError``."""
+        if self._login is None:
+            from github.GithubException import GithubException
+
+            with self._translate("read the token's user", permission="", what="the user"):
+                try:
+                    self._login = _text(self._gh.get_user().login)
+                except GithubException as err:
+                    if err.status != 403 or _is_rate_limited(err):
+                        raise
+                    self._login = ACTIONS_BOT
+        return self._login
+
+    def default_branch(self) -> str:
+        """The repository's default branch. Raises ``PermanentError`` / ``TransientError``."""
+        with self._translate("read the repository", permission="metadata: read", what=""):
+            return _text(self._repo.default_branch)
+
+    # ----------------------------------------------------------------- pull requests
+
+    def pull_request(self, number: int) -> PullRequest:
+        """Pull request ``number``. Raises ``PermanentError`` when it does not exist."""
+        with self._translate(
+            f"read pull request #{number}",
+            permission="pull-requests: read",
+            what=f"pull request #{number}",
+        ):
+            return _to_pull(self._repo.get_pull(number))
+
+    def open_pull_requests(self, head_branch: str) -> list[PullRequest]:
+        """Open PRs whose head is ``head_branch`` of this repository, newest first."""
+        with self._translate(
+            f"list open pull requests from {head_branch}",
+            permission="pull-requests: read",
+            what="",
+        ):
+            pulls = self._repo.get_pulls(state="open", head=f"{self.owner}:{head_branch}")
+            return [_to_pull(pr) for pr in pulls]
+
+    def create_pull_request(self, *, base: str, head: str, title: str, body: str) -> PullRequest:
+        """Open a PR from ``head`` into ``base``; return it.
+
+        Raises ``ConflictError`` when an open PR for the same branches already exists,
+        ``PermanentError`` when GitHub refuses it (no commits, unknown branch)."""
+        with self._translate(
+            f"open a pull request from {head} into {base}",
+            permission="pull-requests: write",
+            what="",
+        ):
+            return _to_pull(self._repo.create_pull(base=base, head=head, title=title, body=body))
+
+    def update_pull_request(self, number: int, *, title: str, body: str) -> None:
+        """Rewrite the title and body of PR ``number``."""
+        with self._translate(
+            f"update pull request #{number}",
+            permission="pull-requests: write",
+            what=f"pull request #{number}",
+        ):
+            self._repo.get_pull(number).edit(title=title, body=body)
+
+    def close_pull_request(self, number: int, comment: str) -> None:
+        """Say why in a comment (when ``comment`` is not empty), then close PR ``number``."""
+        with self._translate(
+            f"close pull request #{number}",
+            permission="pull-requests: write",
+            what=f"pull request #{number}",
+        ):
+            if comment:
+                self._repo.get_issue(number).create_comment(comment)
+            self._repo.get_pull(number).edit(state="closed")
+
+    def merge_pull_request(self, number: int, *, sha: str, title: str, message: str) -> str:
+        """Squash-merge PR ``number`` only if its head is still ``sha``; return the merge
+        commit SHA.
+
+        https://docs.github.com/en/rest/pulls/pulls#merge-a-pull-request: 409 when the
+        head moved, 405 when the PR cannot be merged; both raise ``ConflictError``."""
+        with self._translate(
+            f"merge pull request #{number}",
+            permission="contents: write",
+            what=f"pull request #{number}",
+        ):
+            status = self._repo.get_pull(number).merge(
+                commit_title=title, commit_message=message, merge_method="squash", sha=sha
+            )
+            if not status.merged:
+                raise ConflictError(
+                    f"GitHub did not merge pull request #{number} of {self.repository}: "
+                    f"{status.message}"
+                )
+            return _text(status.sha)
+
+    def reviews(self, number: int) -> list[Review]:
+        """Every review of PR ``number``, oldest first, each with the commit it was given on."""
+        with self._translate(
+            f"read the reviews of pull request #{number}",
+            permission="pull-requests: read",
+            what=f"pull request #{number}",
+        ):
+            out = []
+            for rv in self._repo.get_pull(number).get_reviews():
+                state = rv.state
+                if state not in _REVIEW_STATES:
+                    raise _unreadable(f"review state {state!r}")
+                out.append(
+                    Review(
+                        id=_int(rv.id),
+                        user=_text(rv.user.login),
+                        state=_review_state(state),
+                        commit_id=_text(rv.commit_id),
+                        submitted_at=rv.submitted_at,
+                    )
+                )
+            return out
+
+    def request_reviewers(self, number: int, *, users: list[str], teams: list[str]) -> None:
+        """Ask ``users`` and ``teams`` (slugs) to review PR ``number``; nothing to ask, no call."""
+        if not users and not teams:
+            return
+        with self._translate(
+            f"request reviewers on pull request #{number}",
+            permission="pull-requests: write",
+            what=f"pull request #{number}",
+        ):
+            self._repo.get_pull(number).create_review_request(
+                reviewers=list(users), team_reviewers=[t.rpartition("/")[2] for t in teams]
+            )
+
+    # ----------------------------------------------------------------- people
+
+    def team_members(self, team: str) -> frozenset[str]:
+        """Logins in ``team`` (``slug`` of the repository owner's org, or ``org/slug``).
+
+        Raises ``PermanentError`` when the team is unknown or the token may not read it
+        (``GITHUB_TOKEN`` never may: it needs a token with ``members: read``)."""
+        org, _, slug = team.rpartition("/")
+        org = org or self.owner
+        with self._translate(
+            f"read the members of team {org}/{slug}",
+            permission="members: read (organization)",
+            what=f"team {org}/{slug}",
+        ):
+            members = self._gh.get_organization(org).get_team_by_slug(slug).get_members()
+            return frozenset(_text(m.login) for m in members)
+
+    def permission(self, user: str) -> str:
+        """``user``'s role on the repository: admin, maintain, write, triage, read or none."""
+        with self._translate(
+            f"read the permission of {user}",
+            permission="metadata: read",
+            what=f"user {user}",
+        ):
+            role = self._repo.get_collaborator_role_name(user)
+            if role in _ROLES:
+                return role
+            # A custom repository role: its base permission is what counts.
+            legacy = self._repo.get_collaborator_permission(user)
+            return legacy if legacy in _ROLES else "none"
+
+    # ----------------------------------------------------------------- checks
+
+    def set_check(
+        self,
+        *,
+        sha: str,
+        name: str,
+        conclusion: Literal["success", "failure", "neutral"] | None,
+        title: str,
+        summary: str,
+    ) -> None:
+        """Create or update the check run ``name`` on ``sha`` (``conclusion=None``: in
+        progress). Nothing changed since the last call: no write call.
+
+        A completed run is never reopened; a new run with the same name supersedes it,
+        which is how GitHub shows re-runs.
+        https://docs.github.com/en/rest/checks/runs"""
+        with self._translate(
+            f"publish check run {name!r} on {sha[:12]}",
+            permission="checks: write",
+            what=f"commit {sha[:12]}",
+        ):
+            status = "in_progress" if conclusion is None else "completed"
+            runs = self._repo.get_commit(sha).get_check_runs(check_name=name)
+            current = next(iter(runs), None)
+            output: dict[str, str | list[dict[str, str | int]]] = {
+                "title": title,
+                "summary": summary,
+            }
+            if current is not None:
+                same = (
+                    current.status == status
+                    and current.conclusion == conclusion
+                    and current.output.title == title
+                    and current.output.summary == summary
+                )
+                if same:
+                    return
+                if current.status != "completed":
+                    if conclusion is None:
+                        current.edit(status=status, output=output)
+                    else:
+                        current.edit(conclusion=conclusion, output=output)
+                    return
+            if conclusion is None:
+                self._repo.create_check_run(name, sha, status=status, output=output)
+            else:
+                self._repo.create_check_run(name, sha, conclusion=conclusion, output=output)
+
+    # ----------------------------------------------------------------- errors
+
+    @contextmanager
+    def _translate(self, action: str, *, permission: str, what: str) -> Iterator[None]:
+        """Turn PyGithub, requests and urllib3 failures inside the block into
+        ``bot.errors`` types whose message names ``action`` (and the missing
+        ``permission`` or ``what`` was not found) and never the token."""
+        import requests
+        from github.GithubException import GithubException
+
+        try:
+            yield
+        except ShunterError as err:
+            self._reraise_scrubbed(err)
+        except GithubException as err:
+            raise self._from_github(err, action, permission, what) from None
+        except requests.exceptions.Timeout:
+            raise TransientError(
+                f"GitHub did not answer in time while trying to {action} in {self.repository}"
+            ) from None
+        except requests.exceptions.RequestException as err:
+            kind = type(err).__name__
+            raise TransientError(
+                f"could not reach GitHub to {action} in {self.repository} ({kind})"
+            ) from None
+        except ValueError:
+            # PyGithub lets json.JSONDecodeError through for bodies that look like JSON.
+            raise TransientError(
+                f"GitHub answered with an unreadable body while trying to {action} "
+                f"in {self.repository}"
+            ) from None
+
+    def _reraise_scrubbed(self, err: ShunterError) -> NoReturn:
+        if self._token and self._token in str(err):
+            err.args = (str(err).replace(self._token, "***"),)
+        raise err
+
+    def _from_github(
+        self, err: GithubException, action: str, permission: str, what: str
+    ) -> ShunterError:
+        status = err.status
+        said = self._scrub(_github_message(err))
+        where = f"{action} in {self.repository}"
+        if status == 401:
+            return PermanentError(
+                f"GitHub refused the token in {self._token_env} while trying to {where} "
+                f"({said or 'Bad credentials'}): set {self._token_env} to a valid, unexpired token"
+            )
+        if _is_rate_limited(err):
+            retry_after = _retry_after(err)
+            if retry_after is None and hasattr(err, "wait"):
+                retry_after = float(err.wait)
+            when = f"; retry in {retry_after:.0f}s" if retry_after is not None else ""
+            return TransientError(
+                f"GitHub's rate limit stopped the attempt to {where} ({said}){when}",
+                retry_after=retry_after,
+            )
+        if status == 403:
+            need = f": the token in {self._token_env} needs {permission}" if permission else ""
+            return PermanentError(f"GitHub forbade the attempt to {where} ({said}){need}")
+        if status == 404:
+            thing = what or "it"
+            return PermanentError(
+                f"GitHub found no {thing} while trying to {where}: check that {thing} exists "
+                f"and that the token in {self._token_env} can see {self.repository}"
+            )
+        if status in (405, 409):
+            return ConflictError(f"could not {where}: {said}")
+        if status == 422:
+            details = self._scrub(_github_errors(err))
+            if "already exists" in details:
+                return ConflictError(f"could not {where}: {details}")
+            return PermanentError(f"GitHub rejected the attempt to {where}: {said} {details}")
+        if status >= 500 or status == 0 or not said:
+            return TransientError(f"GitHub failed to {where} (HTTP {status}); retry later")
+        return PermanentError(f"GitHub refused to {where} (HTTP {status}: {said})")
+
+    def _scrub(self, text: str) -> str:
+        return text.replace(self._token, "***") if self._token else text
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _make_retry(retries: int, max_wait: float, backoff: float) -> Any:
+    """PyGithub's ``GithubRetry`` with a small budget and ``Retry-After`` capped at ``max_wait``.
+
+    Only rate-limit answers (429, and 403 that GitHub marks as a rate limit) and refused
+    connections are retried: the request was not processed, so retrying a ``POST`` is
+    safe. A 5xx or a timeout may have been processed, so it fails at once and the next
+    reconcile (which re-reads everything) recovers.
+    """
+    from github.GithubRetry import GithubRetry
+    from urllib3.exceptions import MaxRetryError, ResponseError
+    from urllib3.util.retry import Retry
+
+    class CappedRetry(GithubRetry):
+        def increment(  # type: ignore[override]  # as GithubRetry's: returns a Retry
+            self,
+            method: str | None = None,
+            url: str | None = None,
+            response: Any = None,
+            error: Exception | None = None,
+            _pool: Any = None,
+            _stacktrace: Any = None,
+        ) -> Retry:
+            # A wait longer than the cap is not slept through: with raise_on_status=False
+            # urllib3 hands the answer back, and the caller gets TransientError(retry_after).
+            value = response.headers.get("Retry-After") if response is not None else None
+            if value and self.parse_retry_after(value) > max_wait:
+                raise MaxRetryError(_pool, url, ResponseError("Retry-After exceeds the cap"))
+            return super().increment(method, url, response, error, _pool, _stacktrace)
+
+    return CappedRetry(
+        total=retries,
+        connect=retries,
+        read=False,
+        status=retries,
+        status_forcelist=[429],
+        allowed_methods=frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"}),
+        backoff_factor=backoff,
+        secondary_rate_wait=min(60.0, max_wait),
+        max_rate_limit_wait=max_wait,
+        raise_on_status=False,
+    )
+
+
+def _github_message(err: GithubException) -> str:
+    data = err.data
+    if isinstance(data, dict):
+        message = data.get("message")
+        if isinstance(message, str):
+            return message
+    return ""
+
+
+def _github_errors(err: GithubException) -> str:
+    data = err.data
+    if not isinstance(data, dict):
+        return ""
+    parts = []
+    for item in data.get("errors") or []:
+        if isinstance(item, dict):
+            parts.append(str(item.get("message") or f"{item.get('field')} {item.get('code')}"))
+        else:
+            parts.append(str(item))
+    return "; ".join(parts)
+
+
+def _is_rate_limited(err: GithubException) -> bool:
+    from github.GithubException import RateLimitExceededException
+
+    if isinstance(err, RateLimitExceededException) or err.status == 429:
+        return True
+    if err.status != 403:
+        return False
+    headers = {k.lower(): v for k, v in (err.headers or {}).items()}
+    message = _github_message(err).lower()
+    return (
+        "retry-after" in headers
+        or headers.get("x-ratelimit-remaining") == "0"
+        or "rate limit" in message
+    )
+
+
+def _retry_after(err: GithubException) -> float | None:
+    """Seconds to wait, from ``Retry-After`` or (primary limit) ``X-RateLimit-Reset``."""
+    headers = {k.lower(): str(v) for k, v in (err.headers or {}).items()}
+    value = headers.get("retry-after")
+    if value is not None:
+        if value.strip().isdigit():
+            return float(value)
+        parsed = email.utils.parsedate_to_datetime(value)
+        return max(parsed.timestamp() - time.time(), 0.0)
+    reset = headers.get("x-ratelimit-reset")
+    if reset is not None and reset.isdigit() and headers.get("x-ratelimit-remaining") == "0":
+        return max(float(reset) - time.time(), 0.0)
+    return None
+
+
+def _unreadable(detail: str) -> TransientError:
+    return TransientError(f"GitHub answered with an unreadable body ({detail})")
+
+
+def _text(value: object) -> str:
+    if not isinstance(value, str):
+        raise _unreadable(f"expected text, got {type(value).__name__}")
+    return value
+
+
+def _int(value: object) -> int:
+    if not isinstance(value, int):
+        raise _unreadable(f"expected a number, got {type(value).__name__}")
+    return value
+
+
+def _when(value: object) -> datetime | None:
+    if value is not None and not isinstance(value, datetime):
+        raise _unreadable(f"expected a timestamp, got {type(value).__name__}")
+    return value
+
+
+def _review_state(state: str) -> ReviewState:
+    if state == "APPROVED":
+        return "APPROVED"
+    if state == "CHANGES_REQUESTED":
+        return "CHANGES_REQUESTED"
+    if state == "COMMENTED":
+        return "COMMENTED"
+    if state == "DISMISSED":
+        return "DISMISSED"
+    return "PENDING"
+
+
+def _to_pull(pr: GhPullRequest) -> PullRequest:
+    """The domain value of a PyGithub PR, reading only fields that list answers carry
+    (``merged_by`` is read, at the cost of one GET, only for merged PRs)."""
+    try:
+        number = _int(pr.number)
+        state = pr.state
+        if state not in ("open", "closed"):
+            raise _unreadable(f"pull request state {state!r}")
+        merged_at = _when(pr.merged_at)
+        merged_by = None
+        if merged_at is not None and pr.merged_by is not None:
+            merged_by = _text(pr.merged_by.login)
+        created_at = _when(pr.created_at)
+        if created_at is None:
+            raise _unreadable("pull request without created_at")
+        return PullRequest(
+            number=number,
+            url=_text(pr.html_url),
+            title=_text(pr.title),
+            body=pr.body or "",
+            author=_text(pr.user.login),
+            head_branch=_text(pr.head.ref),
+            head_sha=_text(pr.head.sha),
+            base_branch=_text(pr.base.ref),
+            state="open" if state == "open" else "closed",
+            merged=merged_at is not None,
+            merged_by=merged_by,
+            merge_commit_sha=_text(pr.merge_commit_sha) if merged_at is not None else None,
+            created_at=created_at,
+            merged_at=merged_at,
+            closed_at=_when(pr.closed_at),
+        )
+    except (AttributeError, TypeError) as err:
+        raise _unreadable(f"pull request fields missing: {err}") from None

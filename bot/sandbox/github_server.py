@@ -1,0 +1,1589 @@
+"""A GitHub-compatible REST server on loopback, backed by real bare git repositories.
+
+The tests and the demo point PyGithub at it through a base URL, exactly as the bot
+points PyGithub at a GitHub Enterprise server. Answers follow the shapes of GitHub's
+published REST description (https://docs.github.com/en/rest, the OpenAPI document at
+https://github.com/github/rest-api-description): the fields PyGithub reads plus the
+usual ones, GitHub's error bodies and status codes. Everything is served under both
+``/`` and ``/api/v3``.
+
+State lives in memory behind one lock; branches and merges live in the bare
+repositories on disk, so a promotion branch force-pushed with plain ``git push`` shows
+up at once as the pull request's new ``head.sha``, and a squash merge really lands on
+the base branch.
+
+Run it by hand::
+
+    python -m bot.sandbox.github_server --repo alkon/gitops=/tmp/gitops.git \\
+        --user shunter-bot=bot-token --user alice=alice-token
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import html
+import json
+import os
+import re
+import socket
+import subprocess
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, NamedTuple
+
+__all__ = ["GitHubSandbox", "RecordedRequest"]
+
+DOCS = "https://docs.github.com/rest"
+# https://docs.github.com/en/rest/collaborators/collaborators#get-repository-permissions-for-a-user
+ROLES = ("read", "triage", "write", "maintain", "admin")
+_LEGACY_PERMISSION = {
+    "admin": "admin",
+    "maintain": "write",
+    "write": "write",
+    "triage": "read",
+    "read": "read",
+}
+RATE_LIMIT = 5000
+_NOT_FOUND = "Not Found"
+
+
+class RecordedRequest(NamedTuple):
+    """One request the sandbox answered: ``path`` has no ``/api/v3`` prefix and no query."""
+
+    method: str
+    path: str
+    status: int
+    login: str | None
+    query: str = ""
+
+
+class HttpError(Exception):
+    """Raised by a route to answer with GitHub's error body."""
+
+    def __init__(self, status: int, message: str, errors: list[Any] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.errors = errors
+
+
+def _ts(when: datetime | None) -> str | None:
+    # GitHub's timestamps: ISO 8601 in UTC, seconds precision, "Z" suffix.
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if when else None
+
+
+# --------------------------------------------------------------------------- state
+
+
+@dataclass
+class _User:
+    id: int
+    login: str
+    type: str  # "User" | "Bot" | "Organization"
+
+
+@dataclass
+class _Review:
+    id: int
+    user: str
+    state: str
+    body: str
+    commit_id: str
+    submitted_at: datetime | None
+
+
+@dataclass
+class _Comment:
+    id: int
+    user: str
+    body: str
+    created_at: datetime
+
+
+@dataclass
+class _Pull:
+    id: int
+    number: int
+    title: str
+    body: str
+    user: str
+    head_ref: str
+    base_ref: str
+    head_sha: str  # frozen once the PR is closed; live from the bare repo while open
+    base_sha: str
+    created_at: datetime
+    updated_at: datetime
+    state: str = "open"
+    closed_at: datetime | None = None
+    merged_at: datetime | None = None
+    merged_by: str | None = None
+    merge_commit_sha: str | None = None
+    requested_reviewers: list[str] = field(default_factory=list)
+    requested_teams: list[str] = field(default_factory=list)
+    reviews: list[_Review] = field(default_factory=list)
+    comments: list[_Comment] = field(default_factory=list)
+
+
+@dataclass
+class _CheckRun:
+    id: int
+    name: str
+    head_sha: str
+    status: str
+    conclusion: str | None
+    title: str | None
+    summary: str | None
+    text: str | None
+    details_url: str | None
+    external_id: str | None
+    started_at: datetime
+    completed_at: datetime | None
+
+
+@dataclass
+class _Repo:
+    id: int
+    owner: str
+    name: str
+    bare: Path
+    default_branch: str
+    created_at: datetime
+    pulls: dict[int, _Pull] = field(default_factory=dict)
+    permissions: dict[str, str] = field(default_factory=dict)
+    check_runs: dict[int, _CheckRun] = field(default_factory=dict)
+    next_number: int = 1
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.owner}/{self.name}"
+
+
+@dataclass
+class _Team:
+    id: int
+    org: str
+    slug: str
+    members: list[str]
+
+
+@dataclass
+class _Fault:
+    method: str
+    pattern: re.Pattern[str]
+    status: int
+    body: bytes
+    headers: dict[str, str]
+    times: int
+    delay: float
+
+
+# --------------------------------------------------------------------------- git
+
+
+def _git(bare: Path, *args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
+    """Run git against ``bare``; return (exit code, stdout stripped)."""
+    full_env = {**os.environ, **(env or {})}
+    out = subprocess.run(
+        ["git", "-C", str(bare), *args],
+        env=full_env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return out.returncode, out.stdout.strip()
+
+
+def _tip(bare: Path, branch: str) -> str | None:
+    code, out = _git(bare, "rev-parse", "--verify", "-q", f"refs/heads/{branch}^{{commit}}")
+    return out if code == 0 and out else None
+
+
+def _is_ancestor(bare: Path, older: str, newer: str) -> bool:
+    return _git(bare, "merge-base", "--is-ancestor", older, newer)[0] == 0
+
+
+def _merge_tree(bare: Path, base: str, head: str) -> str | None:
+    """The tree of merging ``head`` into ``base``, or ``None`` on conflicts (git >= 2.38)."""
+    code, out = _git(bare, "merge-tree", "--write-tree", base, head)
+    if code != 0:
+        return None
+    return out.splitlines()[0]
+
+
+# --------------------------------------------------------------------------- server
+
+
+class GitHubSandbox:
+    """A GitHub REST server on loopback. See the module docstring.
+
+    ``clock`` returns the server's idea of now (timestamps of PRs, reviews, merges);
+    tests may replace it.
+    """
+
+    def __init__(self, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._host = host
+        self._port = port
+        self._lock = threading.RLock()
+        self._httpd: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._ids = 1000
+        self._users: dict[str, _User] = {}
+        self._tokens: dict[str, str] = {}
+        self._repos: dict[str, _Repo] = {}
+        self._teams: dict[tuple[str, str], _Team] = {}
+        self._orgs: dict[str, int] = {}
+        self._faults: list[_Fault] = []
+        self._used: dict[str, int] = {}
+        self.requests: list[RecordedRequest] = []
+        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+        self.api_url = ""
+        self.base_url = ""
+
+    # ----------------------------------------------------------------- lifecycle
+
+    def start(self) -> GitHubSandbox:
+        """Start serving in a daemon thread; return ``self`` (``api_url`` is then set)."""
+        sandbox = self
+
+        class Handler(_Handler):
+            server_state = sandbox
+
+        self._httpd = ThreadingHTTPServer((self._host, self._port), Handler)
+        self._httpd.daemon_threads = True
+        host, port = self._httpd.server_address[:2]
+        self.base_url = f"http://{host!s}:{port}"
+        self.api_url = f"{self.base_url}/api/v3"
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="github-sandbox",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and release the port."""
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def __enter__(self) -> GitHubSandbox:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ----------------------------------------------------------------- set-up API
+
+    def _next_id(self) -> int:
+        with self._lock:
+            self._ids += 1
+            return self._ids
+
+    def add_user(self, login: str, token: str, *, type: str = "User") -> None:
+        """Register ``login`` authenticating with ``token``; ``type="Bot"`` behaves like
+        ``GITHUB_TOKEN`` (``GET /user`` and org team reads are refused)."""
+        with self._lock:
+            user = self._users.get(login) or _User(self._next_id(), login, type)
+            user.type = type
+            self._users[login] = user
+            self._tokens[token] = login
+
+    def add_repo(self, full_name: str, bare_path: Path, *, default_branch: str = "main") -> None:
+        """Serve the bare repository at ``bare_path`` as ``owner/name``."""
+        owner, name = full_name.split("/", 1)
+        with self._lock:
+            self._repos[full_name.lower()] = _Repo(
+                self._next_id(), owner, name, Path(bare_path), default_branch, self.clock()
+            )
+            if owner not in self._users:
+                self._orgs.setdefault(owner, self._next_id())
+
+    def add_team(self, org: str, slug: str, members: list[str]) -> None:
+        """Create (or replace) team ``org/slug`` with ``members`` (logins)."""
+        with self._lock:
+            self._orgs.setdefault(org, self._next_id())
+            self._teams[(org.lower(), slug.lower())] = _Team(
+                self._next_id(), org, slug, list(members)
+            )
+
+    def set_permission(self, full_name: str, login: str, permission: str) -> None:
+        """Give ``login`` the role ``admin|maintain|write|triage|read`` on the repository."""
+        if permission not in ROLES:
+            raise ValueError(f"permission must be one of {ROLES}, not {permission!r}")
+        with self._lock:
+            self._repos[full_name.lower()].permissions[login] = permission
+
+    def inject_fault(
+        self,
+        method: str,
+        path_regex: str,
+        status: int,
+        *,
+        body: str | bytes | None = None,
+        headers: dict[str, str] | None = None,
+        times: int = 1,
+        delay: float = 0,
+    ) -> None:
+        """Answer the next ``times`` requests matching ``method`` (``"*"``: any) and
+        ``path_regex`` (searched in the path without ``/api/v3`` and query) with
+        ``status`` and ``body`` (default: GitHub's error body) after ``delay`` seconds.
+        ``status=0`` closes the connection without answering."""
+        if body is None:
+            body = json.dumps({"message": _reason(status), "documentation_url": DOCS})
+        raw = body.encode() if isinstance(body, str) else body
+        with self._lock:
+            self._faults.append(
+                _Fault(
+                    method.upper(),
+                    re.compile(path_regex),
+                    status,
+                    raw,
+                    dict(headers or {}),
+                    times,
+                    delay,
+                )
+            )
+
+    def write_requests(self) -> list[RecordedRequest]:
+        """Every recorded request that was not a ``GET`` or ``HEAD``."""
+        with self._lock:
+            return [r for r in self.requests if r.method not in ("GET", "HEAD")]
+
+    def pull_head(self, full_name: str, number: int) -> str:
+        """The head SHA the server reports for PR ``number`` (for assertions)."""
+        with self._lock:
+            repo = self._repos[full_name.lower()]
+            return self._head_sha(repo, repo.pulls[number])
+
+    # ----------------------------------------------------------------- internals
+
+    def _take_fault(self, method: str, path: str) -> _Fault | None:
+        with self._lock:
+            for fault in self._faults:
+                if fault.method in ("*", method) and fault.pattern.search(path):
+                    fault.times -= 1
+                    if fault.times <= 0:
+                        self._faults.remove(fault)
+                    return fault
+        return None
+
+    def _record(self, req: RecordedRequest) -> None:
+        with self._lock:
+            self.requests.append(req)
+
+    def _rate_headers(self, login: str | None, *, count: bool) -> dict[str, str]:
+        # https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api
+        key = login or ""
+        with self._lock:
+            if count:
+                self._used[key] = self._used.get(key, 0) + 1
+            used = self._used.get(key, 0)
+        reset = int(time.time()) // 3600 * 3600 + 3600
+        return {
+            "X-RateLimit-Limit": str(RATE_LIMIT),
+            "X-RateLimit-Remaining": str(max(RATE_LIMIT - used, 0)),
+            "X-RateLimit-Reset": str(reset),
+            "X-RateLimit-Used": str(used),
+            "X-RateLimit-Resource": "core",
+        }
+
+    def _head_sha(self, repo: _Repo, pull: _Pull) -> str:
+        if pull.state == "open":
+            tip = _tip(repo.bare, pull.head_ref)
+            if tip:
+                pull.head_sha = tip
+        return pull.head_sha
+
+    def _role(self, repo: _Repo, login: str) -> str:
+        if login in repo.permissions:
+            return repo.permissions[login]
+        return "admin" if login == repo.owner else "none"
+
+
+def _reason(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+class _View:
+    """Renders state as GitHub JSON for one request (URLs use the request's base)."""
+
+    def __init__(self, sb: GitHubSandbox, api: str, web: str) -> None:
+        self.sb = sb
+        self.api = api
+        self.web = web
+
+    def user(self, login: str) -> dict[str, Any]:
+        u = self.sb._users.get(login)
+        if u is None:
+            oid = self.sb._orgs.get(login, 0)
+            u = _User(oid, login, "Organization")
+        kind = "users"
+        return {
+            "login": u.login,
+            "id": u.id,
+            "node_id": f"U_{u.id}",
+            "avatar_url": f"{self.web}/avatars/{u.login}",
+            "gravatar_id": "",
+            "url": f"{self.api}/{kind}/{u.login}",
+            "html_url": f"{self.web}/{u.login}",
+            "followers_url": f"{self.api}/users/{u.login}/followers",
+            "following_url": f"{self.api}/users/{u.login}/following{{/other_user}}",
+            "repos_url": f"{self.api}/users/{u.login}/repos",
+            "organizations_url": f"{self.api}/users/{u.login}/orgs",
+            "type": u.type,
+            "site_admin": False,
+        }
+
+    def team(self, team: _Team) -> dict[str, Any]:
+        return {
+            "id": team.id,
+            "node_id": f"T_{team.id}",
+            "url": f"{self.api}/orgs/{team.org}/teams/{team.slug}",
+            "html_url": f"{self.web}/orgs/{team.org}/teams/{team.slug}",
+            "name": team.slug,
+            "slug": team.slug,
+            "description": None,
+            "privacy": "closed",
+            "permission": "pull",
+            "members_url": f"{self.api}/orgs/{team.org}/teams/{team.slug}/members{{/member}}",
+            "repositories_url": f"{self.api}/orgs/{team.org}/teams/{team.slug}/repos",
+            "parent": None,
+        }
+
+    def repo(self, repo: _Repo, login: str | None) -> dict[str, Any]:
+        api = f"{self.api}/repos/{repo.full_name}"
+        role = self.sb._role(repo, login) if login else "none"
+        rank = ROLES.index(role) if role in ROLES else -1
+        return {
+            "id": repo.id,
+            "node_id": f"R_{repo.id}",
+            "name": repo.name,
+            "full_name": repo.full_name,
+            "private": True,
+            "visibility": "private",
+            "owner": self.user(repo.owner),
+            "html_url": f"{self.web}/{repo.full_name}",
+            "description": None,
+            "fork": False,
+            "url": api,
+            "pulls_url": f"{api}/pulls{{/number}}",
+            "issues_url": f"{api}/issues{{/number}}",
+            # The bare repository itself, so a sandboxed bot can clone what it sees.
+            "clone_url": repo.bare.as_uri(),
+            "git_url": repo.bare.as_uri(),
+            "default_branch": repo.default_branch,
+            "archived": False,
+            "disabled": False,
+            "created_at": _ts(repo.created_at),
+            "updated_at": _ts(repo.created_at),
+            "pushed_at": _ts(repo.created_at),
+            "permissions": {
+                "admin": rank >= ROLES.index("admin"),
+                "maintain": rank >= ROLES.index("maintain"),
+                "push": rank >= ROLES.index("write"),
+                "triage": rank >= ROLES.index("triage"),
+                "pull": rank >= ROLES.index("read"),
+            },
+        }
+
+    def branch_ref(self, repo: _Repo, ref: str, sha: str, login: str | None) -> dict[str, Any]:
+        return {
+            "label": f"{repo.owner}:{ref}",
+            "ref": ref,
+            "sha": sha,
+            "user": self.user(repo.owner),
+            "repo": self.repo(repo, login),
+        }
+
+    def pull(self, repo: _Repo, pr: _Pull, login: str | None, *, full: bool) -> dict[str, Any]:
+        api = f"{self.api}/repos/{repo.full_name}"
+        url = f"{api}/pulls/{pr.number}"
+        html_url = f"{self.web}/{repo.full_name}/pull/{pr.number}"
+        head_sha = self.sb._head_sha(repo, pr)
+        base_sha = _tip(repo.bare, pr.base_ref) or pr.base_sha
+        teams = [self.sb._teams.get((repo.owner.lower(), s.lower())) for s in pr.requested_teams]
+        data: dict[str, Any] = {
+            "url": url,
+            "id": pr.id,
+            "node_id": f"PR_{pr.id}",
+            "html_url": html_url,
+            "diff_url": f"{html_url}.diff",
+            "patch_url": f"{html_url}.patch",
+            "issue_url": f"{api}/issues/{pr.number}",
+            "commits_url": f"{url}/commits",
+            "review_comments_url": f"{url}/comments",
+            "review_comment_url": f"{api}/pulls/comments{{/number}}",
+            "comments_url": f"{api}/issues/{pr.number}/comments",
+            "statuses_url": f"{api}/statuses/{head_sha}",
+            "number": pr.number,
+            "state": pr.state,
+            "locked": False,
+            "title": pr.title,
+            "user": self.user(pr.user),
+            "body": pr.body,
+            "labels": [],
+            "milestone": None,
+            "active_lock_reason": None,
+            "created_at": _ts(pr.created_at),
+            "updated_at": _ts(pr.updated_at),
+            "closed_at": _ts(pr.closed_at),
+            "merged_at": _ts(pr.merged_at),
+            "merge_commit_sha": pr.merge_commit_sha,
+            "assignee": None,
+            "assignees": [],
+            "requested_reviewers": [self.user(u) for u in pr.requested_reviewers],
+            "requested_teams": [self.team(t) for t in teams if t is not None],
+            "head": self.branch_ref(repo, pr.head_ref, head_sha, login),
+            "base": self.branch_ref(repo, pr.base_ref, base_sha, login),
+            "_links": {
+                "self": {"href": url},
+                "html": {"href": html_url},
+                "issue": {"href": f"{api}/issues/{pr.number}"},
+                "comments": {"href": f"{api}/issues/{pr.number}/comments"},
+                "review_comments": {"href": f"{url}/comments"},
+                "review_comment": {"href": f"{api}/pulls/comments{{/number}}"},
+                "commits": {"href": f"{url}/commits"},
+                "statuses": {"href": f"{api}/statuses/{head_sha}"},
+            },
+            "author_association": "MEMBER",
+            "auto_merge": None,
+            "draft": False,
+        }
+        if full:
+            mergeable: bool | None = None
+            commits = 0
+            if pr.state == "open":
+                mergeable = _merge_tree(repo.bare, base_sha, head_sha) is not None
+                _, count = _git(repo.bare, "rev-list", "--count", f"{base_sha}..{head_sha}")
+                commits = int(count or 0)
+            data.update(
+                {
+                    "merged": pr.merged_at is not None,
+                    "mergeable": mergeable,
+                    "rebaseable": mergeable,
+                    "mergeable_state": (
+                        "unknown" if mergeable is None else "clean" if mergeable else "dirty"
+                    ),
+                    "merged_by": self.user(pr.merged_by) if pr.merged_by else None,
+                    "comments": len(pr.comments),
+                    "review_comments": 0,
+                    "maintainer_can_modify": False,
+                    "commits": commits,
+                    "additions": 0,
+                    "deletions": 0,
+                    "changed_files": 0,
+                }
+            )
+        return data
+
+    def review(self, repo: _Repo, pr: _Pull, rv: _Review) -> dict[str, Any]:
+        html_url = f"{self.web}/{repo.full_name}/pull/{pr.number}#pullrequestreview-{rv.id}"
+        pull_url = f"{self.api}/repos/{repo.full_name}/pulls/{pr.number}"
+        return {
+            "id": rv.id,
+            "node_id": f"PRR_{rv.id}",
+            "user": self.user(rv.user),
+            "body": rv.body,
+            "state": rv.state,
+            "html_url": html_url,
+            "pull_request_url": pull_url,
+            "_links": {"html": {"href": html_url}, "pull_request": {"href": pull_url}},
+            "submitted_at": _ts(rv.submitted_at),
+            "commit_id": rv.commit_id,
+            "author_association": "MEMBER",
+        }
+
+    def comment(self, repo: _Repo, pr: _Pull, c: _Comment) -> dict[str, Any]:
+        api = f"{self.api}/repos/{repo.full_name}"
+        return {
+            "id": c.id,
+            "node_id": f"IC_{c.id}",
+            "url": f"{api}/issues/comments/{c.id}",
+            "html_url": f"{self.web}/{repo.full_name}/pull/{pr.number}#issuecomment-{c.id}",
+            "issue_url": f"{api}/issues/{pr.number}",
+            "body": c.body,
+            "user": self.user(c.user),
+            "created_at": _ts(c.created_at),
+            "updated_at": _ts(c.created_at),
+            "author_association": "MEMBER",
+        }
+
+    def check_run(self, repo: _Repo, cr: _CheckRun) -> dict[str, Any]:
+        url = f"{self.api}/repos/{repo.full_name}/check-runs/{cr.id}"
+        return {
+            "id": cr.id,
+            "node_id": f"CR_{cr.id}",
+            "head_sha": cr.head_sha,
+            "external_id": cr.external_id or "",
+            "url": url,
+            "html_url": f"{self.web}/{repo.full_name}/runs/{cr.id}",
+            "details_url": cr.details_url or f"{self.web}/{repo.full_name}/runs/{cr.id}",
+            "status": cr.status,
+            "conclusion": cr.conclusion,
+            "started_at": _ts(cr.started_at),
+            "completed_at": _ts(cr.completed_at),
+            "output": {
+                "title": cr.title,
+                "summary": cr.summary,
+                "text": cr.text,
+                "annotations_count": 0,
+                "annotations_url": f"{url}/annotations",
+            },
+            "name": cr.name,
+            "check_suite": {"id": cr.id},
+            "app": None,
+            "pull_requests": [],
+        }
+
+
+# --------------------------------------------------------------------------- routes
+
+_ROUTES: list[tuple[str, re.Pattern[str], Callable[..., tuple[int, Any]]]] = []
+_SEG = r"([^/]+)"
+_REPO = r"/repos/([^/]+)/([^/]+)"
+
+
+def _route(method: str, pattern: str) -> Callable[[Any], Any]:
+    def register(fn: Any) -> Any:
+        _ROUTES.append((method, re.compile(f"^{pattern}$"), fn))
+        return fn
+
+    return register
+
+
+@dataclass
+class _Request:
+    sb: GitHubSandbox
+    view: _View
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    body: Any
+    login: str | None
+    full_url: str  # without query, for pagination links
+
+    def arg(self, name: str, default: str | None = None) -> str | None:
+        values = self.query.get(name)
+        return values[0] if values else default
+
+    def json_field(self, name: str, default: Any = None) -> Any:
+        if isinstance(self.body, dict):
+            return self.body.get(name, default)
+        return default
+
+    def repo(self, owner: str, name: str) -> _Repo:
+        repo = self.sb._repos.get(f"{owner}/{name}".lower())
+        if repo is None:
+            raise HttpError(404, _NOT_FOUND)
+        return repo
+
+    def pull(self, owner: str, name: str, number: str) -> tuple[_Repo, _Pull]:
+        repo = self.repo(owner, name)
+        pr = repo.pulls.get(int(number))
+        if pr is None:
+            raise HttpError(404, _NOT_FOUND)
+        return repo, pr
+
+    def need_role(self, repo: _Repo, role: str) -> str:
+        assert self.login is not None
+        have = self.sb._role(repo, self.login)
+        if have not in ROLES or ROLES.index(have) < ROLES.index(role):
+            raise HttpError(403, "Resource not accessible by integration")
+        return self.login
+
+    def page(self, items: list[Any]) -> tuple[int, _Paged]:
+        """Slice ``items`` by ``per_page``/``page``; return (200, slice with its Link header).
+
+        https://docs.github.com/en/rest/using-the-rest-api/using-pagination-in-the-rest-api
+        """
+        per_page = max(1, min(int(self.arg("per_page", "30") or 30), 100))
+        page = max(1, int(self.arg("page", "1") or 1))
+        last = max(1, -(-len(items) // per_page))
+        chunk = items[(page - 1) * per_page : page * per_page]
+        links = []
+
+        def link(n: int, rel: str) -> str:
+            params = {k: v[0] for k, v in self.query.items()}
+            params.update({"per_page": str(per_page), "page": str(n)})
+            return f'<{self.full_url}?{urllib.parse.urlencode(params)}>; rel="{rel}"'
+
+        if page > 1:
+            links += [link(page - 1, "prev"), link(1, "first")]
+        if page < last:
+            links += [link(page + 1, "next"), link(last, "last")]
+        return 200, _Paged(chunk, {"Link": ", ".join(links)} if links else {})
+
+
+class _Paged(NamedTuple):
+    data: Any
+    headers: dict[str, str]
+
+
+def _unq(s: str) -> str:
+    return urllib.parse.unquote(s)
+
+
+@_route("GET", "/user")
+def _get_user(req: _Request) -> tuple[int, Any]:
+    assert req.login is not None
+    user = req.sb._users[req.login]
+    if user.type == "Bot":
+        raise HttpError(403, "Resource not accessible by integration")
+    data = req.view.user(req.login)
+    data.update({"name": req.login, "email": None, "created_at": "2020-01-01T00:00:00Z"})
+    return 200, data
+
+
+@_route("GET", "/users/" + _SEG)
+def _get_named_user(req: _Request, login: str) -> tuple[int, Any]:
+    if _unq(login) not in req.sb._users:
+        raise HttpError(404, _NOT_FOUND)
+    return 200, req.view.user(_unq(login))
+
+
+@_route("GET", "/rate_limit")
+def _rate_limit(req: _Request) -> tuple[int, Any]:
+    used = req.sb._used.get(req.login or "", 0)
+    core = {
+        "limit": RATE_LIMIT,
+        "used": used,
+        "remaining": max(RATE_LIMIT - used, 0),
+        "reset": int(time.time()) // 3600 * 3600 + 3600,
+    }
+    return 200, {"resources": {"core": core, "graphql": core, "search": core}, "rate": core}
+
+
+@_route("GET", "/orgs/" + _SEG)
+def _get_org(req: _Request, org: str) -> tuple[int, Any]:
+    oid = req.sb._orgs.get(org)
+    if oid is None:
+        raise HttpError(404, _NOT_FOUND)
+    return 200, {
+        "login": org,
+        "id": oid,
+        "node_id": f"O_{oid}",
+        "url": f"{req.view.api}/orgs/{org}",
+        "html_url": f"{req.view.web}/{org}",
+        "type": "Organization",
+    }
+
+
+def _team(req: _Request, org: str, slug: str) -> _Team:
+    assert req.login is not None
+    team = req.sb._teams.get((_unq(org).lower(), _unq(slug).lower()))
+    if req.sb._users[req.login].type == "Bot" and team is not None:
+        # GITHUB_TOKEN has no organization scope at all.
+        raise HttpError(403, "Resource not accessible by integration")
+    if team is None:
+        raise HttpError(404, _NOT_FOUND)
+    return team
+
+
+@_route("GET", "/orgs/" + _SEG + "/teams/" + _SEG)
+def _get_team(req: _Request, org: str, slug: str) -> tuple[int, Any]:
+    return 200, req.view.team(_team(req, org, slug))
+
+
+@_route("GET", "/orgs/" + _SEG + "/teams/" + _SEG + "/members")
+def _team_members(req: _Request, org: str, slug: str) -> tuple[int, Any]:
+    team = _team(req, org, slug)
+    return req.page([req.view.user(m) for m in team.members])
+
+
+@_route("GET", _REPO)
+def _get_repo(req: _Request, owner: str, name: str) -> tuple[int, Any]:
+    return 200, req.view.repo(req.repo(owner, name), req.login)
+
+
+def _commit_json(req: _Request, repo: _Repo, sha: str) -> dict[str, Any]:
+    api = f"{req.view.api}/repos/{repo.full_name}"
+    _, raw = _git(
+        repo.bare,
+        "show",
+        "-s",
+        "--format=%an%x00%ae%x00%aI%x00%cn%x00%ce%x00%cI%x00%T%x00%P%x00%B",
+        sha,
+    )
+    an, ae, ad, cn, ce, cd, tree, parents, message = (raw.split("\x00") + [""] * 9)[:9]
+
+    def when(iso: str) -> str | None:
+        return _ts(datetime.fromisoformat(iso)) if iso else None
+
+    return {
+        "sha": sha,
+        "node_id": f"C_{sha[:12]}",
+        "url": f"{api}/commits/{sha}",
+        "html_url": f"{req.view.web}/{repo.full_name}/commit/{sha}",
+        "commit": {
+            "url": f"{api}/git/commits/{sha}",
+            "author": {"name": an, "email": ae, "date": when(ad)},
+            "committer": {"name": cn, "email": ce, "date": when(cd)},
+            "message": message.strip(),
+            "tree": {"sha": tree, "url": f"{api}/git/trees/{tree}"},
+        },
+        "parents": [{"sha": p, "url": f"{api}/commits/{p}"} for p in parents.split()],
+    }
+
+
+@_route("GET", _REPO + "/commits/([^/]+)")
+def _get_commit(req: _Request, owner: str, name: str, ref: str) -> tuple[int, Any]:
+    repo = req.repo(owner, name)
+    code, sha = _git(repo.bare, "rev-parse", "--verify", "-q", f"{_unq(ref)}^{{commit}}")
+    if code != 0:
+        raise HttpError(422, f"No commit found for SHA: {_unq(ref)}")
+    data = _commit_json(req, repo, sha)
+    data["files"] = []
+    return 200, data
+
+
+@_route("GET", _REPO + "/branches/(.+)")
+def _get_branch(req: _Request, owner: str, name: str, branch: str) -> tuple[int, Any]:
+    repo = req.repo(owner, name)
+    branch = _unq(branch)
+    sha = _tip(repo.bare, branch)
+    if sha is None:
+        raise HttpError(404, "Branch not found")
+    api = f"{req.view.api}/repos/{repo.full_name}"
+    return 200, {
+        "name": branch,
+        "commit": _commit_json(req, repo, sha),
+        "protected": False,
+        "_links": {
+            "self": f"{api}/branches/{branch}",
+            "html": f"{req.view.web}/{repo.full_name}/tree/{branch}",
+        },
+    }
+
+
+@_route("GET", _REPO + "/git/refs?/heads/(.+)")
+def _get_ref(req: _Request, owner: str, name: str, branch: str) -> tuple[int, Any]:
+    repo = req.repo(owner, name)
+    branch = _unq(branch)
+    sha = _tip(repo.bare, branch)
+    if sha is None:
+        raise HttpError(404, _NOT_FOUND)
+    api = f"{req.view.api}/repos/{repo.full_name}"
+    return 200, {
+        "ref": f"refs/heads/{branch}",
+        "node_id": f"REF_{sha[:12]}",
+        "url": f"{api}/git/refs/heads/{branch}",
+        "object": {"type": "commit", "sha": sha, "url": f"{api}/git/commits/{sha}"},
+    }
+
+
+@_route("GET", _REPO + "/pulls")
+def _list_pulls(req: _Request, owner: str, name: str) -> tuple[int, Any]:
+    repo = req.repo(owner, name)
+    state = req.arg("state", "open")
+    head = req.arg("head")
+    base = req.arg("base")
+    if state not in ("open", "closed", "all"):
+        raise HttpError(422, "Validation Failed", [{"field": "state", "code": "invalid"}])
+    found = []
+    for pr in sorted(repo.pulls.values(), key=lambda p: -p.number):  # newest first
+        if state != "all" and pr.state != state:
+            continue
+        if head is not None:
+            h_owner, _, h_ref = head.rpartition(":")
+            if h_ref != pr.head_ref or (h_owner and h_owner.lower() != repo.owner.lower()):
+                continue
+        if base is not None and base != pr.base_ref:
+            continue
+        found.append(req.view.pull(repo, pr, req.login, full=False))
+    return req.page(found)
+
+
+@_route("POST", _REPO + "/pulls")
+def _create_pull(req: _Request, owner: str, name: str) -> tuple[int, Any]:
+    repo = req.repo(owner, name)
+    login = req.need_role(repo, "write")
+    title, head, base = (req.json_field(k) for k in ("title", "head", "base"))
+    missing = [k for k, v in (("title", title), ("head", head), ("base", base)) if not v]
+    if missing:
+        raise HttpError(
+            422,
+            "Validation Failed",
+            [{"resource": "PullRequest", "field": k, "code": "missing_field"} for k in missing],
+        )
+    head_ref = str(head).rpartition(":")[2]
+    head_sha = _tip(repo.bare, head_ref)
+    base_sha = _tip(repo.bare, str(base))
+    invalid = [k for k, sha in (("head", head_sha), ("base", base_sha)) if sha is None]
+    if invalid:
+        raise HttpError(
+            422,
+            "Validation Failed",
+            [{"resource": "PullRequest", "field": k, "code": "invalid"} for k in invalid],
+        )
+    assert head_sha is not None and base_sha is not None
+    for pr in repo.pulls.values():
+        if pr.state == "open" and pr.head_ref == head_ref and pr.base_ref == base:
+            raise HttpError(
+                422,
+                "Validation Failed",
+                [
+                    {
+                        "resource": "PullRequest",
+                        "code": "custom",
+                        "message": f"A pull request already exists for {repo.owner}:{head_ref}.",
+                    }
+                ],
+            )
+    if _is_ancestor(repo.bare, head_sha, base_sha):
+        raise HttpError(
+            422,
+            "Validation Failed",
+            [
+                {
+                    "resource": "PullRequest",
+                    "code": "custom",
+                    "message": f"No commits between {base} and {head_ref}",
+                }
+            ],
+        )
+    now = req.sb.clock()
+    number = repo.next_number
+    repo.next_number += 1
+    pr = _Pull(
+        id=req.sb._next_id(),
+        number=number,
+        title=str(title),
+        body=str(req.json_field("body") or ""),
+        user=login,
+        head_ref=head_ref,
+        base_ref=str(base),
+        head_sha=head_sha,
+        base_sha=base_sha,
+        created_at=now,
+        updated_at=now,
+    )
+    repo.pulls[number] = pr
+    return 201, req.view.pull(repo, pr, req.login, full=True)
+
+
+@_route("GET", _REPO + r"/pulls/(\d+)")
+def _get_pull(req: _Request, owner: str, name: str, number: str) -> tuple[int, Any]:
+    repo, pr = req.pull(owner, name, number)
+    return 200, req.view.pull(repo, pr, req.login, full=True)
+
+
+@_route("PATCH", _REPO + r"/pulls/(\d+)")
+def _edit_pull(req: _Request, owner: str, name: str, number: str) -> tuple[int, Any]:
+    repo, pr = req.pull(owner, name, number)
+    req.need_role(repo, "write")
+    state = req.json_field("state")
+    if state not in (None, "open", "closed"):
+        raise HttpError(422, "Validation Failed", [{"field": "state", "code": "invalid"}])
+    if state == "open" and pr.state == "closed" and pr.merged_at is not None:
+        raise HttpError(422, "Validation Failed", [{"code": "custom", "message": "merged"}])
+    if req.json_field("title") is not None:
+        pr.title = str(req.json_field("title"))
+    if req.json_field("body") is not None:
+        pr.body = str(req.json_field("body"))
+    if req.json_field("base") is not None:
+        pr.base_ref = str(req.json_field("base"))
+    if state == "closed" and pr.state == "open":
+        req.sb._head_sha(repo, pr)  # freeze the head as it was when closed
+        pr.state = "closed"
+        pr.closed_at = req.sb.clock()
+    elif state == "open" and pr.state == "closed":
+        pr.state = "open"
+        pr.closed_at = None
+    pr.updated_at = req.sb.clock()
+    return 200, req.view.pull(repo, pr, req.login, full=True)
+
+
+@_route("GET", _REPO + r"/pulls/(\d+)/merge")
+def _is_merged(req: _Request, owner: str, name: str, number: str) -> tuple[int, Any]:
+    _, pr = req.pull(owner, name, number)
+    if pr.merged_at is None:
+        raise HttpError(404, _NOT_FOUND)
+    return 204, None
+
+
+@_route("PUT", _REPO + r"/pulls/(\d+)/merge")
+def _merge(req: _Request, owner: str, name: str, number: str) -> tuple[int, Any]:
+    # https://docs.github.com/en/rest/pulls/pulls#merge-a-pull-request
+    repo, pr = req.pull(owner, name, number)
+    login = req.need_role(repo, "write")
+    method = req.json_field("merge_method", "merge")
+    if method not in ("merge", "squash", "rebase"):
+        raise HttpError(422, "Validation Failed", [{"field": "merge_method", "code": "invalid"}])
+    if pr.state != "open":
+        raise HttpError(405, "Pull Request is not mergeable")
+    head = req.sb._head_sha(repo, pr)
+    sha = req.json_field("sha")
+    if sha is not None and sha != head:
+        raise HttpError(409, "Head branch was modified. Review and try the merge again.")
+    base = _tip(repo.bare, pr.base_ref)
+    if base is None:
+        raise HttpError(405, "Pull Request is not mergeable")
+    merger = req.sb._users[login]
+    env = {
+        "GIT_AUTHOR_NAME": login,
+        "GIT_AUTHOR_EMAIL": f"{merger.id}+{login}@users.noreply.github.com",
+        "GIT_COMMITTER_NAME": "GitHub",
+        "GIT_COMMITTER_EMAIL": "noreply@github.com",
+    }
+    if method == "rebase":
+        # A rebase merge that needs no rewriting is a fast-forward; the sandbox does
+        # not replay commits, and says so with GitHub's own message.
+        if not _is_ancestor(repo.bare, base, head):
+            raise HttpError(405, "This branch can't be rebased")
+        new = head
+    else:
+        tree = _merge_tree(repo.bare, base, head)
+        if tree is None:
+            raise HttpError(405, "Pull Request is not mergeable")
+        if method == "squash":
+            title = req.json_field("commit_title") or f"{pr.title} (#{pr.number})"
+            _, log = _git(repo.bare, "log", "--reverse", "--format=* %s", f"{base}..{head}")
+            parents = ["-p", base]
+        else:
+            title = req.json_field("commit_title") or (
+                f"Merge pull request #{pr.number} from {repo.owner}/{pr.head_ref}"
+            )
+            log = pr.title
+            parents = ["-p", base, "-p", head]
+        body = req.json_field("commit_message")
+        message = f"{title}\n\n{log if body is None else body}".rstrip() + "\n"
+        code, new = _git(repo.bare, "commit-tree", tree, *parents, "-m", message, env=env)
+        if code != 0:
+            raise HttpError(500, "Server Error")
+    code, _ = _git(repo.bare, "update-ref", f"refs/heads/{pr.base_ref}", new, base)
+    if code != 0:
+        raise HttpError(409, "Base branch was modified. Review and try the merge again.")
+    now = req.sb.clock()
+    pr.state = "closed"
+    pr.merged_at = pr.closed_at = pr.updated_at = now
+    pr.merged_by = login
+    pr.merge_commit_sha = new
+    return 200, {"sha": new, "merged": True, "message": "Pull Request successfully merged"}
+
+
+_EVENTS = {"APPROVE": "APPROVED", "REQUEST_CHANGES": "CHANGES_REQUESTED", "COMMENT": "COMMENTED"}
+
+
+@_route("GET", _REPO + r"/pulls/(\d+)/reviews")
+def _list_reviews(req: _Request, owner: str, name: str, number: str) -> tuple[int, Any]:
+    repo, pr = req.pull(owner, name, number)
+    return req.page([req.view.review(repo, pr, r) for r in pr.reviews])
+
+
+@_route("POST", _REPO + r"/pulls/(\d+)/reviews")
+def _create_review(req: _Request, owner: str, name: str, number: str) -> tuple[int, Any]:
+    # https://docs.github.com/en/rest/pulls/reviews#create-a-review-for-a-pull-request
+    repo, pr = req.pull(owner, name, number)
+    assert req.login is not None
+    event = req.json_field("event")
+    if event is not None and event not in _EVENTS:
+        raise HttpError(422, "Unprocessable Entity", [f"Unknown review event {event}"])
+    if req.login == pr.user and event == "APPROVE":
+        raise HttpError(422, "Unprocessable Entity", ["Can not approve your own pull request"])
+    if req.login == pr.user and event == "REQUEST_CHANGES":
+        raise HttpError(
+            422, "Unprocessable Entity", ["Can not request changes on your own pull request"]
+        )
+    body = str(req.json_field("body") or "")
+    if event in ("REQUEST_CHANGES", "COMMENT") and not body:
+        raise HttpError(
+            422, "Unprocessable Entity", [f"Review body is required for {event} events"]
+        )
+    commit_id = str(req.json_field("commit_id") or req.sb._head_sha(repo, pr))
+    state = _EVENTS[event] if event else "PENDING"
+    review = _Review(
+        req.sb._next_id(),
+        req.login,
+        state,
+        body,
+        commit_id,
+        req.sb.clock() if event else None,
+    )
+    pr.reviews.append(review)
+    if event and req.login in pr.requested_reviewers:
+        pr.requested_reviewers.remove(req.login)
+    return 200, req.view.review(repo, pr, review)
+
+
+@_route("GET", _REPO + r"/pulls/(\d+)/requested_reviewers")
+def _get_requested(req: _Request, owner: str, name: str, number: str) -> tuple[int, Any]:
+    repo, pr = req.pull(owner, name, number)
+    data = req.view.pull(repo, pr, req.login, full=False)
+    return 200, {"users": data["requested_reviewers"], "teams": data["requested_teams"]}
+
+
+@_route("POST", _REPO + r"/pulls/(\d+)/requested_reviewers")
+def _request_reviewers(req: _Request, owner: str, name: str, number: str) -> tuple[int, Any]:
+    # https://docs.github.com/en/rest/pulls/review-requests
+    repo, pr = req.pull(owner, name, number)
+    req.need_role(repo, "write")
+    users = [str(u) for u in req.json_field("reviewers") or []]
+    teams = [str(t) for t in req.json_field("team_reviewers") or []]
+    if pr.user in users:
+        raise HttpError(422, "Review cannot be requested from pull request author.")
+    unknown = [u for u in users if req.sb._role(repo, u) == "none"] + [
+        t for t in teams if (repo.owner.lower(), t.lower()) not in req.sb._teams
+    ]
+    if unknown:
+        raise HttpError(
+            422,
+            "Reviews may only be requested from collaborators. One or more of the users or "
+            f"teams you specified is not a collaborator of the {repo.full_name} repository.",
+        )
+    for u in users:
+        if u not in pr.requested_reviewers:
+            pr.requested_reviewers.append(u)
+    for t in teams:
+        if t not in pr.requested_teams:
+            pr.requested_teams.append(t)
+    return 201, req.view.pull(repo, pr, req.login, full=False)
+
+
+@_route("DELETE", _REPO + r"/pulls/(\d+)/requested_reviewers")
+def _remove_reviewers(req: _Request, owner: str, name: str, number: str) -> tuple[int, Any]:
+    repo, pr = req.pull(owner, name, number)
+    req.need_role(repo, "write")
+    users = set(req.json_field("reviewers") or [])
+    teams = set(req.json_field("team_reviewers") or [])
+    pr.requested_reviewers = [u for u in pr.requested_reviewers if u not in users]
+    pr.requested_teams = [t for t in pr.requested_teams if t not in teams]
+    return 200, req.view.pull(repo, pr, req.login, full=False)
+
+
+@_route("GET", _REPO + "/collaborators/" + _SEG + "/permission")
+def _permission(req: _Request, owner: str, name: str, user: str) -> tuple[int, Any]:
+    repo = req.repo(owner, name)
+    user = _unq(user)
+    if user not in req.sb._users:
+        raise HttpError(404, _NOT_FOUND)
+    role = req.sb._role(repo, user)
+    data = req.view.user(user)
+    data["permissions"] = {r: role in ROLES and ROLES.index(role) >= i for i, r in enumerate(ROLES)}
+    return 200, {
+        "permission": _LEGACY_PERMISSION.get(role, "none"),
+        "role_name": role,
+        "user": data,
+    }
+
+
+@_route("GET", _REPO + r"/issues/(\d+)")
+def _get_issue(req: _Request, owner: str, name: str, number: str) -> tuple[int, Any]:
+    # Every pull request is an issue too: https://docs.github.com/en/rest/issues/issues#get-an-issue
+    repo, pr = req.pull(owner, name, number)
+    data = req.view.pull(repo, pr, req.login, full=False)
+    issue = {
+        key: data[key]
+        for key in (
+            "id",
+            "node_id",
+            "html_url",
+            "number",
+            "state",
+            "locked",
+            "title",
+            "user",
+            "body",
+            "labels",
+            "milestone",
+            "assignee",
+            "assignees",
+            "created_at",
+            "updated_at",
+            "closed_at",
+            "author_association",
+            "active_lock_reason",
+        )
+    }
+    issue.update(
+        {
+            "url": data["issue_url"],
+            "comments_url": data["comments_url"],
+            "comments": len(pr.comments),
+            "pull_request": {"url": data["url"], "html_url": data["html_url"]},
+        }
+    )
+    return 200, issue
+
+
+@_route("GET", _REPO + r"/issues/(\d+)/comments")
+def _list_comments(req: _Request, owner: str, name: str, number: str) -> tuple[int, Any]:
+    repo, pr = req.pull(owner, name, number)
+    return req.page([req.view.comment(repo, pr, c) for c in pr.comments])
+
+
+@_route("POST", _REPO + r"/issues/(\d+)/comments")
+def _create_comment(req: _Request, owner: str, name: str, number: str) -> tuple[int, Any]:
+    repo, pr = req.pull(owner, name, number)
+    assert req.login is not None
+    body = req.json_field("body")
+    if not body:
+        raise HttpError(
+            422,
+            "Validation Failed",
+            [{"resource": "IssueComment", "field": "body", "code": "missing_field"}],
+        )
+    comment = _Comment(req.sb._next_id(), req.login, str(body), req.sb.clock())
+    pr.comments.append(comment)
+    return 201, req.view.comment(repo, pr, comment)
+
+
+def _apply_check(req: _Request, cr: _CheckRun) -> None:
+    status = req.json_field("status")
+    conclusion = req.json_field("conclusion")
+    if conclusion is not None:
+        cr.conclusion = str(conclusion)
+        cr.status = "completed"
+        cr.completed_at = req.sb.clock()
+    elif status is not None:
+        if status not in ("queued", "in_progress", "completed"):
+            raise HttpError(422, "Validation Failed", [{"field": "status", "code": "invalid"}])
+        cr.status = str(status)
+        if status != "completed":
+            cr.conclusion = None
+            cr.completed_at = None
+    output = req.json_field("output")
+    if isinstance(output, dict):
+        cr.title = output.get("title", cr.title)
+        cr.summary = output.get("summary", cr.summary)
+        cr.text = output.get("text", cr.text)
+    if req.json_field("details_url") is not None:
+        cr.details_url = str(req.json_field("details_url"))
+    if req.json_field("external_id") is not None:
+        cr.external_id = str(req.json_field("external_id"))
+
+
+@_route("POST", _REPO + "/check-runs")
+def _create_check(req: _Request, owner: str, name: str) -> tuple[int, Any]:
+    # https://docs.github.com/en/rest/checks/runs#create-a-check-run
+    repo = req.repo(owner, name)
+    req.need_role(repo, "write")
+    check_name, head_sha = req.json_field("name"), req.json_field("head_sha")
+    if not check_name or not head_sha:
+        raise HttpError(422, 'Invalid request.\n\n"name", "head_sha" weren\'t supplied.')
+    if _git(repo.bare, "cat-file", "-e", f"{head_sha}^{{commit}}")[0] != 0:
+        raise HttpError(422, "No commit found for SHA: " + str(head_sha))
+    cr = _CheckRun(
+        req.sb._next_id(),
+        str(check_name),
+        str(head_sha),
+        "queued",
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        req.sb.clock(),
+        None,
+    )
+    _apply_check(req, cr)
+    repo.check_runs[cr.id] = cr
+    return 201, req.view.check_run(repo, cr)
+
+
+@_route("GET", _REPO + r"/check-runs/(\d+)")
+def _get_check(req: _Request, owner: str, name: str, cid: str) -> tuple[int, Any]:
+    repo = req.repo(owner, name)
+    cr = repo.check_runs.get(int(cid))
+    if cr is None:
+        raise HttpError(404, _NOT_FOUND)
+    return 200, req.view.check_run(repo, cr)
+
+
+@_route("PATCH", _REPO + r"/check-runs/(\d+)")
+def _update_check(req: _Request, owner: str, name: str, cid: str) -> tuple[int, Any]:
+    repo = req.repo(owner, name)
+    req.need_role(repo, "write")
+    cr = repo.check_runs.get(int(cid))
+    if cr is None:
+        raise HttpError(404, _NOT_FOUND)
+    if req.json_field("name"):
+        cr.name = str(req.json_field("name"))
+    _apply_check(req, cr)
+    return 200, req.view.check_run(repo, cr)
+
+
+@_route("GET", _REPO + "/commits/(.+)/check-runs")
+def _list_checks(req: _Request, owner: str, name: str, ref: str) -> tuple[int, Any]:
+    repo = req.repo(owner, name)
+    ref = _unq(ref)
+    code, sha = _git(repo.bare, "rev-parse", "--verify", "-q", f"{ref}^{{commit}}")
+    if code != 0:
+        raise HttpError(422, f"No commit found for SHA: {ref}")
+    wanted_name, wanted_status = req.arg("check_name"), req.arg("status")
+    runs = [
+        req.view.check_run(repo, cr)
+        for cr in sorted(repo.check_runs.values(), key=lambda c: -c.id)
+        if cr.head_sha == sha
+        and (wanted_name is None or cr.name == wanted_name)
+        and (wanted_status is None or cr.status == wanted_status)
+    ]
+    status, paged = req.page(runs)
+    return status, _Paged({"total_count": len(runs), "check_runs": paged.data}, paged.headers)
+
+
+# --------------------------------------------------------------------------- HTTP
+
+
+_API_PREFIX = "/api/v3"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server_state: GitHubSandbox
+    protocol_version = "HTTP/1.1"
+    # Headers and body leave in one segment: no Nagle / delayed-ACK stalls on keep-alive.
+    disable_nagle_algorithm = True
+    wbufsize = -1
+    server_version = "GitHubSandbox/1.0"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Stay quiet: the sandbox's record of requests is ``GitHubSandbox.requests``."""
+
+    def do_GET(self) -> None:
+        self._serve()
+
+    def do_HEAD(self) -> None:
+        self._serve()
+
+    def do_POST(self) -> None:
+        self._serve()
+
+    def do_PATCH(self) -> None:
+        self._serve()
+
+    def do_PUT(self) -> None:
+        self._serve()
+
+    def do_DELETE(self) -> None:
+        self._serve()
+
+    def _send(
+        self, status: int, body: bytes, headers: dict[str, str], ctype: str = "application/json"
+    ) -> None:
+        self.send_response(status)
+        for key, value in headers.items():
+            self.send_header(key, value)
+        if status not in (204, 304):
+            self.send_header("Content-Type", f"{ctype}; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+        else:
+            self.send_header("Content-Length", "0")
+        self.end_headers()
+        if self.command != "HEAD" and status not in (204, 304):
+            self.wfile.write(body)
+
+    def _serve(self) -> None:
+        sb = self.server_state
+        split = urllib.parse.urlsplit(self.path)
+        raw_path = split.path
+        prefix = ""
+        if raw_path == _API_PREFIX or raw_path.startswith(_API_PREFIX + "/"):
+            prefix = _API_PREFIX
+            raw_path = raw_path[len(_API_PREFIX) :] or "/"
+        path = raw_path.rstrip("/") or "/"
+        method = self.command
+        length = int(self.headers.get("Content-Length") or 0)
+        raw_body = self.rfile.read(length) if length else b""
+        host = self.headers.get("Host") or sb.base_url.removeprefix("http://")
+        web = f"http://{host}"
+        api = f"{web}{prefix}"
+
+        login = self._login()
+        fault = sb._take_fault(method, path)
+        if fault is not None:
+            if fault.delay:
+                time.sleep(fault.delay)
+            sb._record(RecordedRequest(method, path, fault.status, login, split.query))
+            if fault.status == 0:
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return
+            headers = {**sb._rate_headers(login, count=True), **fault.headers}
+            self._send(fault.status, fault.body, headers)
+            return
+
+        html_match = re.fullmatch(r"/([^/]+)/([^/]+)/pull/(\d+)", path)
+        if method == "GET" and not prefix and html_match:
+            status, page = self._html(*html_match.groups())
+            sb._record(RecordedRequest(method, path, status, login, split.query))
+            self._send(status, page.encode(), {}, "text/html")
+            return
+
+        status, payload, extra = self._dispatch(
+            method, path, prefix, api, web, split, raw_body, login
+        )
+        body = b"" if payload is None else json.dumps(payload, indent=1).encode()
+        headers = dict(extra)
+        if method in ("GET", "HEAD") and status == 200:
+            # https://docs.github.com/en/rest/using-the-rest-api/best-practices-for-using-the-rest-api#use-conditional-requests-if-appropriate
+            etag = f'W/"{hashlib.sha256(body).hexdigest()[:40]}"'
+            headers["ETag"] = etag
+            headers["Cache-Control"] = "private, max-age=60, s-maxage=60"
+            headers["Vary"] = "Accept, Authorization"
+            wanted = [t.strip() for t in (self.headers.get("If-None-Match") or "").split(",")]
+            if etag in wanted or etag.removeprefix("W/") in wanted:
+                status, body = 304, b""
+        # A 304 costs nothing against the rate limit, as on GitHub.
+        count = status != 304 and path != "/rate_limit"
+        rate_login = login if status != 401 else None
+        headers = {**sb._rate_headers(rate_login, count=count), **headers}
+        sb._record(RecordedRequest(method, path, status, login, split.query))
+        self._send(status, body, headers)
+
+    def _login(self) -> str | None:
+        auth = self.headers.get("Authorization") or ""
+        scheme, _, token = auth.partition(" ")
+        if scheme.lower() not in ("token", "bearer") or not token:
+            return None
+        with self.server_state._lock:
+            return self.server_state._tokens.get(token.strip())
+
+    def _dispatch(
+        self,
+        method: str,
+        path: str,
+        prefix: str,
+        api: str,
+        web: str,
+        split: urllib.parse.SplitResult,
+        raw_body: bytes,
+        login: str | None,
+    ) -> tuple[int, Any, dict[str, str]]:
+        sb = self.server_state
+        try:
+            if not (self.headers.get("Authorization") or ""):
+                raise HttpError(401, "Requires authentication")
+            if login is None:
+                raise HttpError(401, "Bad credentials")
+            try:
+                body = json.loads(raw_body) if raw_body else None
+            except ValueError:
+                raise HttpError(400, "Problems parsing JSON") from None
+            lookup = "GET" if method == "HEAD" else method
+            for route_method, pattern, fn in _ROUTES:
+                match = pattern.match(path)
+                if match and route_method == lookup:
+                    req = _Request(
+                        sb,
+                        _View(sb, api, web),
+                        method,
+                        path,
+                        urllib.parse.parse_qs(split.query),
+                        body,
+                        login,
+                        f"{api}{path}",
+                    )
+                    with sb._lock:
+                        status, data = fn(req, *match.groups())
+                    if isinstance(data, _Paged):
+                        return status, data.data, data.headers
+                    return status, data, {}
+            raise HttpError(404, _NOT_FOUND)
+        except HttpError as err:
+            payload: dict[str, Any] = {"message": err.message}
+            if err.errors is not None:
+                payload["errors"] = err.errors
+            payload["documentation_url"] = DOCS
+            payload["status"] = str(err.status)
+            return err.status, payload, {}
+
+    def _html(self, owner: str, name: str, number: str) -> tuple[int, str]:
+        sb = self.server_state
+        with sb._lock:
+            repo = sb._repos.get(f"{owner}/{name}".lower())
+            pr = repo.pulls.get(int(number)) if repo else None
+            if repo is None or pr is None:
+                return 404, "<!doctype html><title>Not Found</title><h1>Not Found</h1>"
+            head = sb._head_sha(repo, pr)
+            state = "merged" if pr.merged_at else pr.state
+            reviews = "".join(
+                f"<li>{html.escape(r.user)}: {html.escape(r.state)} on "
+                f"<code>{html.escape(r.commit_id[:12])}</code></li>"
+                for r in pr.reviews
+            )
+            e = html.escape
+            return 200, (
+                "<!doctype html><meta charset='utf-8'>"
+                f"<title>{e(pr.title)} #{pr.number}</title>"
+                f"<h1>{e(pr.title)} <small>#{pr.number}</small></h1>"
+                f"<p><strong>{e(state)}</strong> · {e(pr.head_ref)} → {e(pr.base_ref)} · "
+                f"head <code>{e(head[:12])}</code> · by {e(pr.user)}</p>"
+                f"<pre style='white-space:pre-wrap'>{e(pr.body)}</pre>"
+                f"<h2>Reviews</h2><ul>{reviews or '<li>none</li>'}</ul>"
+            )
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def _pairs(values: list[str], what: str) -> Iterator[tuple[str, str]]:
+    for value in values:
+        key, sep, rest = value.partition("=")
+        if not sep or not key or not rest:
+            raise SystemExit(f"--{what} wants KEY=VALUE, got {value!r}")
+        yield key, rest
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Serve a sandbox until interrupted; return the exit code."""
+    parser = argparse.ArgumentParser(
+        prog="python -m bot.sandbox.github_server",
+        description="A GitHub-compatible REST server backed by local bare git repositories.",
+    )
+    parser.add_argument("--repo", action="append", default=[], help="owner/name=/path/to/bare.git")
+    parser.add_argument("--user", action="append", default=[], help="login=token (repeatable)")
+    parser.add_argument("--bot", action="append", default=[], help="login=token of a bot token")
+    parser.add_argument("--team", action="append", default=[], help="org/slug=login,login")
+    parser.add_argument(
+        "--permission", action="append", default=[], help="owner/name:login=write (repeatable)"
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args(argv)
+    sandbox = GitHubSandbox(host=args.host, port=args.port)
+    for login, token in _pairs(args.user, "user"):
+        sandbox.add_user(login, token)
+    for login, token in _pairs(args.bot, "bot"):
+        sandbox.add_user(login, token, type="Bot")
+    for full_name, path in _pairs(args.repo, "repo"):
+        sandbox.add_repo(full_name, Path(path))
+    for team, members in _pairs(args.team, "team"):
+        org, _, slug = team.partition("/")
+        sandbox.add_team(org, slug, [m for m in members.split(",") if m])
+    for target, role in _pairs(args.permission, "permission"):
+        full_name, _, login = target.partition(":")
+        sandbox.set_permission(full_name, login, role)
+    sandbox.start()
+    print(sandbox.api_url, flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sandbox.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

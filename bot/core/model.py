@@ -109,6 +109,8 @@ class Warehouse:
     subscriptions: tuple[Subscription, ...]
     retention: Retention = Retention()
     interval: timedelta | None = None  # spec.interval (Kargo); Shunter polls on its schedule
+    # spec.freightCreationPolicy (Kargo): "Manual" means discovery records no new freight.
+    freight_creation_policy: Literal["Automatic", "Manual"] = "Automatic"
     annotations: tuple[tuple[str, str], ...] = ()
     location: Location | None = field(default=None, compare=False)
 

@@ -1,0 +1,146 @@
+"""The config parser: YAML documents in, a frozen ``bot.core.model.Config`` out.
+
+Pure: callers hand in ``(file name, YAML text)`` pairs (``bot.adapters.configdir`` reads
+them from a folder). Every key is described once in ``_tables`` and walked by ``_spec``;
+the same tables print the JSON Schema, so ``shunter validate`` and an editor agree.
+
+Documents are composed with PyYAML's ``SafeLoader`` only (nothing in a config can build
+Python objects), and read node by node so every problem carries the line and column of
+the key or value at fault. All problems of a run are collected and raised together.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from bot.core.config._build import (
+    StageDraft,
+    build_analysis_template,
+    build_settings,
+    build_stage,
+    build_warehouse,
+    link_stages,
+    location,
+)
+from bot.core.config._spec import INVALID, Broken, Ctx, Parsed
+from bot.core.config._tables import DOCUMENT, json_schema
+from bot.core.model import AnalysisTemplate, Config, Location, Settings, Warehouse
+from bot.errors import ConfigError, Problem
+
+__all__ = ["config_schema", "parse_config"]
+
+
+def config_schema() -> dict[str, Any]:
+    """Return the JSON Schema (draft 2020-12) that one config document must satisfy.
+
+    Built from the same field tables the parser walks. Cross-document rules (names that
+    must exist, cycles) and value checks that need code (cron, version constraints,
+    templates) are the parser's alone.
+    """
+    return json_schema()
+
+
+def parse_config(documents: list[tuple[str, str]]) -> Config:
+    """Return the validated ``Config`` of ``documents``: ``(file name, YAML text)`` pairs.
+
+    Each text may hold several documents separated by ``---``; empty documents are
+    skipped. Stages come back upstream first (ties in the order they were written).
+
+    Raises ``ConfigError`` holding every problem found, each located at
+    ``FILE:LINE:COL`` with its key path, when anything is wrong or nothing is defined.
+    """
+    problems: list[Problem] = []
+    docs: list[Parsed] = []
+    complete = True
+    for file, text in documents:
+        ctx = Ctx(file, problems)
+        try:
+            for node in yaml.compose_all(text, Loader=yaml.SafeLoader):
+                if node is None:
+                    continue
+                value = DOCUMENT.parse(node, ctx, "")
+                if value is INVALID:
+                    complete = False
+                else:
+                    docs.append(value)
+        except yaml.MarkedYAMLError as exc:
+            complete = False
+            problems.append(_syntax_problem(file, exc))
+        except yaml.YAMLError as exc:  # a reader error: a character YAML does not allow
+            complete = False
+            problems.append(Problem(file, 1, 1, "(yaml)", f"cannot read YAML: {exc}"))
+    config = _build(docs, complete)
+    if not docs and not problems:
+        where = documents[0][0] if documents else "(config)"
+        problems.append(
+            Problem(
+                where, 1, 1, "(config)", "no config documents found", "add a Warehouse and Stages"
+            )
+        )
+    if problems:
+        order = {file: i for i, (file, _) in enumerate(documents)}
+        problems.sort(key=lambda p: (order.get(p.file, len(order)), p.line, p.col))
+        raise ConfigError(problems)
+    return config
+
+
+def _syntax_problem(file: str, exc: yaml.MarkedYAMLError) -> Problem:
+    mark = exc.problem_mark or exc.context_mark
+    line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+    message = " ".join(part for part in (exc.context, exc.problem) if part)
+    hint = ""
+    if exc.context_mark is not None and exc.problem_mark is not None and exc.context:
+        hint = f"{exc.context} at line {exc.context_mark.line + 1}"
+    return Problem(file, line, col, "(yaml)", f"YAML syntax error: {exc.problem or message}", hint)
+
+
+def _build(docs: list[Parsed], complete: bool) -> Config:
+    """Build every object; check names are unique and references resolve."""
+    first: dict[tuple[str, str], Location] = {}
+    warehouses: dict[str, Warehouse | None] = {}
+    templates: list[AnalysisTemplate] = []
+    drafts: list[StageDraft] = []
+    settings: Settings | None = None
+    for order, doc in enumerate(docs):
+        kind: str = doc.values["kind"]  # the document was chosen by its kind, so it is set
+        meta: Parsed | None = doc.get("metadata")
+        name = meta.get("name") if meta is not None else None
+        if name is None:
+            complete = False
+            continue
+        key = (kind, name)
+        if key in first:
+            assert meta is not None
+            meta.problem(
+                "name", f"{kind} '{name}' is defined twice (first at {first[key]})", "rename one"
+            )
+            continue
+        first[key] = location(doc.ctx, doc.node)
+        try:
+            if kind == "Warehouse":
+                warehouses[name] = None  # known even if it cannot be built
+                warehouses[name] = build_warehouse(doc)
+            elif kind == "Stage":
+                drafts.append(build_stage(doc, order))
+            elif kind == "AnalysisTemplate":
+                templates.append(build_analysis_template(doc))
+            elif settings is None:
+                settings = build_settings(doc)
+            else:
+                assert meta is not None
+                meta.problem(
+                    "name",
+                    "a second ProjectConfig: the project has one",
+                    "merge the settings into one document",
+                )
+        except Broken:
+            continue
+    stages = link_stages(drafts, warehouses, complete)
+    return Config(
+        warehouses=tuple(w for w in warehouses.values() if w is not None),
+        stages=stages,
+        analysis_templates=tuple(templates),
+        **({"settings": settings} if settings is not None else {}),
+    )

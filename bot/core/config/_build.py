@@ -1,0 +1,782 @@
+"""Turn checked documents into the frozen model, then check what spans documents.
+
+Builders read ``Parsed`` trees (see ``_spec``) and pass only the keys a user wrote to the
+model's constructors, so every default stays in ``bot.core.model``. A builder that meets a
+missing or invalid required value raises ``Broken`` (the problem is already reported) and
+that one object is left out; the rest of the run goes on, so every problem is found.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from bot.core.config._spec import Broken, Ctx, Parsed
+from bot.core.config._tables import EXPR_FORMS, IMAGE_EXPR
+from bot.core.model import (
+    AnalysisTemplate,
+    Approvals,
+    Approver,
+    ChartSubscription,
+    Condition,
+    FreightRequest,
+    GitRepoUpdate,
+    GitSubscription,
+    HttpCheck,
+    ImageSubscription,
+    KustomizeImageUpdate,
+    Location,
+    Monitoring,
+    PromotionPolicy,
+    Retention,
+    Settings,
+    Stage,
+    Subscription,
+    Verification,
+    VerificationStep,
+    Warehouse,
+    Webhook,
+    WorkflowCheck,
+    YamlValueUpdate,
+)
+
+
+def location(ctx: Ctx, node: yaml.Node) -> Location:
+    mark = node.start_mark
+    return Location(ctx.file, mark.line + 1, mark.column + 1)
+
+
+def _kw(p: Parsed, names: Mapping[str, str]) -> dict[str, Any]:
+    """Model keyword arguments for the keys written in ``p`` (YAML key -> field name)."""
+    return {attr: p.values[key] for key, attr in names.items() if key in p.values}
+
+
+def _items(p: Parsed, key: str) -> list[tuple[Any, yaml.Node, str]]:
+    """(value, node, path) for each item of the list at ``key``.
+
+    Raises ``Broken`` if an item was invalid: its problem is reported, and a partial
+    list would make later checks speak of things the user did not write.
+    """
+    if key not in p.nodes:
+        return []
+    values = p.req(key)
+    node = p.nodes[key]
+    assert isinstance(node, yaml.SequenceNode)
+    if len(values) != len(node.value):
+        raise Broken(key)
+    base = p.path_of(key)
+    return [(v, n, f"{base}[{i}]") for i, (v, n) in enumerate(zip(values, node.value, strict=True))]
+
+
+def _strip(path: str) -> str:
+    """``./env/dev/`` -> ``env/dev``; the repository root is ``.``."""
+    while path.startswith("./"):
+        path = path[2:]
+    path = path.rstrip("/")
+    return path or "."
+
+
+# --------------------------------------------------------------------------- warehouses
+
+
+def build_warehouse(doc: Parsed) -> Warehouse:
+    """Return the ``Warehouse`` of a checked document; raise ``Broken`` if it cannot be built."""
+    meta: Parsed = doc.req("metadata")
+    spec: Parsed = doc.req("spec")
+    subs: list[Subscription] = []
+    for sub, node, _ in _items(spec, "subscriptions"):
+        subs.append(_subscription(sub, location(doc.ctx, node)))
+    kw: dict[str, Any] = {}
+    if "retention" in spec.values:
+        kw["retention"] = Retention(
+            **_kw(spec.values["retention"], {"maxArtifacts": "max_artifacts", "maxAge": "max_age"})
+        )
+    kw.update(
+        _kw(spec, {"interval": "interval", "freightCreationPolicy": "freight_creation_policy"})
+    )
+    return Warehouse(
+        name=meta.req("name"),
+        subscriptions=tuple(subs),
+        annotations=tuple(meta.get("annotations", {}).items()),
+        location=location(doc.ctx, doc.node),
+        **kw,
+    )
+
+
+def _subscription(sub: Parsed, where: Location) -> Subscription:
+    if "image" in sub.values:
+        p: Parsed = sub.values["image"]
+        kw = _kw(
+            p,
+            {
+                "semverConstraint": "semver_constraint",
+                "constraint": "semver_constraint",
+                "imageSelectionStrategy": "strategy",
+                "discoveryLimit": "discovery_limit",
+                "cacheTTL": "cache_ttl",
+                "strictSemvers": "strict_semvers",
+                "platform": "platform",
+                "insecureSkipTLSVerify": "insecure_skip_tls_verify",
+                "credentialsEnv": "credentials_env",
+            },
+        )
+        allow = ([p.values["allowTags"]] if "allowTags" in p.values else []) + p.get(
+            "allowTagsRegexes", []
+        )
+        if allow:
+            kw["allow_tags"] = tuple(allow)
+        if "ignoreTags" in p.values:
+            kw["ignore_tags"] = tuple(p.values["ignoreTags"])
+        if "ignoreTagsRegexes" in p.values:
+            kw["ignore_tags_regexes"] = tuple(p.values["ignoreTagsRegexes"])
+        if "webhook" in p.values:
+            hook: Parsed = p.values["webhook"]
+            hook_kw = _kw(hook, {"enabled": "enabled"})
+            if "github" in hook.values:
+                gh: Parsed = hook.values["github"]
+                hook_kw.update(_kw(gh, {"repository": "repository"}))
+                if "events" in gh.values:
+                    hook_kw["events"] = tuple(gh.values["events"])
+            kw["webhook"] = Webhook(**hook_kw)
+        return ImageSubscription(repo_url=p.req("repoURL"), location=where, **kw)
+    if "chart" in sub.values:
+        p = sub.values["chart"]
+        kw = _kw(
+            p,
+            {
+                "name": "name",
+                "semverConstraint": "semver_constraint",
+                "constraint": "semver_constraint",
+                "discoveryLimit": "discovery_limit",
+            },
+        )
+        return ChartSubscription(repo_url=p.req("repoURL"), location=where, **kw)
+    if "git" in sub.values:
+        p = sub.values["git"]
+        kw = _kw(
+            p,
+            {
+                "branch": "branch",
+                "commitSelectionStrategy": "strategy",
+                "semverConstraint": "semver_constraint",
+                "discoveryLimit": "discovery_limit",
+            },
+        )
+        if "allowTags" in p.values:
+            kw["allow_tags"] = (p.values["allowTags"],)
+        for key, attr in (
+            ("ignoreTags", "ignore_tags"),
+            ("includePaths", "include_paths"),
+            ("excludePaths", "exclude_paths"),
+        ):
+            if key in p.values:
+                kw[attr] = tuple(p.values[key])
+        return GitSubscription(repo_url=p.req("repoURL"), location=where, **kw)
+    raise Broken("subscription")
+
+
+# --------------------------------------------------------------------------- stages
+
+
+@dataclass
+class Ref:
+    """A name written somewhere, kept with its place so a dangling one can be reported."""
+
+    name: str
+    ctx: Ctx
+    node: yaml.Node
+    path: str
+
+    def problem(self, message: str, hint: str = "") -> None:
+        self.ctx.problem(self.node, self.path, message, hint)
+
+
+@dataclass
+class Request:
+    warehouse: Ref | None
+    direct: bool
+    upstream: list[Ref]
+    anchor: Ref  # where to report a warehouse that cannot be inherited
+
+
+@dataclass
+class ImageUse:
+    """An image a promotion step writes (``None``: "the only image of the warehouse")."""
+
+    image: str | None
+    where: Ref
+
+
+@dataclass
+class StageDraft:
+    """A stage before its references are resolved; ``broken`` parts are already reported."""
+
+    name: str
+    order: int
+    ctx: Ctx
+    location: Location
+    requests: list[Request] = field(default_factory=list)
+    policy: PromotionPolicy = field(default_factory=PromotionPolicy)
+    verification: Verification | None = None
+    updates: tuple[GitRepoUpdate, ...] = ()
+    images: list[ImageUse] = field(default_factory=list)
+    annotations: tuple[tuple[str, str], ...] = ()
+    broken: bool = False
+
+
+def build_stage(doc: Parsed, order: int) -> StageDraft:
+    """Return a ``StageDraft`` of a checked document; raise ``Broken`` if it has no name."""
+    meta: Parsed = doc.req("metadata")
+    ctx = doc.ctx
+    draft = StageDraft(
+        name=meta.req("name"),
+        order=order,
+        ctx=ctx,
+        location=location(ctx, doc.node),
+        annotations=tuple(meta.get("annotations", {}).items()),
+    )
+    spec: Parsed | None = doc.get("spec")
+    if spec is None:
+        draft.broken = True
+        return draft
+    for part in (_requests, _policy, _verification, _updates):
+        try:
+            part(spec, draft)
+        except Broken:
+            draft.broken = True
+    return draft
+
+
+def _ref(p: Parsed, key: str) -> Ref:
+    return Ref(p.req(key), p.ctx, p.node_of(key), p.path_of(key))
+
+
+def _requests(spec: Parsed, draft: StageDraft) -> None:
+    if "subscriptions" in spec.values:
+        subs: Parsed = spec.values["subscriptions"]
+        upstream = [_ref(item, "name") for item, _, _ in _items(subs, "upstreamStages")]
+        warehouse = _ref(subs, "warehouse") if subs.has("warehouse") else None
+        anchor = Ref("", subs.ctx, subs.node_of("upstreamStages"), subs.path_of("upstreamStages"))
+        draft.requests.append(Request(warehouse, not upstream, upstream, anchor))
+    elif "requestedFreight" in spec.values:
+        for item, node, path in _items(spec, "requestedFreight"):
+            origin: Parsed = item.req("origin")
+            sources: Parsed = item.req("sources")
+            stages = [Ref(n, sources.ctx, nd, p) for n, nd, p in _items(sources, "stages")]
+            anchor = Ref("", spec.ctx, node, path)
+            draft.requests.append(
+                Request(_ref(origin, "name"), bool(sources.get("direct", False)), stages, anchor)
+            )
+    else:
+        raise Broken("subscriptions")
+
+
+def _policy(spec: Parsed, draft: StageDraft) -> None:
+    pp: Parsed | None = spec.get("promotionPolicy")
+    kw: dict[str, Any] = {}
+    if pp is not None:
+        kw = _kw(
+            pp,
+            {
+                "autoPromotionEnabled": "auto_promotion_enabled",
+                "autoPromotionDelay": "auto_promotion_delay",
+                "paused": "paused",
+                "schedule": "schedule",
+                "timezone": "timezone",
+            },
+        )
+        if "approvals" in pp.values:
+            a: Parsed = pp.values["approvals"]
+            akw = _kw(
+                a,
+                {
+                    "required": "required",
+                    "minimumApprovals": "minimum_approvals",
+                    "timeout": "timeout",
+                },
+            )
+            if "approvers" in a.values:
+                akw["approvers"] = tuple(
+                    Approver(type=x.req("type"), name=x.req("name")) for x in a.values["approvers"]
+                )
+            kw["approvals"] = Approvals(**akw)
+    owner: Parsed | None = None
+    if spec.has("conditions"):
+        owner = spec
+        if pp is not None and pp.has("conditions"):
+            spec.problem(
+                "conditions",
+                "conditions are written both here and under promotionPolicy",
+                "keep one list, under promotionPolicy",
+            )
+            raise Broken("conditions")
+    elif pp is not None and pp.has("conditions"):
+        owner = pp
+    if owner is not None:
+        conditions = []
+        for c, node, _ in _items(owner, "conditions"):
+            ckw = _kw(
+                c,
+                {
+                    "duration": "duration",
+                    "schedule": "schedule",
+                    "timezone": "timezone",
+                    "window": "window",
+                    "status": "status",
+                },
+            )
+            if "integrations" in c.values:
+                ckw["integrations"] = tuple(c.values["integrations"])
+            conditions.append(Condition(type=c.req("type"), location=location(c.ctx, node), **ckw))
+        kw["conditions"] = tuple(conditions)
+    draft.policy = PromotionPolicy(**kw)
+
+
+def _verification(spec: Parsed, draft: StageDraft) -> None:
+    v: Parsed | None = spec.get("verification")
+    if v is None:
+        return
+    steps: list[VerificationStep] = []
+    seen: set[str] = set()
+    for step, node, path in _items(v, "steps"):
+        name = step.req("name")
+        if name in seen:
+            v.ctx.problem(node, f"{path}.name", f"step name '{name}' is used twice")
+        seen.add(name)
+        steps.append(VerificationStep(name, step.req("analysisTemplate").req("name")))
+    for t, _, _ in _items(v, "analysisTemplates"):
+        steps.append(VerificationStep(t.req("name"), t.req("name")))
+    kw = _kw(v, {"parallel": "parallel"})
+    draft.verification = Verification(steps=tuple(steps), **kw)
+
+
+def _updates(spec: Parsed, draft: StageDraft) -> None:
+    if "gitRepoUpdates" in spec.values:
+        draft.updates = tuple(
+            _git_repo_update(u, draft) for u, _, _ in _items(spec, "gitRepoUpdates")
+        )
+    elif "promotionMechanisms" in spec.values:
+        pm: Parsed = spec.values["promotionMechanisms"]
+        draft.updates = tuple(
+            _git_repo_update(u, draft) for u, _, _ in _items(pm, "gitRepoUpdates")
+        )
+    elif "promotionTemplate" in spec.values:
+        template: Parsed = spec.values["promotionTemplate"]
+        draft.updates = (_from_steps(template.req("spec"), draft),)
+    elif any(spec.has(k) for k in ("gitRepoUpdates", "promotionMechanisms", "promotionTemplate")):
+        raise Broken("updates")
+
+
+def _git_repo_update(u: Parsed, draft: StageDraft) -> GitRepoUpdate:
+    kw = _kw(
+        u,
+        {
+            "repoURL": "repo_url",
+            "writeBranch": "write_branch",
+            "commitMessageTemplate": "commit_message_template",
+        },
+    )
+    if "pullRequest" in u.values:
+        # ``pullRequest: {github: {}}`` is Kargo's older way of saying "open one".
+        kw["pull_request"] = u.values["pullRequest"] is not False
+    kustomize = []
+    if "kustomize" in u.values:
+        for img, _, path in _items(u.values["kustomize"], "images"):
+            image = img.req("image")
+            kustomize.append(
+                KustomizeImageUpdate(
+                    image=image,
+                    path=_strip(img.req("path")),
+                    **_kw(img, {"useDigest": "use_digest"}),
+                )
+            )
+            draft.images.append(
+                ImageUse(image, Ref(image, u.ctx, img.node_of("image"), f"{path}.image"))
+            )
+    updates = []
+    if "helm" in u.values:
+        for img, _, path in _items(u.values["helm"], "images"):
+            image = img.req("image")
+            updates.append(
+                YamlValueUpdate(
+                    file=_strip(img.req("valuesFilePath")),
+                    key=img.req("key"),
+                    image=image,
+                    value=img.req("value"),
+                )
+            )
+            draft.images.append(
+                ImageUse(image, Ref(image, u.ctx, img.node_of("image"), f"{path}.image"))
+            )
+    for y, node, path in _items(u, "yamlUpdates"):
+        image = y.get("image")
+        updates.append(
+            YamlValueUpdate(
+                file=_strip(y.req("file")),
+                key=y.req("key"),
+                **_kw(y, {"image": "image", "value": "value"}),
+            )
+        )
+        where = y.node_of("image") if image else node
+        draft.images.append(
+            ImageUse(image, Ref(image or "", u.ctx, where, f"{path}.image" if image else path))
+        )
+    if kustomize:
+        kw["kustomize"] = tuple(kustomize)
+    if updates:
+        kw["yaml"] = tuple(updates)
+    return GitRepoUpdate(**kw)
+
+
+def _from_steps(spec: Parsed, draft: StageDraft) -> GitRepoUpdate:
+    """Map Kargo promotion steps onto one ``GitRepoUpdate``.
+
+    ``git-clone`` names the repository and where branches are checked out; paths of later
+    steps are taken relative to the checkout they point into, whose branch is the one
+    written. ``git-open-pr`` means a pull request; ``git-push`` alone means a direct push.
+    """
+    kw: dict[str, Any] = {}
+    checkouts: list[tuple[str, str | None]] = []
+    kustomize: list[KustomizeImageUpdate] = []
+    yaml_updates: list[YamlValueUpdate] = []
+    uses: set[str] = set()
+    write_branches: set[str] = set()
+
+    def rel(path: str) -> str:
+        path = _strip(path)
+        for folder, branch in sorted(checkouts, key=lambda c: -len(c[0])):
+            if path == folder or path.startswith(folder + "/") or folder == ".":
+                if branch:
+                    write_branches.add(branch)
+                return _strip(path[len(folder) :].lstrip("/")) if folder != "." else path
+        return path
+
+    for step, _, step_path in _items(spec, "steps"):
+        kind = step.req("uses")
+        uses.add(kind)
+        config: Any = step.get("config")
+        if kind == "git-clone":
+            url = config.req("repoURL")
+            if "repo_url" in kw and kw["repo_url"] != url:
+                config.problem(
+                    "repoURL",
+                    "a promotion template may clone only one repository",
+                    "use one stage per repository",
+                )
+            kw["repo_url"] = url
+            for co, _, _ in _items(config, "checkout"):
+                checkouts.append((_strip(co.req("path")), co.get("branch")))
+        elif kind == "kustomize-set-image":
+            folder = rel(config.req("path"))
+            for img, _, path in _items(config, "images"):
+                image = img.req("image")
+                use_digest = bool(img.get("useDigest", False))
+                for key, wanted in (("tag", "Tag"), ("digest", "Digest")):
+                    if key in img.values:
+                        _image_expr(img, key, image, wanted)
+                        use_digest = use_digest or key == "digest"
+                kustomize.append(
+                    KustomizeImageUpdate(image=image, path=folder, use_digest=use_digest)
+                )
+                draft.images.append(
+                    ImageUse(image, Ref(image, img.ctx, img.node_of("image"), f"{path}.image"))
+                )
+        elif kind == "yaml-update":
+            file = rel(config.req("path"))
+            for upd, _, path in _items(config, "updates"):
+                value: str = upd.req("value")
+                if "${{" not in value:
+                    yaml_updates.append(
+                        YamlValueUpdate(file=file, key=upd.req("key"), literal=value)
+                    )
+                    continue
+                match = IMAGE_EXPR.fullmatch(value.strip())
+                if match is None:
+                    upd.problem(
+                        "value",
+                        f"unsupported expression '{value}'",
+                        f"Shunter supports only {EXPR_FORMS}",
+                    )
+                    raise Broken("value")
+                image = match.group("repo")
+                yaml_updates.append(
+                    YamlValueUpdate(
+                        file=file,
+                        key=upd.req("key"),
+                        image=image,
+                        value=match.group("field"),  # type: ignore[arg-type]
+                    )
+                )
+                draft.images.append(
+                    ImageUse(image, Ref(image, upd.ctx, upd.node_of("value"), f"{path}.value"))
+                )
+        elif kind == "helm-update-image":
+            file = rel(config.req("path"))
+            for img, _, path in _items(config, "images"):
+                image = img.req("image")
+                yaml_updates.append(
+                    YamlValueUpdate(
+                        file=file, key=img.req("key"), image=image, value=img.req("value")
+                    )
+                )
+                draft.images.append(
+                    ImageUse(image, Ref(image, img.ctx, img.node_of("image"), f"{path}.image"))
+                )
+        elif kind == "git-commit" and config is not None and "message" in config.values:
+            kw["commit_message_template"] = config.values["message"]
+        del step_path
+    if len(write_branches) > 1:
+        spec.problem(
+            "steps",
+            f"the steps write to several branches ({', '.join(sorted(write_branches))})",
+            "Shunter writes one branch per stage",
+        )
+    elif write_branches:
+        kw["write_branch"] = write_branches.pop()
+    if "git-open-pr" in uses:
+        kw["pull_request"] = True
+    elif "git-push" in uses:
+        kw["pull_request"] = False
+    if kustomize:
+        kw["kustomize"] = tuple(kustomize)
+    if yaml_updates:
+        kw["yaml"] = tuple(yaml_updates)
+    return GitRepoUpdate(**kw)
+
+
+def _image_expr(img: Parsed, key: str, image: str, wanted: str) -> None:
+    """Check that a kustomize ``tag``/``digest`` is the freight's own value for ``image``."""
+    text: str = img.values[key]
+    match = IMAGE_EXPR.fullmatch(text.strip())
+    if match is None:
+        img.problem(
+            key,
+            f"a fixed {key} ('{text}') is not supported: Shunter writes the freight's {key}",
+            f'write ${{{{ imageFrom("{image}").{wanted} }}}} or leave {key} out',
+        )
+        raise Broken(key)
+    if match.group("repo") != image or match.group("field") != wanted:
+        img.problem(
+            key,
+            f"'{text}' does not name this image's {key}",
+            f'write ${{{{ imageFrom("{image}").{wanted} }}}}',
+        )
+        raise Broken(key)
+
+
+# --------------------------------------------------------------------------- linking
+
+
+def link_stages(
+    drafts: list[StageDraft], warehouses: Mapping[str, Warehouse | None], complete: bool
+) -> tuple[Stage, ...]:
+    """Resolve references between stages and warehouses; return stages upstream first.
+
+    Reports dangling warehouse and upstream names (only when every document could be
+    read, so a syntax error elsewhere does not cause a cascade), cycles, warehouses that
+    cannot be inherited, and promotion steps naming an image no subscription watches.
+    Broken stages are left out of the result; their problems are already reported.
+    """
+    by_name = {d.name: d for d in drafts}
+    for d in drafts:
+        for r in d.requests:
+            if r.warehouse is not None and r.warehouse.name not in warehouses and complete:
+                r.warehouse.problem(
+                    f"no Warehouse named '{r.warehouse.name}'",
+                    _known("warehouses", warehouses),
+                )
+                d.broken = True
+            for u in r.upstream:
+                if u.name not in by_name:
+                    if complete:
+                        u.problem(f"no Stage named '{u.name}'", _known("stages", by_name))
+                    d.broken = True
+    ordered = _topological(drafts, by_name)
+    resolved: dict[str, list[FreightRequest]] = {}
+    stages: list[Stage] = []
+    for d in ordered:
+        requests = _resolve(d, resolved, warehouses)
+        if requests is None:
+            continue
+        resolved[d.name] = requests
+        _check_images(d, requests, warehouses)
+        if d.broken:
+            continue
+        stages.append(
+            Stage(
+                name=d.name,
+                requested_freight=tuple(requests),
+                promotion_policy=d.policy,
+                verification=d.verification,
+                git_repo_updates=d.updates,
+                annotations=d.annotations,
+                location=d.location,
+            )
+        )
+    return tuple(stages)
+
+
+def _known(what: str, names: Iterable[str]) -> str:
+    names = sorted(names)
+    return f"known {what}: {', '.join(names)}" if names else f"no {what} are defined"
+
+
+def _topological(drafts: list[StageDraft], by_name: Mapping[str, StageDraft]) -> list[StageDraft]:
+    """Kahn's algorithm, taking the earliest-written ready stage first; reports cycles."""
+    upstream = {
+        d.name: [u for r in d.requests for u in r.upstream if u.name in by_name] for d in drafts
+    }
+    waiting = {d.name: len({u.name for u in upstream[d.name]}) for d in drafts}
+    downstream: dict[str, set[str]] = {d.name: set() for d in drafts}
+    for d in drafts:
+        for u in upstream[d.name]:
+            downstream[u.name].add(d.name)
+    ready = [(d.order, d.name) for d in drafts if waiting[d.name] == 0]
+    heapq.heapify(ready)
+    out: list[StageDraft] = []
+    while ready:
+        _, name = heapq.heappop(ready)
+        out.append(by_name[name])
+        for down in downstream[name]:
+            waiting[down] -= 1
+            if waiting[down] == 0:
+                heapq.heappush(ready, (by_name[down].order, down))
+    left = {n for n, count in waiting.items() if count > 0}
+    reported: set[str] = set()
+    for start in sorted(left, key=lambda n: by_name[n].order):
+        walk: list[str] = []
+        index: dict[str, int] = {}
+        current = start
+        while current not in index:
+            index[current] = len(walk)
+            walk.append(current)
+            current = next(u.name for u in upstream[current] if u.name in left)
+        cycle = walk[index[current] :]
+        if not reported.intersection(cycle):
+            first = min(cycle, key=lambda n: by_name[n].order)
+            i = cycle.index(first)
+            rotated = cycle[i:] + cycle[:i]  # each takes freight from the next
+            takes_from = rotated[1] if len(rotated) > 1 else first
+            flow = [first, *reversed(rotated[1:]), first]  # the way freight would flow
+            ref = next(u for u in upstream[first] if u.name == takes_from)
+            ref.problem(
+                "stages take freight from each other in a cycle: " + " -> ".join(flow),
+                "a stage must not take freight from itself or from a stage after it",
+            )
+        reported.update(walk)
+    return out
+
+
+def _resolve(
+    d: StageDraft,
+    resolved: Mapping[str, list[FreightRequest]],
+    warehouses: Mapping[str, Warehouse | None],
+) -> list[FreightRequest] | None:
+    out: list[FreightRequest] = []
+    for r in d.requests:
+        ups = [u for u in r.upstream if u.name in resolved]
+        if len(ups) != len(r.upstream):
+            return None  # an upstream stage is broken, missing or in a cycle: reported
+        if r.warehouse is not None:
+            name = r.warehouse.name
+            if name not in warehouses:
+                return None
+            for u in ups:
+                if all(req.warehouse != name for req in resolved[u.name]):
+                    u.problem(
+                        f"stage '{u.name}' does not take freight from warehouse '{name}'",
+                        "an upstream stage must take freight from the same warehouse",
+                    )
+                    return None
+        else:
+            inherited = sorted({req.warehouse for u in ups for req in resolved[u.name]})
+            if len(inherited) > 1:
+                r.anchor.problem(
+                    f"the upstream stages take freight from several warehouses "
+                    f"({', '.join(inherited)})",
+                    "name one with subscriptions.warehouse",
+                )
+                return None
+            if not inherited:
+                return None
+            name = inherited[0]
+        out.append(FreightRequest(name, r.direct, tuple(u.name for u in r.upstream)))
+    return out
+
+
+def _check_images(
+    d: StageDraft, requests: list[FreightRequest], warehouses: Mapping[str, Warehouse | None]
+) -> None:
+    found = [warehouses.get(r.warehouse) for r in requests]
+    if any(w is None for w in found):
+        return  # a broken warehouse: its problems are reported
+    watched = list(
+        dict.fromkeys(
+            s.repo_url
+            for w in found
+            if w is not None
+            for s in w.subscriptions
+            if isinstance(s, ImageSubscription)
+        )
+    )
+    names = ", ".join(dict.fromkeys(r.warehouse for r in requests))
+    for use in d.images:
+        if use.image is None:
+            if len(watched) != 1:
+                use.where.problem(
+                    f"say which image goes here: warehouse {names} watches "
+                    + (f"{len(watched)} images" if watched else "no image"),
+                    "add image: <repoURL>" if watched else "add an image subscription",
+                )
+                d.broken = True
+        elif use.image not in watched:
+            use.where.problem(
+                f"image '{use.image}' is not watched by warehouse {names}",
+                f"watched: {', '.join(watched)}" if watched else "add an image subscription",
+            )
+            d.broken = True
+
+
+# --------------------------------------------------------------------------- other kinds
+
+
+def build_analysis_template(doc: Parsed) -> AnalysisTemplate:
+    """Return the ``AnalysisTemplate`` of a checked document; raise ``Broken`` if incomplete."""
+    meta: Parsed = doc.req("metadata")
+    spec: Parsed = doc.req("spec")
+    kw = _kw(spec, {"timeout": "timeout"})
+    if "workflow" in spec.values:
+        w: Parsed = spec.values["workflow"]
+        wkw = _kw(w, {"ref": "ref"})
+        if "inputs" in w.values:
+            wkw["inputs"] = tuple(w.values["inputs"].items())
+        kw["workflow"] = WorkflowCheck(file=w.req("file"), **wkw)
+    elif "http" in spec.values:
+        h: Parsed = spec.values["http"]
+        hkw = _kw(h, {"method": "method"})
+        if "expectStatus" in h.values:
+            status = h.values["expectStatus"]
+            hkw["expect_status"] = tuple(status) if isinstance(status, list) else (status,)
+        if "headers" in h.values:
+            hkw["headers"] = tuple(h.values["headers"].items())
+        kw["http"] = HttpCheck(url=h.req("url"), **hkw)
+    else:
+        raise Broken("workflow")
+    return AnalysisTemplate(name=meta.req("name"), location=location(doc.ctx, doc.node), **kw)
+
+
+def build_settings(doc: Parsed) -> Settings:
+    """Return the ``Settings`` of a checked ``ProjectConfig`` document."""
+    spec: Parsed = doc.req("spec")
+    kw = _kw(spec, {"stateBranch": "state_branch", "emergencyPermission": "emergency_permission"})
+    if "monitoring" in spec.values:
+        m: Parsed = spec.values["monitoring"]
+        mkw = _kw(m, {"enabled": "enabled"})
+        if "serviceMonitor" in m.values:
+            mkw.update(_kw(m.values["serviceMonitor"], {"enabled": "service_monitor"}))
+        kw["monitoring"] = Monitoring(**mkw)
+    return Settings(**kw)

@@ -701,3 +701,29 @@ def test_configdir_reports_an_empty_folder(tmp_path: Path) -> None:
     (tmp_path / "kargo").mkdir()
     with pytest.raises(ConfigError, match=r"holds no \.yaml or \.yml file"):
         load_config_dir(tmp_path / "kargo")
+
+
+def test_yaml_anchors_and_merge_keys_work_and_written_keys_override() -> None:
+    text = """\
+apiVersion: kargo.akuity.io/v1alpha1
+kind: Warehouse
+metadata: {name: flask-app}
+spec:
+  subscriptions:
+    - image: &common {repoURL: ghcr.io/alkon/flask-app, discoveryLimit: 5}
+    - image:
+        <<: *common
+        repoURL: ghcr.io/alkon/worker
+"""
+    config = parse(("w.yaml", text))
+    subs = config.warehouse("flask-app").subscriptions
+    assert [(s.repo_url, s.discovery_limit) for s in subs] == [
+        ("ghcr.io/alkon/flask-app", 5),
+        ("ghcr.io/alkon/worker", 5),
+    ]
+
+
+def test_a_document_that_is_not_a_mapping_is_reported() -> None:
+    assert problems(("w.yaml", WAREHOUSE + "---\n- just\n- a list\n")) == [
+        "w.yaml:11:1: (document): expected a mapping, got a list"
+    ]

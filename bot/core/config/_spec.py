@@ -458,21 +458,32 @@ class ListOf(Spec):
 def _pairs(
     node: yaml.MappingNode, ctx: Ctx, path: str
 ) -> Iterable[tuple[str, yaml.Node, yaml.Node]]:
-    """Yield (key, key node, value node), reporting non-string and repeated keys."""
-    ctx.flatten(node)
+    """Yield (key, key node, value node), reporting non-string and repeated keys.
+
+    Keys merged in with ``<<: *anchor`` may be overridden by keys written in the mapping
+    itself (https://yaml.org/type/merge.html); a key written twice by hand is an error.
+    """
+    written = sum(1 for k, _ in node.value if k.tag != "tag:yaml.org,2002:merge")
+    ctx.flatten(node)  # merged pairs first, then the written ones
+    merged = node.value[: len(node.value) - written]
+    out: dict[str, tuple[yaml.Node, yaml.Node]] = {}
     seen: dict[str, yaml.Node] = {}
-    for key_node, value_node in node.value:
+    for i, (key_node, value_node) in enumerate(node.value):
         if not is_scalar(key_node, STR_TAG):
             ctx.problem(key_node, path, f"keys must be strings, got {describe(key_node)}")
             continue
         key = str(key_node.value)
-        if key in seen:
-            first = seen[key].start_mark.line + 1
-            ctx.problem(
-                key_node, join(path, key), f"'{key}' is written twice (first on line {first})"
-            )
-            continue
-        seen[key] = key_node
+        if i >= len(merged):
+            if key in seen:
+                first = seen[key].start_mark.line + 1
+                ctx.problem(
+                    key_node, join(path, key), f"'{key}' is written twice (first on line {first})"
+                )
+                continue
+            seen[key] = key_node
+        out.pop(key, None)  # keep the overriding value, in the order it was written
+        out[key] = (key_node, value_node)
+    for key, (key_node, value_node) in out.items():
         yield key, key_node, value_node
 
 

@@ -60,6 +60,10 @@ class Forge(Protocol):
         """Open PRs whose head is ``head_branch`` in this repository."""
         ...
 
+    def recent_pull_requests(self, head_branch: str, *, limit: int = 10) -> list[PullRequest]:
+        """PRs, open or closed, whose head is ``head_branch``, newest first."""
+        ...
+
     def create_pull_request(
         self, *, base: str, head: str, title: str, body: str
     ) -> PullRequest: ...

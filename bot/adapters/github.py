@@ -148,6 +148,21 @@ class GitHubForge:
             pulls = self._repo.get_pulls(state="open", head=f"{self.owner}:{head_branch}")
             return [_to_pull(pr) for pr in pulls]
 
+    def recent_pull_requests(self, head_branch: str, *, limit: int = 10) -> list[PullRequest]:
+        """PRs (open or closed) whose head is ``head_branch``, newest first, at most ``limit``.
+
+        One request: GitHub lists pulls newest first (``sort=created``, ``direction=desc``).
+        """
+        with self._translate(
+            f"list pull requests from {head_branch}",
+            permission="pull-requests: read",
+            what="",
+        ):
+            pulls = self._repo.get_pulls(
+                state="all", head=f"{self.owner}:{head_branch}", sort="created", direction="desc"
+            )
+            return [_to_pull(pr) for pr in pulls.get_page(0)[:limit]]
+
     def create_pull_request(self, *, base: str, head: str, title: str, body: str) -> PullRequest:
         """Open a PR from ``head`` into ``base``; return it.
 

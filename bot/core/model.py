@@ -328,7 +328,5 @@ class Config:
     def downstream(self, stage: str) -> tuple[Stage, ...]:
         """Stages that take freight from ``stage``, in pipeline order."""
         return tuple(
-            s
-            for s in self.stages
-            if any(stage in r.upstream_stages for r in s.requested_freight)
+            s for s in self.stages if any(stage in r.upstream_stages for r in s.requested_freight)
         )

@@ -184,6 +184,11 @@ def _discover(warehouse: str, p: Plan, obs: Observations, now: datetime) -> None
     p.say(where, f"new freight {_label(f)}")
 
 
+def _alias(p: Plan, name: str) -> str:
+    rec = p.ledger.freight.get(name)
+    return _label(rec.freight) if rec else name[:7]
+
+
 def _label(f: Freight) -> str:
     return f"{f.alias} ({f.summary()})"
 
@@ -436,12 +441,17 @@ def _drive(
         # A newer candidate replaces the open one: the same PR is rewritten.
         _audit(p, name, open_, "Superseded", at=now, commit=None)
         p.changes.append(
-            f"{name}: {_label(desired)} supersedes {open_.freight[:7]} in PR #{open_.pr}"
+            f"{name}: {_label(desired)} supersedes {_alias(p, open_.freight)} in PR #{open_.pr}"
         )
         rec.promotion = OpenPromotion(
-            freight=desired.name, kind=kind, by=by, reason=reason, started_at=now,
-            pr=open_.pr, url=open_.url,
-        )  # fmt: skip
+            freight=desired.name,
+            kind=kind,
+            by=by,
+            reason=reason,
+            started_at=now,
+            pr=open_.pr,
+            url=open_.url,
+        )
         open_ = rec.promotion
         _emit_open(stage, rec, desired, current, p, obs, owner, pr=open_.pr)
         return
@@ -450,8 +460,12 @@ def _drive(
             freight=desired.name, kind=kind, by=by, reason=reason, started_at=now
         )
         rec.request = None
-        verb = {"auto": "promotes", "manual": "proposes", "emergency": "emergency-promotes",
-                "rollback": "rolls back to"}[kind]  # fmt: skip
+        verb = {
+            "auto": "promotes",
+            "manual": "proposes",
+            "emergency": "emergency-promotes",
+            "rollback": "rolls back to",
+        }[kind]
         p.changes.append(f"{name}: {verb} {_label(desired)}")
         _emit_open(stage, rec, desired, current, p, obs, owner, pr=None)
         return
@@ -515,6 +529,9 @@ def _drive(
         p.say(name, f"merging PR #{pr.number}: {_label(desired)}")
     else:
         waiting = "; ".join(text for ok, text in gates if not ok)
+        ignored = [text for ok, text in gates if ok and text.startswith("not counted")]
+        if ignored:
+            waiting += " (" + "; ".join(ignored) + ")"
         p.say(name, f"PR #{pr.number} ({_label(desired)}) waits: {waiting}", blocked=True)
 
 

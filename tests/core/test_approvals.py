@@ -21,24 +21,41 @@ TEAMS: dict[str, frozenset[str] | str] = {"alkon/platform-team": frozenset({"ali
 
 def pr(head: str = HEAD) -> PullRequest:
     return PullRequest(
-        number=7, url="u", title="t", body="b", author="shunter-bot", head_branch="shunter/prod",
-        head_sha=head, base_branch="main", state="open", merged=False, merged_by=None,
-        merge_commit_sha=None, created_at=T0,
-    )  # fmt: skip
+        number=7,
+        url="u",
+        title="t",
+        body="b",
+        author="shunter-bot",
+        head_branch="shunter/prod",
+        head_sha=head,
+        base_branch="main",
+        state="open",
+        merged=False,
+        merged_by=None,
+        merge_commit_sha=None,
+        created_at=T0,
+    )
 
 
 def review(user: str, state: str = "APPROVED", sha: str = HEAD, minutes: int = 1) -> Review:
     return Review(
-        id=minutes, user=user, state=state,  # type: ignore[arg-type]
-        commit_id=sha, submitted_at=T0 + timedelta(minutes=minutes),
-    )  # fmt: skip
+        id=minutes,
+        user=user,
+        state=state,  # type: ignore[arg-type]
+        commit_id=sha,
+        submitted_at=T0 + timedelta(minutes=minutes),
+    )
 
 
 def count(*reviews: Review, teams: dict[str, frozenset[str] | str] = TEAMS, by: str = "shunter"):  # type: ignore[no-untyped-def]
     return count_approvals(
-        RULE, pr(), tuple(reviews), teams=teams, owner="alkon",
+        RULE,
+        pr(),
+        tuple(reviews),
+        teams=teams,
+        owner="alkon",
         excluded=frozenset({"shunter-bot", by}),
-    )  # fmt: skip
+    )
 
 
 def test_two_eligible_approvals_on_head_pass() -> None:

@@ -23,9 +23,10 @@ T = datetime(2026, 5, 1, 12, 30, tzinfo=UTC)
 
 def sample() -> Ledger:
     f = make_freight(
-        "flask-app", images=[Image("ghcr.io/alkon/flask-app", "1.8.4", "sha256:" + "c" * 64)],
+        "flask-app",
+        images=[Image("ghcr.io/alkon/flask-app", "1.8.4", "sha256:" + "c" * 64)],
         discovered_at=T,
-    )  # fmt: skip
+    )
     led = Ledger()
     led.freight[f.name] = FreightRecord(f, verified_in={"dev": T}, approved_for={"prod": "alice"})
     led.stages["dev"] = StageRecord(current_freight=f.name, since=T, history=[f.name])
@@ -71,5 +72,5 @@ def test_empty_branch_is_an_empty_ledger() -> None:
     ],
 )
 def test_unreadable_state_is_a_clear_error(files: dict[str, str]) -> None:
-    with pytest.raises(ValueError, match="state branch|newer than this Shunter"):
+    with pytest.raises(ValueError, match=r"state branch|newer than this Shunter"):
         from_files(files)

@@ -24,7 +24,6 @@ from bot.core.model import (
 )
 from bot.core.observations import Discovery, Observations, PromotionPR, SubscriptionResult
 from bot.core.planner import (
-    ClosePromotionPR,
     MergePromotionPR,
     OpenPromotionPR,
     Plan,
@@ -87,11 +86,20 @@ def pr_for(p: Plan, stage: str, number: int, **kw: object) -> PullRequest:
     """The PR GitHub would show after the plan's open action for ``stage`` was applied."""
     (action,) = [a for a in p.actions if isinstance(a, OpenPromotionPR) and a.stage == stage]
     fields: dict[str, object] = {
-        "number": number, "url": f"http://gh/pull/{number}", "title": action.title,
-        "body": action.body, "author": BOT, "head_branch": promo.branch_for(stage),
-        "head_sha": f"{number:040d}", "base_branch": "main", "state": "open", "merged": False,
-        "merged_by": None, "merge_commit_sha": None, "created_at": T0,
-    }  # fmt: skip
+        "number": number,
+        "url": f"http://gh/pull/{number}",
+        "title": action.title,
+        "body": action.body,
+        "author": BOT,
+        "head_branch": promo.branch_for(stage),
+        "head_sha": f"{number:040d}",
+        "base_branch": "main",
+        "state": "open",
+        "merged": False,
+        "merged_by": None,
+        "merge_commit_sha": None,
+        "created_at": T0,
+    }
     fields.update(kw)
     return PullRequest(**fields)  # type: ignore[arg-type]
 
@@ -266,7 +274,9 @@ def test_newer_freight_rewrites_the_open_pr() -> None:
 
 
 def test_paused_stage_does_nothing_and_says_why() -> None:
-    cfg = replace(CONFIG, stages=(replace(CONFIG.stages[0], promotion_policy=PromotionPolicy(auto_promotion_enabled=True, paused=True)), *CONFIG.stages[1:]))  # fmt: skip
+    paused = PromotionPolicy(auto_promotion_enabled=True, paused=True)
+    dev = replace(CONFIG.stages[0], promotion_policy=paused)
+    cfg = replace(CONFIG, stages=(dev, *CONFIG.stages[1:]))
     p = plan(cfg, Ledger(), obs(discoveries=found("1.8.4")), T0)
     assert p.actions == []
     assert any(d.stage == "dev" and "paused" in d.message and d.blocked for d in p.decisions)
@@ -287,7 +297,7 @@ def test_emergency_request_skips_delay_and_approvals() -> None:
     led.stages["prod"] = led.stage("prod")
     led.stages["prod"].request = Request(fid, "emergency", "carol", "hotfix", T0)
     p2 = run(led, T0)
-    (opened,) = [a for a in p2.actions if isinstance(a, OpenPromotionPR) and a.stage == "prod"]
+    assert ("OpenPromotionPR", "prod") in kinds(p2)
     pr = pr_for(p2, "prod", 11)
     p3 = run(p2.ledger, T0, prs={"prod": PromotionPR(pr)})
     assert ("MergePromotionPR", "prod") in kinds(p3)

@@ -1,0 +1,287 @@
+"""The one loop: read the ledger, observe, plan, apply, write the ledger. Level-triggered.
+
+Every trigger runs this same loop. An event only narrows it (refresh one warehouse) or
+adds a person's request (an emergency promotion); a missed or doubled event changes
+nothing, because the next run converges on the same result. With nothing new in the
+world a run makes no write call at all: no GitHub write, no state commit.
+
+The loop plans, applies the plan's actions, observes again and plans again, up to a few
+rounds, so that a merge into dev carries on to staging in the same run (GitHub starts
+no workflow for events the bot's own token causes). The ledger is written once at the
+end with compare-and-swap; if another run wrote first, the whole run starts over from
+the newer ledger (the actions it already took are found again on GitHub, not redone).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from bot.core import promotion as promo
+from bot.core.approvals import team_key
+from bot.core.ledger import Ledger, from_files, to_files
+from bot.core.model import Config
+from bot.core.observations import Discovery, Observations, PromotionPR
+from bot.core.planner import (
+    Action,
+    ClosePromotionPR,
+    Decision,
+    MergePromotionPR,
+    OpenPromotionPR,
+    Plan,
+    UpdatePromotionPR,
+    plan,
+)
+from bot.discovery import discover
+from bot.errors import ConflictError, PermanentError, ShunterError
+from bot.ports import Forge, GitRepo, PullRequest, Registry, StateStore
+
+CAS_ATTEMPTS = 5
+
+
+@dataclass
+class World:
+    """The adapters one run talks to; ``None`` where that system is not used this run."""
+
+    config: Config
+    state: StateStore
+    registry: Registry | None = None
+    forge: Forge | None = None
+    gitops: GitRepo | None = None
+    owner: str = ""
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now().astimezone())
+
+
+@dataclass
+class Outcome:
+    """What a run did, for the CLI to print and the Action to publish."""
+
+    ledger: Ledger
+    decisions: list[Decision] = field(default_factory=list)
+    actions: list[Action] = field(default_factory=list)
+    changes: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    state_commit: str | None = None
+    wrote: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+Mutation = Callable[[Ledger, datetime], list[str]]
+
+
+def reconcile(
+    world: World,
+    *,
+    dry_run: bool = False,
+    warehouses: set[str] | None = None,
+    discover_now: bool = True,
+    mutate: Mutation | None = None,
+    max_rounds: int | None = None,
+) -> Outcome:
+    """Run the loop once and return what happened.
+
+    ``warehouses`` limits discovery to those names (``None``: all); ``discover_now=False``
+    skips registries entirely. ``mutate`` applies a person's request to the ledger before
+    planning (and again after a lost compare-and-swap). With ``dry_run`` nothing is
+    applied or written: the plan of the first round is returned.
+    Raises ``PermanentError`` when the ledger cannot be read; other failures are in
+    ``Outcome.errors``.
+    """
+    discoveries: dict[str, Discovery] | None = None
+    rounds = max_rounds or 2 * len(world.config.stages) + 3
+    for _attempt in range(CAS_ATTEMPTS):
+        files, head = world.state.load()
+        try:
+            ledger = from_files(files)
+        except ValueError as exc:
+            raise PermanentError(f"state branch: {exc}") from exc
+        now = world.clock()
+        changes: list[str] = []
+        if mutate is not None:
+            changes += mutate(ledger, now)
+        if discoveries is None:
+            discoveries = _discover(world, warehouses) if discover_now else {}
+        out = Outcome(ledger=ledger)
+        seen_actions: list[Action] = []
+        for round_no in range(rounds):
+            obs = _observe(world, ledger, discoveries if round_no == 0 else {}, out)
+            p: Plan = plan(
+                world.config,
+                ledger,
+                obs,
+                now,
+                owner=world.owner,
+                discovery_only=world.forge is None and not dry_run,
+            )
+            ledger = p.ledger
+            changes += p.changes
+            out.decisions = p.decisions
+            if dry_run:
+                out.actions = p.actions
+                break
+            if not p.actions:
+                break
+            seen_actions += p.actions
+            for action in p.actions:
+                _apply(world, action, out)
+        out.ledger = ledger
+        out.changes = changes
+        if not dry_run:
+            out.actions = seen_actions
+        new_files = to_files(ledger)
+        if dry_run or (new_files == files and head is not None) or (not changes and head):
+            return out
+        message = _commit_message(changes)
+        try:
+            out.state_commit = world.state.save(new_files, message, expected_head=head)
+            out.wrote = True
+            return out
+        except ConflictError:
+            continue  # another run wrote first: start over from its ledger
+    raise ConflictError(
+        f"the state branch kept moving: {CAS_ATTEMPTS} attempts lost the race; the next run retries"
+    )
+
+
+def _commit_message(changes: list[str]) -> str:
+    if not changes:
+        return "shunter: initialise the ledger"
+    head = changes[0] if len(changes) == 1 else f"{changes[0]} (+{len(changes) - 1} more)"
+    return f"shunter: {head}\n\n" + "\n".join(f"- {c}" for c in changes) + "\n"
+
+
+def _discover(world: World, only: set[str] | None) -> dict[str, Discovery]:
+    out: dict[str, Discovery] = {}
+    if world.registry is None:
+        return out
+    for wh in world.config.warehouses:
+        if only is not None and wh.name not in only:
+            continue
+        out[wh.name] = discover(wh, world.registry)
+    return out
+
+
+def _observe(
+    world: World, ledger: Ledger, discoveries: dict[str, Discovery], out: Outcome
+) -> Observations:
+    forge = world.forge
+    if forge is None:
+        return Observations(discoveries=discoveries, forge=False)
+    prs: dict[str, PromotionPR] = {}
+    teams: dict[str, frozenset[str] | str] = {}
+    try:
+        bot = forge.whoami()
+    except ShunterError as exc:
+        out.errors.append(f"GitHub: {exc}")
+        return Observations(discoveries=discoveries, forge=False)
+    for stage in world.config.stages:
+        rec = ledger.stages.get(stage.name)
+        try:
+            pr = None
+            branch = promo.branch_for(stage.name)
+            if rec is not None and rec.promotion is not None and rec.promotion.pr is not None:
+                pr = forge.pull_request(rec.promotion.pr)
+            elif rec is not None and rec.promotion is not None:
+                # Opened by this run (or a concurrent one) and not yet known by number:
+                # find it by its marker, merged or not, so it is never opened twice.
+                pr = _same_promotion(forge.recent_pull_requests(branch), rec.promotion.freight)
+            else:
+                found = forge.open_pull_requests(branch)
+                pr = found[0] if found else None
+            if pr is None:
+                continue
+            reviews = tuple(forge.reviews(pr.number)) if pr.state == "open" else ()
+            prs[stage.name] = PromotionPR(pr=pr, reviews=reviews)
+            approvals = stage.promotion_policy.approvals
+            if pr.state == "open" and approvals is not None and approvals.required:
+                for a in approvals.approvers:
+                    if a.type != "team":
+                        continue
+                    key = team_key(a.name, world.owner)
+                    if key in teams:
+                        continue
+                    try:
+                        teams[key] = forge.team_members(key)
+                    except ShunterError as exc:
+                        teams[key] = str(exc)
+        except ShunterError as exc:
+            out.errors.append(f"{stage.name}: GitHub: {exc}")
+    return Observations(discoveries=discoveries, prs=prs, teams=teams, bot_login=bot)
+
+
+def _same_promotion(prs: list[PullRequest], freight: str) -> PullRequest | None:
+    """The open or merged PR whose marker promotes ``freight``, if any."""
+    for pr in prs:
+        marker = promo.parse_marker(pr.body)
+        if marker is not None and marker.freight == freight and (pr.merged or pr.state == "open"):
+            return pr
+    return None
+
+
+def _apply(world: World, action: Action, out: Outcome) -> None:
+    """Carry out one action; a failure is recorded and the run goes on with the rest."""
+    forge = world.forge
+    try:
+        if forge is None:
+            raise PermanentError("promotion pull requests need the GitHub API (set GITHUB_TOKEN)")
+        if isinstance(action, OpenPromotionPR):
+            _open(world, forge, action)
+        elif isinstance(action, MergePromotionPR):
+            forge.merge_pull_request(
+                action.pr, sha=action.head_sha, title=action.title, message=action.message
+            )
+        elif isinstance(action, UpdatePromotionPR):
+            forge.update_pull_request(action.pr, title=action.title, body=action.body)
+        elif isinstance(action, ClosePromotionPR):
+            forge.close_pull_request(action.pr, action.comment)
+    except ConflictError as exc:
+        # The PR moved under us (new commit, not mergeable): the next round looks again.
+        out.decisions.append(Decision(action.stage, f"will retry: {exc}", blocked=True))
+    except (ShunterError, ValueError) as exc:
+        out.errors.append(f"{action.stage}: {exc}")
+
+
+def _open(world: World, forge: Forge, action: OpenPromotionPR) -> None:
+    gitops = world.gitops
+    if gitops is None:
+        raise PermanentError("promotions need the GitOps repository checkout (--repo-dir)")
+    stage = world.config.stage(action.stage)
+    branch = promo.branch_for(stage.name)
+    base = forge.default_branch()
+    edits: dict[str, str] = {}
+    for update in stage.git_repo_updates:
+        if update.repo_url is not None:
+            raise PermanentError(
+                f"stage {stage.name}: gitRepoUpdates.repoURL {update.repo_url} names another"
+                " repository; this version edits only the repository it runs in (remove repoURL)"
+            )
+        if update.write_branch:
+            base = update.write_branch
+        current = {path: gitops.read_file(base, path) for path in promo.files_to_read(update)}
+        edits.update(promo.render_edits(stage, update, action.freight, {**current, **edits}))
+    existing: PullRequest | None = None
+    if action.pr is None:
+        existing = _same_promotion(forge.recent_pull_requests(branch), action.freight.name)
+        if existing is not None and existing.merged:
+            return  # a concurrent run already promoted this freight; the next round records it
+        if existing is None:
+            opened = forge.open_pull_requests(branch)
+            existing = opened[0] if opened else None
+    else:
+        existing = forge.pull_request(action.pr)
+    # Idempotent: pushes nothing when the branch already holds exactly these files.
+    gitops.commit_files(
+        base=base, branch=branch, files=edits, message=action.commit_message, force=True
+    )
+    if existing is None:
+        pr = forge.create_pull_request(base=base, head=branch, title=action.title, body=action.body)
+        if action.reviewers or action.team_reviewers:
+            forge.request_reviewers(
+                pr.number, users=list(action.reviewers), teams=list(action.team_reviewers)
+            )
+    elif (existing.title, existing.body) != (action.title, action.body):
+        forge.update_pull_request(existing.number, title=action.title, body=action.body)

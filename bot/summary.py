@@ -1,0 +1,31 @@
+"""The Markdown step summary a run leaves on its GitHub Actions page."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.reconcile import Outcome
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ").replace("<", "&lt;")
+
+
+def step_summary(outcome: Outcome) -> str:
+    """What happened and what waits, stage by stage, as Markdown."""
+    lines = ["## Shunter", ""]
+    if outcome.changes:
+        lines += ["**Changed**", ""]
+        lines += [f"- {_cell(c)}" for c in outcome.changes]
+        lines.append("")
+    lines += ["| | Where | What |", "|---|---|---|"]
+    for d in outcome.decisions:
+        icon = "⏸️" if d.blocked else "✅"
+        lines.append(f"| {icon} | {_cell(d.stage)} | {_cell(d.message)} |")
+    if outcome.errors:
+        lines += ["", "**Errors**", ""]
+        lines += [f"- {_cell(e)}" for e in outcome.errors]
+    if outcome.state_commit:
+        lines += ["", f"Ledger commit: `{outcome.state_commit[:12]}`"]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,275 @@
+"""The seed's flask-app pipeline end to end: real registry, real git, PyGithub over HTTP.
+
+Each test drives the real ``shunter`` command (``bot.cli.main``) the way the Action
+does, against ``SandboxWorld``: Debian's docker-registry with images pushed by skopeo, a
+bare GitOps repository, and the GitHub REST sandbox backed by it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import github
+import pytest
+import yaml
+from github import Auth
+
+from bot.cli import main
+from bot.sandbox.registry import LocalRegistry
+from bot.sandbox.world import REPOSITORY, USERS, SandboxWorld
+
+T0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
+
+
+class Pipeline:
+    def __init__(self, world: SandboxWorld) -> None:
+        self.w = world
+        self.now = T0
+
+    def shunter(self, *args: str, login: str = "shunter-bot", expect: int = 0, **env: str) -> str:
+        out = io.StringIO()
+        e = self.w.env(login=login, SHUNTER_NOW=self.now.isoformat(), GITHUB_ACTOR=login, **env)
+        code = main(["--repo-dir", str(self.w.checkout), *args], env=e, out=out)
+        assert code == expect, out.getvalue()
+        return out.getvalue()
+
+    def gh(self, login: str = "alice") -> github.Github:
+        assert self.w.github is not None
+        return github.Github(auth=Auth.Token(USERS[login]), base_url=self.w.github.api_url)
+
+    def pr(self, number: int, login: str = "alice"):  # type: ignore[no-untyped-def]
+        return self.gh(login).get_repo(REPOSITORY).get_pull(number)
+
+    def stages(self) -> dict[str, dict]:  # type: ignore[type-arg]
+        rows = json.loads(self.shunter("get", "stages", "-o", "json"))
+        return {r["name"]: r for r in rows}
+
+    def version(self, stage: str) -> str | None:
+        cur = self.stages()[stage]["currentFreight"]
+        return None if cur is None else cur["version"]
+
+    def writes(self) -> int:
+        assert self.w.github is not None
+        return len(self.w.github.write_requests())
+
+    def state_head(self) -> str:
+        return subprocess.run(
+            ["git", "rev-parse", "refs/heads/shunter/state"],
+            cwd=self.w.bare,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+
+
+@pytest.fixture
+def pipeline(
+    tmp_path: Path, oci_registry: LocalRegistry, request: pytest.FixtureRequest
+) -> Iterator[Pipeline]:
+    # Each test gets its own image repository in the shared registry.
+    path = "e2e/" + request.node.name.replace("_", "-").lower()
+    with SandboxWorld(tmp_path / "world", registry=oci_registry, image_path=path) as w:
+        p = Pipeline(w)
+        assert w.github is not None
+        w.github.clock = lambda: p.now  # GitHub's timestamps follow the simulated clock
+        yield p
+
+
+def test_seed_pipeline_dev_staging_prod(pipeline: Pipeline) -> None:
+    p = pipeline
+    before_dev = p.w.main_file("env/dev/kustomization.yaml")
+    p.w.push("1.8.4")
+
+    out = p.shunter("reconcile")
+    assert "staging: 1.8.4 waits 30m more for autoPromotionDelay 30m" in out
+    assert p.version("dev") == "1.8.4"
+    assert p.version("staging") is None
+    after_dev = p.w.main_file("env/dev/kustomization.yaml")
+    changed = [
+        (a, b)
+        for a, b in zip(before_dev.splitlines(), after_dev.splitlines(), strict=True)
+        if a != b
+    ]
+    assert len(changed) == 1 and "1.8.4" in changed[0][1], changed
+
+    # Nothing new: no GitHub write and no ledger commit.
+    writes, head = p.writes(), p.state_head()
+    p.now += timedelta(minutes=5)
+    out = p.shunter("reconcile")
+    assert "staging: 1.8.4 waits 25m more" in out
+    assert (p.writes(), p.state_head()) == (writes, head)
+
+    p.now += timedelta(minutes=26)
+    p.shunter("reconcile")
+    assert p.version("staging") == "1.8.4"
+    prod = p.stages()["prod"]
+    assert prod["currentFreight"] is None
+    number = prod["promotion"]["pr"]
+    pr = p.pr(number)
+    assert pr.state == "open" and "approvals: 0 of 2" in pr.body
+    requested = {u.login for u in pr.get_review_requests()[0]}
+    assert requested == {"tech-lead"}
+
+    # An ineligible reviewer and one eligible approval are not enough.
+    p.pr(number, "mallory").create_review(event="APPROVE")
+    p.pr(number, "alice").create_review(event="APPROVE")
+    out = p.shunter("reconcile")
+    assert "approvals: 1 of 2 (alice)" in out
+    assert p.pr(number).state == "open"
+    assert "mallory (not an eligible approver)" in p.pr(number).body
+
+    p.pr(number, "tech-lead").create_review(event="APPROVE")
+    p.shunter("reconcile")
+    assert p.pr(number).merged
+    assert p.version("prod") == "1.8.4"
+    values = yaml.safe_load(p.w.main_file("env/prod/values.yaml"))
+    assert values["image"]["tag"] == "1.8.4"
+
+    promotions = json.loads(p.shunter("get", "promotions", "-o", "json"))
+    assert [(r["stage"], r["status"]) for r in reversed(promotions)] == [
+        ("dev", "Succeeded"),
+        ("staging", "Succeeded"),
+        ("prod", "Succeeded"),
+    ]
+    assert promotions[0]["by"] == "shunter-bot"  # the bot merged once the quorum held
+    # The squash commit carries the stage's commit message template.
+    log = subprocess.run(
+        ["git", "log", "-1", "--format=%B", "main"],
+        cwd=p.w.bare,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "1.8.4" in log and "prod" in log
+
+
+def test_approvals_on_an_old_head_do_not_count(pipeline: Pipeline) -> None:
+    p = pipeline
+    p.w.push("1.8.4")
+    p.shunter("reconcile")
+    p.now += timedelta(minutes=31)
+    p.shunter("reconcile")
+    number = p.stages()["prod"]["promotion"]["pr"]
+    p.pr(number, "alice").create_review(event="APPROVE")
+    p.pr(number, "tech-lead").create_review(event="APPROVE")
+    # Before the next run, 1.8.5 arrives and goes through dev and staging...
+    p.w.push("1.8.5")
+    p.shunter("refresh", "warehouse", "flask-app")  # no GitHub API needed for this
+    p.now += timedelta(minutes=1)
+    # ...but prod has two approvals for 1.8.4 now: the run merges it first.
+    p.shunter("reconcile")
+    assert p.version("prod") == "1.8.4"
+    assert p.version("dev") == "1.8.5"
+    p.now += timedelta(minutes=31)
+    p.shunter("reconcile")
+    prod = p.stages()["prod"]
+    new_number = prod["promotion"]["pr"]
+    new_pr = p.pr(new_number)
+    assert "1.8.5" in new_pr.title
+    # The old approvals were for another PR/head: the rewritten PR starts at 0.
+    assert "approvals: 0 of 2" in new_pr.body
+
+
+def test_rewritten_pr_resets_approvals(pipeline: Pipeline) -> None:
+    p = pipeline
+    p.w.push("1.8.4")
+    p.shunter("reconcile")
+    p.now += timedelta(minutes=31)
+    p.shunter("reconcile")
+    number = p.stages()["prod"]["promotion"]["pr"]
+    p.pr(number, "alice").create_review(event="APPROVE")
+    p.w.push("1.8.5")
+    p.now += timedelta(minutes=1)
+    p.shunter("reconcile")
+    p.now += timedelta(minutes=31)
+    p.shunter("reconcile")  # staging takes 1.8.5, prod's PR is rewritten in place
+    assert p.stages()["prod"]["promotion"]["pr"] == number
+    pr = p.pr(number)
+    assert "1.8.5" in pr.title
+    p.pr(number, "tech-lead").create_review(event="APPROVE")
+    out = p.shunter("reconcile")
+    # alice approved the 1.8.4 head; only tech-lead's approval is on the new head.
+    assert "approvals: 1 of 2 (tech-lead)" in out
+    assert p.pr(number).state == "open"
+
+
+def test_person_merging_manual_pr_is_recorded(pipeline: Pipeline) -> None:
+    p = pipeline
+    p.w.push("1.8.4")
+    p.shunter("reconcile")
+    p.now += timedelta(minutes=31)
+    p.shunter("reconcile")
+    number = p.stages()["prod"]["promotion"]["pr"]
+    p.pr(number, "carol").merge(merge_method="squash", sha=p.pr(number).head.sha)
+    p.shunter("reconcile")
+    promotions = json.loads(p.shunter("get", "promotions", "-o", "json"))
+    assert (promotions[0]["stage"], promotions[0]["by"]) == ("prod", "carol")
+    assert p.version("prod") == "1.8.4"
+
+
+def test_read_only_commands_need_no_api(pipeline: Pipeline) -> None:
+    p = pipeline
+    p.w.push("1.8.4")
+    env = p.w.env()
+    del env["GITHUB_TOKEN"]
+    base = ["--repo-dir", str(p.w.checkout)]
+    out = io.StringIO()
+    assert main([*base, "refresh", "warehouse", "flask-app"], env=env, out=out) == 0
+    assert "new freight" in out.getvalue()
+    out = io.StringIO()
+    assert main([*base, "reconcile", "--dry-run"], env=env, out=out) == 0
+    assert "would open" in out.getvalue()
+    out = io.StringIO()
+    assert main([*base, "get", "freight", "-o", "json"], env=env, out=out) == 0
+    (freight,) = json.loads(out.getvalue())
+    assert freight["images"][0]["tag"] == "1.8.4"
+    out = io.StringIO()
+    assert main([*base, "describe", "freight", freight["alias"]], env=env, out=out) == 0
+    assert freight["name"] in out.getvalue()
+    assert p.writes() == 0
+
+
+def test_concurrent_runs_lose_nothing(pipeline: Pipeline) -> None:
+    """Several reconciles at once, each from its own checkout of one remote."""
+    p = pipeline
+    p.w.push("1.8.4")
+    clones = []
+    for i in range(4):
+        c = p.w.root / f"clone{i}"
+        subprocess.run(["git", "clone", "-q", str(p.w.bare), str(c)], check=True)
+        clones.append(c)
+    env = {
+        **p.w.env(),
+        "SHUNTER_NOW": T0.isoformat(),
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "SHUNTER_CONFIG": str(clones[0] / "kargo"),
+    }
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "bot", "--repo-dir", str(c), "reconcile"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for c in clones
+    ]
+    results = [pr.communicate(timeout=240) for pr in procs]
+    codes = [pr.returncode for pr in procs]
+    # A run that lost a merge race may report it; none may corrupt or lose the ledger.
+    assert all(c in (0, 1) for c in codes), results
+    p.shunter("reconcile")
+    promotions = json.loads(p.shunter("get", "promotions", "-o", "json"))
+    dev = [r for r in promotions if r["stage"] == "dev" and r["status"] == "Succeeded"]
+    assert len(dev) == 1, promotions
+    freight = json.loads(p.shunter("get", "freight", "-o", "json"))
+    assert len(freight) == 1
+    # Exactly one promotion PR was ever opened for dev.
+    pulls = list(p.gh().get_repo(REPOSITORY).get_pulls(state="all"))
+    assert [pr.head.ref for pr in pulls].count("shunter/dev") == 1

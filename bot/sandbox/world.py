@@ -1,0 +1,157 @@
+"""A whole local world for the flask-app pipeline: registry, GitOps repo, GitHub.
+
+``SandboxWorld`` starts Debian's ``docker-registry`` (standing in for ghcr.io), makes a
+bare git repository holding ``examples/flask-app`` (standing in for the GitHub repository),
+clones it (standing in for the ``actions/checkout`` folder) and serves the GitHub REST
+sandbox over it. ``make demo`` and the end-to-end tests both use it, so what the demo shows
+is what the tests prove.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+from bot.sandbox.github_server import GitHubSandbox
+from bot.sandbox.registry import LocalRegistry, push_image
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "flask-app"
+REPOSITORY = "alkon/flask-app-gitops"
+IMAGE = "ghcr.io/alkon/flask-app"
+USERS = {
+    "shunter-bot": "bot-token",
+    "alice": "alice-token",
+    "bob": "bob-token",
+    "carol": "carol-token",
+    "tech-lead": "tech-lead-token",
+    "mallory": "mallory-token",
+}
+
+
+def _git(cwd: Path, *args: str) -> str:
+    env = {
+        "GIT_AUTHOR_NAME": "Flask App Team",
+        "GIT_AUTHOR_EMAIL": "team@alkon.invalid",
+        "GIT_COMMITTER_NAME": "Flask App Team",
+        "GIT_COMMITTER_EMAIL": "team@alkon.invalid",
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "HOME": str(cwd),
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+    }
+    done = subprocess.run(
+        ["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True, timeout=60
+    )
+    return done.stdout.strip()
+
+
+@dataclass
+class SandboxWorld:
+    root: Path
+    registry: LocalRegistry | None = None
+    github: GitHubSandbox | None = None
+    image_path: str = "alkon/flask-app"  # repository path inside the local registry
+    own_registry: bool = field(init=False, default=False)
+    bare: Path = field(init=False)
+    checkout: Path = field(init=False)
+    image_repo: str = field(init=False, default="")
+
+    def start(self) -> SandboxWorld:
+        """Start everything; the example's image name is pointed at the local registry."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        if self.registry is None:
+            self.registry = LocalRegistry(self.root / "registry").start()
+            self.own_registry = True
+        self.image_repo = f"{self.registry.host}/{self.image_path}"
+        self.bare = self._make_gitops_repo()
+        self.github = GitHubSandbox().start()
+        for login, token in USERS.items():
+            # The bot is a machine user here (as with a GitHub App token), so it may read
+            # team members; plain GITHUB_TOKEN may not (see README, permissions).
+            self.github.add_user(login, token)
+        self.github.add_repo(REPOSITORY, self.bare, default_branch="main")
+        self.github.add_team("alkon", "platform-team", ["alice", "bob"])
+        for login, perm in (
+            ("alice", "write"),
+            ("bob", "write"),
+            ("tech-lead", "maintain"),
+            ("carol", "admin"),
+            ("mallory", "read"),
+            ("shunter-bot", "write"),
+        ):
+            self.github.set_permission(REPOSITORY, login, perm)
+        self.checkout = self.root / "checkout"
+        _git(self.root, "clone", "-q", str(self.bare), str(self.checkout))
+        return self
+
+    def _make_gitops_repo(self) -> Path:
+        seed = self.root / "seed"
+        if seed.exists():
+            shutil.rmtree(seed)
+        shutil.copytree(EXAMPLE, seed, ignore=shutil.ignore_patterns("README.md"))
+        for path in seed.rglob("*.y*ml"):
+            text = path.read_text()
+            if IMAGE in text:
+                path.write_text(text.replace(IMAGE, self.image_repo))
+        _git(seed, "init", "-q", "-b", "main")
+        _git(seed, "add", "-A")
+        _git(seed, "commit", "-q", "-m", "flask-app GitOps repository")
+        bare = self.root / "flask-app-gitops.git"
+        _git(self.root, "clone", "-q", "--bare", str(seed), str(bare))
+        return bare
+
+    def push(self, tag: str) -> str:
+        """Push ``flask-app:<tag>`` to the local registry; return its digest."""
+        assert self.registry is not None
+        return push_image(
+            self.registry.host,
+            self.image_path,
+            tag,
+            workdir=self.root / "images",
+            content=f"flask-app {tag}",
+        )
+
+    def env(self, *, login: str = "shunter-bot", **extra: str) -> dict[str, str]:
+        """The environment a workflow step would give the ``shunter`` command."""
+        assert self.github is not None
+        env = {
+            "GITHUB_TOKEN": USERS[login],
+            "GITHUB_REPOSITORY": REPOSITORY,
+            "GITHUB_API_URL": self.github.api_url,
+            "SHUNTER_CONFIG": str(self.checkout / "kargo"),
+            "GITHUB_WORKSPACE": str(self.checkout),
+            "PATH": "/usr/local/bin:/usr/bin:/bin",
+        }
+        env.update(extra)
+        return env
+
+    def main_file(self, path: str) -> str:
+        """A file on ``main`` of the GitOps repository, as the remote has it now."""
+        done = subprocess.run(
+            ["git", "show", f"main:{path}"],
+            cwd=self.bare,
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        return done.stdout
+
+    def stop(self) -> None:
+        if self.github is not None:
+            self.github.stop()
+        if self.registry is not None and self.own_registry:
+            self.registry.stop()
+
+    def __enter__(self) -> SandboxWorld:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

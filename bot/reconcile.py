@@ -263,6 +263,11 @@ def _open(world: World, forge: Forge, action: OpenPromotionPR) -> None:
             base = update.write_branch
         current = {path: gitops.read_file(base, path) for path in promo.files_to_read(update)}
         edits.update(promo.render_edits(stage, update, action.freight, {**current, **edits}))
+    # Idempotent: pushes nothing when the branch already holds exactly these files, so
+    # pushing first never moves the head of a PR another run opened for this freight.
+    gitops.commit_files(
+        base=base, branch=branch, files=edits, message=action.commit_message, force=True
+    )
     existing: PullRequest | None = None
     if action.pr is None:
         existing = _same_promotion(forge.recent_pull_requests(branch), action.freight.name)
@@ -273,12 +278,13 @@ def _open(world: World, forge: Forge, action: OpenPromotionPR) -> None:
             existing = opened[0] if opened else None
     else:
         existing = forge.pull_request(action.pr)
-    # Idempotent: pushes nothing when the branch already holds exactly these files.
-    gitops.commit_files(
-        base=base, branch=branch, files=edits, message=action.commit_message, force=True
-    )
     if existing is None:
         pr = forge.create_pull_request(base=base, head=branch, title=action.title, body=action.body)
+        twin = _same_promotion(forge.recent_pull_requests(branch), action.freight.name)
+        if twin is not None and twin.number < pr.number:
+            # A concurrent run opened the same promotion a moment earlier: keep theirs.
+            forge.close_pull_request(pr.number, f"Duplicate of #{twin.number}.")
+            return
         if action.reviewers or action.team_reviewers:
             forge.request_reviewers(
                 pr.number, users=list(action.reviewers), teams=list(action.team_reviewers)

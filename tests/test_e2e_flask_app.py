@@ -270,6 +270,8 @@ def test_concurrent_runs_lose_nothing(pipeline: Pipeline) -> None:
     assert len(dev) == 1, promotions
     freight = json.loads(p.shunter("get", "freight", "-o", "json"))
     assert len(freight) == 1
-    # Exactly one promotion PR was ever opened for dev.
+    # Exactly one promotion PR for dev was merged; a twin opened in the same instant by
+    # a concurrent run is closed as a duplicate, never merged.
     pulls = list(p.gh().get_repo(REPOSITORY).get_pulls(state="all"))
-    assert [pr.head.ref for pr in pulls].count("shunter/dev") == 1
+    assert [pr.head.ref for pr in pulls if pr.merged].count("shunter/dev") == 1
+    assert not [pr for pr in pulls if pr.state == "open" and pr.head.ref == "shunter/dev"]

@@ -180,6 +180,7 @@ class PromotionPolicy:
     approvals: Approvals | None = None
     schedule: str | None = None  # "Custom Promotion Schedule": cron of allowed slots
     timezone: str | None = None
+    schedule_window: timedelta = timedelta(hours=1)  # scheduleWindow: how long a slot stays open
 
 
 @dataclass(frozen=True)
@@ -230,6 +231,42 @@ class GitRepoUpdate:
 
 
 @dataclass(frozen=True)
+class ArgoCDHealth:
+    """``spec.health.argocd``: an Argo CD application's health and sync status."""
+
+    server: str  # https://argocd.example.com (http only for loopback)
+    app: str  # application name
+    namespace: str | None = None  # appNamespace, for apps outside argocd's namespace
+    token_env: str = "ARGOCD_AUTH_TOKEN"  # env var holding the API token (never the config)
+
+
+@dataclass(frozen=True)
+class DeploymentHealth:
+    """``spec.health.githubDeployment``: the latest GitHub deployment status of an environment."""
+
+    environment: str
+
+
+@dataclass(frozen=True)
+class HttpHealth:
+    """``spec.health.http``: a URL that answers one of ``expect_status`` when healthy."""
+
+    url: str
+    expect_status: tuple[int, ...] = (200,)
+    timeout: timedelta = timedelta(seconds=10)
+
+
+@dataclass(frozen=True)
+class HealthCheck:
+    """``spec.health``: how Shunter tells whether a stage is healthy (any set provider counts;
+    all that are set must report healthy)."""
+
+    argocd: ArgoCDHealth | None = None
+    github_deployment: DeploymentHealth | None = None
+    http: HttpHealth | None = None
+
+
+@dataclass(frozen=True)
 class Stage:
     name: str
     requested_freight: tuple[FreightRequest, ...]
@@ -237,6 +274,7 @@ class Stage:
     verification: Verification | None = None
     git_repo_updates: tuple[GitRepoUpdate, ...] = ()
     annotations: tuple[tuple[str, str], ...] = ()  # kargo.akuity.io/color, description, icon
+    health: HealthCheck | None = None  # spec.health (Shunter)
     location: Location | None = field(default=None, compare=False)
 
     def annotation(self, key: str) -> str | None:
@@ -287,12 +325,22 @@ class Monitoring:
 
 
 @dataclass(frozen=True)
+class PagerDuty:
+    """``ProjectConfig`` ``spec.integrations.pagerduty``: which incidents block promotions."""
+
+    token_env: str = "PAGERDUTY_TOKEN"  # env var holding the REST API key
+    service_ids: tuple[str, ...] = ()  # empty: every service the key can see
+    api_url: str = "https://api.pagerduty.com"
+
+
+@dataclass(frozen=True)
 class Settings:
     """Project-wide settings (``kind: ProjectConfig``; every field optional)."""
 
     state_branch: str = "shunter/state"
     emergency_permission: str = "maintain"  # admin | maintain | write
     monitoring: Monitoring = Monitoring()
+    pagerduty: PagerDuty = PagerDuty()
 
 
 @dataclass(frozen=True)

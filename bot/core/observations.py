@@ -8,6 +8,7 @@ planner then leaves that part of the ledger alone (a failing registry loses noth
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 from bot.core.artifacts import Artifact
 from bot.core.pulls import PullRequest, Review
@@ -47,9 +48,46 @@ class PromotionPR:
 
 
 @dataclass(frozen=True)
+class HealthReport:
+    """One stage's health now: healthy or not, why, and the git revision it runs (if known)."""
+
+    healthy: bool
+    message: str
+    revision: str | None = None
+
+
+StepState = Literal["pending", "running", "succeeded", "failed"]
+
+
+@dataclass(frozen=True)
+class StepRun:
+    """The latest run of one verification step for the stage's current freight."""
+
+    step: str
+    state: StepState
+    message: str = ""
+    url: str | None = None
+    run_id: str | None = None
+
+
+@dataclass(frozen=True)
+class CheckRun:
+    """A GitHub check run on a commit (for SecurityScanPassed)."""
+
+    name: str
+    status: str  # queued | in_progress | completed
+    conclusion: str | None  # success | failure | neutral | cancelled | skipped | timed_out | ...
+
+
+@dataclass(frozen=True)
 class Observations:
     discoveries: dict[str, Discovery] = field(default_factory=dict)  # by warehouse
     prs: dict[str, PromotionPR] = field(default_factory=dict)  # by stage
     teams: dict[str, frozenset[str] | str] = field(default_factory=dict)  # members, or an error
     bot_login: str = "shunter[bot]"
     forge: bool = True  # False: no GitHub API this run (read-only / local commands)
+    health: dict[str, HealthReport] = field(default_factory=dict)  # by stage
+    verification: dict[str, dict[str, StepRun]] = field(default_factory=dict)  # stage -> step
+    incidents: dict[str, tuple[str, ...] | str] = field(default_factory=dict)  # integration
+    checks: dict[str, tuple[CheckRun, ...] | str] = field(default_factory=dict)  # stage (PR head)
+    code_scanning: dict[str, int | str] = field(default_factory=dict)  # stage: open alerts

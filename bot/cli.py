@@ -349,10 +349,14 @@ def cmd_describe(ctx: RunContext, out: TextIO, name: str) -> int:
     return 0
 
 
-def _check_actor(ctx: RunContext, config: Config, world: World, reason: str, what: str) -> str:
-    """Who is asking, after checking they may (permission named in the config)."""
+def _require_reason(reason: str, what: str) -> None:
     if not reason.strip():
         raise PermanentError(f"{what} needs a reason: pass --reason '...' (it goes in the ledger)")
+
+
+def _check_actor(ctx: RunContext, config: Config, world: World, reason: str, what: str) -> str:
+    """Who is asking, after checking they may (permission named in the config)."""
+    _require_reason(reason, what)
     if world.forge is None:
         raise PermanentError(f"{what} needs the GitHub API to check who asks: set GITHUB_TOKEN")
     actor = ctx.actor or world.forge.whoami()
@@ -384,6 +388,7 @@ def cmd_promote(
         raise PermanentError(f"no stage {to!r} in {ctx.config_dir}") from None
     if bool(freight_ref) == bool(from_stage):
         raise PermanentError("name a freight, or --from STAGE, but not both")
+    _require_reason(reason, f"promoting to {to}")
     world = _world(ctx, config, forge=True, registry=False)
     what = f"promoting to {to}"
     actor = _check_actor(ctx, config, world, reason, what)
@@ -433,6 +438,8 @@ def cmd_stage_flag(ctx: RunContext, out: TextIO, op: str, stage: str, reason: st
         config.stage(stage)
     except KeyError:
         raise PermanentError(f"no stage {stage!r} in {ctx.config_dir}") from None
+    if op == "pause":
+        _require_reason(reason, f"pausing {stage}")
     world = _world(ctx, config, forge=True, registry=False)
     actor = _check_actor(ctx, config, world, reason or op, f"{op} {stage}")
 

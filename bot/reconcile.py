@@ -285,9 +285,9 @@ def _open(world: World, forge: Forge, action: OpenPromotionPR) -> None:
             # A concurrent run opened the same promotion a moment earlier: keep theirs.
             forge.close_pull_request(pr.number, f"Duplicate of #{twin.number}.")
             return
-        if action.reviewers or action.team_reviewers:
-            forge.request_reviewers(
-                pr.number, users=list(action.reviewers), teams=list(action.team_reviewers)
-            )
+        # GitHub refuses a review request to the PR's own author (422).
+        users = [u for u in action.reviewers if u.lower() != pr.author.lower()]
+        if users or action.team_reviewers:
+            forge.request_reviewers(pr.number, users=users, teams=list(action.team_reviewers))
     elif (existing.title, existing.body) != (action.title, action.body):
         forge.update_pull_request(existing.number, title=action.title, body=action.body)

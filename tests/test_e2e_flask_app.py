@@ -275,3 +275,90 @@ def test_concurrent_runs_lose_nothing(pipeline: Pipeline) -> None:
     pulls = list(p.gh().get_repo(REPOSITORY).get_pulls(state="all"))
     assert [pr.head.ref for pr in pulls if pr.merged].count("shunter/dev") == 1
     assert not [pr for pr in pulls if pr.state == "open" and pr.head.ref == "shunter/dev"]
+
+
+def test_rollback_holds_until_released(pipeline: Pipeline) -> None:
+    p = pipeline
+    p.w.push("1.8.4")
+    p.shunter("reconcile")
+    old = p.stages()["dev"]["currentFreight"]["alias"]
+    p.w.push("1.8.5")
+    p.now += timedelta(minutes=1)
+    p.shunter("reconcile")
+    assert p.version("dev") == "1.8.5"
+
+    out = p.shunter("promote", old, "--to", "dev", "--reason", "1.8.5 crashes", login="carol")
+    assert p.version("dev") == "1.8.4"
+    dev = p.stages()["dev"]
+    assert dev["hold"] == "1.8.5 crashes"
+    promotions = json.loads(p.shunter("get", "promotions", "-o", "json"))
+    assert (promotions[0]["kind"], promotions[0]["by"], promotions[0]["reason"]) == (
+        "rollback",
+        "carol",
+        "1.8.5 crashes",
+    )
+    # The hold stops auto-promotion of the newer freight.
+    p.now += timedelta(minutes=5)
+    out = p.shunter("reconcile")
+    assert "held" in out and p.version("dev") == "1.8.4"
+    p.shunter("release-hold", "dev", login="carol")
+    p.shunter("reconcile")
+    assert p.version("dev") == "1.8.5"
+
+
+def test_skip_staging_in_an_emergency(pipeline: Pipeline) -> None:
+    p = pipeline
+    p.w.push("1.8.4")
+    p.shunter("reconcile")
+    p.shunter("promote", "--from", "dev", "--to", "prod", "--reason", "CVE fix", login="tech-lead")
+    assert p.version("prod") == "1.8.4"  # no approvals needed for an emergency promotion
+    assert p.version("staging") is None
+    record = json.loads(p.shunter("get", "promotions", "-o", "json"))[0]
+    assert (record["stage"], record["kind"], record["by"]) == ("prod", "emergency", "tech-lead")
+
+
+def test_emergency_operations_check_who_asks(pipeline: Pipeline) -> None:
+    p = pipeline
+    p.w.push("1.8.4")
+    p.shunter("reconcile")
+    head = p.state_head()
+    out = io.StringIO()
+    e = p.w.env(login="mallory", GITHUB_ACTOR="mallory", SHUNTER_NOW=p.now.isoformat())
+    code = main(
+        ["--repo-dir", str(p.w.checkout), "promote", "--from", "dev", "--to", "prod",
+         "--reason", "trust me"],
+        env=e, out=out,
+    )  # fmt: skip
+    assert code == 1
+    assert p.state_head() == head  # nothing recorded, nothing promoted
+    assert p.version("prod") is None
+
+
+def test_pause_and_resume(pipeline: Pipeline) -> None:
+    p = pipeline
+    p.shunter("pause", "dev", "--reason", "freeze", login="tech-lead")
+    p.w.push("1.8.4")
+    out = p.shunter("reconcile")
+    assert "paused by tech-lead: freeze" in out
+    assert p.version("dev") is None
+    p.shunter("resume", "dev", login="tech-lead")
+    p.shunter("reconcile")
+    assert p.version("dev") == "1.8.4"
+
+
+def test_github_failure_loses_nothing(pipeline: Pipeline) -> None:
+    p = pipeline
+    assert p.w.github is not None
+    p.w.push("1.8.4")
+    p.w.github.inject_fault("PUT", r"/pulls/\d+/merge$", 502, times=20)
+    out = p.shunter("reconcile", expect=1)
+    # The freight and the opened PR are in the ledger; the merge waits for the next run.
+    assert p.version("dev") is None
+    assert p.stages()["dev"]["promotion"]["pr"] is not None
+    freight = json.loads(p.shunter("get", "freight", "-o", "json"))
+    assert len(freight) == 1
+    assert "dev" in out
+    p.w.github._faults.clear()  # GitHub recovers
+    p.now += timedelta(minutes=1)
+    p.shunter("reconcile")
+    assert p.version("dev") == "1.8.4"

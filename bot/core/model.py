@@ -237,7 +237,7 @@ class ArgoCDHealth:
     server: str  # https://argocd.example.com (http only for loopback)
     app: str  # application name
     namespace: str | None = None  # appNamespace, for apps outside argocd's namespace
-    token_env: str = "ARGOCD_AUTH_TOKEN"  # env var holding the API token (never the config)
+    token_env: str = "ARGOCD_AUTH_TOKEN"  # noqa: S105 - the name of an env var, not a secret
 
 
 @dataclass(frozen=True)
@@ -328,7 +328,7 @@ class Monitoring:
 class PagerDuty:
     """``ProjectConfig`` ``spec.integrations.pagerduty``: which incidents block promotions."""
 
-    token_env: str = "PAGERDUTY_TOKEN"  # env var holding the REST API key
+    token_env: str = "PAGERDUTY_TOKEN"  # noqa: S105 - the name of an env var, not a secret
     service_ids: tuple[str, ...] = ()  # empty: every service the key can see
     api_url: str = "https://api.pagerduty.com"
 

@@ -605,7 +605,8 @@ def _emit_open(
     approvals = stage.promotion_policy.approvals
     users: tuple[str, ...] = ()
     teams: tuple[str, ...] = ()
-    if approvals is not None and approvals.required:
+    emergency = rec.promotion.kind in ("emergency", "rollback")
+    if approvals is not None and approvals.required and not emergency:
         users = tuple(a.name for a in approvals.approvers if a.type == "user")
         teams = tuple(a.name for a in approvals.approvers if a.type == "team")
     p.actions.append(

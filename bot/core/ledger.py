@@ -66,6 +66,27 @@ class Hold:
 
 
 @dataclass
+class StepRecord:
+    """One verification step's run for the freight under verification."""
+
+    state: str  # pending | running | succeeded | failed
+    started_at: datetime | None = None
+    run_id: str | None = None
+    url: str | None = None
+    message: str = ""
+
+
+@dataclass
+class VerificationRecord:
+    """Verification of the stage's current freight, followed across reconciles."""
+
+    freight: str
+    started_at: datetime
+    steps: dict[str, StepRecord] = field(default_factory=dict)
+    result: str | None = None  # None while under way; "succeeded" or "failed" at the end
+
+
+@dataclass
 class StageRecord:
     current_freight: str | None = None
     since: datetime | None = None
@@ -74,6 +95,9 @@ class StageRecord:
     request: Request | None = None
     hold: Hold | None = None
     pause: Hold | None = None  # paused by an emergency operation (config `paused` is separate)
+    healthy_since: datetime | None = None  # reset by any unhealthy observation
+    health: str | None = None  # the last health message, for `get stages`
+    verification: VerificationRecord | None = None
 
 
 @dataclass
@@ -162,6 +186,51 @@ def _hold_in(d: Any) -> Hold | None:
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
+
+def _verification_out(v: VerificationRecord | None) -> dict[str, Any] | None:
+    if v is None:
+        return None
+    return _drop_none(
+        {
+            "freight": v.freight,
+            "startedAt": _ts(v.started_at),
+            "result": v.result,
+            "steps": {
+                name: _drop_none(
+                    {
+                        "state": st.state,
+                        "startedAt": _ts(st.started_at),
+                        "runId": st.run_id,
+                        "url": st.url,
+                        "message": st.message or None,
+                    }
+                )
+                for name, st in v.steps.items()
+            },
+        }
+    )
+
+
+def _verification_in(d: Any) -> VerificationRecord | None:
+    if not d:
+        return None
+    return VerificationRecord(
+        freight=str(d["freight"]),
+        started_at=_parse_ts(d["startedAt"]) or _EPOCH,
+        result=d.get("result"),
+        steps={
+            name: StepRecord(
+                state=str(st["state"]),
+                started_at=_parse_ts(st.get("startedAt")),
+                run_id=st.get("runId"),
+                url=st.get("url"),
+                message=st.get("message", ""),
+            )
+            for name, st in (d.get("steps") or {}).items()
+        },
+    )
+
+
 _HEADER = "# Written by Shunter. Edit with care: every reconcile reads and rewrites this file.\n"
 
 
@@ -244,6 +313,9 @@ def to_files(ledger: Ledger) -> dict[str, str]:
                 },
                 "hold": _hold_out(s.hold),
                 "pause": _hold_out(s.pause),
+                "healthySince": _ts(s.healthy_since),
+                "health": s.health,
+                "verification": _verification_out(s.verification),
             }
         )
     promotions = [
@@ -385,6 +457,9 @@ def _from_files(files: dict[str, str]) -> Ledger:
             ),
             hold=_hold_in(s.get("hold")),
             pause=_hold_in(s.get("pause")),
+            healthy_since=_parse_ts(s.get("healthySince")),
+            health=s.get("health"),
+            verification=_verification_in(s.get("verification")),
         )
     for p in _load(files, "promotions.yaml", []):
         ledger.promotions.append(

@@ -8,6 +8,7 @@ planner then leaves that part of the ledger alone (a failing registry loses noth
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import tzinfo
 from typing import Literal
 
 from bot.core.artifacts import Artifact
@@ -91,3 +92,4 @@ class Observations:
     incidents: dict[str, tuple[str, ...] | str] = field(default_factory=dict)  # integration
     checks: dict[str, tuple[CheckRun, ...] | str] = field(default_factory=dict)  # stage (PR head)
     code_scanning: dict[str, int | str] = field(default_factory=dict)  # stage: open alerts
+    timezones: dict[str, tzinfo] = field(default_factory=dict)  # IANA name -> zone

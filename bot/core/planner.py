@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 
+from bot.core import gates as g
 from bot.core import promotion as promo
 from bot.core.approvals import ApprovalResult, count_approvals
 from bot.core.freight import Freight, make_freight
+from bot.core.gates import fmt_duration
 from bot.core.ledger import (
     FreightRecord,
     Hold,
@@ -27,8 +29,10 @@ from bot.core.ledger import (
     PromotionRecord,
     PromotionStatus,
     StageRecord,
+    StepRecord,
+    VerificationRecord,
 )
-from bot.core.model import Config, Stage
+from bot.core.model import AnalysisTemplate, Approvals, Config, Stage, VerificationStep
 from bot.core.observations import Observations, PromotionPR
 
 HISTORY_LIMIT = 10
@@ -77,7 +81,39 @@ class UpdatePromotionPR:
     body: str
 
 
-Action = OpenPromotionPR | MergePromotionPR | ClosePromotionPR | UpdatePromotionPR
+@dataclass(frozen=True)
+class StartVerificationStep:
+    """Start one verification step: dispatch its workflow (an HTTP check is observed)."""
+
+    stage: str
+    freight: Freight
+    step: str
+    marker: str  # unique; the workflow's run-name carries it so the run can be found
+    workflow: str | None  # .github/workflows/<file>; None for an HTTP check
+    ref: str | None = None
+    inputs: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class PublishCheck:
+    """Create or update a check run (``shunter/approvals``) that branch protection can require."""
+
+    stage: str
+    sha: str
+    name: str
+    conclusion: str | None  # None: in progress
+    title: str
+    summary: str
+
+
+Action = (
+    OpenPromotionPR
+    | MergePromotionPR
+    | ClosePromotionPR
+    | UpdatePromotionPR
+    | StartVerificationStep
+    | PublishCheck
+)
 
 
 @dataclass(frozen=True)
@@ -96,20 +132,6 @@ class Plan:
 
     def say(self, stage: str, message: str, *, blocked: bool = False) -> None:
         self.decisions.append(Decision(stage, message, blocked))
-
-
-def fmt_duration(d: timedelta) -> str:
-    """``1h5m``, ``30m``, ``45s``: the way the config writes durations."""
-    secs = max(0, int(d.total_seconds()))
-    days, secs = divmod(secs, 86400)
-    hours, secs = divmod(secs, 3600)
-    mins, secs = divmod(secs, 60)
-    out = (
-        (f"{days}d" if days else "") + (f"{hours}h" if hours else "") + (f"{mins}m" if mins else "")
-    )
-    if secs and not days and not hours:
-        out += f"{secs}s"
-    return out or "0s"
 
 
 # --------------------------------------------------------------------------- entry
@@ -237,6 +259,8 @@ def _stage(
     name = stage.name
 
     _sync_open_promotion(config, stage, rec, p, obs, now)
+    _health(stage, rec, p, obs, now)
+    _verify(config, stage, rec, p, obs, now)
 
     # ---- what should this stage run?
     paused_by = "promotionPolicy.paused" if policy.paused else None
@@ -365,10 +389,12 @@ def _record_merge(
     rec.current_freight = pr_rec.freight
     rec.since = at
     rec.history = [pr_rec.freight, *[h for h in rec.history if h != pr_rec.freight]][:HISTORY_LIMIT]
-    if fr is not None and stage.verification is None:
+    if fr is not None and stage.verification is None and stage.health is None:
         # Nothing to verify: a merged promotion is a verified one (Kargo does the same
         # for a stage without verification).
         fr.verified_in.setdefault(stage.name, at)
+    elif fr is not None:
+        rec.verification = VerificationRecord(freight=fr.freight.name, started_at=at)
     if pr_rec.kind == "rollback" or (
         pr_rec.kind == "emergency"
         and fr is not None
@@ -453,7 +479,7 @@ def _drive(
             url=open_.url,
         )
         open_ = rec.promotion
-        _emit_open(stage, rec, desired, current, p, obs, owner, pr=open_.pr)
+        _emit_open(stage, rec, desired, current, p, obs, owner, now, pr=open_.pr)
         return
     if open_ is None:
         rec.promotion = OpenPromotion(
@@ -467,21 +493,21 @@ def _drive(
             "rollback": "rolls back to",
         }[kind]
         p.changes.append(f"{name}: {verb} {_label(desired)}")
-        _emit_open(stage, rec, desired, current, p, obs, owner, pr=None)
+        _emit_open(stage, rec, desired, current, p, obs, owner, now, pr=None)
         return
     if rec.request is not None and rec.request.freight == open_.freight:
         rec.request = None
     if seen is None or seen.pr.state != "open" or open_.pr is None:
         if obs.forge:
             # The PR should exist but GitHub did not show it: open it (idempotently).
-            _emit_open(stage, rec, desired, current, p, obs, owner, pr=None)
+            _emit_open(stage, rec, desired, current, p, obs, owner, now, pr=None)
         else:
             p.say(name, f"promotion of {_label(desired)} is under way (PR #{open_.pr})")
         return
 
     # ---- the PR is open on GitHub: evaluate the merge gates.
     pr = seen.pr
-    gates, result = _gates(stage, open_, seen, obs, owner)
+    gates, result = _gates(stage, open_, seen, obs, owner, p.ledger, now)
     approvals = policy.approvals
     if (
         result is not None
@@ -512,6 +538,8 @@ def _drive(
 
     title, body = _texts(stage, desired, current, open_, gates)
     ready = all(ok for ok, _ in gates)
+    if result is not None and approvals is not None:
+        _publish_approvals_check(stage, pr.head_sha, result, approvals, obs, p)
     if (title, body) != (pr.title, pr.body) and not ready:
         p.actions.append(UpdatePromotionPR(stage=name, pr=pr.number, title=title, body=body))
     if ready:
@@ -536,9 +564,19 @@ def _drive(
 
 
 def _gates(
-    stage: Stage, open_: OpenPromotion, seen: PromotionPR | None, obs: Observations, owner: str
+    stage: Stage,
+    open_: OpenPromotion,
+    seen: PromotionPR | None,
+    obs: Observations,
+    owner: str,
+    led: Ledger,
+    now: datetime,
 ) -> tuple[list[tuple[bool, str]], ApprovalResult | None]:
-    """The merge gates of the stage's open promotion, each (holds?, what it says)."""
+    """The merge gates of the stage's open promotion, each (holds?, what it says).
+
+    Emergency promotions and rollbacks skip approvals and conditions (a person with the
+    configured permission asked, with a reason); a pause still stops them.
+    """
     policy = stage.promotion_policy
     gates: list[tuple[bool, str]] = []
     emergency = open_.kind in ("emergency", "rollback")
@@ -560,11 +598,63 @@ def _gates(
         gates += [(True, f"not counted: {text}") for text in result.ignored]
     if emergency:
         gates.append((True, f"{open_.kind} promotion by {open_.by}: {open_.reason}"))
-    elif not policy.auto_promotion_enabled and (approvals is None or not approvals.required):
+        return gates, result
+    gates += _conditions(stage, open_.freight, obs, led, now)
+    if not policy.auto_promotion_enabled and (approvals is None or not approvals.required):
         gates.append((False, "autoPromotionEnabled is false: a person merges this PR"))
     elif policy.auto_promotion_enabled:
         gates.append((True, "autoPromotionEnabled"))
     return gates, result
+
+
+def _tz(obs: Observations, name: str | None) -> tzinfo:
+    return obs.timezones.get(name or "UTC", UTC)
+
+
+def _conditions(
+    stage: Stage, freight: str, obs: Observations, led: Ledger, now: datetime
+) -> list[tuple[bool, str]]:
+    """The stage's ``conditions`` and ``schedule``, evaluated now."""
+    policy = stage.promotion_policy
+    out: list[tuple[bool, str]] = []
+    upstream = g.upstream_of(stage)
+    for c in policy.conditions:
+        if c.type == "HealthyFor":
+            names = upstream or (stage.name,)
+            since = {n: led.stage(n).healthy_since for n in names}
+            out.append(g.healthy_for(names, c.duration or timedelta(0), since, obs.health, now))
+        elif c.type == "BusinessHoursOnly":
+            ok, text, _ = g.window_gate(
+                "BusinessHoursOnly",
+                c.schedule or g.DEFAULT_BUSINESS_HOURS,
+                c.window or timedelta(hours=1),
+                now,
+                _tz(obs, c.timezone),
+            )
+            out.append((ok, text))
+        elif c.type == "VerificationPassed":
+            rec = led.freight.get(freight)
+            missing = [u for u in upstream if rec is None or u not in rec.verified_in]
+            want = c.status.lower() != "false"
+            if not want:
+                out.append((True, "VerificationPassed: not required (status False)"))
+            elif missing:
+                out.append((False, f"VerificationPassed: not verified in {', '.join(missing)}"))
+            else:
+                where = ", ".join(upstream) or "no upstream stage"
+                out.append((True, f"VerificationPassed: verified in {where}"))
+        elif c.type == "SecurityScanPassed":
+            out.append(
+                g.security_scan(obs.checks.get(stage.name), obs.code_scanning.get(stage.name))
+            )
+        elif c.type == "NoActiveIncidents":
+            out.append(g.no_active_incidents(c, obs.incidents))
+    if policy.schedule:
+        ok, text, _ = g.window_gate(
+            "schedule", policy.schedule, policy.schedule_window, now, _tz(obs, policy.timezone)
+        )
+        out.append((ok, text))
+    return out
 
 
 def _texts(
@@ -596,11 +686,12 @@ def _emit_open(
     p: Plan,
     obs: Observations,
     owner: str,
+    now: datetime,
     *,
     pr: int | None,
 ) -> None:
     assert rec.promotion is not None
-    gates, _ = _gates(stage, rec.promotion, None, obs, owner)
+    gates, _ = _gates(stage, rec.promotion, None, obs, owner, p.ledger, now)
     title, body = _texts(stage, desired, current, rec.promotion, gates)
     approvals = stage.promotion_policy.approvals
     users: tuple[str, ...] = ()
@@ -623,3 +714,181 @@ def _emit_open(
         )
     )
     p.say(stage.name, f"opening promotion of {_label(desired)}")
+
+
+# --------------------------------------------------------------------------- health
+
+
+def _health(stage: Stage, rec: StageRecord, p: Plan, obs: Observations, now: datetime) -> None:
+    """Keep ``healthy_since``: set at the first healthy report, reset by any unhealthy one."""
+    report = obs.health.get(stage.name)
+    if report is None:
+        return
+    if report.healthy and rec.healthy_since is None:
+        rec.healthy_since = now
+        p.changes.append(f"{stage.name}: healthy ({report.message})")
+    elif not report.healthy and rec.healthy_since is not None:
+        rec.healthy_since = None
+        p.changes.append(f"{stage.name}: unhealthy ({report.message})")
+    if rec.health != report.message:
+        rec.health = report.message
+
+
+# --------------------------------------------------------------------------- verification
+
+
+def verification_marker(stage: str, step: str, freight: str, at: datetime) -> str:
+    """A run-name no other verification run shares (stage, step, freight, start time)."""
+    return f"shunter/{stage}/{step}/{freight[:12]}/{int(at.timestamp())}"
+
+
+def _template_for(config: Config, step: VerificationStep) -> AnalysisTemplate | None:
+    return config.analysis_template(step.analysis_template)
+
+
+def _verify(
+    config: Config, stage: Stage, rec: StageRecord, p: Plan, obs: Observations, now: datetime
+) -> None:
+    """Follow the verification of the stage's current freight by one step.
+
+    Steps run all at once with ``parallel: true``, otherwise one after another; a step
+    naming no ``AnalysisTemplate`` runs the workflow ``.github/workflows/<name>.yml``.
+    The freight is verified in the stage (and so available downstream) when every step
+    succeeded and, with ``spec.health``, the stage is healthy on the promotion's commit.
+    """
+    v = rec.verification
+    if v is None or v.result is not None:
+        return
+    name = stage.name
+    fr = p.ledger.freight.get(v.freight)
+    if fr is None or rec.current_freight != v.freight:
+        rec.verification = None  # another promotion replaced the freight under verification
+        return
+    steps = stage.verification.steps if stage.verification else ()
+    seen = obs.verification.get(name, {})
+    for step in steps:
+        st = v.steps.get(step.name)
+        if st is None or st.state not in ("running", "pending"):
+            continue
+        run = seen.get(step.name)
+        if run is not None and (run.state, run.url, run.run_id) != (st.state, st.url, st.run_id):
+            st.state, st.url, st.run_id, st.message = run.state, run.url, run.run_id, run.message
+            if run.state in ("succeeded", "failed"):
+                p.changes.append(f"{name}: verification step {step.name} {run.state}")
+        template = _template_for(config, step)
+        timeout = template.timeout if template else timedelta(minutes=30)
+        if st.state in ("running", "pending") and st.started_at and now - st.started_at > timeout:
+            st.state, st.message = "failed", f"timed out after {fmt_duration(timeout)}"
+            p.changes.append(f"{name}: verification step {step.name} timed out")
+    parallel = bool(stage.verification and stage.verification.parallel)
+    for i, step in enumerate(steps):
+        if step.name in v.steps:
+            continue
+        earlier = [v.steps.get(s.name) for s in steps[:i]]
+        if not parallel and not all(e is not None and e.state == "succeeded" for e in earlier):
+            break
+        v.steps[step.name] = StepRecord(state="running", started_at=now)
+        template = _template_for(config, step)
+        workflow = None
+        ref = None
+        inputs: tuple[tuple[str, str], ...] = ()
+        if template is None:
+            workflow = f"{step.analysis_template}.yml"
+        elif template.workflow is not None:
+            workflow, ref = template.workflow.file, template.workflow.ref
+            inputs = template.workflow.inputs
+        p.actions.append(
+            StartVerificationStep(
+                stage=name,
+                freight=fr.freight,
+                step=step.name,
+                marker=verification_marker(name, step.name, fr.freight.name, now),
+                workflow=workflow,
+                ref=ref,
+                inputs=inputs,
+            )
+        )
+        p.changes.append(f"{name}: verification step {step.name} started for {_label(fr.freight)}")
+        if not parallel:
+            break
+    failed = [(n, st) for n, st in v.steps.items() if st.state == "failed"]
+    if failed:
+        v.result = "failed"
+        why = "; ".join(f"{n}: {st.message or 'failed'}" for n, st in failed)
+        p.changes.append(f"{name}: verification of {_label(fr.freight)} failed ({why})")
+        p.say(name, f"verification of {_label(fr.freight)} failed: {why}", blocked=True)
+        return
+    done = all(v.steps.get(s.name) and v.steps[s.name].state == "succeeded" for s in steps)
+    if not done:
+        running = [n for n, st in v.steps.items() if st.state != "succeeded"]
+        p.say(name, f"verifying {_label(fr.freight)}: {', '.join(running)} running", blocked=True)
+        return
+    if stage.health is not None:
+        report = obs.health.get(name)
+        merged = _merge_commit(p.ledger, name, v.freight)
+        if report is None or not report.healthy:
+            why = report.message if report else "health not reported yet"
+            p.say(name, f"{_label(fr.freight)} waits to be healthy: {why}", blocked=True)
+            return
+        if report.revision and merged and report.revision != merged:
+            p.say(
+                name,
+                f"{_label(fr.freight)} waits for the promotion's commit {merged[:7]} to be"
+                f" deployed (the stage runs {report.revision[:7]})",
+                blocked=True,
+            )
+            return
+    v.result = "succeeded"
+    fr.verified_in.setdefault(name, now)
+    p.changes.append(f"{name}: {_label(fr.freight)} verified")
+
+
+def _merge_commit(led: Ledger, stage: str, freight: str) -> str | None:
+    for rec in reversed(led.promotions):
+        if rec.stage == stage and rec.freight == freight and rec.status == "Succeeded":
+            return rec.commit
+    return None
+
+
+APPROVALS_CHECK = "shunter/approvals"
+
+
+def _publish_approvals_check(
+    stage: Stage,
+    sha: str,
+    result: ApprovalResult,
+    rule: Approvals,
+    obs: Observations,
+    p: Plan,
+) -> None:
+    """Publish the approval gate as a check run on the PR head, when it changed.
+
+    Branch protection can require ``shunter/approvals``, so a person cannot merge a
+    promotion PR by hand before the stage's own quorum holds (GitHub's required reviews
+    are one number for every stage; this check is per stage).
+    """
+    conclusion: str | None = None
+    if result.satisfied:
+        conclusion = "success"
+    elif result.changes_requested_by or result.problems:
+        conclusion = "failure"
+    text = result.describe(rule)
+    seen = obs.checks.get(stage.name)
+    if isinstance(seen, tuple):
+        for c in seen:
+            if (
+                c.name == APPROVALS_CHECK
+                and c.conclusion == conclusion
+                and ((c.status == "completed") == (conclusion is not None))
+            ):
+                return
+    p.actions.append(
+        PublishCheck(
+            stage=stage.name,
+            sha=sha,
+            name=APPROVALS_CHECK,
+            conclusion=conclusion,
+            title=f"{stage.name}: {len(result.approved_by)} of {result.needed} approvals",
+            summary=text,
+        )
+    )

@@ -362,3 +362,61 @@ def test_github_failure_loses_nothing(pipeline: Pipeline) -> None:
     p.now += timedelta(minutes=1)
     p.shunter("reconcile")
     assert p.version("dev") == "1.8.4"
+
+
+def _prod_pr(p: Pipeline) -> int:
+    p.w.push("1.8.4")
+    p.shunter("reconcile")
+    p.now += timedelta(minutes=31)
+    p.shunter("reconcile")
+    return int(p.stages()["prod"]["promotion"]["pr"])
+
+
+def test_the_same_person_approving_twice_counts_once(pipeline: Pipeline) -> None:
+    p = pipeline
+    number = _prod_pr(p)
+    p.pr(number, "alice").create_review(event="APPROVE")
+    p.pr(number, "alice").create_review(event="APPROVE")
+    out = p.shunter("reconcile")
+    assert "approvals: 1 of 2 (alice)" in out
+    assert p.pr(number).state == "open"
+
+
+def test_the_bot_cannot_approve_its_own_promotion(pipeline: Pipeline) -> None:
+    p = pipeline
+    number = _prod_pr(p)
+    with pytest.raises(github.GithubException) as refused:
+        p.pr(number, "shunter-bot").create_review(event="APPROVE")
+    assert refused.value.status == 422  # GitHub refuses; Shunter would not count it either
+    p.pr(number, "tech-lead").create_review(event="APPROVE")
+    p.shunter("reconcile")
+    assert p.pr(number).state == "open"
+
+
+def test_changes_requested_by_an_approver_blocks(pipeline: Pipeline) -> None:
+    p = pipeline
+    number = _prod_pr(p)
+    p.pr(number, "alice").create_review(event="APPROVE")
+    p.pr(number, "tech-lead").create_review(event="APPROVE")
+    p.pr(number, "bob").create_review(event="REQUEST_CHANGES", body="wait for the migration")
+    out = p.shunter("reconcile")
+    assert "changes requested by bob" in out
+    assert p.pr(number).state == "open"
+
+
+def test_approval_after_the_timeout_is_too_late(pipeline: Pipeline) -> None:
+    p = pipeline
+    number = _prod_pr(p)
+    p.now += timedelta(hours=25)
+    out = p.shunter("reconcile")
+    assert "expired" in out
+    pr = p.pr(number)
+    assert pr.state == "closed" and not pr.merged
+    assert "did not reach 2 within 1d" in list(pr.get_issue_comments())[-1].body
+    promotions = json.loads(p.shunter("get", "promotions", "-o", "json"))
+    assert (promotions[0]["stage"], promotions[0]["status"]) == ("prod", "Expired")
+    # Approving the closed PR afterwards changes nothing.
+    p.pr(number, "alice").create_review(event="APPROVE")
+    p.pr(number, "tech-lead").create_review(event="APPROVE")
+    p.shunter("reconcile")
+    assert p.version("prod") is None

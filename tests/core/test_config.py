@@ -110,7 +110,7 @@ def test_the_example_folder_loads_to_the_pipeline_the_readme_describes() -> None
         YamlValueUpdate("env/prod/values.yaml", "image.tag", "ghcr.io/alkon/flask-app", "Tag"),
     )
     assert update.commit_message_template is not None
-    assert update.commit_message_template.startswith("Kargo: Promote {{.ArtifactType}}")
+    assert update.commit_message_template.startswith("Promote {{.ArtifactType}}")
     assert config.settings == Settings(state_branch="shunter/state")
     assert config.downstream("dev") == (staging,)
 

@@ -727,3 +727,223 @@ def test_a_document_that_is_not_a_mapping_is_reported() -> None:
     assert problems(("w.yaml", WAREHOUSE + "---\n- just\n- a list\n")) == [
         "w.yaml:11:1: (document): expected a mapping, got a list"
     ]
+
+
+# ------------------------------------------------------------- health, incidents, windows
+
+HEALTHY_STAGE = """\
+subscriptions: {warehouse: flask-app}
+promotionPolicy:
+  schedule: "0 9 * * MON-FRI"
+  timezone: Europe/Berlin
+  scheduleWindow: 90m
+  conditions:
+    - type: BusinessHoursOnly
+      schedule: "0 9-17 * * MON-FRI"
+      timezone: America/New_York
+      window: 45m
+    - type: NoActiveIncidents
+      integrations: [pagerduty]
+health:
+  argocd:
+    server: https://argocd.example.com/
+    app: flask-app-dev
+    namespace: apps
+    tokenEnv: ARGO_TOKEN
+  githubDeployment: {environment: dev}
+  http: {url: "http://127.0.0.1:8080/healthz", expectStatus: [200, 204], timeout: 3s}
+"""
+
+PROJECT = """\
+apiVersion: kargo.akuity.io/v1alpha1
+kind: ProjectConfig
+metadata: {name: flask-app}
+spec:
+  integrations:
+    pagerduty:
+      tokenEnv: PD_KEY
+      serviceIds: [PX1ABC2, PQ9XYZ0]
+      apiURL: https://pd.example.com/
+"""
+
+
+def test_health_incidents_and_windows_parse_to_the_model() -> None:
+    from bot.core.model import (
+        ArgoCDHealth,
+        Condition,
+        DeploymentHealth,
+        HealthCheck,
+        HttpHealth,
+        PagerDuty,
+    )
+
+    config = parse((W, WAREHOUSE), (S, stage("dev", HEALTHY_STAGE)), ("p.yaml", PROJECT))
+    (dev,) = config.stages
+    assert dev.health == HealthCheck(
+        argocd=ArgoCDHealth("https://argocd.example.com", "flask-app-dev", "apps", "ARGO_TOKEN"),
+        github_deployment=DeploymentHealth("dev"),
+        http=HttpHealth(
+            "http://127.0.0.1:8080/healthz", expect_status=(200, 204), timeout=timedelta(seconds=3)
+        ),
+    )
+    policy = dev.promotion_policy
+    assert (policy.schedule, policy.timezone) == ("0 9 * * MON-FRI", "Europe/Berlin")
+    assert policy.schedule_window == timedelta(minutes=90)
+    assert policy.conditions == (
+        Condition(
+            "BusinessHoursOnly",
+            schedule="0 9-17 * * MON-FRI",
+            timezone="America/New_York",
+            window=timedelta(minutes=45),
+        ),
+        Condition("NoActiveIncidents", integrations=("pagerduty",)),
+    )
+    assert config.settings.pagerduty == PagerDuty(
+        "PD_KEY", ("PX1ABC2", "PQ9XYZ0"), "https://pd.example.com"
+    )
+
+
+def test_health_defaults_come_from_the_model() -> None:
+    from bot.core.model import ArgoCDHealth, HttpHealth, PagerDuty
+
+    body = """\
+    subscriptions: {warehouse: flask-app}
+    health:
+      argocd: {server: "https://argocd.example.com", app: flask-app-dev}
+      http: {url: "https://dev.example.com/healthz", expectStatus: 204}
+    """
+    config = parse((W, WAREHOUSE), (S, stage("dev", body)))
+    (dev,) = config.stages
+    assert dev.health is not None
+    assert dev.health.argocd == ArgoCDHealth("https://argocd.example.com", "flask-app-dev")
+    assert dev.health.argocd.token_env == "ARGOCD_AUTH_TOKEN"
+    assert dev.health.http == HttpHealth("https://dev.example.com/healthz", expect_status=(204,))
+    assert dev.health.github_deployment is None
+    assert dev.promotion_policy.schedule_window == timedelta(hours=1)
+    assert config.settings.pagerduty == PagerDuty()
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        pytest.param(
+            "health:\n  argocd: {server: 'http://argocd.example.com', app: a}\n",
+            f"{S}:8:22: spec.health.argocd.server: 'http://argocd.example.com' uses plain http: "
+            "write https:// (http is allowed only for localhost)",
+            id="plain http",
+        ),
+        pytest.param(
+            "health:\n  argocd: {server: argocd.example.com, app: a}\n",
+            f"{S}:8:22: spec.health.argocd.server: 'argocd.example.com' is not an absolute "
+            "https:// URL",
+            id="no scheme",
+        ),
+        pytest.param(
+            "health:\n  argocd: {server: 'https://argocd.example.com'}\n",
+            f"{S}:8:13: spec.health.argocd.app: missing required key 'app'",
+            id="no app",
+        ),
+        pytest.param(
+            "health:\n  argocd: {server: 'https://a.example', app: a, tokenEnv: 'MY-TOKEN'}\n",
+            f"{S}:8:61: spec.health.argocd.tokenEnv: 'MY-TOKEN' is not an environment variable "
+            "name",
+            id="bad env name",
+        ),
+        pytest.param(
+            "health:\n  http: {url: 'https://x.example/h', timeout: soon}\n",
+            f"{S}:8:49: spec.health.http.timeout: 'soon' is not a duration",
+            id="bad timeout",
+        ),
+        pytest.param(
+            "health:\n  http: {url: 'https://x.example/h', expectStatus: 700}\n",
+            f"{S}:8:54: spec.health.http.expectStatus: 700 is out of range",
+            id="bad status",
+        ),
+        pytest.param(
+            "health: {}\n",
+            f"{S}:7:11: spec.health: health needs argocd, githubDeployment or http",
+            id="empty health",
+        ),
+        pytest.param(
+            "health:\n  githubDeployment: {}\n",
+            f"{S}:8:23: spec.health.githubDeployment.environment: missing required key",
+            id="no environment",
+        ),
+        pytest.param(
+            "promotionPolicy: {scheduleWindow: 1 hour}\n",
+            f"{S}:7:37: spec.promotionPolicy.scheduleWindow: '1 hour' is not a duration",
+            id="bad schedule window",
+        ),
+        pytest.param(
+            "promotionPolicy:\n  conditions: [{type: BusinessHoursOnly, window: forever}]\n",
+            f"{S}:8:52: spec.promotionPolicy.conditions[0].window: 'forever' is not a duration",
+            id="bad condition window",
+        ),
+        pytest.param(
+            "promotionPolicy:\n"
+            "  conditions: [{type: NoActiveIncidents, integrations: [opsgenie]}]\n",
+            f"{S}:8:59: spec.promotionPolicy.conditions[0].integrations[0]: "
+            "'opsgenie' is not one of pagerduty",
+            id="unknown integration",
+        ),
+    ],
+)
+def test_a_health_or_window_problem_is_located_at_its_key(body: str, expected: str) -> None:
+    text = "subscriptions: {warehouse: flask-app}\n" + body
+    found = problems((W, WAREHOUSE), (S, stage("dev", text)))
+    assert any(p.startswith(expected) for p in found), found
+
+
+@pytest.mark.parametrize(
+    ("pagerduty", "expected"),
+    [
+        pytest.param(
+            "{apiURL: 'http://pd.example.com'}",
+            "p.yaml:6:25: spec.integrations.pagerduty.apiURL: 'http://pd.example.com' uses "
+            "plain http",
+            id="plain http",
+        ),
+        pytest.param(
+            "{serviceIds: [px-1]}",
+            "p.yaml:6:30: spec.integrations.pagerduty.serviceIds[0]: 'px-1' is not a PagerDuty "
+            "service ID",
+            id="bad service id",
+        ),
+        pytest.param(
+            "{token: abc}",
+            "p.yaml:6:17: spec.integrations.pagerduty.token: unknown key 'token'",
+            id="a token in the file",
+        ),
+    ],
+)
+def test_a_pagerduty_problem_is_located_at_its_key(pagerduty: str, expected: str) -> None:
+    doc = PROJECT.split("  integrations:")[0] + f"  integrations:\n    pagerduty: {pagerduty}\n"
+    found = problems((W, WAREHOUSE), (S, DEV), ("p.yaml", doc))
+    assert any(p.startswith(expected) for p in found), found
+
+
+def test_an_http_analysis_template_refuses_plain_http_to_another_host() -> None:
+    doc = """\
+apiVersion: kargo.akuity.io/v1alpha1
+kind: AnalysisTemplate
+metadata: {name: ping}
+spec:
+  http: {url: "http://dev.example.com/healthz"}
+"""
+    found = problems((W, WAREHOUSE), ("t.yaml", doc))
+    assert any(
+        p.startswith("t.yaml:5:15: spec.http.url: 'http://dev.example.com/healthz' uses plain")
+        for p in found
+    ), found
+
+
+def test_the_schema_knows_the_health_and_integration_keys() -> None:
+    schema = config_schema()
+    text = str(schema)
+    for key in ("githubDeployment", "expectStatus", "scheduleWindow", "serviceIds", "apiURL"):
+        assert key in text
+    good = yaml.safe_load(stage("dev", HEALTHY_STAGE))
+    assert schema_errors(schema, good) == []
+    assert schema_errors(schema, yaml.safe_load(PROJECT)) == []
+    bad = yaml.safe_load(stage("dev", "subscriptions: {warehouse: x}\nhealth: {argo: {}}\n"))
+    assert any("unknown key argo" in e for e in schema_errors(schema, bad))

@@ -21,16 +21,21 @@ from bot.core.model import (
     AnalysisTemplate,
     Approvals,
     Approver,
+    ArgoCDHealth,
     ChartSubscription,
     Condition,
+    DeploymentHealth,
     FreightRequest,
     GitRepoUpdate,
     GitSubscription,
+    HealthCheck,
     HttpCheck,
+    HttpHealth,
     ImageSubscription,
     KustomizeImageUpdate,
     Location,
     Monitoring,
+    PagerDuty,
     PromotionPolicy,
     Retention,
     Settings,
@@ -225,6 +230,7 @@ class StageDraft:
     updates: tuple[GitRepoUpdate, ...] = ()
     images: list[ImageUse] = field(default_factory=list)
     annotations: tuple[tuple[str, str], ...] = ()
+    health: HealthCheck | None = None
     broken: bool = False
 
 
@@ -243,7 +249,7 @@ def build_stage(doc: Parsed, order: int) -> StageDraft:
     if spec is None:
         draft.broken = True
         return draft
-    for part in (_requests, _policy, _verification, _updates):
+    for part in (_requests, _policy, _verification, _updates, _health):
         try:
             part(spec, draft)
         except Broken:
@@ -287,6 +293,7 @@ def _policy(spec: Parsed, draft: StageDraft) -> None:
                 "paused": "paused",
                 "schedule": "schedule",
                 "timezone": "timezone",
+                "scheduleWindow": "schedule_window",
             },
         )
         if "approvals" in pp.values:
@@ -352,6 +359,37 @@ def _verification(spec: Parsed, draft: StageDraft) -> None:
         steps.append(VerificationStep(t.req("name"), t.req("name")))
     kw = _kw(v, {"parallel": "parallel"})
     draft.verification = Verification(steps=tuple(steps), **kw)
+
+
+def _statuses(value: int | list[int]) -> tuple[int, ...]:
+    return tuple(value) if isinstance(value, list) else (value,)
+
+
+def _health(spec: Parsed, draft: StageDraft) -> None:
+    h: Parsed | None = spec.get("health")
+    if h is None:
+        if spec.has("health"):
+            raise Broken("health")
+        return
+    kw: dict[str, Any] = {}
+    if "argocd" in h.values:
+        a: Parsed = h.values["argocd"]
+        kw["argocd"] = ArgoCDHealth(
+            server=a.req("server").rstrip("/"),
+            app=a.req("app"),
+            **_kw(a, {"namespace": "namespace", "tokenEnv": "token_env"}),
+        )
+    if "githubDeployment" in h.values:
+        kw["github_deployment"] = DeploymentHealth(h.values["githubDeployment"].req("environment"))
+    if "http" in h.values:
+        u: Parsed = h.values["http"]
+        hkw = _kw(u, {"timeout": "timeout"})
+        if "expectStatus" in u.values:
+            hkw["expect_status"] = _statuses(u.values["expectStatus"])
+        kw["http"] = HttpHealth(url=u.req("url"), **hkw)
+    if any(h.has(k) and k not in h.values for k in ("argocd", "githubDeployment", "http")):
+        raise Broken("health")  # a part was invalid and is reported: do not half-check
+    draft.health = HealthCheck(**kw)
 
 
 def _updates(spec: Parsed, draft: StageDraft) -> None:
@@ -614,6 +652,7 @@ def link_stages(
                 verification=d.verification,
                 git_repo_updates=d.updates,
                 annotations=d.annotations,
+                health=d.health,
                 location=d.location,
             )
         )
@@ -759,8 +798,7 @@ def build_analysis_template(doc: Parsed) -> AnalysisTemplate:
         h: Parsed = spec.values["http"]
         hkw = _kw(h, {"method": "method"})
         if "expectStatus" in h.values:
-            status = h.values["expectStatus"]
-            hkw["expect_status"] = tuple(status) if isinstance(status, list) else (status,)
+            hkw["expect_status"] = _statuses(h.values["expectStatus"])
         if "headers" in h.values:
             hkw["headers"] = tuple(h.values["headers"].items())
         kw["http"] = HttpCheck(url=h.req("url"), **hkw)
@@ -779,4 +817,13 @@ def build_settings(doc: Parsed) -> Settings:
         if "serviceMonitor" in m.values:
             mkw.update(_kw(m.values["serviceMonitor"], {"enabled": "service_monitor"}))
         kw["monitoring"] = Monitoring(**mkw)
+    integrations: Parsed | None = spec.get("integrations")
+    if integrations is not None and "pagerduty" in integrations.values:
+        pd: Parsed = integrations.values["pagerduty"]
+        pkw = _kw(pd, {"tokenEnv": "token_env", "apiURL": "api_url"})
+        if "api_url" in pkw:
+            pkw["api_url"] = pkw["api_url"].rstrip("/")
+        if "serviceIds" in pd.values:
+            pkw["service_ids"] = tuple(pd.values["serviceIds"])
+        kw["pagerduty"] = PagerDuty(**pkw)
     return Settings(**kw)

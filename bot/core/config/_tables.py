@@ -103,6 +103,65 @@ def check_image_repo(text: str) -> str | None:
     return None
 
 
+# scheme://[userinfo@]host[:port][/path][?query][#fragment], the parts of RFC 3986
+# section 3 (https://www.rfc-editor.org/rfc/rfc3986#section-3) that an API URL uses.
+_URL_RE: Final = re.compile(
+    r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?:[^@/?#\s]*@)?"
+    r"(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~%-]+)(?::(?P<port>[0-9]{1,5}))?"
+    r"(?P<rest>[/?#]\S*)?"
+)
+
+
+def _is_loopback_host(host: str) -> bool:
+    if host.lower() == "localhost" or host == "[::1]":
+        return True
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_url(text: str) -> str | None:
+    """An absolute ``https`` URL with a host, or ``http`` only for a loopback host.
+
+    Tokens travel to these URLs, so plain http is refused except on this machine
+    (``localhost``, 127.0.0.0/8, ``[::1]``).
+    """
+    match = _URL_RE.fullmatch(text)
+    scheme = match.group("scheme").lower() if match else ""
+    if match is None or scheme not in ("http", "https"):
+        return f"'{text}' is not an absolute https:// URL"
+    port = match.group("port")
+    if port is not None and not 0 < int(port) < 65536:
+        return f"'{text}' has an invalid port {port}"
+    if scheme == "http" and not _is_loopback_host(match.group("host")):
+        return f"'{text}' uses plain http: write https:// (http is allowed only for localhost)"
+    return None
+
+
+def url(doc: str = "") -> Str:
+    return Str(
+        doc,
+        check=check_url,
+        hint="for example https://argocd.example.com",
+        schema_pattern=r"https?://\S+",
+    )
+
+
+ENV_NAME: Final = r"[A-Za-z_][A-Za-z0-9_]*"
+
+
+def env_name(doc: str = "") -> Str:
+    return Str(
+        doc,
+        pattern=ENV_NAME,
+        pattern_message="is not an environment variable name",
+        hint="for example ARGOCD_AUTH_TOKEN",
+    )
+
+
 def check_rel_path(text: str) -> str | None:
     if text.startswith("/") or ".." in text.split("/"):
         return f"'{text}' must be a path inside the repository (relative, without '..')"
@@ -487,6 +546,7 @@ PROMOTION_POLICY: Final = Obj(
         "paused": F(Bool()),
         "schedule": F(cron("cron of the times promotions may start")),
         "timezone": F(timezone()),
+        "scheduleWindow": F(duration("how long each schedule slot stays open (default 1h)")),
         "conditions": F(ListOf(CONDITION)),
         "approvals": F(APPROVALS),
     }
@@ -760,6 +820,71 @@ PROMOTION_TEMPLATE: Final = Obj(
     "Kargo's promotion steps; Shunter maps them onto one git repository update",
 )
 
+HTTP_STATUS: Final = Int(minimum=100, maximum=599)
+EXPECT_STATUS: Final = Union(HTTP_STATUS, ListOf(HTTP_STATUS, min_items=1))
+
+
+def _some_health(p: Parsed) -> None:
+    if not p.nodes:
+        p.problem(None, "health needs argocd, githubDeployment or http")
+
+
+HEALTH: Final = Obj(
+    {
+        "argocd": F(
+            Obj(
+                {
+                    "server": F(
+                        url("the Argo CD server, such as https://argocd.example.com"),
+                        required=True,
+                    ),
+                    "app": F(
+                        Str(
+                            pattern=r"[A-Za-z0-9](?:[-A-Za-z0-9._]*[A-Za-z0-9])?",
+                            pattern_message="is not an Argo CD application name",
+                            max_length=253,
+                        ),
+                        required=True,
+                        doc="the application's name",
+                    ),
+                    "namespace": F(
+                        Str(
+                            pattern=DNS_LABEL,
+                            pattern_message="is not a namespace name",
+                            max_length=63,
+                        ),
+                        doc="the application's namespace, when it is not Argo CD's own",
+                    ),
+                    "tokenEnv": F(
+                        env_name(
+                            "the environment variable holding an Argo CD API token "
+                            "(default ARGOCD_AUTH_TOKEN)"
+                        )
+                    ),
+                }
+            ),
+            doc="healthy when the Argo CD application is Healthy and Synced",
+        ),
+        "githubDeployment": F(
+            Obj({"environment": F(Str(), required=True)}),
+            doc="healthy when the latest GitHub deployment to this environment succeeded",
+        ),
+        "http": F(
+            Obj(
+                {
+                    "url": F(url("the URL to call"), required=True),
+                    "expectStatus": F(EXPECT_STATUS, doc="the healthy statuses (default 200)"),
+                    "timeout": F(duration("how long one call may take (default 10s)")),
+                }
+            ),
+            doc="healthy when a GET of the URL answers an expected status",
+        ),
+    },
+    "how Shunter learns whether the stage is healthy (for HealthyFor and the ledger)",
+    check=_some_health,
+    extra_schema=[{"minProperties": 1}],
+)
+
 STAGE_SPEC: Final = Obj(
     {
         "subscriptions": F(STAGE_SUBSCRIPTIONS, doc="where this stage takes freight from"),
@@ -772,6 +897,7 @@ STAGE_SPEC: Final = Obj(
             Obj({"gitRepoUpdates": F(ListOf(GIT_REPO_UPDATE, min_items=1), required=True)})
         ),
         "promotionTemplate": F(PROMOTION_TEMPLATE),
+        "health": F(HEALTH),
     },
     one_of=[("subscriptions", "requestedFreight")],
     at_most_one=[("gitRepoUpdates", "promotionMechanisms", "promotionTemplate")],
@@ -801,17 +927,9 @@ ANALYSIS_TEMPLATE_SPEC: Final = Obj(
         "http": F(
             Obj(
                 {
-                    "url": F(
-                        Str(pattern=r"https?://\S+", pattern_message="must be an http(s) URL"),
-                        required=True,
-                    ),
+                    "url": F(url("the URL to call"), required=True),
                     "method": F(Enum(("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"))),
-                    "expectStatus": F(
-                        Union(
-                            Int(minimum=100, maximum=599),
-                            ListOf(Int(minimum=100, maximum=599), min_items=1),
-                        )
-                    ),
+                    "expectStatus": F(EXPECT_STATUS, doc="the passing statuses (default 200)"),
                     "headers": F(MapOf(Str())),
                 }
             ),
@@ -834,6 +952,39 @@ PROJECT_SPEC: Final = Obj(
                 {
                     "enabled": F(Bool()),
                     "serviceMonitor": F(Obj({"enabled": F(Bool())})),
+                }
+            )
+        ),
+        "integrations": F(
+            Obj(
+                {
+                    "pagerduty": F(
+                        Obj(
+                            {
+                                "tokenEnv": F(
+                                    env_name(
+                                        "the environment variable holding a PagerDuty REST "
+                                        "API key (default PAGERDUTY_TOKEN)"
+                                    )
+                                ),
+                                "serviceIds": F(
+                                    ListOf(
+                                        Str(
+                                            pattern=r"[A-Z0-9]+",
+                                            pattern_message="is not a PagerDuty service ID "
+                                            "(like PX1ABC2)",
+                                        ),
+                                        min_items=1,
+                                    ),
+                                    doc="the services whose incidents block (default: all)",
+                                ),
+                                "apiURL": F(
+                                    url("the REST API (default https://api.pagerduty.com)")
+                                ),
+                            }
+                        ),
+                        doc="where NoActiveIncidents looks for open incidents",
+                    )
                 }
             )
         ),

@@ -1,15 +1,51 @@
 """Discovery: ask each warehouse's sources what they hold, as ``Discovery`` values.
 
 One failing subscription is reported in its own result and never stops the others.
+
+Image subscriptions are asked as cheaply as the registry allows, because a scheduled run
+repeats every few minutes and registries rate-limit (Docker Hub counts manifest ``GET``s,
+GHCR and Quay count every request). Each subscription keeps a cache entry in the ledger
+(``CachedSelection``: the selected tag and digest, the tag list's ETag, ``checkedAt``):
+
+* inside ``cacheTTL`` of ``checkedAt`` no request is made at all (unless the run was
+  asked to refresh this warehouse: an event or ``shunter refresh``);
+* otherwise one conditional ``GET tags/list`` (``If-None-Match``); a 304 reuses the entry;
+* a tag list whose best tag is still the cached one reuses the cached digest (tags that
+  match a version are treated as immutable, as Kargo's own digest cache does);
+* the ``Digest`` strategy follows one mutable tag and so never lists tags: one manifest
+  ``HEAD`` per check tells whether the tag was re-pushed;
+* ``NewestBuild`` reads the build date of at most ``min(discoveryLimit, 10)`` candidates.
+
+``checkedAt`` is rewritten only along with another change to the ledger (the planner's
+rule), so an idle run writes nothing; the TTL therefore counts from the last write.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Mapping
+from datetime import datetime
+
 from bot.core.artifacts import Artifact, Image
+from bot.core.ledger import CachedSelection
 from bot.core.model import ImageSubscription, Subscription, Warehouse
 from bot.core.observations import Discovery, SubscriptionResult
 from bot.errors import ShunterError
 from bot.ports import Registry
+
+__all__ = [
+    "NEWEST_BUILD_MAX",
+    "discover",
+    "discover_image",
+    "label",
+    "selector",
+    "subscription_keys",
+]
+
+#: The most images whose build date ``NewestBuild`` reads in one check (two or three
+#: requests each: manifest, perhaps a platform manifest, config blob).
+NEWEST_BUILD_MAX = 10
 
 
 def label(sub: Subscription) -> str:
@@ -18,30 +54,148 @@ def label(sub: Subscription) -> str:
     return f"{kind[type(sub).__name__]} {sub.repo_url}"
 
 
-def discover_image(registry: Registry, sub: ImageSubscription) -> tuple[Artifact, ...]:
-    """The newest image matching ``sub`` with its digest, or nothing when no tag matches.
+def subscription_keys(warehouse: Warehouse) -> list[str | None]:
+    """The cache key of each subscription, in config order: an image's ``repoURL``
+    (``#2``, ``#3``... appended when a warehouse watches one repository twice), ``None``
+    for subscriptions that keep no cache."""
+    keys: list[str | None] = []
+    seen: dict[str, int] = {}
+    for sub in warehouse.subscriptions:
+        if not isinstance(sub, ImageSubscription):
+            keys.append(None)
+            continue
+        n = seen[sub.repo_url] = seen.get(sub.repo_url, 0) + 1
+        keys.append(sub.repo_url if n == 1 else f"{sub.repo_url}#{n}")
+    return keys
 
-    Only the newest candidate's digest is fetched: freight is made from it alone, and
-    each manifest request counts against the registry's rate limit.
+
+def selector(sub: ImageSubscription) -> str:
+    """A short fingerprint of every setting that decides which image ``sub`` selects;
+    a cache entry made under another fingerprint is not reused."""
+    settings = [
+        sub.repo_url,
+        sub.strategy,
+        sub.semver_constraint,
+        sub.discovery_limit,
+        list(sub.allow_tags),
+        list(sub.ignore_tags),
+        list(sub.ignore_tags_regexes),
+        sub.strict_semvers,
+        sub.platform,
+    ]
+    return hashlib.sha256(json.dumps(settings).encode()).hexdigest()[:12]
+
+
+def _artifacts(sub: ImageSubscription, entry: CachedSelection) -> tuple[Artifact, ...]:
+    if entry.tag is None or entry.digest is None:
+        return ()
+    return (Image(repo_url=sub.repo_url, tag=entry.tag, digest=entry.digest),)
+
+
+def discover_image(
+    registry: Registry,
+    sub: ImageSubscription,
+    *,
+    cached: CachedSelection | None = None,
+    now: datetime | None = None,
+    refresh: bool = False,
+) -> tuple[tuple[Artifact, ...], CachedSelection | None]:
+    """Return (the newest image matching ``sub`` with its digest, or nothing when no tag
+    matches; the cache entry to keep, ``None`` when ``now`` is not given).
+
+    ``cached`` is the entry the ledger holds for ``sub``; ``refresh`` ignores its TTL
+    (not its validators). Only the selected candidate's digest is fetched: freight is
+    made from it alone, and each manifest request counts against rate limits.
+
+    Raises ``PermanentError``/``TransientError`` from the registry, ``ValueError`` for a
+    constraint or regex that does not parse.
     """
     from bot.core.versions import select_tags
 
-    tags = registry.list_tags(sub.repo_url)
-    candidates = select_tags(tags, sub)
+    fingerprint = selector(sub)
+    usable = cached if cached is not None and cached.selector == fingerprint else None
+    if (
+        usable is not None
+        and now is not None
+        and not refresh
+        and sub.cache_ttl is not None
+        and now < usable.checked_at + sub.cache_ttl
+    ):
+        return _artifacts(sub, usable), usable
+
+    def keep(tag: str | None, digest: str | None, etag: str | None) -> CachedSelection | None:
+        if now is None:
+            return None
+        return CachedSelection(fingerprint, tag, digest, etag, now)
+
+    if sub.strategy == "Digest" and sub.semver_constraint:
+        # Follow one mutable tag: its manifest digest is the whole answer, so the tag list
+        # is never needed; a re-pushed tag has a new digest and so makes new freight.
+        tag = sub.semver_constraint
+        if not select_tags([tag], sub):  # allowTags/ignoreTags refuse the tag itself
+            entry = keep(None, None, None)
+            return (), entry
+        digest = registry.digest(sub.repo_url, tag, sub.platform)
+        entry = keep(tag, digest, None)
+        return (Image(repo_url=sub.repo_url, tag=tag, digest=digest),), entry
+
+    listing = registry.list_tags_if_changed(sub.repo_url, usable.etag if usable else None)
+    if listing.tags is None:
+        if usable is None:  # a 304 to a request we did not make conditional: ask again
+            listing = registry.list_tags_if_changed(sub.repo_url, None)
+        else:
+            return _artifacts(sub, usable), keep(usable.tag, usable.digest, usable.etag)
+    candidates = select_tags(listing.tags or [], sub)
     if not candidates:
-        return ()
-    tag = candidates[0]
-    digest = registry.digest(sub.repo_url, tag, sub.platform)
-    return (Image(repo_url=sub.repo_url, tag=tag, digest=digest),)
+        return (), keep(None, None, listing.etag)
+    if sub.strategy == "NewestBuild":
+        top = sorted(candidates, reverse=True)[: max(1, min(sub.discovery_limit, NEWEST_BUILD_MAX))]
+        infos = {t: registry.image_info(sub.repo_url, t, sub.platform) for t in top}
+
+        # Newest build first; images without a date lose; equal dates: the higher tag.
+        def built(t: str) -> tuple[float, str]:
+            created = infos[t].created
+            return (created.timestamp() if created is not None else float("-inf"), t)
+
+        tag = max(top, key=built)
+        digest = infos[tag].digest
+    else:
+        tag = candidates[0]
+        if usable is not None and usable.tag == tag and usable.digest is not None:
+            digest = usable.digest
+        else:
+            digest = registry.digest(sub.repo_url, tag, sub.platform)
+    return (Image(repo_url=sub.repo_url, tag=tag, digest=digest),), keep(tag, digest, listing.etag)
 
 
-def discover(warehouse: Warehouse, registry: Registry) -> Discovery:
-    """Ask every subscription of ``warehouse``; failures become per-subscription errors."""
+def discover(
+    warehouse: Warehouse,
+    registry: Registry,
+    *,
+    cache: Mapping[str, CachedSelection] | None = None,
+    now: datetime | None = None,
+    refresh: bool = False,
+) -> Discovery:
+    """Ask every subscription of ``warehouse``; failures become per-subscription errors.
+
+    ``cache`` is the warehouse's ledger record of cache entries (by
+    :func:`subscription_keys`), ``now`` the run's clock (without it nothing is cached),
+    ``refresh`` ignores ``cacheTTL`` (the warehouse was asked for explicitly). Returns a
+    ``Discovery`` whose results carry the cache entries to keep. Never raises a
+    ``ShunterError``: each becomes that subscription's ``error``.
+    """
     results: list[SubscriptionResult] = []
-    for sub in warehouse.subscriptions:
+    keys = subscription_keys(warehouse)
+    for sub, key in zip(warehouse.subscriptions, keys, strict=True):
         try:
             if isinstance(sub, ImageSubscription):
-                results.append(SubscriptionResult(label(sub), discover_image(registry, sub)))
+                cached = (cache or {}).get(key) if key is not None else None
+                artifacts, entry = discover_image(
+                    registry, sub, cached=cached, now=now, refresh=refresh
+                )
+                results.append(
+                    SubscriptionResult(label(sub), artifacts, cache_key=key, cache=entry)
+                )
             else:
                 results.append(
                     SubscriptionResult(
@@ -49,6 +203,6 @@ def discover(warehouse: Warehouse, registry: Registry) -> Discovery:
                         error="chart and git subscriptions are not discovered by this version",
                     )
                 )
-        except ShunterError as exc:
-            results.append(SubscriptionResult(label(sub), error=str(exc)))
+        except (ShunterError, ValueError) as exc:
+            results.append(SubscriptionResult(label(sub), error=str(exc), cache_key=key))
     return Discovery(warehouse=warehouse.name, subscriptions=tuple(results))

@@ -7,6 +7,8 @@ domain values (``bot.core``) and raises only ``bot.errors`` types.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal, Protocol
 
 from bot.core.pulls import PullRequest, Review, ReviewState
@@ -14,15 +16,37 @@ from bot.core.pulls import PullRequest, Review, ReviewState
 __all__ = [
     "Forge",
     "GitRepo",
+    "ImageInfo",
     "PullRequest",
     "Registry",
     "Review",
     "ReviewState",
     "StateStore",
+    "TagList",
 ]
 
 
 # --------------------------------------------------------------------------- registry
+
+
+@dataclass(frozen=True)
+class TagList:
+    """A conditional tag listing: ``tags`` is ``None`` when the registry answered
+    304 Not Modified to ``If-None-Match`` (the caller's cached listing still holds);
+    ``etag`` is the validator to send next time, or ``None`` if the registry gave none
+    (or the listing spanned several pages, which one ETag does not describe)."""
+
+    tags: list[str] | None
+    etag: str | None = None
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """What one manifest says: its digest (for a platform of an index, that platform's
+    manifest) and the build date from its config blob's ``created`` (``None``: absent)."""
+
+    digest: str
+    created: datetime | None = None
 
 
 class Registry(Protocol):
@@ -39,6 +63,18 @@ class Registry(Protocol):
     def digest(self, repo_url: str, tag: str, platform: str | None = None) -> str:
         """The manifest digest (``sha256:...``) ``tag`` points at; for an image index and
         a ``platform`` such as ``linux/amd64``, the digest of that platform's manifest."""
+        ...
+
+    def list_tags_if_changed(self, repo_url: str, etag: str | None) -> TagList:
+        """The tag list, asked with ``If-None-Match: etag`` when ``etag`` is given.
+
+        Returns ``TagList(None, etag)`` on 304 Not Modified; raises as :meth:`list_tags`.
+        """
+        ...
+
+    def image_info(self, repo_url: str, tag: str, platform: str | None = None) -> ImageInfo:
+        """The digest and build date of ``tag`` (manifest, then config blob: two requests,
+        three for an image index). Raises as :meth:`digest`."""
         ...
 
 

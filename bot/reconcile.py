@@ -104,7 +104,7 @@ def reconcile(
         if mutate is not None:
             changes += mutate(ledger, now)
         if discoveries is None:
-            discoveries = _discover(world, warehouses) if discover_now else {}
+            discoveries = _discover(world, ledger, now, warehouses) if discover_now else {}
         out = Outcome(ledger=ledger)
         seen_actions: list[Action] = []
         for round_no in range(rounds):
@@ -154,14 +154,28 @@ def _commit_message(changes: list[str]) -> str:
     return f"shunter: {head}\n\n" + "\n".join(f"- {c}" for c in changes) + "\n"
 
 
-def _discover(world: World, only: set[str] | None) -> dict[str, Discovery]:
+def _discover(
+    world: World, ledger: Ledger, now: datetime, only: set[str] | None
+) -> dict[str, Discovery]:
+    """Discover every warehouse (or those in ``only``), from the ledger's cache entries.
+
+    Warehouses named in ``only`` were asked for explicitly (an event, ``refresh``), so
+    their ``cacheTTL`` is ignored; their ETags still save the registry work.
+    """
     out: dict[str, Discovery] = {}
     if world.registry is None:
         return out
     for wh in world.config.warehouses:
         if only is not None and wh.name not in only:
             continue
-        out[wh.name] = discover(wh, world.registry)
+        rec = ledger.warehouses.get(wh.name)
+        out[wh.name] = discover(
+            wh,
+            world.registry,
+            cache=rec.cache if rec is not None else None,
+            now=now,
+            refresh=only is not None,
+        )
     return out
 
 

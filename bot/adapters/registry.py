@@ -20,11 +20,13 @@ import ipaddress
 import json
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import urlencode, urljoin
 
 from bot.core.versions import tag_is_safe
 from bot.errors import PermanentError, TransientError
+from bot.ports import ImageInfo, TagList
 
 if TYPE_CHECKING:
     import requests
@@ -139,6 +141,38 @@ def _parse_challenge(header: str) -> tuple[str, dict[str, str]]:
     return scheme.lower(), values
 
 
+def _offers(entries: list[Any], platform: str) -> bool:
+    os_, _, arch = platform.partition("/")
+    return any(
+        isinstance(e, dict)
+        and isinstance(e.get("platform"), dict)
+        and e["platform"].get("os") == os_
+        and e["platform"].get("architecture") == arch
+        for e in entries
+    )
+
+
+def _first(entries: list[Any]) -> dict[str, Any]:
+    for e in entries:
+        if isinstance(e, dict):
+            return e
+    return {}
+
+
+def _parse_created(value: Any) -> datetime | None:
+    """Read an image config's ``created`` (RFC 3339, often with nanoseconds) as UTC."""
+    if not isinstance(value, str) or not value:
+        return None
+    text = value.strip().replace("Z", "+00:00").replace("z", "+00:00")
+    # Python reads at most microseconds: cut longer fractions (Go writes nanoseconds).
+    text = re.sub(r"(\.\d{6})\d+", r"\1", text)
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+
+
 def _retry_after(response: requests.Response) -> float | None:
     value = response.headers.get("Retry-After", "").strip()
     try:
@@ -206,8 +240,15 @@ class OciRegistry:
     ``Retry-After`` wait. Bearer tokens are cached per host and scope for the life of
     the instance (one run).
 
+    ``budget`` caps the HTTP attempts one instance (one run) makes per registry host
+    (token fetches and retries count against the host being read): a run that would pass
+    it fails that request with ``TransientError`` naming the host and the budget, so a
+    misbehaving registry or a config with very many subscriptions cannot spend a
+    registry's rate limit in one run. Retries of one request may pass it by ``retries``.
+
     ``requests_made`` counts every HTTP attempt (token fetches and retries included);
-    ``skipped_tags`` counts listed tags dropped because they fail the OCI tag grammar.
+    ``requests_by_host`` splits it by registry host; ``skipped_tags`` counts listed tags
+    dropped because they fail the OCI tag grammar.
     """
 
     def __init__(
@@ -219,6 +260,7 @@ class OciRegistry:
         retries: int = 3,
         backoff: float = 0.5,
         max_retry_after: float = 30.0,
+        budget: int = 200,
     ) -> None:
         import requests
         from requests.adapters import HTTPAdapter
@@ -228,7 +270,10 @@ class OciRegistry:
         self._timeout = timeout
         self._auth: dict[tuple[str, str], str] = {}
         self.requests_made = 0
+        self.requests_by_host: dict[str, int] = {}
         self.skipped_tags = 0
+        self._budget = budget
+        self._host = ""  # the registry host being read, for counting retries
         self._session = requests.Session()
         self._session.headers["User-Agent"] = "shunter"
         adapter = HTTPAdapter(
@@ -239,6 +284,7 @@ class OciRegistry:
 
     def _count_retry(self) -> None:
         self.requests_made += 1
+        self.requests_by_host[self._host] = self.requests_by_host.get(self._host, 0) + 1
 
     def close(self) -> None:
         """Close the HTTP connections (the instance stays usable; it reconnects)."""
@@ -254,13 +300,33 @@ class OciRegistry:
         Raises ``PermanentError`` (401/403 after auth, 404, bad name) or
         ``TransientError`` (429/5xx after retries, timeouts, bodies that are not JSON).
         """
-        addr = parse_repo_url(repo_url)
+        listing = self._list_tags(parse_repo_url(repo_url), None)
+        return listing.tags or []
+
+    def list_tags_if_changed(self, repo_url: str, etag: str | None) -> TagList:
+        """Return the tag list as :meth:`list_tags` does, asked conditionally.
+
+        With ``etag``, the first page is requested with ``If-None-Match`` (RFC 9110
+        section 13.1.2); a 304 answer returns ``TagList(None, etag)`` and costs one
+        request. The returned ``etag`` is the first page's ``ETag`` header, or ``None``
+        when the registry sent none or the list spanned several pages (one page's
+        validator says nothing about the next). Raises as :meth:`list_tags`.
+        """
+        return self._list_tags(parse_repo_url(repo_url), etag)
+
+    def _list_tags(self, addr: RegistryAddress, etag: str | None) -> TagList:
         url: str | None = f"{addr.base}/tags/list?{urlencode({'n': self._page_size})}"
         seen: set[str] = set()
         tags: list[str] = []
+        first_etag: str | None = None
         while url is not None and url not in seen and len(seen) < _MAX_PAGES:
+            conditional = {"If-None-Match": etag} if etag and not seen else {}
             seen.add(url)
-            response = self._get(addr, "GET", url, what="the tag list")
+            response = self._get(addr, "GET", url, what="the tag list", extra=conditional)
+            if response.status_code == 304 and conditional:
+                return TagList(None, etag)
+            if len(seen) == 1:
+                first_etag = response.headers.get("ETag") or None
             body = self._json(addr, response, "the tag list")
             listed = body.get("tags") if isinstance(body, dict) else None
             if listed is None and isinstance(body, dict) and "tags" in body:
@@ -278,7 +344,7 @@ class OciRegistry:
             next_url = response.links.get("next", {}).get("url")
             # The Link URL may be relative to the request's (RFC 8288 section 3.2).
             url = urljoin(url, next_url) if next_url else None
-        return tags
+        return TagList(tags, first_etag if len(seen) == 1 else None)
 
     def digest(self, repo_url: str, tag: str, platform: str | None = None) -> str:
         """Return the manifest digest (``sha256:...``) ``tag`` points at.
@@ -312,7 +378,60 @@ class OciRegistry:
             return "sha256:" + hashlib.sha256(response.content).hexdigest()
         return self._platform_digest(addr, tag, document["manifests"], platform)
 
+    def image_info(self, repo_url: str, tag: str, platform: str | None = None) -> ImageInfo:
+        """Return the digest and build date of ``tag``.
+
+        The manifest is fetched (``GET``, so its digest is known without a ``HEAD``),
+        then its config blob, whose ``created`` field is the build date (image-spec
+        ``config.md``: https://github.com/opencontainers/image-spec/blob/main/config.md).
+        For an image index the date is that of ``platform``'s manifest (``linux/amd64``
+        when no platform is asked, else the first entry) and the digest that of the
+        platform manifest when ``platform`` is given, else of the index itself, as
+        :meth:`digest` does. A missing or unreadable ``created`` gives ``created=None``.
+
+        Raises as :meth:`digest`.
+        """
+        addr = parse_repo_url(repo_url)
+        if not (tag_is_safe(tag) or _DIGEST_RE.fullmatch(tag)):
+            raise PermanentError(f"{tag!r} is not a valid tag of {addr.host}/{addr.name}")
+        what = f"tag {tag}"
+        digest, document = self._manifest(addr, tag, what)
+        if isinstance(document.get("manifests"), list):
+            entries = document["manifests"]
+            if platform:
+                chosen = digest = self._platform_digest(addr, tag, entries, platform)
+            elif _offers(entries, "linux/amd64"):
+                chosen = self._platform_digest(addr, tag, entries, "linux/amd64")
+            else:
+                chosen = self._checked_digest(addr, str(_first(entries).get("digest", "")))
+            _, document = self._manifest(addr, chosen, what)
+        config = document.get("config")
+        config_digest = config.get("digest") if isinstance(config, dict) else None
+        if not isinstance(config_digest, str) or not _DIGEST_RE.fullmatch(config_digest):
+            return ImageInfo(digest, None)
+        blob = self._get(addr, "GET", f"{addr.base}/blobs/{config_digest}", what=what)
+        body = self._json(addr, blob, f"the image config of {tag}")
+        created = body.get("created") if isinstance(body, dict) else None
+        return ImageInfo(digest, _parse_created(created))
+
     # ------------------------------------------------------------------ helpers
+
+    def _manifest(self, addr: RegistryAddress, ref: str, what: str) -> tuple[str, dict[str, Any]]:
+        """``GET`` a manifest; return (its digest, its JSON object)."""
+        response = self._get(addr, "GET", f"{addr.base}/manifests/{ref}", what=what)
+        header = response.headers.get("Docker-Content-Digest", "").strip()
+        digest = (
+            self._checked_digest(addr, header)
+            if header
+            else "sha256:" + hashlib.sha256(response.content).hexdigest()
+        )
+        document = self._json(addr, response, f"the manifest of {ref}")
+        if not isinstance(document, dict):
+            raise TransientError(
+                f"registry {addr.host} answered a manifest of {addr.name}:{ref} that is not "
+                "a JSON object; try again later"
+            )
+        return digest, document
 
     def _platform_digest(
         self, addr: RegistryAddress, tag: str, manifests: list[Any], platform: str
@@ -352,10 +471,21 @@ class OciRegistry:
                 f"{addr.name} (HTTP {response.status_code}); try again later"
             ) from None
 
-    def _send(self, method: str, url: str, headers: dict[str, str]) -> requests.Response:
+    def _send(
+        self, addr: RegistryAddress, method: str, url: str, headers: dict[str, str]
+    ) -> requests.Response:
         import requests
 
+        spent = self.requests_by_host.get(addr.host, 0)
+        if spent >= self._budget:
+            raise TransientError(
+                f"registry {addr.host}: this run used its budget of {self._budget} requests "
+                "to that host; the rest waits for the next run (raise the budget if your "
+                "warehouses need more)"
+            )
         self.requests_made += 1
+        self.requests_by_host[addr.host] = spent + 1
+        self._host = addr.host
         try:
             return self._session.request(
                 method, url, headers=headers, timeout=self._timeout, allow_redirects=True
@@ -367,18 +497,26 @@ class OciRegistry:
                 f"could not reach {url} ({type(exc).__name__}); try again later"
             ) from None
 
-    def _get(self, addr: RegistryAddress, method: str, url: str, *, what: str) -> requests.Response:
+    def _get(
+        self,
+        addr: RegistryAddress,
+        method: str,
+        url: str,
+        *,
+        what: str,
+        extra: dict[str, str] | None = None,
+    ) -> requests.Response:
         """Send one request, authenticating on a 401 challenge, and map failures."""
         scope = f"repository:{addr.name}:pull"
-        headers = {"Accept": _ACCEPT}
+        headers = {"Accept": _ACCEPT, **(extra or {})}
         key = (addr.host, scope)
         if key in self._auth:
             headers["Authorization"] = self._auth[key]
-        response = self._send(method, url, headers)
+        response = self._send(addr, method, url, headers)
         if response.status_code == 401:
             self._auth[key] = self._authenticate(addr, response, scope)
             headers["Authorization"] = self._auth[key]
-            response = self._send(method, url, headers)
+            response = self._send(addr, method, url, headers)
         self._raise_for_status(addr, response, what)
         return response
 
@@ -408,7 +546,7 @@ class OciRegistry:
             {k: v for k, v in query.items() if v}
         )
         token_response = self._send(
-            "GET", token_url, {"Authorization": basic} if basic is not None else {}
+            addr, "GET", token_url, {"Authorization": basic} if basic is not None else {}
         )
         if token_response.status_code in (401, 403):
             raise self._denied(addr, token_response.status_code, "its token service refused")

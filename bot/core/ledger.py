@@ -100,10 +100,29 @@ class StageRecord:
     verification: VerificationRecord | None = None
 
 
+@dataclass(frozen=True)
+class CachedSelection:
+    """What one image subscription selected last, and how to ask the registry cheaply.
+
+    ``selector`` fingerprints the subscription's selection settings (a config change
+    makes the entry stale); ``tag``/``digest`` are the selected image (``None``: no tag
+    matched); ``etag`` is the tag list's validator for ``If-None-Match`` (``None``: the
+    registry gave none). ``checked_at`` is when the registry last confirmed the entry;
+    it is written only along with another change, so an idle run writes nothing.
+    """
+
+    selector: str
+    tag: str | None
+    digest: str | None
+    etag: str | None
+    checked_at: datetime
+
+
 @dataclass
 class WarehouseRecord:
     last_freight_at: datetime | None = None
     error: str | None = None  # the last discovery failure, cleared by a good discovery
+    cache: dict[str, CachedSelection] = field(default_factory=dict)  # by subscription key
 
 
 @dataclass
@@ -241,7 +260,24 @@ def _dump(data: Any) -> str:
 def to_files(ledger: Ledger) -> dict[str, str]:
     """Serialise the ledger to ``{path: text}`` for the state branch (deterministic)."""
     warehouses = {
-        name: _drop_none({"lastFreightAt": _ts(w.last_freight_at), "error": w.error})
+        name: _drop_none(
+            {
+                "lastFreightAt": _ts(w.last_freight_at),
+                "error": w.error,
+                "cache": {
+                    key: _drop_none(
+                        {
+                            "selector": c.selector,
+                            "tag": c.tag,
+                            "digest": c.digest,
+                            "etag": c.etag,
+                            "checkedAt": _ts(c.checked_at),
+                        }
+                    )
+                    for key, c in sorted(w.cache.items())
+                },
+            }
+        )
         for name, w in sorted(ledger.warehouses.items())
     }
     freight_items = sorted(
@@ -394,7 +430,18 @@ def _from_files(files: dict[str, str]) -> Ledger:
     ledger = Ledger()
     for name, w in _load(files, "warehouses.yaml", {}).items():
         ledger.warehouses[name] = WarehouseRecord(
-            last_freight_at=_parse_ts(w.get("lastFreightAt")), error=w.get("error")
+            last_freight_at=_parse_ts(w.get("lastFreightAt")),
+            error=w.get("error"),
+            cache={
+                str(key): CachedSelection(
+                    selector=str(c["selector"]),
+                    tag=None if c.get("tag") is None else str(c["tag"]),
+                    digest=None if c.get("digest") is None else str(c["digest"]),
+                    etag=None if c.get("etag") is None else str(c["etag"]),
+                    checked_at=_parse_ts(c.get("checkedAt")) or _EPOCH,
+                )
+                for key, c in (w.get("cache") or {}).items()
+            },
         )
     for name, f in _load(files, "freight.yaml", {}).items():
         fr = Freight(

@@ -12,16 +12,23 @@ from datetime import tzinfo
 from typing import Literal
 
 from bot.core.artifacts import Artifact
+from bot.core.ledger import CachedSelection
 from bot.core.pulls import PullRequest, Review
 
 
 @dataclass(frozen=True)
 class SubscriptionResult:
-    """One subscription's candidates, newest first, or why there are none."""
+    """One subscription's candidates, newest first, or why there are none.
+
+    ``cache_key``/``cache`` carry the discovery cache entry to keep for this
+    subscription (``None``: nothing to keep, e.g. after an error, which keeps the old one).
+    """
 
     label: str  # e.g. "image ghcr.io/alkon/flask-app"
     artifacts: tuple[Artifact, ...] = ()
     error: str | None = None
+    cache_key: str | None = None
+    cache: CachedSelection | None = None
 
 
 @dataclass(frozen=True)

@@ -172,6 +172,26 @@ def _discover(warehouse: str, p: Plan, obs: Observations, now: datetime) -> None
         return
     rec = p.ledger.warehouse(warehouse)
     where = f"warehouse/{warehouse}"
+    # Discovery cache: entries of subscriptions no longer configured go, a failed
+    # subscription keeps its old entry. A changed selection or selector is a change (a
+    # commit); a new ETag or checkedAt alone is not, so an idle run writes nothing, and
+    # they ride along with the next commit.
+    keys = {s.cache_key for s in disc.subscriptions if s.cache_key is not None}
+    cache = {k: c for k, c in rec.cache.items() if k in keys}
+    for s in disc.subscriptions:
+        if s.cache_key is not None and s.cache is not None:
+            cache[s.cache_key] = s.cache
+    moved = sorted(
+        k
+        for k in set(cache) | set(rec.cache)
+        if k not in cache
+        or k not in rec.cache
+        or (cache[k].selector, cache[k].tag, cache[k].digest)
+        != (rec.cache[k].selector, rec.cache[k].tag, rec.cache[k].digest)
+    )
+    rec.cache = cache
+    if moved:
+        p.changes.append(f"{warehouse}: discovery cache updated for {', '.join(moved)}")
     if disc.error:
         if rec.error != disc.error:
             rec.error = disc.error

@@ -1,0 +1,275 @@
+"""Discovery in depth: strategies, the discovery cache (cacheTTL, ETags), failures, cost."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.core.ledger import CachedSelection, from_files, to_files
+from bot.core.model import Config, ImageSubscription, Warehouse
+from bot.discovery import NEWEST_BUILD_MAX, discover, discover_image, selector
+from bot.errors import TransientError
+from bot.reconcile import World, reconcile
+from tests.fakes import FakeRegistry, MemoryStateStore
+
+APP = "ghcr.io/alkon/flask-app"
+T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+
+
+def sub(**kw: object) -> ImageSubscription:
+    return ImageSubscription(**{"repo_url": APP, **kw})  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------------------ strategies
+
+
+@pytest.mark.parametrize(
+    ("strategy", "constraint", "expected"),
+    [
+        ("SemVer", None, "2.0.0"),
+        ("SemVer", "^1.8", "1.10.0"),
+        ("Lexical", None, "latest"),
+        ("Lexical", "^1.0", "latest"),  # Lexical ignores the constraint, as Kargo does
+        ("Digest", "latest", "latest"),
+    ],
+)
+def test_each_strategy_selects_its_tag(
+    strategy: str, constraint: str | None, expected: str
+) -> None:
+    registry = FakeRegistry({APP: ["1.8.0", "1.10.0", "2.0.0", "latest", "1.9.9-rc.1"]})
+    artifacts, _ = discover_image(registry, sub(strategy=strategy, semver_constraint=constraint))
+    assert [a.tag for a in artifacts] == [expected]  # type: ignore[attr-defined]
+    assert artifacts[0].digest == registry.repos[APP][expected]  # type: ignore[attr-defined]
+
+
+def test_newest_build_picks_the_latest_created_image_not_the_highest_tag() -> None:
+    registry = FakeRegistry()
+    registry.push(APP, "main-aaa", created=T0)
+    newest = registry.push(APP, "main-bbb", created=T0 + timedelta(hours=2))
+    registry.push(APP, "main-ccc", created=T0 + timedelta(hours=1))
+    registry.push(APP, "main-zzz")  # no build date: never preferred
+    artifacts, _ = discover_image(registry, sub(strategy="NewestBuild"))
+    assert [(a.tag, a.digest) for a in artifacts] == [("main-bbb", newest)]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(("limit", "inspected"), [(2, 2), (20, NEWEST_BUILD_MAX), (100, 10)])
+def test_newest_build_reads_few_build_dates(limit: int, inspected: int) -> None:
+    registry = FakeRegistry()
+    for i in range(30):
+        registry.push(APP, f"build-{i:02d}", created=T0 + timedelta(minutes=i))
+    artifacts, _ = discover_image(registry, sub(strategy="NewestBuild", discovery_limit=limit))
+    assert [kind for kind, _ in registry.calls].count("info") == inspected
+    # The candidates are the highest tags, so the newest build among them wins.
+    assert artifacts[0].tag == "build-29"  # type: ignore[attr-defined]
+
+
+def test_digest_strategy_follows_a_repushed_tag_without_listing_tags() -> None:
+    registry = FakeRegistry()
+    first = registry.push(APP, "latest", "a")
+    follow = sub(strategy="Digest", semver_constraint="latest")
+    a1, e1 = discover_image(registry, follow, now=T0)
+    second = registry.push(APP, "latest", "b")
+    a2, e2 = discover_image(registry, follow, cached=e1, now=T0 + timedelta(minutes=5))
+    assert [a.digest for a in a1 + a2] == [first, second]  # type: ignore[attr-defined]
+    assert [kind for kind, _ in registry.calls] == ["digest", "digest"]
+    assert e2 is not None and e2.digest == second
+
+
+def test_digest_strategy_honours_ignore_tags_for_the_followed_tag() -> None:
+    registry = FakeRegistry({APP: ["latest"]})
+    artifacts, _ = discover_image(
+        registry, sub(strategy="Digest", semver_constraint="latest", ignore_tags=("latest",))
+    )
+    assert artifacts == () and registry.requests == 0
+
+
+def test_discovery_limit_cuts_the_semver_candidates_it_keeps() -> None:
+    # Only the best candidate makes freight; the limit still bounds what is considered.
+    registry = FakeRegistry({APP: [f"1.0.{i}" for i in range(150)]})
+    artifacts, entry = discover_image(registry, sub(discovery_limit=1), now=T0)
+    assert [a.tag for a in artifacts] == ["1.0.149"]  # type: ignore[attr-defined]
+    assert entry is not None and entry.tag == "1.0.149"
+
+
+# ------------------------------------------------------------------ the cache
+
+
+def test_inside_cache_ttl_no_request_is_made_and_refresh_bypasses_it() -> None:
+    registry = FakeRegistry({APP: ["1.0.0"]})
+    ttl = sub(cache_ttl=timedelta(minutes=30))
+    _, entry = discover_image(registry, ttl, now=T0)
+    before = registry.requests
+    artifacts, again = discover_image(registry, ttl, cached=entry, now=T0 + timedelta(minutes=29))
+    assert registry.requests == before and again == entry
+    assert artifacts[0].tag == "1.0.0"  # type: ignore[attr-defined]
+    # Past the TTL, or asked for explicitly: one conditional listing, answered 304.
+    for now, refresh in ((T0 + timedelta(minutes=31), False), (T0 + timedelta(minutes=1), True)):
+        registry.calls.clear()
+        discover_image(registry, ttl, cached=entry, now=now, refresh=refresh)
+        assert registry.calls == [("tags-304", APP)]
+
+
+def test_a_new_tag_past_the_ttl_is_found_and_its_digest_fetched() -> None:
+    registry = FakeRegistry({APP: ["1.0.0"]})
+    _, entry = discover_image(registry, sub(), now=T0)
+    new = registry.push(APP, "1.1.0")
+    registry.calls.clear()
+    artifacts, entry2 = discover_image(registry, sub(), cached=entry, now=T0)
+    assert registry.calls == [("tags", APP), ("digest", APP)]
+    assert artifacts[0].digest == new and entry2 is not None and entry2.etag != entry.etag  # type: ignore[attr-defined, union-attr]
+
+
+def test_without_etags_an_unchanged_best_tag_reuses_the_cached_digest() -> None:
+    registry = FakeRegistry({APP: ["1.0.0"]}, etags=False)
+    _, entry = discover_image(registry, sub(), now=T0)
+    registry.push(APP, "0.9.0")  # an older tag: the best one stays
+    registry.calls.clear()
+    artifacts, _ = discover_image(registry, sub(), cached=entry, now=T0)
+    assert registry.calls == [("tags", APP)]
+    assert artifacts[0].tag == "1.0.0"  # type: ignore[attr-defined]
+
+
+def test_a_changed_subscription_ignores_the_old_entry() -> None:
+    registry = FakeRegistry({APP: ["1.0.0", "2.0.0"]})
+    _, entry = discover_image(registry, sub(cache_ttl=timedelta(hours=1)), now=T0)
+    narrowed = sub(cache_ttl=timedelta(hours=1), semver_constraint="^1")
+    assert entry is not None and entry.selector != selector(narrowed)
+    artifacts, _ = discover_image(registry, narrowed, cached=entry, now=T0)
+    assert artifacts[0].tag == "1.0.0"  # type: ignore[attr-defined]
+
+
+def test_cache_entries_survive_the_state_branch() -> None:
+    ledger = from_files({})
+    entry = CachedSelection("abc123", "1.0.0", "sha256:" + "a" * 64, '"e1"', T0)
+    ledger.warehouse("app").cache[APP] = entry
+    ledger.warehouse("app").cache["docker.io/x#2"] = CachedSelection("def", None, None, None, T0)
+    files = to_files(ledger)
+    assert "checkedAt: '2024-05-01T12:00:00Z'" in files["warehouses.yaml"]
+    back = from_files(files)
+    assert back.warehouses["app"].cache == ledger.warehouses["app"].cache
+    assert to_files(back) == files
+
+
+# ------------------------------------------------------------------ the loop
+
+
+def world_of(registry: FakeRegistry, *warehouses: Warehouse) -> tuple[World, list[datetime]]:
+    clock = [T0]
+    world = World(
+        config=Config(warehouses=tuple(warehouses), stages=()),
+        state=MemoryStateStore(),
+        registry=registry,
+        clock=lambda: clock[0],
+    )
+    return world, clock
+
+
+def test_an_idle_run_writes_nothing_and_the_ttl_counts_from_the_last_write() -> None:
+    registry = FakeRegistry({APP: ["1.0.0"]})
+    wh = Warehouse("app", (sub(cache_ttl=timedelta(minutes=10)),))
+    world, clock = world_of(registry, wh)
+    first = reconcile(world)
+    assert first.wrote and registry.requests == 2  # tag list + digest
+    state: MemoryStateStore = world.state  # type: ignore[assignment]
+    written = dict(state.files)
+    for minutes, requests in ((5, 0), (15, 1), (16, 1)):
+        clock[0] = T0 + timedelta(minutes=minutes)
+        registry.requests = 0
+        out = reconcile(world)
+        assert (out.wrote, registry.requests, out.errors) == (False, requests, [])
+    assert state.files == written and len(state.commits) == 1
+    # A new image is found past the TTL, and the new checkedAt is written with it.
+    registry.push(APP, "1.1.0")
+    clock[0] = T0 + timedelta(minutes=20)
+    assert reconcile(world).wrote
+    rec = from_files(state.files).warehouses["app"]
+    assert rec.cache[APP].tag == "1.1.0" and rec.cache[APP].checked_at == clock[0]
+    clock[0] = T0 + timedelta(minutes=25)
+    registry.requests = 0
+    reconcile(world)
+    assert registry.requests == 0
+
+
+def test_an_explicit_refresh_bypasses_cache_ttl() -> None:
+    registry = FakeRegistry({APP: ["1.0.0"]})
+    world, clock = world_of(registry, Warehouse("app", (sub(cache_ttl=timedelta(hours=1)),)))
+    reconcile(world)
+    registry.push(APP, "1.1.0")
+    clock[0] = T0 + timedelta(minutes=1)
+    assert not reconcile(world).changes  # inside the TTL: the new tag is not seen yet
+    out = reconcile(world, warehouses={"app"})
+    assert any("new freight" in c and "1.1.0" in c for c in out.changes)
+
+
+def test_one_failing_subscription_is_reported_and_nothing_is_lost() -> None:
+    other = "quay.io/alkon/worker"
+    registry = FakeRegistry({APP: ["1.0.0"], other: ["3.0.0"], "ghcr.io/alkon/api": ["2.0.0"]})
+    two = Warehouse("app", (sub(), ImageSubscription(repo_url=other)))
+    fine = Warehouse("api", (ImageSubscription(repo_url="ghcr.io/alkon/api"),))
+    world, clock = world_of(registry, two, fine)
+    reconcile(world)
+    state: MemoryStateStore = world.state  # type: ignore[assignment]
+    before = from_files(state.files)
+    assert len(before.freight) == 2
+
+    registry.failing[other] = TransientError("registry quay.io answered HTTP 503")
+    registry.push("ghcr.io/alkon/api", "2.1.0")
+    registry.push(APP, "1.1.0")
+    clock[0] = T0 + timedelta(minutes=5)
+    out = reconcile(world)
+    after = from_files(state.files)
+    assert set(before.freight) < set(after.freight)  # old freight kept, api's new one added
+    assert len(after.freight) == 3
+    assert "503" in (after.warehouses["app"].error or "")
+    assert after.warehouses["app"].cache[other] == before.warehouses["app"].cache[other]
+    assert any(
+        c.startswith("app: discovery failed: image quay.io/alkon/worker") for c in out.changes
+    )
+    assert any(c.startswith("api: new freight") for c in out.changes)
+
+
+def test_removed_subscriptions_leave_the_cache() -> None:
+    other = "quay.io/alkon/worker"
+    registry = FakeRegistry({APP: ["1.0.0"], other: ["3.0.0"]})
+    world, _ = world_of(registry, Warehouse("app", (sub(), ImageSubscription(repo_url=other))))
+    reconcile(world)
+    world.config = Config(warehouses=(Warehouse("app", (sub(),)),), stages=())
+    out = reconcile(world)
+    assert f"app: discovery cache updated for {other}" in out.changes
+    state: MemoryStateStore = world.state  # type: ignore[assignment]
+    assert list(from_files(state.files).warehouses["app"].cache) == [APP]
+
+
+def test_a_repository_watched_twice_keeps_two_entries() -> None:
+    registry = FakeRegistry({APP: ["1.0.0", "2.0.0"]})
+    wh = Warehouse("app", (sub(semver_constraint="^1"), sub(semver_constraint="^2")))
+    d = discover(wh, registry, now=T0)
+    assert [(r.cache_key, r.cache.tag) for r in d.subscriptions if r.cache] == [
+        (APP, "1.0.0"),
+        (f"{APP}#2", "2.0.0"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("ttl", "etags", "per_subscription"),
+    [
+        (None, True, 1),  # one conditional tag list, answered 304
+        (None, False, 1),  # one tag list (the cached digest is reused)
+        (timedelta(minutes=30), True, 0),  # inside the TTL: nothing at all
+    ],
+)
+def test_request_count_of_an_idle_reconcile(
+    ttl: timedelta | None, etags: bool, per_subscription: int
+) -> None:
+    n = 25
+    repos = {f"ghcr.io/alkon/svc{i}": ["1.0.0", "1.1.0"] for i in range(n)}
+    registry = FakeRegistry(repos, etags=etags)
+    subs = tuple(ImageSubscription(repo_url=r, cache_ttl=ttl) for r in repos)
+    world, clock = world_of(registry, Warehouse("all", subs))
+    reconcile(world)
+    assert registry.requests == 2 * n  # first run: tag list and digest of each
+    clock[0] = T0 + timedelta(minutes=5)
+    registry.requests = 0
+    out = reconcile(world)
+    assert (registry.requests, out.wrote) == (per_subscription * n, False)

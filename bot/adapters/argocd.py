@@ -1,0 +1,191 @@
+"""The Argo CD adapter: one application's health and sync status, for ``spec.health.argocd``.
+
+It reads ``GET /api/v1/applications/{name}`` of the Argo CD API server, whose answer is a
+``v1alpha1Application`` as described by the server's Swagger document
+(https://github.com/argoproj/argo-cd/blob/master/assets/swagger.json, served by every
+server at ``/swagger.json``; overview at
+https://argo-cd.readthedocs.io/en/stable/developer-guide/api-docs/). Only these fields
+are read: ``status.health.status``, ``status.sync.status``, ``status.sync.revision`` and
+``status.operationState.phase``/``message``.
+
+Failures leave this module only as ``bot.errors`` types:
+
+* 401, 403, 404, other 4xx, a refused TLS certificate -> ``PermanentError`` (a person
+  fixes the token, the app name or the server URL);
+* 429, 5xx after retries, timeouts, refused connections, bodies that are not an
+  Application -> ``TransientError`` (the next run may succeed).
+
+No message ever contains the token.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlsplit
+
+from bot.core.model import ArgoCDHealth
+from bot.core.observations import HealthReport
+from bot.errors import PermanentError, TransientError
+
+if TYPE_CHECKING:
+    import requests
+
+__all__ = ["ArgoCD"]
+
+# Gateways in front of Argo CD answer these while it restarts; the Retry below tries again.
+_RETRY_STATUSES = (502, 503, 504)
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    """Seconds a ``Retry-After`` header asks to wait (RFC 9110 section 10.2.3), if numeric."""
+    value = response.headers.get("Retry-After", "").strip()
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        return None
+
+
+class ArgoCD:
+    """Reads application status from one Argo CD API server.
+
+    ``server`` is the server's base URL (``https://argocd.example.com``); ``token`` an API
+    token sent as ``Authorization: Bearer`` (``None``: anonymous, for servers that allow
+    it). Every call waits at most ``timeout`` seconds to connect and to read; 502/503/504
+    and connection failures are retried twice with a short backoff.
+    """
+
+    def __init__(
+        self, server: str, token: str | None, *, timeout: float = 10.0, verify_tls: bool = True
+    ) -> None:
+        import requests
+        from requests.adapters import HTTPAdapter
+        from urllib3.util.retry import Retry
+
+        self._server = server.rstrip("/")
+        self._timeout = timeout
+        self._session = requests.Session()
+        self._session.verify = verify_tls
+        self._session.headers["User-Agent"] = "shunter"
+        self._session.headers["Accept"] = "application/json"
+        if token:
+            self._session.headers["Authorization"] = f"Bearer {token}"
+        retry = Retry(
+            total=2,
+            status_forcelist=_RETRY_STATUSES,
+            allowed_methods=frozenset({"GET"}),
+            backoff_factor=0.2,
+            respect_retry_after_header=False,
+            raise_on_status=False,
+        )
+        adapter = HTTPAdapter(max_retries=retry)
+        self._session.mount("https://", adapter)
+        self._session.mount("http://", adapter)
+
+    @property
+    def _host(self) -> str:
+        return urlsplit(self._server).netloc or self._server
+
+    def health(self, check: ArgoCDHealth) -> HealthReport:
+        """Return the application's health now.
+
+        Healthy only when ``status.health.status`` is ``Healthy`` and ``status.sync.status``
+        is ``Synced``; the message reads like ``Argo CD app flask-app-dev: Degraded,
+        OutOfSync`` (plus a failed or running sync operation's message), and ``revision``
+        is ``status.sync.revision`` (the git commit Argo CD last synced to).
+
+        Raises ``PermanentError`` when the token is refused (naming ``check.token_env``),
+        the application is not found, or the server URL is wrong; ``TransientError`` on
+        429, 5xx, timeouts, refused connections and answers that are not an Application.
+        """
+        url = f"{self._server}/api/v1/applications/{quote(check.app, safe='')}"
+        params = {"appNamespace": check.namespace} if check.namespace else None
+        response = self._get(url, params, check)
+        try:
+            body: Any = response.json()
+        except ValueError:
+            body = None
+        status = body.get("status") if isinstance(body, dict) else None
+        if not isinstance(status, dict):
+            raise TransientError(
+                f"Argo CD at {self._host} answered for app {check.app} without an "
+                "Application status; check that server is the Argo CD API server's URL"
+            )
+        health = _field(status, "health", "status") or "Unknown"
+        sync = _field(status, "sync", "status") or "Unknown"
+        revision = _field(status, "sync", "revision")
+        message = f"Argo CD app {check.app}: {health}, {sync}"
+        phase = _field(status, "operationState", "phase")
+        if phase in ("Running", "Failed", "Error"):
+            detail = _field(status, "operationState", "message")
+            message += f" (sync {phase.lower()}" + (f": {detail})" if detail else ")")
+        return HealthReport(
+            healthy=health == "Healthy" and sync == "Synced",
+            message=message,
+            revision=revision or None,
+        )
+
+    def close(self) -> None:
+        """Close the HTTP connections."""
+        self._session.close()
+
+    def _get(
+        self, url: str, params: dict[str, str] | None, check: ArgoCDHealth
+    ) -> requests.Response:
+        import requests
+
+        where = f"Argo CD at {self._host}"
+        try:
+            response = self._session.get(
+                url, params=params, timeout=(self._timeout, self._timeout), allow_redirects=False
+            )
+        except requests.exceptions.SSLError as exc:
+            raise PermanentError(
+                f"{where}: the TLS certificate was refused ({type(exc).__name__}); "
+                "fix the server's certificate or the server URL"
+            ) from None
+        except requests.exceptions.Timeout:
+            raise TransientError(
+                f"{where} did not answer within {self._timeout:g}s; try again later"
+            ) from None
+        except requests.exceptions.RequestException as exc:
+            raise TransientError(
+                f"{where} could not be reached ({type(exc).__name__}); check the server URL "
+                "or try again later"
+            ) from None
+        code = response.status_code
+        if code == 200:
+            return response
+        app = f"app {check.app}" + (f" in namespace {check.namespace}" if check.namespace else "")
+        if code in (401, 403):
+            # Argo CD answers 403 "permission denied" for an app the token may not see,
+            # whether or not it exists, so both causes are named.
+            raise PermanentError(
+                f"{where} refused to show {app} (HTTP {code}): set {check.token_env} to an "
+                "Argo CD API token whose role may get this application, and check the name"
+            )
+        if code == 404:
+            raise PermanentError(
+                f"{where} has no {app} (HTTP 404): check health.argocd.app"
+                + (", namespace" if check.namespace else "")
+                + " and server (the Argo CD API server's URL, without /api)"
+            )
+        if 300 <= code < 400:
+            raise PermanentError(
+                f"{where} redirected to {response.headers.get('Location', '?')} (HTTP {code}): "
+                "write the final URL as health.argocd.server"
+            )
+        if code == 429:
+            wait = _retry_after(response)
+            raise TransientError(
+                f"{where} is rate limiting requests (HTTP 429); try again later",
+                retry_after=wait,
+            )
+        if code >= 500:
+            raise TransientError(f"{where} failed (HTTP {code}); try again later")
+        raise PermanentError(f"{where} refused the request for {app} (HTTP {code})")
+
+
+def _field(status: dict[str, Any], part: str, key: str) -> str | None:
+    section = status.get(part)
+    value = section.get(key) if isinstance(section, dict) else None
+    return value if isinstance(value, str) else None

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -14,7 +16,7 @@ from bot.adapters.registry import OCI_INDEX, OCI_MANIFEST, OciRegistry, _make_re
 from bot.core.model import ImageSubscription
 from bot.core.versions import select_tags
 from bot.errors import PermanentError, TransientError
-from bot.sandbox.registry import LocalRegistry, push_image
+from bot.sandbox.registry import LocalRegistry, push_image, write_oci_layout
 from tests.fixtures.registry import REGISTRY_USER
 
 # ------------------------------------------------------------------ a real registry
@@ -457,3 +459,202 @@ def test_digest_refuses_a_hostile_tag_before_any_request() -> None:
     with pytest.raises(PermanentError, match="is not a valid tag"):
         registry.digest("ghcr.io/alkon/flask-app", "../../v2/_catalog")
     assert registry.requests_made == 0
+
+
+# ------------------------------------------------------------------ conditional lists, budgets
+
+
+@responses.activate
+def test_a_conditional_tag_list_answered_304_reuses_the_cache() -> None:
+    listing = responses.get(
+        TAGS_URL,
+        status=304,
+        match=[matchers.header_matcher({"If-None-Match": '"v1"'})],
+    )
+    registry = fast()
+    result = registry.list_tags_if_changed("ghcr.io/alkon/flask-app", '"v1"')
+    assert (result.tags, result.etag, listing.call_count, registry.requests_made) == (
+        None,
+        '"v1"',
+        1,
+        1,
+    )
+
+
+@responses.activate
+def test_a_changed_tag_list_returns_tags_and_the_new_etag() -> None:
+    responses.get(TAGS_URL, json={"tags": ["1.0.0", "1.1.0"]}, headers={"ETag": '"v2"'})
+    result = fast().list_tags_if_changed("ghcr.io/alkon/flask-app", '"v1"')
+    assert (result.tags, result.etag) == (["1.0.0", "1.1.0"], '"v2"')
+
+
+@responses.activate
+def test_a_paginated_tag_list_keeps_no_etag() -> None:
+    # One page's validator says nothing of the next page: the caller must not reuse it.
+    responses.get(
+        TAGS_URL,
+        json={"tags": ["1.0.0"]},
+        headers={
+            "ETag": '"p1"',
+            "Link": '</v2/alkon/flask-app/tags/list?n=1&last=1.0.0>; rel="next"',
+        },
+        match=[matchers.query_param_matcher({"n": "1000"})],
+    )
+    responses.get(
+        TAGS_URL,
+        json={"tags": ["2.0.0"]},
+        match=[matchers.query_param_matcher({"n": "1", "last": "1.0.0"})],
+    )
+    result = fast().list_tags_if_changed("ghcr.io/alkon/flask-app", None)
+    assert (result.tags, result.etag) == (["1.0.0", "2.0.0"], None)
+
+
+@responses.activate
+def test_the_request_budget_per_host_is_a_transient_error_naming_host_and_budget() -> None:
+    responses.get(TAGS_URL, json={"tags": ["1.0.0"]})
+    responses.get("https://quay.io/v2/alkon/worker/tags/list", json={"tags": ["1.0.0"]})
+    registry = fast(budget=2)
+    for _ in range(2):
+        registry.list_tags("ghcr.io/alkon/flask-app")
+    with pytest.raises(TransientError, match=r"registry ghcr\.io: .*budget of 2 requests"):
+        registry.list_tags("ghcr.io/alkon/flask-app")
+    # Another host has its own budget.
+    assert registry.list_tags("quay.io/alkon/worker") == ["1.0.0"]
+    assert registry.requests_by_host == {"ghcr.io": 2, "quay.io": 1}
+
+
+@responses.activate
+def test_docker_hub_names_and_its_token_service() -> None:
+    hub = "https://registry-1.docker.io/v2/library/nginx/tags/list"
+    challenge = (
+        'Bearer realm="https://auth.docker.io/token",service="registry.docker.io",'
+        'scope="repository:library/nginx:pull"'
+    )
+    responses.get(hub, status=401, headers={"WWW-Authenticate": challenge})
+    token = responses.get(
+        "https://auth.docker.io/token",
+        json={"token": "hub-token"},
+        match=[
+            matchers.query_param_matcher(
+                {"service": "registry.docker.io", "scope": "repository:library/nginx:pull"}
+            )
+        ],
+    )
+    responses.get(
+        hub,
+        json={"tags": ["1.27.0"]},
+        match=[matchers.header_matcher({"Authorization": "Bearer hub-token"})],
+    )
+    registry = fast()
+    assert registry.list_tags("docker.io/nginx") == ["1.27.0"]
+    assert token.call_count == 1 and registry.requests_by_host == {"registry-1.docker.io": 3}
+
+
+@responses.activate
+def test_ghcr_private_packages_use_github_token_as_basic_for_the_bearer_token() -> None:
+    import base64
+
+    responses.get(TAGS_URL, status=401, headers={"WWW-Authenticate": CHALLENGE})
+    basic = "Basic " + base64.b64encode(b"octocat:ghs_token").decode()
+    responses.get(
+        "https://ghcr.io/token",
+        json={"token": "private-token"},
+        match=[matchers.header_matcher({"Authorization": basic})],
+    )
+    responses.get(
+        TAGS_URL,
+        json={"tags": ["1.0.0"]},
+        match=[matchers.header_matcher({"Authorization": "Bearer private-token"})],
+    )
+    registry = fast(credentials=lambda h: ("octocat", "ghs_token") if h == "ghcr.io" else None)
+    assert registry.list_tags("ghcr.io/alkon/flask-app") == ["1.0.0"]
+
+
+# ------------------------------------------------------------------ build dates
+
+
+@responses.activate
+def test_image_info_reads_created_from_the_config_blob_of_the_platform() -> None:
+    config_digest = "sha256:" + "d" * 64
+    index_digest = "sha256:" + "c" * 64
+    responses.get(
+        f"{GHCR}/manifests/1.0.0",
+        json=INDEX,
+        content_type=OCI_INDEX,
+        headers={"Docker-Content-Digest": index_digest},
+    )
+    responses.get(
+        f"{GHCR}/manifests/{DIGEST_B}",
+        json={"mediaType": OCI_MANIFEST, "config": {"digest": config_digest}},
+        headers={"Docker-Content-Digest": DIGEST_B},
+    )
+    responses.get(
+        f"{GHCR}/blobs/{config_digest}", json={"created": "2024-05-01T12:00:00.123456789Z"}
+    )
+    info = fast().image_info("ghcr.io/alkon/flask-app", "1.0.0", "linux/arm64")
+    assert info.digest == DIGEST_B
+    assert info.created == datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=UTC)
+
+
+def test_image_info_over_the_real_registry(oci_registry: LocalRegistry, tmp_path: Path) -> None:
+    built = datetime(2023, 1, 2, 3, 4, 5, tzinfo=UTC)
+    digest = push_image(oci_registry.host, "alkon/dated", "1.0.0", workdir=tmp_path, created=built)
+    registry = OciRegistry()
+    info = registry.image_info(f"{oci_registry.host}/alkon/dated", "1.0.0")
+    assert (info.digest, info.created) == (digest, built)
+    assert registry.requests_made == 2  # manifest, config blob
+
+
+def test_platform_of_a_pushed_multi_arch_index(oci_registry: LocalRegistry, tmp_path: Path) -> None:
+    layout = tmp_path / "layout"
+    amd = write_oci_layout(layout, "a", content="amd", created=datetime.now(UTC), arch="amd64")
+    arm = write_oci_layout(layout, "b", content="arm", created=datetime.now(UTC), arch="arm64")
+    index_path = layout / "index.json"
+    top = json.loads(index_path.read_text())
+    entries = [{k: v for k, v in m.items() if k != "annotations"} for m in top["manifests"]]
+    body = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries}).encode()
+    index_digest = "sha256:" + hashlib.sha256(body).hexdigest()
+    (layout / "blobs" / "sha256" / index_digest.removeprefix("sha256:")).write_bytes(body)
+    ref = "org.opencontainers.image.ref.name"
+    top["manifests"] = [
+        {
+            "mediaType": OCI_INDEX,
+            "digest": index_digest,
+            "size": len(body),
+            "annotations": {ref: "multi"},
+        }
+    ]
+    index_path.write_text(json.dumps(top))
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "XDG_RUNTIME_DIR": str(tmp_path)}
+    subprocess.run(
+        ["skopeo", "--insecure-policy", "copy", "--quiet", "--all", "--preserve-digests",
+         "--dest-tls-verify=false", f"oci:{layout}:multi",
+         f"docker://{oci_registry.host}/alkon/multi:1.0.0"],
+        check=True, capture_output=True, env=env,
+    )  # fmt: skip
+    repo = f"{oci_registry.host}/alkon/multi"
+    registry = OciRegistry()
+    assert registry.digest(repo, "1.0.0") == index_digest
+    assert registry.digest(repo, "1.0.0", "linux/amd64") == amd
+    assert registry.digest(repo, "1.0.0", "linux/arm64") == arm
+    assert registry.image_info(repo, "1.0.0", "linux/arm64").digest == arm
+    with pytest.raises(PermanentError, match="no image for platform linux/s390x"):
+        registry.digest(repo, "1.0.0", "linux/s390x")
+
+
+def test_cache_ttl_spares_the_real_registry(oci_registry: LocalRegistry, tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from bot.discovery import discover_image
+
+    push_image(oci_registry.host, "alkon/ttl", "1.0.0", workdir=tmp_path)
+    sub = ImageSubscription(repo_url=f"{oci_registry.host}/alkon/ttl", cache_ttl=timedelta(hours=1))
+    registry = OciRegistry()
+    now = datetime(2024, 5, 1, tzinfo=UTC)
+    _, entry = discover_image(registry, sub, now=now)
+    spent = registry.requests_made
+    push_image(oci_registry.host, "alkon/ttl", "1.1.0", workdir=tmp_path)
+    inside, _ = discover_image(registry, sub, cached=entry, now=now + timedelta(minutes=59))
+    assert registry.requests_made == spent and inside[0].tag == "1.0.0"  # type: ignore[attr-defined]
+    past, _ = discover_image(registry, sub, cached=entry, now=now + timedelta(minutes=61))
+    assert past[0].tag == "1.1.0"  # type: ignore[attr-defined]

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol
 
+from bot.core.observations import CheckRun, HealthReport, StepRun
 from bot.core.pulls import PullRequest, Review, ReviewState
 
 __all__ = [
@@ -140,6 +141,37 @@ class Forge(Protocol):
         summary: str,
     ) -> None:
         """Create or update the check run ``name`` on ``sha`` (``conclusion=None``: in progress)."""
+        ...
+
+    def check_runs(self, sha: str) -> tuple[CheckRun, ...]:
+        """The newest check run of each name on commit ``sha``."""
+        ...
+
+    def dispatch_workflow(self, file: str, *, ref: str, inputs: dict[str, str]) -> None:
+        """Start ``.github/workflows/<file>`` on ``ref`` (``workflow_dispatch``) with ``inputs``.
+
+        Raises ``PermanentError`` when the workflow is missing on ``ref`` or refuses the inputs.
+        """
+        ...
+
+    def find_workflow_run(
+        self, file: str, *, marker: str, created_after: datetime
+    ) -> StepRun | None:
+        """The newest dispatched run of ``file`` since ``created_after`` whose title (the
+        workflow's ``run-name``) contains ``marker``, or ``None`` while there is none."""
+        ...
+
+    def workflow_run(self, run_id: str) -> StepRun:
+        """Workflow run ``run_id`` now (running, succeeded or failed)."""
+        ...
+
+    def deployment_health(self, environment: str) -> HealthReport:
+        """Healthy iff the newest deployment to ``environment`` has ``success`` as its
+        newest status; ``revision`` is that deployment's commit."""
+        ...
+
+    def open_code_scanning_alerts(self, ref: str) -> int:
+        """Open code scanning alerts on ``ref``; 0 when code scanning is not set up."""
         ...
 
 

@@ -28,9 +28,10 @@ import time
 import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
+from bot.core.observations import CheckRun, HealthReport, StepRun, StepState
 from bot.core.pulls import PullRequest, Review, ReviewState
 from bot.errors import ConflictError, PermanentError, ShunterError, TransientError
 
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from github.GithubException import GithubException
     from github.PullRequest import PullRequest as GhPullRequest
     from github.Repository import Repository
+    from github.WorkflowRun import WorkflowRun
 
 __all__ = ["ACTIONS_BOT", "GitHubForge"]
 
@@ -270,13 +272,23 @@ class GitHubForge:
             return frozenset(_text(m.login) for m in members)
 
     def permission(self, user: str) -> str:
-        """``user``'s role on the repository: admin, maintain, write, triage, read or none."""
+        """``user``'s role on the repository: admin, maintain, write, triage, read or none.
+
+        A login GitHub does not know (404: a typo, a deleted account) has ``none``: who may
+        dispatch an emergency operation is decided on the safe side, not by an error."""
+        from github.GithubException import GithubException
+
         with self._translate(
             f"read the permission of {user}",
             permission="metadata: read",
             what=f"user {user}",
         ):
-            role = self._repo.get_collaborator_role_name(user)
+            try:
+                role = self._repo.get_collaborator_role_name(user)
+            except GithubException as err:
+                if err.status == 404:
+                    return "none"
+                raise
             if role in _ROLES:
                 return role
             # A custom repository role: its base permission is what counts.
@@ -331,6 +343,139 @@ class GitHubForge:
                 self._repo.create_check_run(name, sha, status=status, output=output)
             else:
                 self._repo.create_check_run(name, sha, conclusion=conclusion, output=output)
+
+    def check_runs(self, sha: str) -> tuple[CheckRun, ...]:
+        """The newest check run of each name on commit ``sha`` (every page), as GitHub's
+        default ``filter=latest`` lists them.
+
+        https://docs.github.com/en/rest/checks/runs#list-check-runs-for-a-git-reference
+        Raises ``PermanentError`` (no such commit, no ``checks: read``) or ``TransientError``."""
+        with self._translate(
+            f"list the check runs of {sha[:12]}",
+            permission="checks: read",
+            what=f"commit {sha[:12]}",
+        ):
+            out: dict[str, CheckRun] = {}
+            for run in self._repo.get_commit(sha).get_check_runs():
+                name = _text(run.name)
+                if name not in out:  # newest first: a re-run supersedes older runs
+                    conclusion = run.conclusion
+                    out[name] = CheckRun(
+                        name=name,
+                        status=_text(run.status),
+                        conclusion=None if conclusion is None else _text(conclusion),
+                    )
+            return tuple(out.values())
+
+    # ----------------------------------------------------------------- workflows
+
+    def dispatch_workflow(self, file: str, *, ref: str, inputs: dict[str, str]) -> None:
+        """Start ``.github/workflows/<file>`` on ``ref`` through ``workflow_dispatch``.
+
+        https://docs.github.com/en/rest/actions/workflows#create-a-workflow-dispatch-event
+        GitHub answers 204 without the run: find it with :meth:`find_workflow_run`.
+        Raises ``PermanentError`` when the workflow does not exist on ``ref``, has no
+        ``workflow_dispatch`` trigger or does not declare an input (422), or the token
+        lacks ``actions: write``; ``TransientError`` otherwise."""
+        bad = sorted(k for k, v in inputs.items() if not isinstance(v, str))
+        if bad:
+            raise PermanentError(
+                f"workflow inputs must be text; {', '.join(bad)} of {file} are not"
+            )
+        with self._translate(
+            f"dispatch workflow {file} on {ref}",
+            permission="actions: write",
+            what=f"workflow .github/workflows/{file} on {ref}",
+        ):
+            self._repo.get_workflow(file).create_dispatch(ref=ref, inputs=dict(inputs), throw=True)
+
+    def find_workflow_run(
+        self, file: str, *, marker: str, created_after: datetime
+    ) -> StepRun | None:
+        """The newest ``workflow_dispatch`` run of ``file`` created at or after
+        ``created_after`` whose title (the workflow's ``run-name``) contains ``marker``;
+        ``None`` while GitHub lists none (a dispatched run may take seconds to appear).
+
+        Raises ``PermanentError`` (unknown workflow, no ``actions: read``) or ``TransientError``."""
+        # https://docs.github.com/en/rest/actions/workflow-runs#list-workflow-runs-for-a-workflow
+        # ``created`` takes GitHub's search date syntax, which has whole seconds.
+        since = created_after.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        with self._translate(
+            f"list the runs of workflow {file}",
+            permission="actions: read",
+            what=f"workflow .github/workflows/{file}",
+        ):
+            runs = self._repo.get_workflow(file).get_runs(
+                event="workflow_dispatch", created=f">={since}"
+            )
+            for run in runs:
+                if marker in (run.display_title or ""):
+                    return _to_step_run(run, file)
+            return None
+
+    def workflow_run(self, run_id: str) -> StepRun:
+        """Workflow run ``run_id`` (as :meth:`find_workflow_run` returned it) now.
+
+        Raises ``PermanentError`` when it does not exist or the token lacks ``actions: read``."""
+        if not run_id.isdigit():
+            raise PermanentError(f"workflow run id must be a number, not {run_id!r}")
+        with self._translate(
+            f"read workflow run {run_id}",
+            permission="actions: read",
+            what=f"workflow run {run_id}",
+        ):
+            run = self._repo.get_workflow_run(int(run_id))
+            return _to_step_run(run, _text(run.path).rpartition("/")[2])
+
+    # ----------------------------------------------------------------- deployments
+
+    def deployment_health(self, environment: str) -> HealthReport:
+        """Healthy iff the newest deployment to ``environment`` has ``success`` as its
+        newest status; ``revision`` is that deployment's commit.
+
+        https://docs.github.com/en/rest/deployments/deployments#list-deployments and
+        https://docs.github.com/en/rest/deployments/statuses#list-deployment-statuses
+        (both newest first). Raises ``PermanentError`` (no ``deployments: read``) or
+        ``TransientError``."""
+        with self._translate(
+            f"read the deployments to {environment}",
+            permission="deployments: read",
+            what=f"environment {environment}",
+        ):
+            newest = next(iter(self._repo.get_deployments(environment=environment)), None)
+            if newest is None:
+                return HealthReport(False, f"no deployment to {environment} yet")
+            dep_id, sha = _int(newest.id), _text(newest.sha)
+            status = next(iter(newest.get_statuses()), None)
+            what = f"deployment {dep_id} of {sha[:12]} to {environment}"
+            if status is None:
+                return HealthReport(False, f"{what} has no status yet", sha)
+            state = _text(status.state)
+            return HealthReport(state == "success", f"{what} is {state}", sha)
+
+    # ----------------------------------------------------------------- code scanning
+
+    def open_code_scanning_alerts(self, ref: str) -> int:
+        """How many code scanning alerts are open on ``ref`` (``refs/heads/<branch>``,
+        a branch name, or ``refs/pull/<n>/head``); 0 when the repository has no analysis
+        at all (code scanning not set up), which GitHub answers with 404 "no analysis found".
+
+        https://docs.github.com/en/rest/code-scanning/code-scanning#list-code-scanning-alerts-for-a-repository
+        Raises ``PermanentError`` (no ``security-events: read``, any other 404) or
+        ``TransientError``."""
+        from github.GithubException import GithubException
+
+        with self._translate(
+            f"list the open code scanning alerts of {ref}",
+            permission="security-events: read",
+            what=f"code scanning results for {ref}",
+        ):
+            try:
+                return sum(1 for _ in self._repo.get_codescan_alerts(ref=ref, state="open"))
+            except GithubException as err:
+                if err.status == 404 and "no analysis found" in _github_message(err).lower():
+                    return 0
+                raise
 
     # ----------------------------------------------------------------- errors
 
@@ -580,3 +725,27 @@ def _to_pull(pr: GhPullRequest) -> PullRequest:
         )
     except (AttributeError, TypeError) as err:
         raise _unreadable(f"pull request fields missing: {err}") from None
+
+
+def _to_step_run(run: WorkflowRun, file: str) -> StepRun:
+    """A workflow run as a verification step's run: queued/in_progress (and GitHub's
+    waiting/requested/pending) are running; completed is succeeded only with ``success``.
+
+    https://docs.github.com/en/rest/actions/workflow-runs (status and conclusion values)"""
+    status = _text(run.status)
+    conclusion = run.conclusion
+    title = run.display_title or file
+    state: StepState
+    if status == "completed":
+        state = "succeeded" if conclusion == "success" else "failed"
+        message = f"run {run.id} ({title}) finished: {conclusion or 'no conclusion'}"
+    else:
+        state = "running"
+        message = f"run {run.id} ({title}) is {status.replace('_', ' ')}"
+    return StepRun(
+        step=file,
+        state=state,
+        message=message,
+        url=_text(run.html_url),
+        run_id=str(_int(run.id)),
+    )

@@ -24,6 +24,7 @@ import argparse
 import hashlib
 import html
 import json
+import operator
 import os
 import re
 import socket
@@ -38,7 +39,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, NamedTuple
 
-__all__ = ["GitHubSandbox", "RecordedRequest"]
+__all__ = ["GitHubSandbox", "RecordedRequest", "SandboxRun"]
 
 DOCS = "https://docs.github.com/rest"
 # https://docs.github.com/en/rest/collaborators/collaborators#get-repository-permissions-for-a-user
@@ -52,6 +53,27 @@ _LEGACY_PERMISSION = {
 }
 RATE_LIMIT = 5000
 _NOT_FOUND = "Not Found"
+
+
+# https://docs.github.com/en/rest/actions/workflow-runs (status and conclusion values)
+_CONCLUSIONS = frozenset(
+    {
+        "success",
+        "failure",
+        "neutral",
+        "cancelled",
+        "skipped",
+        "timed_out",
+        "action_required",
+        "stale",
+    }
+)
+# https://docs.github.com/en/rest/deployments/statuses#create-a-deployment-status
+_DEPLOYMENT_STATES = ("error", "failure", "inactive", "in_progress", "queued", "pending", "success")
+# https://docs.github.com/en/rest/code-scanning/code-scanning#list-code-scanning-alerts-for-a-repository:
+# a security level lives beside the rule severity a SARIF result carries.
+_SECURITY_LEVELS = {"critical": "error", "high": "error", "medium": "warning", "low": "note"}
+_RULE_SEVERITIES = ("error", "warning", "note", "none")
 
 
 class RecordedRequest(NamedTuple):
@@ -148,6 +170,73 @@ class _CheckRun:
 
 
 @dataclass
+class _WorkflowRun:
+    id: int
+    workflow_id: int
+    path: str  # .github/workflows/<file>
+    name: str  # the workflow's ``name:`` (its path when it has none)
+    display_title: str
+    event: str
+    head_branch: str | None
+    head_sha: str
+    actor: str
+    inputs: dict[str, str]
+    run_number: int
+    created_at: datetime
+    updated_at: datetime
+    status: str = "queued"
+    conclusion: str | None = None
+    run_started_at: datetime | None = None
+
+
+@dataclass
+class _DeploymentStatus:
+    id: int
+    state: str
+    creator: str
+    description: str
+    created_at: datetime
+
+
+@dataclass
+class _Deployment:
+    id: int
+    sha: str
+    ref: str
+    environment: str
+    creator: str
+    created_at: datetime
+    statuses: list[_DeploymentStatus] = field(default_factory=list)
+
+
+@dataclass
+class _Alert:
+    number: int
+    ref: str
+    rule_id: str
+    severity: str
+    security_severity_level: str | None
+    state: str
+    commit_sha: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class SandboxRun:
+    """A workflow run as the sandbox holds it (for tests and the demo)."""
+
+    id: int
+    path: str
+    display_title: str
+    event: str
+    ref: str | None
+    head_sha: str
+    inputs: dict[str, str]
+    status: str
+    conclusion: str | None
+
+
+@dataclass
 class _Repo:
     id: int
     owner: str
@@ -159,6 +248,11 @@ class _Repo:
     permissions: dict[str, str] = field(default_factory=dict)
     check_runs: dict[int, _CheckRun] = field(default_factory=dict)
     next_number: int = 1
+    runs: dict[int, _WorkflowRun] = field(default_factory=dict)
+    workflow_ids: dict[str, int] = field(default_factory=dict)  # path -> id
+    deployments: dict[int, _Deployment] = field(default_factory=dict)
+    alerts: list[_Alert] = field(default_factory=list)
+    code_scanning: bool = False  # an analysis was uploaded: alerts answer 200, not 404
 
     @property
     def full_name(self) -> str:
@@ -367,6 +461,128 @@ class GitHubSandbox:
         with self._lock:
             repo = self._repos[full_name.lower()]
             return self._head_sha(repo, repo.pulls[number])
+
+    # ----------------------------------------------------------------- actions, deployments, alerts
+
+    def runs(self, full_name: str) -> list[SandboxRun]:
+        """Every workflow run of the repository, newest first."""
+        with self._lock:
+            repo = self._repos[full_name.lower()]
+            return [
+                SandboxRun(
+                    r.id,
+                    r.path,
+                    r.display_title,
+                    r.event,
+                    r.head_branch,
+                    r.head_sha,
+                    dict(r.inputs),
+                    r.status,
+                    r.conclusion,
+                )
+                for r in sorted(repo.runs.values(), key=lambda r: -r.id)
+            ]
+
+    def _run(self, run_id: int) -> _WorkflowRun:
+        for repo in self._repos.values():
+            if run_id in repo.runs:
+                return repo.runs[run_id]
+        raise KeyError(f"no workflow run {run_id}")
+
+    def start_run(self, run_id: int) -> None:
+        """Move run ``run_id`` from ``queued`` to ``in_progress``."""
+        with self._lock:
+            run = self._run(run_id)
+            if run.status == "completed":
+                raise ValueError(f"run {run_id} has already completed")
+            run.status = "in_progress"
+            run.run_started_at = run.updated_at = self.clock()
+
+    def complete_run(self, run_id: int, conclusion: str = "success") -> None:
+        """Finish run ``run_id`` with ``conclusion`` (success, failure, cancelled, ...)."""
+        # https://docs.github.com/en/rest/actions/workflow-runs#list-workflow-runs-for-a-repository
+        if conclusion not in _CONCLUSIONS:
+            raise ValueError(
+                f"conclusion must be one of {sorted(_CONCLUSIONS)}, not {conclusion!r}"
+            )
+        with self._lock:
+            run = self._run(run_id)
+            now = self.clock()
+            run.run_started_at = run.run_started_at or now
+            run.status, run.conclusion, run.updated_at = "completed", conclusion, now
+
+    def add_deployment(
+        self, full_name: str, environment: str, sha: str, states: list[str] | tuple[str, ...] = ()
+    ) -> int:
+        """Record a deployment of ``sha`` (a commit, or a ref that names one) to
+        ``environment`` with ``states`` as its statuses, oldest first; return its id."""
+        with self._lock:
+            repo = self._repos[full_name.lower()]
+            code, commit = _git(repo.bare, "rev-parse", "--verify", "-q", f"{sha}^{{commit}}")
+            if code != 0:
+                raise ValueError(f"{sha!r} names no commit of {full_name}")
+            creator = self._creator()
+            dep = _Deployment(self._next_id(), commit, sha, environment, creator, self.clock())
+            repo.deployments[dep.id] = dep
+            for state in states:
+                self.add_deployment_status(full_name, dep.id, state)
+            return dep.id
+
+    def add_deployment_status(
+        self, full_name: str, deployment_id: int, state: str, description: str = ""
+    ) -> int:
+        """Give deployment ``deployment_id`` a new (newest) status; return the status id."""
+        if state not in _DEPLOYMENT_STATES:
+            raise ValueError(f"state must be one of {_DEPLOYMENT_STATES}, not {state!r}")
+        with self._lock:
+            dep = self._repos[full_name.lower()].deployments[deployment_id]
+            status = _DeploymentStatus(
+                self._next_id(), state, self._creator(), description, self.clock()
+            )
+            dep.statuses.append(status)
+            return status.id
+
+    def enable_code_scanning(self, full_name: str) -> None:
+        """Behave as if an analysis was uploaded: the alert list answers 200 (maybe empty)."""
+        with self._lock:
+            self._repos[full_name.lower()].code_scanning = True
+
+    def add_code_scanning_alert(
+        self,
+        full_name: str,
+        ref: str,
+        severity: str,
+        *,
+        rule_id: str = "py/sql-injection",
+        state: str = "open",
+    ) -> int:
+        """Record an alert on ``ref`` (a branch name, ``refs/heads/...`` or ``refs/pull/N/...``);
+        ``severity`` is a security level (critical, high, medium, low) or a rule severity
+        (error, warning, note). Enables code scanning; returns the alert number."""
+        if severity not in _SECURITY_LEVELS and severity not in _RULE_SEVERITIES:
+            raise ValueError(f"unknown severity {severity!r}")
+        if state not in ("open", "dismissed", "fixed"):
+            raise ValueError(f"unknown alert state {state!r}")
+        with self._lock:
+            repo = self._repos[full_name.lower()]
+            repo.code_scanning = True
+            full_ref = _full_ref(ref)
+            _, sha = _git(repo.bare, "rev-parse", "--verify", "-q", f"{full_ref}^{{commit}}")
+            alert = _Alert(
+                number=len(repo.alerts) + 1,
+                ref=full_ref,
+                rule_id=rule_id,
+                severity=_SECURITY_LEVELS.get(severity, severity),
+                security_severity_level=severity if severity in _SECURITY_LEVELS else None,
+                state=state,
+                commit_sha=sha,
+                created_at=self.clock(),
+            )
+            repo.alerts.append(alert)
+            return alert.number
+
+    def _creator(self) -> str:
+        return next((u.login for u in self._users.values() if u.type == "User"), "octocat")
 
     # ----------------------------------------------------------------- internals
 
@@ -654,6 +870,144 @@ class _View:
             "check_suite": {"id": cr.id},
             "app": None,
             "pull_requests": [],
+        }
+
+    def workflow(self, repo: _Repo, path: str, name: str) -> dict[str, Any]:
+        wid = repo.workflow_ids[path]
+        file = path.rpartition("/")[2]
+        return {
+            "id": wid,
+            "node_id": f"W_{wid}",
+            "name": name,
+            "path": path,
+            "state": "active",
+            "created_at": _ts(repo.created_at),
+            "updated_at": _ts(repo.created_at),
+            "url": f"{self.api}/repos/{repo.full_name}/actions/workflows/{wid}",
+            "html_url": f"{self.web}/{repo.full_name}/actions/workflows/{file}",
+            "badge_url": f"{self.web}/{repo.full_name}/workflows/{file}/badge.svg",
+        }
+
+    def workflow_run(self, repo: _Repo, run: _WorkflowRun) -> dict[str, Any]:
+        # https://docs.github.com/en/rest/actions/workflow-runs#get-a-workflow-run
+        api = f"{self.api}/repos/{repo.full_name}"
+        url = f"{api}/actions/runs/{run.id}"
+        return {
+            "id": run.id,
+            "name": run.name,
+            "node_id": f"WFR_{run.id}",
+            "check_suite_id": run.id,
+            "head_branch": run.head_branch,
+            "head_sha": run.head_sha,
+            "path": run.path,
+            "display_title": run.display_title,
+            "run_number": run.run_number,
+            "run_attempt": 1,
+            "event": run.event,
+            "status": run.status,
+            "conclusion": run.conclusion,
+            "workflow_id": run.workflow_id,
+            "url": url,
+            "html_url": f"{self.web}/{repo.full_name}/actions/runs/{run.id}",
+            "pull_requests": [],
+            "created_at": _ts(run.created_at),
+            "updated_at": _ts(run.updated_at),
+            "run_started_at": _ts(run.run_started_at or run.created_at),
+            "actor": self.user(run.actor),
+            "triggering_actor": self.user(run.actor),
+            "jobs_url": f"{url}/jobs",
+            "logs_url": f"{url}/logs",
+            "check_suite_url": f"{api}/check-suites/{run.id}",
+            "artifacts_url": f"{url}/artifacts",
+            "cancel_url": f"{url}/cancel",
+            "rerun_url": f"{url}/rerun",
+            "previous_attempt_url": None,
+            "workflow_url": f"{api}/actions/workflows/{run.workflow_id}",
+            "head_commit": {"id": run.head_sha, "tree_id": None, "message": ""},
+            "repository": {"id": repo.id, "full_name": repo.full_name, "url": api},
+            "head_repository": {"id": repo.id, "full_name": repo.full_name, "url": api},
+        }
+
+    def deployment(self, repo: _Repo, dep: _Deployment) -> dict[str, Any]:
+        # https://docs.github.com/en/rest/deployments/deployments#get-a-deployment
+        api = f"{self.api}/repos/{repo.full_name}"
+        return {
+            "url": f"{api}/deployments/{dep.id}",
+            "id": dep.id,
+            "node_id": f"DE_{dep.id}",
+            "sha": dep.sha,
+            "ref": dep.ref,
+            "task": "deploy",
+            "payload": {},
+            "original_environment": dep.environment,
+            "environment": dep.environment,
+            "description": None,
+            "creator": self.user(dep.creator),
+            "created_at": _ts(dep.created_at),
+            "updated_at": _ts(dep.statuses[-1].created_at if dep.statuses else dep.created_at),
+            "statuses_url": f"{api}/deployments/{dep.id}/statuses",
+            "repository_url": api,
+            "transient_environment": False,
+            "production_environment": dep.environment == "production",
+        }
+
+    def deployment_status(
+        self, repo: _Repo, dep: _Deployment, st: _DeploymentStatus
+    ) -> dict[str, Any]:
+        api = f"{self.api}/repos/{repo.full_name}"
+        return {
+            "url": f"{api}/deployments/{dep.id}/statuses/{st.id}",
+            "id": st.id,
+            "node_id": f"DES_{st.id}",
+            "state": st.state,
+            "creator": self.user(st.creator),
+            "description": st.description,
+            "environment": dep.environment,
+            "target_url": "",
+            "log_url": "",
+            "environment_url": "",
+            "created_at": _ts(st.created_at),
+            "updated_at": _ts(st.created_at),
+            "deployment_url": f"{api}/deployments/{dep.id}",
+            "repository_url": api,
+        }
+
+    def alert(self, repo: _Repo, alert: _Alert) -> dict[str, Any]:
+        # https://docs.github.com/en/rest/code-scanning/code-scanning#list-code-scanning-alerts-for-a-repository
+        url = f"{self.api}/repos/{repo.full_name}/code-scanning/alerts/{alert.number}"
+        return {
+            "number": alert.number,
+            "created_at": _ts(alert.created_at),
+            "updated_at": _ts(alert.created_at),
+            "url": url,
+            "html_url": f"{self.web}/{repo.full_name}/security/code-scanning/{alert.number}",
+            "instances_url": f"{url}/instances",
+            "state": alert.state,
+            "fixed_at": None,
+            "dismissed_by": None,
+            "dismissed_at": None,
+            "dismissed_reason": None,
+            "dismissed_comment": None,
+            "rule": {
+                "id": alert.rule_id,
+                "severity": alert.severity,
+                "security_severity_level": alert.security_severity_level,
+                "description": alert.rule_id,
+                "name": alert.rule_id,
+                "tags": ["security"],
+            },
+            "tool": {"name": "CodeQL", "guid": None, "version": "2.0.0"},
+            "most_recent_instance": {
+                "ref": alert.ref,
+                "analysis_key": ".github/workflows/codeql.yml:analyze",
+                "environment": "{}",
+                "category": ".github/workflows/codeql.yml:analyze",
+                "state": alert.state,
+                "commit_sha": alert.commit_sha,
+                "message": {"text": alert.rule_id},
+                "location": {"path": "app.py", "start_line": 1, "end_line": 1},
+                "classifications": [],
+            },
         }
 
 
@@ -1332,15 +1686,365 @@ def _list_checks(req: _Request, owner: str, name: str, ref: str) -> tuple[int, A
     if code != 0:
         raise HttpError(422, f"No commit found for SHA: {ref}")
     wanted_name, wanted_status = req.arg("check_name"), req.arg("status")
-    runs = [
-        req.view.check_run(repo, cr)
-        for cr in sorted(repo.check_runs.values(), key=lambda c: -c.id)
-        if cr.head_sha == sha
-        and (wanted_name is None or cr.name == wanted_name)
-        and (wanted_status is None or cr.status == wanted_status)
-    ]
+    # https://docs.github.com/en/rest/checks/runs#list-check-runs-for-a-git-reference:
+    # ``filter=latest`` (the default) shows only the newest run of each name.
+    latest = req.arg("filter", "latest") != "all"
+    seen: set[str] = set()
+    runs = []
+    for cr in sorted(repo.check_runs.values(), key=lambda c: -c.id):
+        if cr.head_sha != sha or (latest and cr.name in seen):
+            continue
+        seen.add(cr.name)
+        if (wanted_name is None or cr.name == wanted_name) and (
+            wanted_status is None or cr.status == wanted_status
+        ):
+            runs.append(req.view.check_run(repo, cr))
     status, paged = req.page(runs)
     return status, _Paged({"total_count": len(runs), "check_runs": paged.data}, paged.headers)
+
+
+# --------------------------------------------------------------------------- actions
+
+
+def _full_ref(ref: str) -> str:
+    # Code scanning's ``ref``: "refs/heads/<branch> or simply <branch>", or refs/pull/<n>/...
+    return ref if ref.startswith("refs/") else f"refs/heads/{ref}"
+
+
+def _resolve_ref(repo: _Repo, ref: str) -> tuple[str | None, str] | None:
+    """(branch name or ``None`` for a tag, commit SHA) of a dispatch ``ref``, or ``None``."""
+    candidates = [ref] if ref.startswith("refs/") else [f"refs/heads/{ref}", f"refs/tags/{ref}"]
+    for candidate in candidates:
+        code, sha = _git(repo.bare, "rev-parse", "--verify", "-q", f"{candidate}^{{commit}}")
+        if code == 0 and sha:
+            branch = candidate.removeprefix("refs/heads/")
+            return (branch if candidate.startswith("refs/heads/") else None), sha
+    return None
+
+
+def _workflow_path(repo: _Repo, workflow: str) -> str:
+    """The path of the workflow named by its file name or its numeric id."""
+    workflow = _unq(workflow)
+    if workflow.isdigit():
+        for path, wid in repo.workflow_ids.items():
+            if wid == int(workflow):
+                return path
+        raise HttpError(404, _NOT_FOUND)
+    return f".github/workflows/{workflow}"
+
+
+def _workflow_doc(repo: _Repo, path: str, sha: str) -> dict[Any, Any] | None:
+    """The parsed workflow file at ``sha``; ``None`` when it does not exist there."""
+    import yaml
+
+    code, text = _git(repo.bare, "show", f"{sha}:{path}")
+    if code != 0:
+        return None
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError:
+        doc = None
+    if not isinstance(doc, dict):
+        raise HttpError(422, f"Invalid workflow file: {path}")
+    return doc
+
+
+def _triggers(doc: dict[Any, Any]) -> dict[str, Any]:
+    # PyYAML reads YAML 1.1, where a bare ``on`` key is the boolean true.
+    on = doc.get("on", doc.get(True))
+    if isinstance(on, str):
+        return {on: None}
+    if isinstance(on, list):
+        return {str(event): None for event in on}
+    if isinstance(on, dict):
+        return {str(k): v for k, v in on.items()}
+    return {}
+
+
+_EXPR = re.compile(r"\$\{\{\s*([^}]*?)\s*\}\}")
+
+
+def _expand(template: str, inputs: dict[str, str], actor: str, ref_name: str) -> str:
+    """``run-name`` with its ``${{ inputs.X }}`` (and ``github.actor``/``ref_name``) filled in.
+
+    https://docs.github.com/en/actions/writing-workflows/workflow-syntax-for-github-actions#run-name
+    Other expressions are beyond the sandbox and expand to nothing."""
+
+    def one(match: re.Match[str]) -> str:
+        expr = match.group(1)
+        for prefix in ("inputs.", "github.event.inputs."):
+            if expr.startswith(prefix):
+                return inputs.get(expr.removeprefix(prefix), "")
+        return {"github.actor": actor, "github.ref_name": ref_name}.get(expr, "")
+
+    return _EXPR.sub(one, template).strip()
+
+
+@_route("GET", _REPO + "/actions/workflows/([^/]+)")
+def _get_workflow(req: _Request, owner: str, name: str, workflow: str) -> tuple[int, Any]:
+    # https://docs.github.com/en/rest/actions/workflows#get-a-workflow
+    repo = req.repo(owner, name)
+    req.need_role(repo, "read")
+    path = _workflow_path(repo, workflow)
+    tip = _tip(repo.bare, repo.default_branch)
+    doc = _workflow_doc(repo, path, tip) if tip else None
+    if doc is None and path not in repo.workflow_ids:
+        raise HttpError(404, _NOT_FOUND)
+    repo.workflow_ids.setdefault(path, req.sb._next_id())
+    return 200, req.view.workflow(repo, path, str((doc or {}).get("name") or path))
+
+
+@_route("POST", _REPO + "/actions/workflows/([^/]+)/dispatches")
+def _dispatch_workflow(req: _Request, owner: str, name: str, workflow: str) -> tuple[int, Any]:
+    # https://docs.github.com/en/rest/actions/workflows#create-a-workflow-dispatch-event
+    repo = req.repo(owner, name)
+    login = req.need_role(repo, "write")
+    path = _workflow_path(repo, workflow)
+    ref = req.json_field("ref")
+    if not isinstance(ref, str) or not ref:
+        raise HttpError(422, 'Invalid request.\n\n"ref" wasn\'t supplied.')
+    resolved = _resolve_ref(repo, ref)
+    if resolved is None:
+        raise HttpError(422, f"No ref found for: {ref}")
+    branch, sha = resolved
+    doc = _workflow_doc(repo, path, sha)
+    if doc is None:
+        raise HttpError(404, _NOT_FOUND)
+    triggers = _triggers(doc)
+    if "workflow_dispatch" not in triggers:
+        raise HttpError(422, "Workflow does not have 'workflow_dispatch' trigger")
+    given = req.json_field("inputs")
+    if given is None:
+        given = {}
+    if not isinstance(given, dict):
+        raise HttpError(
+            422, f"Invalid request.\n\nFor 'properties/inputs', {given!r} is not an object."
+        )
+    for key, value in given.items():
+        if not isinstance(value, str):
+            raise HttpError(
+                422,
+                f"Invalid request.\n\nFor 'properties/{key}', {json.dumps(value)} is not a string.",
+            )
+    config = triggers["workflow_dispatch"]
+    declared = config.get("inputs") if isinstance(config, dict) else None
+    declared = declared if isinstance(declared, dict) else {}
+    unexpected = sorted(set(given) - set(declared))
+    if unexpected:
+        raise HttpError(422, f"Unexpected inputs provided: {json.dumps(unexpected)}")
+    inputs: dict[str, str] = {}
+    for key, spec in declared.items():
+        spec = spec if isinstance(spec, dict) else {}
+        if key in given:
+            inputs[str(key)] = given[key]
+        elif spec.get("required") and spec.get("default") is None:
+            raise HttpError(422, f"Required input '{key}' not provided")
+        elif spec.get("default") is not None:
+            default = spec["default"]
+            inputs[str(key)] = str(default).lower() if isinstance(default, bool) else str(default)
+    workflow_name = str(doc.get("name") or path)
+    run_name = doc.get("run-name")
+    title = (
+        _expand(run_name, inputs, login, branch or ref)
+        if isinstance(run_name, str) and run_name.strip()
+        else ""
+    ) or workflow_name
+    wid = repo.workflow_ids.setdefault(path, req.sb._next_id())
+    now = req.sb.clock()
+    run = _WorkflowRun(
+        id=req.sb._next_id(),
+        workflow_id=wid,
+        path=path,
+        name=workflow_name,
+        display_title=title,
+        event="workflow_dispatch",
+        head_branch=branch or ref,
+        head_sha=sha,
+        actor=login,
+        inputs=inputs,
+        run_number=1 + sum(1 for r in repo.runs.values() if r.workflow_id == wid),
+        created_at=now,
+        updated_at=now,
+    )
+    repo.runs[run.id] = run
+    if req.json_field("return_run_details") is True:
+        data = req.view.workflow_run(repo, run)
+        return 200, {
+            "workflow_run_id": run.id,
+            "run_url": data["url"],
+            "html_url": data["html_url"],
+        }
+    return 204, None
+
+
+_COMPARISONS: tuple[tuple[str, Callable[[datetime, datetime], bool]], ...] = (
+    (">=", operator.ge),
+    ("<=", operator.le),
+    (">", operator.gt),
+    ("<", operator.lt),
+)
+
+
+def _date_filter(expr: str) -> Callable[[datetime], bool]:
+    """A predicate for GitHub's date qualifier syntax (``>=T``, ``<T``, ``A..B``, a day).
+
+    https://docs.github.com/en/search-github/getting-started-with-searching-on-github/understanding-the-search-syntax#query-for-dates
+    """
+
+    def when(text: str, *, end: bool = False) -> datetime:
+        value = datetime.fromisoformat(text)
+        if len(text) == 10 and end:  # a bare date as an upper bound means the whole day
+            value = value.replace(hour=23, minute=59, second=59)
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+    try:
+        for op, compare in _COMPARISONS:
+            if expr.startswith(op):
+                bound = when(expr[len(op) :], end=op[0] == "<")
+                return lambda t: compare(t, bound)
+        low, dots, high = expr.partition("..")
+        if not dots:
+            low = high = expr
+        lo = None if low == "*" else when(low)
+        hi = None if high == "*" else when(high, end=True)
+    except ValueError:
+        raise HttpError(
+            422, "Validation Failed", [{"field": "created", "code": "invalid"}]
+        ) from None
+    return lambda t: (lo is None or t >= lo) and (hi is None or t <= hi)
+
+
+def _list_runs(req: _Request, repo: _Repo, runs: list[_WorkflowRun]) -> tuple[int, Any]:
+    # https://docs.github.com/en/rest/actions/workflow-runs#list-workflow-runs-for-a-workflow
+    event, branch, status = req.arg("event"), req.arg("branch"), req.arg("status")
+    head_sha, created = req.arg("head_sha"), req.arg("created")
+    in_window = _date_filter(created) if created else (lambda t: True)
+    found = [
+        req.view.workflow_run(repo, r)
+        for r in sorted(runs, key=lambda r: -r.id)  # newest first
+        if (event is None or r.event == event)
+        and (branch is None or r.head_branch == branch)
+        and (status is None or status in (r.status, r.conclusion))
+        and (head_sha is None or r.head_sha == head_sha)
+        # GitHub's timestamps have whole seconds, and so do its comparisons.
+        and in_window(r.created_at.astimezone(UTC).replace(microsecond=0))
+    ]
+    _, paged = req.page(found)
+    return 200, _Paged({"total_count": len(found), "workflow_runs": paged.data}, paged.headers)
+
+
+@_route("GET", _REPO + "/actions/workflows/([^/]+)/runs")
+def _list_workflow_runs(req: _Request, owner: str, name: str, workflow: str) -> tuple[int, Any]:
+    repo = req.repo(owner, name)
+    req.need_role(repo, "read")
+    path = _workflow_path(repo, workflow)
+    tip = _tip(repo.bare, repo.default_branch)
+    if path not in repo.workflow_ids and (tip is None or _workflow_doc(repo, path, tip) is None):
+        raise HttpError(404, _NOT_FOUND)
+    return _list_runs(req, repo, [r for r in repo.runs.values() if r.path == path])
+
+
+@_route("GET", _REPO + "/actions/runs")
+def _list_repo_runs(req: _Request, owner: str, name: str) -> tuple[int, Any]:
+    repo = req.repo(owner, name)
+    req.need_role(repo, "read")
+    return _list_runs(req, repo, list(repo.runs.values()))
+
+
+@_route("GET", _REPO + r"/actions/runs/(\d+)")
+def _get_run(req: _Request, owner: str, name: str, run_id: str) -> tuple[int, Any]:
+    # https://docs.github.com/en/rest/actions/workflow-runs#get-a-workflow-run
+    repo = req.repo(owner, name)
+    req.need_role(repo, "read")
+    run = repo.runs.get(int(run_id))
+    if run is None:
+        raise HttpError(404, _NOT_FOUND)
+    return 200, req.view.workflow_run(repo, run)
+
+
+# --------------------------------------------------------------------------- deployments
+
+
+@_route("GET", _REPO + "/deployments")
+def _list_deployments(req: _Request, owner: str, name: str) -> tuple[int, Any]:
+    # https://docs.github.com/en/rest/deployments/deployments#list-deployments (newest first)
+    repo = req.repo(owner, name)
+    req.need_role(repo, "read")
+    wanted = {k: req.arg(k) for k in ("environment", "sha", "ref")}
+    found = [
+        req.view.deployment(repo, d)
+        for d in sorted(repo.deployments.values(), key=lambda d: -d.id)
+        if all(v is None or getattr(d, k) == v for k, v in wanted.items())
+        and req.arg("task") in (None, "deploy")
+    ]
+    return req.page(found)
+
+
+def _deployment(req: _Request, owner: str, name: str, dep_id: str) -> tuple[_Repo, _Deployment]:
+    repo = req.repo(owner, name)
+    req.need_role(repo, "read")
+    dep = repo.deployments.get(int(dep_id))
+    if dep is None:
+        raise HttpError(404, _NOT_FOUND)
+    return repo, dep
+
+
+@_route("GET", _REPO + r"/deployments/(\d+)")
+def _get_deployment(req: _Request, owner: str, name: str, dep_id: str) -> tuple[int, Any]:
+    repo, dep = _deployment(req, owner, name, dep_id)
+    return 200, req.view.deployment(repo, dep)
+
+
+@_route("GET", _REPO + r"/deployments/(\d+)/statuses")
+def _list_deployment_statuses(req: _Request, owner: str, name: str, dep_id: str) -> tuple[int, Any]:
+    # https://docs.github.com/en/rest/deployments/statuses#list-deployment-statuses (newest first)
+    repo, dep = _deployment(req, owner, name, dep_id)
+    statuses = sorted(dep.statuses, key=lambda s: -s.id)
+    return req.page([req.view.deployment_status(repo, dep, s) for s in statuses])
+
+
+@_route("POST", _REPO + r"/deployments/(\d+)/statuses")
+def _create_deployment_status(req: _Request, owner: str, name: str, dep_id: str) -> tuple[int, Any]:
+    # https://docs.github.com/en/rest/deployments/statuses#create-a-deployment-status
+    repo, dep = _deployment(req, owner, name, dep_id)
+    login = req.need_role(repo, "write")
+    state = req.json_field("state")
+    if state not in _DEPLOYMENT_STATES:
+        raise HttpError(422, "Validation Failed", [{"field": "state", "code": "invalid"}])
+    st = _DeploymentStatus(
+        req.sb._next_id(),
+        str(state),
+        login,
+        str(req.json_field("description") or ""),
+        req.sb.clock(),
+    )
+    dep.statuses.append(st)
+    return 201, req.view.deployment_status(repo, dep, st)
+
+
+# --------------------------------------------------------------------------- code scanning
+
+
+@_route("GET", _REPO + "/code-scanning/alerts")
+def _list_alerts(req: _Request, owner: str, name: str) -> tuple[int, Any]:
+    # https://docs.github.com/en/rest/code-scanning/code-scanning#list-code-scanning-alerts-for-a-repository
+    repo = req.repo(owner, name)
+    req.need_role(repo, "read")
+    if not repo.code_scanning:
+        # GitHub's answer while no analysis was ever uploaded (code scanning not set up).
+        raise HttpError(404, "no analysis found")
+    ref = _full_ref(req.arg("ref") or repo.default_branch)
+    state, severity = req.arg("state"), req.arg("severity")
+    if state not in (None, "open", "closed", "dismissed", "fixed"):
+        raise HttpError(422, "Validation Failed", [{"field": "state", "code": "invalid"}])
+    found = [
+        req.view.alert(repo, a)
+        for a in sorted(repo.alerts, key=lambda a: -a.number)
+        if a.ref == ref
+        and (state is None or a.state == state or (state == "closed" and a.state != "open"))
+        and (severity is None or severity in (a.severity, a.security_severity_level))
+    ]
+    return req.page(found)
 
 
 # --------------------------------------------------------------------------- HTTP

@@ -443,3 +443,187 @@ def test_runs_standalone(world: GitHubWorld) -> None:
         proc.wait(timeout=10)
         if proc.stdout is not None:
             proc.stdout.close()
+
+
+# --------------------------------------------------------------------------- actions
+
+WORKFLOW = """\
+name: Verify
+run-name: verify ${{ inputs.shunter_id }} by ${{ github.actor }}
+on:
+  workflow_dispatch:
+    inputs:
+      shunter_id: {required: true}
+      suite: {default: smoke}
+jobs: {}
+"""
+
+
+@pytest.fixture
+def actions(world: GitHubWorld) -> GitHubWorld:
+    world.push_branch(bare(world), "main", {".github/workflows/verify.yml": WORKFLOW})
+    world.push_branch(
+        bare(world), "plain", {".github/workflows/verify.yml": "on: [workflow_dispatch]\n"}
+    )
+    return world
+
+
+def test_dispatch_creates_a_queued_run_titled_by_run_name(actions: GitHubWorld) -> None:
+    repo = client(actions).get_repo(REPO)
+    workflow = repo.get_workflow("verify.yml")
+    assert workflow.create_dispatch("main", {"shunter_id": "abc"}, throw=True)
+    run = actions.sandbox.runs(REPO)[0]
+    assert (run.display_title, run.status, run.inputs) == (
+        "verify abc by shunter-bot",
+        "queued",
+        {"shunter_id": "abc", "suite": "smoke"},
+    )
+    got = repo.get_workflow_run(run.id)
+    assert (got.name, got.display_title, got.event, got.status, got.conclusion) == (
+        "Verify",
+        "verify abc by shunter-bot",
+        "workflow_dispatch",
+        "queued",
+        None,
+    )
+    assert (got.head_branch, got.head_sha, got.path) == (
+        "main",
+        git(bare(actions), "rev-parse", "main"),
+        ".github/workflows/verify.yml",
+    )
+    actions.sandbox.start_run(run.id)
+    actions.sandbox.complete_run(run.id, conclusion="failure")
+    got = repo.get_workflow_run(run.id)
+    assert (got.status, got.conclusion) == ("completed", "failure")
+    assert workflow.name == "Verify"
+
+
+def test_without_run_name_the_title_is_the_workflow_name(actions: GitHubWorld) -> None:
+    repo = client(actions).get_repo(REPO)
+    repo.get_workflow("verify.yml").create_dispatch("plain", throw=True)
+    assert actions.sandbox.runs(REPO)[0].display_title == ".github/workflows/verify.yml"
+
+
+def test_runs_are_listed_newest_first_and_filtered(actions: GitHubWorld) -> None:
+    from datetime import UTC, datetime
+
+    times = iter([datetime(2024, 5, 1, 12, 0, s, 500, tzinfo=UTC) for s in range(3)])
+    actions.sandbox.clock = lambda: next(times)
+    workflow = client(actions).get_repo(REPO).get_workflow("verify.yml")
+    for marker, ref in (("a", "main"), ("b", "plain"), ("c", "main")):
+        inputs = {"shunter_id": marker} if ref == "main" else {}
+        workflow.create_dispatch(ref, inputs, throw=True)
+
+    def titles(**filters: str) -> list[str]:
+        runs = workflow.get_runs(**filters)  # type: ignore[arg-type]
+        return [
+            r.display_title.removeprefix("verify ").removesuffix(" by shunter-bot") for r in runs
+        ]
+
+    plain = ".github/workflows/verify.yml"
+    assert titles() == ["c", plain, "a"]
+    assert titles(branch="main") == ["c", "a"]
+    # Run times carry microseconds; GitHub's comparisons see whole seconds.
+    assert titles(created=">=2024-05-01T12:00:01Z", branch="main") == ["c"]
+    assert titles(created="<2024-05-01T12:00:01Z") == ["a"]
+    assert titles(created="2024-05-01T12:00:01Z..2024-05-01T12:00:02Z") == ["c", plain]
+    assert titles(created="2024-05-01") == ["c", plain, "a"]
+    assert titles(event="push") == []
+    assert workflow.get_runs().totalCount == 3
+
+
+@pytest.mark.parametrize(
+    ("file", "body", "status", "says"),
+    [
+        ("missing.yml", {"ref": "main"}, 404, "Not Found"),
+        ("verify.yml", {"ref": "nope", "inputs": {"shunter_id": "x"}}, 422, "No ref found"),
+        ("verify.yml", {"ref": "main", "inputs": {"shunter_id": 1}}, 422, "is not a string"),
+        ("verify.yml", {"ref": "main", "inputs": {"shunter_id": "x", "y": "z"}}, 422, "Unexpected"),
+        ("verify.yml", {"ref": "main"}, 422, "Required input 'shunter_id'"),
+        ("verify.yml", {"inputs": {}}, 422, "ref"),
+    ],
+)
+def test_dispatch_refused_like_github(
+    actions: GitHubWorld, file: str, body: dict[str, object], status: int, says: str
+) -> None:
+    resp = api(actions, "POST", f"/repos/{REPO}/actions/workflows/{file}/dispatches", json=body)
+    assert resp.status_code == status
+    assert says in resp.json()["message"]
+    assert actions.sandbox.runs(REPO) == []
+
+
+def test_dispatch_without_workflow_dispatch_trigger_is_422(world: GitHubWorld) -> None:
+    world.push_branch(bare(world), "main", {".github/workflows/ci.yml": "on: push\njobs: {}\n"})
+    resp = api(
+        world, "POST", f"/repos/{REPO}/actions/workflows/ci.yml/dispatches", json={"ref": "main"}
+    )
+    assert resp.status_code == 422
+    assert "workflow_dispatch" in resp.json()["message"]
+
+
+def test_dispatch_needs_write(actions: GitHubWorld) -> None:
+    actions.sandbox.set_permission(REPO, "carol", "read")
+    resp = api(
+        actions,
+        "POST",
+        f"/repos/{REPO}/actions/workflows/verify.yml/dispatches",
+        login="carol",
+        json={"ref": "main", "inputs": {"shunter_id": "x"}},
+    )
+    assert resp.status_code == 403
+
+
+# --------------------------------------------------------------------------- deployments
+
+
+def test_deployments_and_statuses_newest_first(world: GitHubWorld) -> None:
+    old = world.sandbox.add_deployment(REPO, "staging", "main", states=["success"])
+    new = world.sandbox.add_deployment(REPO, "staging", "main", states=["queued", "failure"])
+    world.sandbox.add_deployment(REPO, "production", "main", states=["success"])
+    repo = client(world).get_repo(REPO)
+    deployments = list(repo.get_deployments(environment="staging"))
+    assert [d.id for d in deployments] == [new, old]
+    assert deployments[0].sha == git(bare(world), "rev-parse", "main")
+    assert deployments[0].environment == "staging"
+    assert [s.state for s in deployments[0].get_statuses()] == ["failure", "queued"]
+    deployments[0].create_status("success")
+    assert next(s.state for s in repo.get_deployment(new).get_statuses()) == "success"
+
+
+def test_unknown_deployment_state_is_refused(world: GitHubWorld) -> None:
+    with pytest.raises(ValueError, match="state must be one of"):
+        world.sandbox.add_deployment(REPO, "staging", "main", states=["great"])
+
+
+# --------------------------------------------------------------------------- code scanning
+
+
+def test_code_scanning_without_analysis_is_404(world: GitHubWorld) -> None:
+    resp = api(world, "GET", f"/repos/{REPO}/code-scanning/alerts")
+    assert (resp.status_code, resp.json()["message"]) == (404, "no analysis found")
+
+
+def test_code_scanning_alerts_by_ref_and_state(world: GitHubWorld) -> None:
+    world.push_branch(bare(world), "shunter/prod", {"x": "1"})
+    world.sandbox.add_code_scanning_alert(REPO, "shunter/prod", "high", rule_id="py/xss")
+    world.sandbox.add_code_scanning_alert(REPO, "shunter/prod", "note", state="fixed")
+    world.sandbox.add_code_scanning_alert(REPO, "main", "critical")
+    repo = client(world).get_repo(REPO)
+    alerts = list(repo.get_codescan_alerts(ref="refs/heads/shunter/prod", state="open"))
+    assert [
+        (a.number, a.state, a.rule.id, a.rule.severity, a.rule.security_severity_level)
+        for a in alerts
+    ] == [(1, "open", "py/xss", "error", "high")]
+    assert alerts[0].most_recent_instance.ref == "refs/heads/shunter/prod"
+    assert len(list(repo.get_codescan_alerts(ref="shunter/prod"))) == 2
+    assert [a.number for a in repo.get_codescan_alerts()] == [3]  # default branch
+
+
+def test_check_runs_list_only_the_latest_of_each_name_by_default(world: GitHubWorld) -> None:
+    sha = world.push_branch(bare(world), "shunter/dev", {"x": "1"})
+    repo = client(world).get_repo(REPO)
+    repo.create_check_run("shunter/approvals", sha, conclusion="failure")
+    repo.create_check_run("shunter/approvals", sha, conclusion="success")
+    runs = list(repo.get_commit(sha).get_check_runs())
+    assert [(r.name, r.conclusion) for r in runs] == [("shunter/approvals", "success")]
+    assert len(list(repo.get_commit(sha).get_check_runs(filter="all"))) == 2

@@ -147,6 +147,7 @@ def _world(ctx: RunContext, config: Config, *, forge: bool, registry: bool = Tru
         state=GitStateStore(ctx.repo_dir, branch=branch),
         gitops=GitRemoteRepo(ctx.repo_dir),
         owner=ctx.owner,
+        env=dict(ctx.env or {}),
     )
     if ctx.now is not None:
         fixed = ctx.now
@@ -497,7 +498,35 @@ def cmd_run(ctx: RunContext, out: TextIO) -> int:
         _report(outcome, out, "text", dry_run=False)
         _publish(ctx, outcome, out)
         return 0 if outcome.ok else 1
-    return cmd_reconcile(ctx, out, dry_run=dry_run, fmt="text")
+    return _reconcile_event(ctx, out, dry_run=dry_run)
+
+
+def _reconcile_event(ctx: RunContext, out: TextIO, *, dry_run: bool) -> int:
+    """A reconcile narrowed by the event that started the workflow (if it names one)."""
+    from bot.core.events import trigger_for
+    from bot.reconcile import reconcile
+
+    env = ctx.env or {}
+    config = _load_config(ctx)
+    payload: dict[str, Any] = {}
+    path = env.get("GITHUB_EVENT_PATH")
+    if path:
+        try:
+            loaded = json.loads(Path(path).read_text())
+            payload = loaded if isinstance(loaded, dict) else {}
+        except (OSError, ValueError):
+            payload = {}  # unreadable: a full reconcile is always safe
+    trigger = trigger_for(config, env.get("GITHUB_EVENT_NAME", ""), payload)
+    print(f"trigger: {trigger.reason}", file=out)
+    world = _world(ctx, config, forge=bool(ctx.token) or not dry_run)
+    outcome = reconcile(
+        world,
+        dry_run=dry_run,
+        warehouses=None if trigger.warehouses is None else set(trigger.warehouses),
+    )
+    _report(outcome, out, "text", dry_run=dry_run)
+    _publish(ctx, outcome, out)
+    return 0 if outcome.ok else 1
 
 
 # --------------------------------------------------------------------------- main

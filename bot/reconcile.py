@@ -14,7 +14,7 @@ the newer ledger (the actions it already took are found again on GitHub, not red
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -30,11 +30,14 @@ from bot.core.planner import (
     MergePromotionPR,
     OpenPromotionPR,
     Plan,
+    PublishCheck,
+    StartVerificationStep,
     UpdatePromotionPR,
     plan,
 )
 from bot.discovery import discover
 from bot.errors import ConflictError, PermanentError, ShunterError
+from bot.observe import observe_gates
 from bot.ports import Forge, GitRepo, PullRequest, Registry, StateStore
 
 CAS_ATTEMPTS = 5
@@ -51,6 +54,7 @@ class World:
     gitops: GitRepo | None = None
     owner: str = ""
     clock: Callable[[], datetime] = field(default=lambda: datetime.now().astimezone())
+    env: Mapping[str, str] = field(default_factory=dict)  # secrets for health/incident APIs
 
 
 @dataclass
@@ -184,7 +188,14 @@ def _observe(
 ) -> Observations:
     forge = world.forge
     if forge is None:
-        return Observations(discoveries=discoveries, forge=False)
+        extra = observe_gates(world.config, ledger, {}, None, world.env, out.errors)
+        return Observations(
+            discoveries=discoveries,
+            forge=False,
+            health=extra.health,
+            incidents=extra.incidents,
+            timezones=extra.timezones,
+        )
     prs: dict[str, PromotionPR] = {}
     teams: dict[str, frozenset[str] | str] = {}
     try:
@@ -224,7 +235,19 @@ def _observe(
                         teams[key] = str(exc)
         except ShunterError as exc:
             out.errors.append(f"{stage.name}: GitHub: {exc}")
-    return Observations(discoveries=discoveries, prs=prs, teams=teams, bot_login=bot)
+    extra = observe_gates(world.config, ledger, prs, forge, world.env, out.errors)
+    return Observations(
+        discoveries=discoveries,
+        prs=prs,
+        teams=teams,
+        bot_login=bot,
+        health=extra.health,
+        verification=extra.verification,
+        incidents=extra.incidents,
+        checks=extra.checks,
+        code_scanning=extra.code_scanning,
+        timezones=extra.timezones,
+    )
 
 
 def _same_promotion(prs: list[PullRequest], freight: str) -> PullRequest | None:
@@ -252,6 +275,20 @@ def _apply(world: World, action: Action, out: Outcome) -> None:
             forge.update_pull_request(action.pr, title=action.title, body=action.body)
         elif isinstance(action, ClosePromotionPR):
             forge.close_pull_request(action.pr, action.comment)
+        elif isinstance(action, PublishCheck):
+            forge.set_check(
+                sha=action.sha,
+                name=action.name,
+                conclusion=action.conclusion,  # type: ignore[arg-type]
+                title=action.title,
+                summary=action.summary,
+            )
+        elif isinstance(action, StartVerificationStep) and action.workflow is not None:
+            inputs = dict(action.inputs)
+            inputs.update(shunter_id=action.marker, stage=action.stage, freight=action.freight.name)
+            forge.dispatch_workflow(
+                action.workflow, ref=action.ref or forge.default_branch(), inputs=inputs
+            )
     except ConflictError as exc:
         # The PR moved under us (new commit, not mergeable): the next round looks again.
         out.decisions.append(Decision(action.stage, f"will retry: {exc}", blocked=True))

@@ -420,3 +420,34 @@ def test_approval_after_the_timeout_is_too_late(pipeline: Pipeline) -> None:
     p.pr(number, "tech-lead").create_review(event="APPROVE")
     p.shunter("reconcile")
     assert p.version("prod") is None
+
+
+def test_events_narrow_the_run(pipeline: Pipeline, tmp_path: Path) -> None:
+    p = pipeline
+    p.w.push("1.8.4")
+    other = tmp_path / "other.json"
+    other.write_text(
+        json.dumps(
+            {
+                "action": "published",
+                "registry_package": {
+                    "name": "other-app",
+                    "namespace": "alkon",
+                    "package_type": "CONTAINER",
+                    "package_version": {
+                        "package_url": "ghcr.io/alkon/other-app:2.0.0",
+                        "container_metadata": {"tag": {"name": "2.0.0"}},
+                    },
+                },
+            }
+        )
+    )
+    out = p.shunter("run", GITHUB_EVENT_NAME="registry_package", GITHUB_EVENT_PATH=str(other))
+    assert "trigger:" in out
+    assert json.loads(p.shunter("get", "freight", "-o", "json")) == []  # nothing watched it
+    dispatch = tmp_path / "dispatch.json"
+    dispatch.write_text(
+        json.dumps({"action": "shunter-refresh", "client_payload": {"warehouse": "flask-app"}})
+    )
+    p.shunter("run", GITHUB_EVENT_NAME="repository_dispatch", GITHUB_EVENT_PATH=str(dispatch))
+    assert p.version("dev") == "1.8.4"

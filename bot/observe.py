@@ -1,0 +1,179 @@
+"""Observing what the gates need: health, verification runs, incidents, checks, time zones.
+
+Called by the reconcile loop each round. Every look-up that fails becomes a value the
+planner reads as "not known" (and so fails closed) plus an error line for the run's
+report; one failing provider never stops the others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, tzinfo
+
+from bot.core.ledger import Ledger
+from bot.core.model import Config, Stage
+from bot.core.observations import CheckRun, HealthReport, PromotionPR, StepRun
+from bot.core.planner import verification_marker
+from bot.errors import ShunterError
+from bot.ports import Forge
+
+
+@dataclass
+class GateObservations:
+    health: dict[str, HealthReport] = field(default_factory=dict)
+    verification: dict[str, dict[str, StepRun]] = field(default_factory=dict)
+    incidents: dict[str, tuple[str, ...] | str] = field(default_factory=dict)
+    checks: dict[str, tuple[CheckRun, ...] | str] = field(default_factory=dict)
+    code_scanning: dict[str, int | str] = field(default_factory=dict)
+    timezones: dict[str, tzinfo] = field(default_factory=dict)
+
+
+def timezones(config: Config) -> dict[str, tzinfo]:
+    """Every time zone the config names, resolved (an unknown one is left out: UTC)."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    names = {"UTC"}
+    for s in config.stages:
+        if s.promotion_policy.timezone:
+            names.add(s.promotion_policy.timezone)
+        names |= {c.timezone for c in s.promotion_policy.conditions if c.timezone}
+    out: dict[str, tzinfo] = {"UTC": UTC}
+    for n in names - {"UTC"}:
+        try:
+            out[n] = ZoneInfo(n)
+        except (ZoneInfoNotFoundError, ValueError):
+            continue
+    return out
+
+
+def _health(stage: Stage, forge: Forge | None, env: Mapping[str, str]) -> HealthReport | None:
+    h = stage.health
+    if h is None:
+        return None
+    reports: list[HealthReport] = []
+    if h.argocd is not None:
+        from bot.adapters.argocd import ArgoCD
+
+        reports.append(ArgoCD(h.argocd.server, env.get(h.argocd.token_env)).health(h.argocd))
+    if h.github_deployment is not None:
+        if forge is None:
+            reports.append(HealthReport(False, "GitHub deployment status needs the GitHub API"))
+        else:
+            reports.append(forge.deployment_health(h.github_deployment.environment))
+    if h.http is not None:
+        from bot.adapters.httpcheck import http_health
+
+        reports.append(http_health(h.http))
+    if not reports:
+        return None
+    revision = next((r.revision for r in reports if r.revision), None)
+    return HealthReport(
+        healthy=all(r.healthy for r in reports),
+        message="; ".join(r.message for r in reports),
+        revision=revision,
+    )
+
+
+def observe_gates(
+    config: Config,
+    ledger: Ledger,
+    prs: Mapping[str, PromotionPR],
+    forge: Forge | None,
+    env: Mapping[str, str],
+    errors: list[str],
+) -> GateObservations:
+    """Look up what the stages' gates and verifications need this round."""
+    out = GateObservations(timezones=timezones(config))
+    for stage in config.stages:
+        try:
+            report = _health(stage, forge, env)
+            if report is not None:
+                out.health[stage.name] = report
+        except ShunterError as exc:
+            out.health[stage.name] = HealthReport(False, f"health unknown: {exc}")
+            errors.append(f"{stage.name}: health: {exc}")
+        _verification(config, stage, ledger, forge, out, errors)
+        seen = prs.get(stage.name)
+        conditions = {c.type for c in stage.promotion_policy.conditions}
+        approvals = stage.promotion_policy.approvals
+        wants_checks = "SecurityScanPassed" in conditions or (
+            approvals is not None and approvals.required
+        )
+        if forge is not None and seen is not None and seen.pr.state == "open" and wants_checks:
+            try:
+                out.checks[stage.name] = forge.check_runs(seen.pr.head_sha)
+            except ShunterError as exc:
+                out.checks[stage.name] = str(exc)
+            if "SecurityScanPassed" in conditions:
+                try:
+                    out.code_scanning[stage.name] = forge.open_code_scanning_alerts(
+                        f"refs/pull/{seen.pr.number}/head"
+                    )
+                except ShunterError as exc:
+                    out.code_scanning[stage.name] = str(exc)
+    if any(
+        c.type == "NoActiveIncidents" and "pagerduty" in (c.integrations or ("pagerduty",))
+        for s in config.stages
+        for c in s.promotion_policy.conditions
+    ):
+        out.incidents["pagerduty"] = _pagerduty(config, env)
+    return out
+
+
+def _pagerduty(config: Config, env: Mapping[str, str]) -> tuple[str, ...] | str:
+    pd = config.settings.pagerduty
+    token = env.get(pd.token_env)
+    if not token:
+        return f"set {pd.token_env} to a PagerDuty REST API key (a repository secret)"
+    from bot.adapters.pagerduty import PagerDutyClient
+
+    try:
+        return PagerDutyClient(token, api_url=pd.api_url).active_incidents(pd.service_ids)
+    except ShunterError as exc:
+        return str(exc)
+
+
+def _verification(
+    config: Config,
+    stage: Stage,
+    ledger: Ledger,
+    forge: Forge | None,
+    out: GateObservations,
+    errors: list[str],
+) -> None:
+    rec = ledger.stages.get(stage.name)
+    v = rec.verification if rec else None
+    if v is None or v.result is not None or stage.verification is None:
+        return
+    runs: dict[str, StepRun] = {}
+    for step in stage.verification.steps:
+        st = v.steps.get(step.name)
+        if st is None or st.state != "running" or st.started_at is None:
+            continue
+        template = config.analysis_template(step.analysis_template)
+        try:
+            if template is not None and template.http is not None:
+                from bot.adapters.httpcheck import http_check
+
+                run = http_check(template.http, timeout=template.timeout.total_seconds())
+                runs[step.name] = StepRun(step.name, run.state, run.message, run.url, run.run_id)
+                continue
+            if forge is None:
+                continue
+            if st.run_id:
+                runs[step.name] = forge.workflow_run(st.run_id)
+            else:
+                file = (
+                    template.workflow.file
+                    if template is not None and template.workflow is not None
+                    else f"{step.analysis_template}.yml"
+                )
+                marker = verification_marker(stage.name, step.name, v.freight, st.started_at)
+                found = forge.find_workflow_run(file, marker=marker, created_after=st.started_at)
+                if found is not None:
+                    runs[step.name] = found
+        except ShunterError as exc:
+            errors.append(f"{stage.name}: verification {step.name}: {exc}")
+    if runs:
+        out.verification[stage.name] = runs

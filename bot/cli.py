@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -155,9 +156,17 @@ def _world(ctx: RunContext, config: Config, *, forge: bool, registry: bool = Tru
     else:
         w.clock = lambda: datetime.now(UTC)
     if registry:
+        from bot.adapters.gitsource import GitSource
+        from bot.adapters.helm import HelmRepository
         from bot.adapters.registry import OciRegistry
 
-        w.registry = OciRegistry(credentials=_registry_credentials(config, ctx.env or {}))
+        credentials = _registry_credentials(config, ctx.env or {})
+        oci = OciRegistry(credentials=credentials)
+        w.registry = oci
+        w.charts = HelmRepository(credentials=credentials, registry=oci)
+        env = ctx.env or {}
+        cache = Path(env.get("RUNNER_TEMP") or tempfile.gettempdir()) / "shunter-git"
+        w.git_source = GitSource(cache)
     if forge:
         w.forge = _forge(ctx)
     return w
@@ -165,6 +174,7 @@ def _world(ctx: RunContext, config: Config, *, forge: bool, registry: bool = Tru
 
 def _registry_credentials(config: Config, env: Mapping[str, str]) -> Any:
     """Credentials by registry host, from env vars named in the config (never the config)."""
+    from bot.adapters.registry import parse_repo_url
     from bot.core.model import ImageSubscription
 
     by_host: dict[str, tuple[str, str]] = {}
@@ -174,7 +184,9 @@ def _registry_credentials(config: Config, env: Mapping[str, str]) -> Any:
                 user = env.get(f"{sub.credentials_env}_USERNAME")
                 password = env.get(f"{sub.credentials_env}_PASSWORD")
                 if user and password:
-                    by_host[sub.repo_url.split("/")[0]] = (user, password)
+                    # Keyed by the host the adapter actually contacts (docker.io ->
+                    # registry-1.docker.io), which is how it asks.
+                    by_host[parse_repo_url(sub.repo_url).host] = (user, password)
     token = env.get("GITHUB_TOKEN")
     if token and "ghcr.io" not in by_host:
         by_host["ghcr.io"] = (env.get("GITHUB_ACTOR") or "token", token)

@@ -26,13 +26,35 @@ import hashlib
 import json
 from collections.abc import Mapping
 from datetime import datetime
+from typing import Protocol
 
-from bot.core.artifacts import Artifact, Image
+from bot.core.artifacts import Artifact, Chart, Commit, Image
 from bot.core.ledger import CachedSelection
-from bot.core.model import ImageSubscription, Subscription, Warehouse
+from bot.core.model import (
+    ChartSubscription,
+    GitSubscription,
+    ImageSubscription,
+    Subscription,
+    Warehouse,
+)
 from bot.core.observations import Discovery, SubscriptionResult
-from bot.errors import ShunterError
+from bot.errors import PermanentError, ShunterError
 from bot.ports import Registry
+
+
+class ChartSource(Protocol):
+    """Helm chart repositories (``bot.adapters.helm.HelmRepository``)."""
+
+    def discover(
+        self, sub: ChartSubscription, cache: dict[str, str] | None = None
+    ) -> tuple[tuple[Chart, ...], dict[str, str]]: ...
+
+
+class CommitSource(Protocol):
+    """Git repositories (``bot.adapters.gitsource.GitSource``)."""
+
+    def discover(self, sub: GitSubscription) -> tuple[Commit, ...]: ...
+
 
 __all__ = [
     "NEWEST_BUILD_MAX",
@@ -175,6 +197,8 @@ def discover(
     cache: Mapping[str, CachedSelection] | None = None,
     now: datetime | None = None,
     refresh: bool = False,
+    charts: ChartSource | None = None,
+    git: CommitSource | None = None,
 ) -> Discovery:
     """Ask every subscription of ``warehouse``; failures become per-subscription errors.
 
@@ -196,13 +220,15 @@ def discover(
                 results.append(
                     SubscriptionResult(label(sub), artifacts, cache_key=key, cache=entry)
                 )
+            elif isinstance(sub, ChartSubscription):
+                if charts is None:
+                    raise PermanentError("chart subscriptions need a chart repository client")
+                found, _validators = charts.discover(sub)
+                results.append(SubscriptionResult(label(sub), found))
             else:
-                results.append(
-                    SubscriptionResult(
-                        label(sub),
-                        error="chart and git subscriptions are not discovered by this version",
-                    )
-                )
+                if git is None:
+                    raise PermanentError("git subscriptions need a git source")
+                results.append(SubscriptionResult(label(sub), git.discover(sub)))
         except (ShunterError, ValueError) as exc:
             results.append(SubscriptionResult(label(sub), error=str(exc), cache_key=key))
     return Discovery(warehouse=warehouse.name, subscriptions=tuple(results))

@@ -35,7 +35,7 @@ from bot.core.planner import (
     UpdatePromotionPR,
     plan,
 )
-from bot.discovery import discover
+from bot.discovery import ChartSource, CommitSource, discover
 from bot.errors import ConflictError, PermanentError, ShunterError
 from bot.observe import observe_gates
 from bot.ports import Forge, GitRepo, PullRequest, Registry, StateStore
@@ -55,6 +55,8 @@ class World:
     owner: str = ""
     clock: Callable[[], datetime] = field(default=lambda: datetime.now().astimezone())
     env: Mapping[str, str] = field(default_factory=dict)  # secrets for health/incident APIs
+    charts: ChartSource | None = None
+    git_source: CommitSource | None = None
 
 
 @dataclass
@@ -179,6 +181,8 @@ def _discover(
             cache=rec.cache if rec is not None else None,
             now=now,
             refresh=only is not None,
+            charts=world.charts,
+            git=world.git_source,
         )
     return out
 

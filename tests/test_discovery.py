@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -273,3 +275,60 @@ def test_request_count_of_an_idle_reconcile(
     registry.requests = 0
     out = reconcile(world)
     assert (registry.requests, out.wrote) == (per_subscription * n, False)
+
+
+def test_a_warehouse_of_image_git_and_chart_makes_one_freight(tmp_path: Path) -> None:
+    """Every kind of subscription feeds one freight, through the real git and chart sources."""
+    import http.server
+    import threading
+
+    from bot.adapters.gitsource import GitSource
+    from bot.adapters.helm import HelmRepository
+    from bot.core.freight import freight_id
+    from bot.core.model import ChartSubscription, GitSubscription
+    from tests.fixtures.gitrepos import make_remote
+
+    app = make_remote(tmp_path, {"app.py": "print(1)\n"}, name="app")
+    head = subprocess.run(
+        ["git", "rev-parse", "main"], cwd=app, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    index = (
+        "apiVersion: v1\nentries:\n  flask-app:\n"
+        "    - {name: flask-app, version: 1.0.9, urls: [flask-app-1.0.9.tgz]}\n"
+        "    - {name: flask-app, version: 1.0.8, urls: [flask-app-1.0.8.tgz]}\n"
+    )
+
+    class Index(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-yaml")
+            self.end_headers()
+            self.wfile.write(index.encode())
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Index)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        charts_url = f"http://127.0.0.1:{server.server_address[1]}"
+        wh = Warehouse(
+            "mixed",
+            (
+                ImageSubscription(APP, ">=1.8.0"),
+                GitSubscription(str(app), branch="main"),
+                ChartSubscription(charts_url, "flask-app", ">=1.0.0"),
+            ),
+        )
+        reg = FakeRegistry({APP: ["1.8.4"]})
+        helm = HelmRepository()
+        d = discover(wh, reg, charts=helm, git=GitSource(tmp_path / "cache"))
+        helm.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert d.error is None, d
+    (image,), (commit,), (chart,) = (s.artifacts[:1] for s in d.subscriptions)
+    assert (commit.id, chart.version) == (head, "1.0.9")
+    fid = freight_id("mixed", [image], [chart], [commit])
+    assert len(fid) == 40

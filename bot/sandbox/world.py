@@ -53,6 +53,7 @@ class SandboxWorld:
     registry: LocalRegistry | None = None
     github: GitHubSandbox | None = None
     image_path: str = "alkon/flask-app"  # repository path inside the local registry
+    overrides: dict[str, str] = field(default_factory=dict)  # extra or replaced repo files
     own_registry: bool = field(init=False, default=False)
     bare: Path = field(init=False)
     checkout: Path = field(init=False)
@@ -91,6 +92,10 @@ class SandboxWorld:
         if seed.exists():
             shutil.rmtree(seed)
         shutil.copytree(EXAMPLE, seed, ignore=shutil.ignore_patterns("README.md"))
+        for rel, text in self.overrides.items():
+            target = seed / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text)
         for path in seed.rglob("*.y*ml"):
             text = path.read_text()
             if IMAGE in text:

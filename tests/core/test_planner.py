@@ -9,7 +9,7 @@ import pytest
 
 from bot.core import promotion as promo
 from bot.core.artifacts import Image
-from bot.core.ledger import Ledger, Request
+from bot.core.ledger import Ledger, PromotionRecord, Request
 from bot.core.model import (
     Approvals,
     Approver,
@@ -19,6 +19,7 @@ from bot.core.model import (
     ImageSubscription,
     KustomizeImageUpdate,
     PromotionPolicy,
+    Retention,
     Stage,
     Warehouse,
 )
@@ -332,3 +333,45 @@ def test_nothing_new_plans_nothing() -> None:
     again = run(p3.ledger, T0 + timedelta(minutes=1), discoveries=found("1.8.4"))
     assert [a for a in again.actions if a.stage == "dev"] == []
     assert [c for c in again.changes if c.startswith("dev")] == []
+
+
+def _many_freight(count: int, retention: Retention) -> tuple[Config, Ledger]:
+    """``count`` freight discovered a day apart; 1.8.1 runs in dev, 1.8.2 is in the audit log."""
+    cfg = replace(CONFIG, warehouses=(replace(CONFIG.warehouses[0], retention=retention),))
+    led = Ledger()
+    for i in range(count):
+        when = T0 + timedelta(days=i)
+        led = plan(cfg, led, obs(discoveries=found(f"1.8.{i}")), when, discovery_only=True).ledger
+        by_tag = {r.freight.images[0].tag: n for n, r in led.freight.items()}
+        if i == 1:
+            led.stage("dev").current_freight = by_tag["1.8.1"]
+        if i == 2:
+            f = led.freight[by_tag["1.8.2"]].freight
+            led.promotions.append(
+                PromotionRecord("dev", f.name, f.alias, "1.8.2", "auto", "Rejected", "x", "", when)
+            )
+    return cfg, led
+
+
+def tags_of(led: Ledger) -> list[str]:
+    return sorted(r.freight.images[0].tag for r in led.freight.values())
+
+
+def test_retention_keeps_max_artifacts_but_never_what_is_used() -> None:
+    _, led = _many_freight(6, Retention(max_artifacts=2))
+    # 1.8.5 and 1.8.4 are the newest two; 1.8.1 runs in dev; 1.8.2 is in the audit log.
+    assert tags_of(led) == ["1.8.1", "1.8.2", "1.8.4", "1.8.5"]
+
+
+def test_retention_by_age_keeps_the_newest() -> None:
+    cfg, led = _many_freight(3, Retention(max_age=timedelta(days=2)))
+    assert tags_of(led) == ["1.8.0", "1.8.1", "1.8.2"]
+    later = plan(cfg, led, obs(), T0 + timedelta(days=30), discovery_only=True)
+    # 1.8.0 is too old; 1.8.1 runs in dev, 1.8.2 is in the audit log and is the newest.
+    assert tags_of(later.ledger) == ["1.8.1", "1.8.2"]
+    assert any("retention pruned" in c and "1.8.0" in c for c in later.changes)
+
+
+def test_default_retention_is_the_discovery_limit() -> None:
+    _, led = _many_freight(25, Retention())
+    assert len(led.freight) == 20 + 2  # 20 newest, plus the two protected ones

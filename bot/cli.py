@@ -318,6 +318,9 @@ def _publish(ctx: RunContext, outcome: Outcome, out: TextIO) -> None:
     io.set_output("state-commit", outcome.state_commit or "")
     for e in outcome.errors:
         io.error(e, title="shunter")
+    for d in outcome.decisions:
+        if d.blocked and d.stage.startswith("warehouse/"):
+            io.warning(d.message, title=f"shunter {d.stage}")
 
 
 def _ledger(ctx: RunContext, config: Config) -> Ledger:

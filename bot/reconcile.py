@@ -289,7 +289,12 @@ def _apply(world: World, action: Action, out: Outcome) -> None:
             )
         elif isinstance(action, StartVerificationStep) and action.workflow is not None:
             inputs = dict(action.inputs)
-            inputs.update(shunter_id=action.marker, stage=action.stage, freight=action.freight.name)
+            inputs.update(
+                shunter_id=action.marker,
+                stage=action.stage,
+                freight=action.freight.name,
+                commit=action.commit,
+            )
             forge.dispatch_workflow(
                 action.workflow, ref=action.ref or forge.default_branch(), inputs=inputs
             )

@@ -144,6 +144,7 @@ def test_verification_and_health_gate_the_next_stage(verified: Pipeline) -> None
     assert p.version("dev") == "1.8.4"
     (run,) = p.w.github.runs(REPOSITORY)
     assert "shunter/dev/smoke-tests/" in run.display_title
+    assert run.inputs["commit"] == main_head(p)  # the workflow tests the promotion's commit
     assert "smoke-tests running" in out
     assert p.version("staging") is None
 

@@ -364,6 +364,7 @@ class GitHubForge:
                         name=name,
                         status=_text(run.status),
                         conclusion=None if conclusion is None else _text(conclusion),
+                        title=_text(run.output.title) if run.output and run.output.title else None,
                     )
             return tuple(out.values())
 

@@ -85,6 +85,7 @@ class CheckRun:
     name: str
     status: str  # queued | in_progress | completed
     conclusion: str | None  # success | failure | neutral | cancelled | skipped | timed_out | ...
+    title: str | None = None  # output.title
 
 
 @dataclass(frozen=True)

@@ -90,6 +90,7 @@ class StartVerificationStep:
     step: str
     marker: str  # unique; the workflow's run-name carries it so the run can be found
     workflow: str | None  # .github/workflows/<file>; None for an HTTP check
+    commit: str = ""  # the promotion's merge commit, which the workflow should test
     ref: str | None = None
     inputs: tuple[tuple[str, str], ...] = ()
 
@@ -879,6 +880,7 @@ def _verify(
                 step=step.name,
                 marker=verification_marker(name, step.name, fr.freight.name, now),
                 workflow=workflow,
+                commit=_merge_commit(p.ledger, name, fr.freight.name) or "",
                 ref=ref,
                 inputs=inputs,
             )
@@ -948,6 +950,7 @@ def _publish_approvals_check(
     elif result.changes_requested_by or result.problems:
         conclusion = "failure"
     text = result.describe(rule)
+    title = f"{stage.name}: {len(result.approved_by)} of {result.needed} approvals"
     seen = obs.checks.get(stage.name)
     if isinstance(seen, tuple):
         for c in seen:
@@ -955,6 +958,7 @@ def _publish_approvals_check(
                 c.name == APPROVALS_CHECK
                 and c.conclusion == conclusion
                 and ((c.status == "completed") == (conclusion is not None))
+                and c.title == title
             ):
                 return
     p.actions.append(
@@ -963,7 +967,7 @@ def _publish_approvals_check(
             sha=sha,
             name=APPROVALS_CHECK,
             conclusion=conclusion,
-            title=f"{stage.name}: {len(result.approved_by)} of {result.needed} approvals",
+            title=title,
             summary=text,
         )
     )

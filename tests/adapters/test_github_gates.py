@@ -171,15 +171,19 @@ def test_approvals_check_is_created_updated_and_listed_once(
     forge.set_check(
         sha=sha, name="shunter/approvals", conclusion=None, title="1 of 2", summary="waiting"
     )
-    assert forge.check_runs(sha) == (CheckRun("shunter/approvals", "in_progress", None),)
+    assert forge.check_runs(sha) == (CheckRun("shunter/approvals", "in_progress", None, "1 of 2"),)
     forge.set_check(
         sha=sha, name="shunter/approvals", conclusion="success", title="2 of 2", summary="ok"
     )
-    assert forge.check_runs(sha) == (CheckRun("shunter/approvals", "completed", "success"),)
+    assert forge.check_runs(sha) == (
+        CheckRun("shunter/approvals", "completed", "success", "2 of 2"),
+    )
     forge.set_check(
         sha=sha, name="shunter/approvals", conclusion="failure", title="withdrawn", summary="-"
     )
-    assert forge.check_runs(sha) == (CheckRun("shunter/approvals", "completed", "failure"),)
+    assert forge.check_runs(sha) == (
+        CheckRun("shunter/approvals", "completed", "failure", "withdrawn"),
+    )
 
 
 def test_check_runs_follow_every_page(world: GitHubWorld, forge: GitHubForge) -> None:

@@ -187,7 +187,7 @@ def test_approvals_check_is_published_only_when_it_changes() -> None:
     p3 = plan(CONFIG, p2.ledger, obs(prs={"prod": PromotionPR(pr)}), T0, owner="alkon")
     (check,) = [a for a in p3.actions if isinstance(a, PublishCheck)]
     assert (check.name, check.conclusion, check.sha) == ("shunter/approvals", None, pr.head_sha)
-    seen = {"prod": (CheckRun("shunter/approvals", "in_progress", None),)}
+    seen = {"prod": (CheckRun("shunter/approvals", "in_progress", None, "prod: 0 of 2 approvals"),)}
     p4 = plan(CONFIG, p3.ledger, obs(prs={"prod": PromotionPR(pr)}, checks=seen), T0, owner="alkon")
     assert not [a for a in p4.actions if isinstance(a, PublishCheck)]
 

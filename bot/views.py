@@ -79,6 +79,23 @@ def rows(kind: str, config: Config, ledger: Ledger) -> list[dict[str, Any]]:
                     "hold": None if not rec or not rec.hold else rec.hold.reason,
                     "paused": bool(stage.promotion_policy.paused or (rec and rec.pause)),
                     "history": list(rec.history) if rec else [],
+                    "health": None
+                    if not rec or rec.health is None
+                    else {
+                        "healthy": rec.healthy_since is not None,
+                        "since": _ts(rec.healthy_since),
+                        "message": rec.health,
+                    },
+                    "verification": None
+                    if not rec or rec.verification is None
+                    else {
+                        "freight": rec.verification.freight,
+                        "result": rec.verification.result or "Running",
+                        "steps": {
+                            n: {"state": st.state, "url": st.url, "message": st.message}
+                            for n, st in rec.verification.steps.items()
+                        },
+                    },
                     "color": stage.annotation("kargo.akuity.io/color"),
                     "description": stage.annotation("kargo.akuity.io/description"),
                 }
@@ -160,7 +177,12 @@ _COLUMNS: dict[str, list[tuple[str, str]]] = {
     ],
 }
 _WIDE: dict[str, list[tuple[str, str]]] = {
-    "stages": [("FREIGHT ID", "id"), ("HISTORY", "history")],
+    "stages": [
+        ("FREIGHT ID", "id"),
+        ("HEALTH", "health"),
+        ("VERIFIED", "verified"),
+        ("HISTORY", "history"),
+    ],
     "freight": [("ID", "name"), ("VERIFIED IN", "verified"), ("IMAGES", "images")],
     "promotions": [("REASON", "reason"), ("COMMIT", "commit")],
     "warehouses": [("SUBSCRIPTIONS", "subscriptions")],
@@ -187,6 +209,10 @@ def _flat(kind: str, row: dict[str, Any]) -> dict[str, str]:
         status.append("auto" if row["autoPromotion"] else "manual")
         r["status"] = ",".join(status)
         r["history"] = ",".join(h[:7] for h in row["history"]) or "-"
+        h = row["health"]
+        r["health"] = "-" if h is None else ("Healthy" if h["healthy"] else "Unhealthy")
+        v = row["verification"]
+        r["verified"] = "-" if v is None else str(v["result"])
     elif kind == "freight":
         r["version"] = ", ".join(i["tag"] for i in row["images"]) or "-"
         r["warehouse"] = row["origin"]["name"]

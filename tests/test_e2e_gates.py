@@ -210,3 +210,16 @@ def test_security_scan_and_schedule_gate_the_merge(scanned: Pipeline) -> None:
     p.shunter("reconcile")
     assert p.pr(number).merged
     assert p.version("staging") == "1.8.4"
+
+
+def test_get_stages_shows_verification_and_health(verified: Pipeline) -> None:
+    p = verified
+    assert p.w.github is not None
+    p.w.push("1.8.4")
+    p.shunter("reconcile")
+    dev = p.stages()["dev"]
+    assert dev["verification"]["result"] == "Running"
+    assert dev["verification"]["steps"]["smoke-tests"]["state"] == "running"
+    assert dev["health"]["healthy"] is False
+    wide = p.shunter("get", "stages", "-o", "wide")
+    assert "Unhealthy" in wide and "Running" in wide

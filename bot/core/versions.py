@@ -25,10 +25,18 @@ treats pre-releases the same way. With no constraint at all (``None`` or blank t
 pre-releases are eligible: that is what Kargo does when ``semverConstraint`` is unset.
 
 Build metadata (``+build``) never changes precedence (SemVer 2.0.0, item 10).
+
+Speed: a registry may hold tens of thousands of tags and every scheduled run selects
+from them, so selection never compares ``semver.Version`` objects. Each tag is read once
+into a precedence key (:func:`precedence_key`), a plain tuple that orders exactly as
+``semver.Version.compare`` does; constraint bounds carry the same keys, and parsed
+constraints and compiled tag regexes are cached (both are immutable).
 """
 
 from __future__ import annotations
 
+import functools
+import heapq
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -41,6 +49,7 @@ __all__ = [
     "Constraint",
     "parse_constraint",
     "parse_tag",
+    "precedence_key",
     "select_tags",
     "tag_is_safe",
 ]
@@ -67,6 +76,61 @@ _OPERATORS = ("!=", ">=", "=>", "<=", "=<", "~>", "=", ">", "<", "~", "^")
 _OPERATOR_RE = re.compile(r"(?:!=|>=|=>|<=|=<|~>|=|>|<|~|\^)")
 # Digits beyond this are never a real version; the cap keeps int() cheap and bounded.
 _MAX_DIGITS = 18
+
+# A tag read as a version, the grammar ``semver.Version.parse`` accepts
+# (https://semver.org/#backusnaur-form-grammar-for-valid-semver-versions), after one
+# optional ``v``/``V``: numbers without leading zeros, pre-release identifiers numeric
+# without leading zeros or alphanumeric. Groups: major, minor, patch, pre-release; the
+# build is matched only so the grammar is whole (an OCI tag cannot hold a ``+``).
+# ``_TAG_VERSION_LOOSE`` makes minor and patch optional, as ``strict_semvers: false``.
+_NUM = r"(0|[1-9][0-9]*)"
+_PRE_ID = r"(?:0|[1-9][0-9]*|[0-9]*[A-Za-z-][0-9A-Za-z-]*)"
+_PRE_BUILD = rf"(?:-({_PRE_ID}(?:\.{_PRE_ID})*))?(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?"
+_TAG_VERSION_STRICT = re.compile(rf"[vV]?{_NUM}\.{_NUM}\.{_NUM}{_PRE_BUILD}")
+_TAG_VERSION_LOOSE = re.compile(rf"[vV]?{_NUM}(?:\.{_NUM}(?:\.{_NUM})?)?{_PRE_BUILD}")
+
+# A version's place in precedence (https://semver.org/#spec-item-11) as a tuple that
+# Python compares directly: (major, minor, patch, pre-release identifiers). Each
+# identifier is (0, digit count, digits) when numeric, so numbers compare by value
+# without int() (any length) and sort below every alphanumeric identifier, (1, 0, text),
+# which compares in ASCII order. A shorter list of equal identifiers comes first, and a
+# release, ``_RELEASE``, sorts above every pre-release of the same version.
+_Ident = tuple[int, int, str]
+_PreKey = tuple[_Ident, ...]
+_Key = tuple[int, int, int, _PreKey]
+_RELEASE: _PreKey = ((2, 0, ""),)
+
+
+@functools.lru_cache(maxsize=4096)
+def _prerelease_key(prerelease: str) -> _PreKey:
+    # Cached: real tag lists repeat a handful of pre-releases ("rc.1", "beta.2", ...).
+    idents: list[_Ident] = []
+    for ident in prerelease.split("."):
+        if not ident.isdigit():
+            idents.append((1, 0, ident))
+            continue
+        if not ident.isascii():  # other scripts' digits: semver reads them as numbers too
+            ident = str(int(ident))
+        digits = ident.lstrip("0") or "0"  # "01" is 1, as semver compares it
+        idents.append((0, len(digits), digits))
+    return tuple(idents)
+
+
+def precedence_key(version: semver.Version) -> _Key:
+    """Return a tuple that orders versions exactly as ``semver.Version.compare`` does.
+
+    ``precedence_key(a) < precedence_key(b)`` exactly when ``a.compare(b) < 0``, and the
+    keys are equal exactly when ``compare`` returns 0 (build metadata is ignored). Sort
+    or compare many versions by these keys: a tuple comparison is many times cheaper
+    than ``compare``. Never raises for a ``semver.Version``.
+    """
+    pre = version.prerelease
+    return (
+        version.major,
+        version.minor,
+        version.patch,
+        _prerelease_key(pre) if pre else _RELEASE,
+    )
 
 
 @dataclass(frozen=True)
@@ -113,17 +177,25 @@ class _Comparator:
     high_inclusive: bool = False
     negate: bool = False
     names_prerelease: bool = False
+    # The bounds' precedence keys, computed once: every check compares tuples.
+    _low_key: _Key | None = field(init=False, default=None, repr=False, compare=False)
+    _high_key: _Key | None = field(init=False, default=None, repr=False, compare=False)
 
-    def allows(self, version: semver.Version) -> bool:
-        if version.prerelease and not self.names_prerelease:
-            return False
-        inside = True
+    def __post_init__(self) -> None:
         if self.low is not None:
-            c = version.compare(self.low)
-            inside = c > 0 or (c == 0 and self.low_inclusive)
-        if inside and self.high is not None:
-            c = version.compare(self.high)
-            inside = c < 0 or (c == 0 and self.high_inclusive)
+            object.__setattr__(self, "_low_key", precedence_key(self.low))
+        if self.high is not None:
+            object.__setattr__(self, "_high_key", precedence_key(self.high))
+
+    def allows_key(self, key: _Key, prerelease: bool) -> bool:
+        """Whether the version of precedence ``key`` (a pre-release if ``prerelease``)
+        is inside; the same answer ``compare`` against the bounds would give."""
+        if prerelease and not self.names_prerelease:
+            return False
+        low, high = self._low_key, self._high_key
+        inside = low is None or (key >= low if self.low_inclusive else key > low)
+        if inside and high is not None:
+            inside = key <= high if self.high_inclusive else key < high
         return inside != self.negate
 
 
@@ -144,7 +216,20 @@ class Constraint:
         """Return whether ``version`` satisfies the constraint (see the module docstring)."""
         if self._groups is None:
             return True
-        return any(all(c.allows(version) for c in group) for group in self._groups)
+        return self._allows_key(precedence_key(version), bool(version.prerelease))
+
+    def _allows_key(self, key: _Key, prerelease: bool) -> bool:
+        # Plain loops rather than any()/all() over generators: this runs once per tag.
+        groups = self._groups
+        if groups is None:
+            return True
+        for group in groups:
+            for comparator in group:
+                if not comparator.allows_key(key, prerelease):
+                    break
+            else:
+                return True
+        return False
 
 
 def _error(text: str, what: str) -> ValueError:
@@ -291,6 +376,13 @@ def parse_constraint(text: str) -> Constraint:
     """
     if not isinstance(text, str):
         raise ValueError(f"a version constraint must be text, not {type(text).__name__}")
+    return _parse_constraint(text)
+
+
+@functools.lru_cache(maxsize=256)
+def _parse_constraint(text: str) -> Constraint:
+    # Cached: a Constraint is immutable, and each run re-reads the same few constraints
+    # for every subscription (errors are raised afresh each time: lru_cache keeps none).
     if not text.strip():
         return Constraint(text)
     groups = tuple(_parse_group(alt, text) for alt in text.split("||"))
@@ -324,14 +416,17 @@ def tag_is_safe(tag: str) -> bool:
     return isinstance(tag, str) and _TAG_RE.fullmatch(tag) is not None
 
 
-def _compile(patterns: Iterable[str], key: str) -> list[re.Pattern[str]]:
+@functools.lru_cache(maxsize=256)
+def _compile(patterns: tuple[str, ...], key: str) -> tuple[re.Pattern[str], ...]:
+    # Cached by the patterns themselves (re's own cache holds only 512 of them, shared
+    # with every other regex in the process).
     compiled = []
     for p in patterns:
         try:
             compiled.append(re.compile(p))
         except re.error as exc:
             raise ValueError(f"{key}: {p!r} is not a valid regular expression: {exc}") from None
-    return compiled
+    return tuple(compiled)
 
 
 def select_tags(tags: Iterable[str], sub: ImageSubscription) -> list[str]:
@@ -360,33 +455,45 @@ def select_tags(tags: Iterable[str], sub: ImageSubscription) -> list[str]:
     Raises ``ValueError`` if the constraint or a regex does not parse (config validation
     reports those first).
     """
-    allow = _compile(sub.allow_tags, "allowTags")
-    ignore_re = _compile(sub.ignore_tags_regexes, "ignoreTagsRegexes")
+    allow = _compile(tuple(sub.allow_tags), "allowTags")
+    ignore_re = _compile(tuple(sub.ignore_tags_regexes), "ignoreTagsRegexes")
     ignore = set(sub.ignore_tags)
+    safe = _TAG_RE.fullmatch  # tag_is_safe, inlined: this loop runs once per tag
     seen: set[str] = set()
     kept: list[str] = []
     for tag in tags:
-        if tag in seen or not tag_is_safe(tag):
+        if tag in seen or not isinstance(tag, str) or safe(tag) is None:
             continue
         seen.add(tag)
         if allow and not any(r.search(tag) for r in allow):
             continue
-        if tag in ignore or any(r.search(tag) for r in ignore_re):
+        if tag in ignore or (ignore_re and any(r.search(tag) for r in ignore_re)):
             continue
         kept.append(tag)
 
     limit = max(sub.discovery_limit, 0)
     if sub.strategy == "SemVer":
         constraint = parse_constraint(sub.semver_constraint or "")
-        versioned: list[tuple[semver.Version, str]] = []
+        read = (_TAG_VERSION_STRICT if sub.strict_semvers else _TAG_VERSION_LOOSE).fullmatch
+        allows = constraint._allows_key
+        versioned: list[tuple[_Key, str]] = []
         for tag in kept:
-            version = parse_tag(tag, strict=sub.strict_semvers)
-            if version is not None and constraint.allows(version):
-                versioned.append((version, tag))
-        # Two sorts, stable: the tie-break (tag text) first, then precedence.
-        versioned.sort(key=lambda vt: vt[1], reverse=True)
-        versioned.sort(key=lambda vt: vt[0], reverse=True)
-        return [tag for _, tag in versioned[:limit]]
+            # What parse_tag reads, straight into a precedence key: no Version objects.
+            m = read(tag)
+            if m is None:
+                continue
+            major, minor, patch, pre = m.groups()
+            key = (
+                int(major),
+                int(minor) if minor else 0,
+                int(patch) if patch else 0,
+                _prerelease_key(pre) if pre else _RELEASE,
+            )
+            if allows(key, pre is not None):
+                versioned.append((key, tag))
+        # Newest first, equal precedence by tag text descending; (key, tag) pairs are
+        # unique (tags are), so only the best ``limit`` need ordering.
+        return [tag for _, tag in heapq.nlargest(limit, versioned)]
     if sub.strategy == "Lexical":
         return sorted(kept, reverse=True)[:limit]
     if sub.strategy == "Digest" and sub.semver_constraint:

@@ -356,3 +356,208 @@ def test_select_tags_reports_a_bad_regex() -> None:
     sub = ImageSubscription(repo_url="r", allow_tags=("(unclosed",))
     with pytest.raises(ValueError, match=r"allowTags: '\(unclosed' is not a valid regular"):
         select_tags(["1.0.0"], sub)
+
+
+# ------------------------------------------------------------------ precedence keys
+
+# Pre-release identifiers chosen to collide often: numeric ones with leading zeros
+# ("007" is 7 to semver), numbers beside letters, hyphens, and prefixes of each other.
+_identifiers = st.one_of(
+    st.integers(0, 12).map(str),
+    st.integers(0, 12).map(lambda n: f"00{n}"),
+    st.sampled_from(["alpha", "beta", "rc", "RC", "a-1", "-", "1a", "x9"]),
+    st.text(alphabet="019azAZ-", min_size=1, max_size=3),
+)
+_any_versions = st.builds(
+    semver.Version,
+    major=st.integers(0, 2),
+    minor=st.integers(0, 2),
+    patch=st.integers(0, 2),
+    prerelease=st.one_of(
+        st.none(),
+        st.just(""),  # the constructor takes it; compare treats it as a release
+        st.lists(_identifiers, min_size=1, max_size=4).map(".".join),
+    ),
+    build=st.one_of(st.none(), st.sampled_from(["b1", "exp.sha.5114f85", "2"])),
+)
+
+
+def _sign(n: int) -> int:
+    return (n > 0) - (n < 0)
+
+
+@given(_any_versions, _any_versions)
+def test_precedence_key_orders_exactly_as_semver_compare(
+    a: semver.Version, b: semver.Version
+) -> None:
+    from bot.core.versions import precedence_key
+
+    ka, kb = precedence_key(a), precedence_key(b)
+    assert _sign((ka > kb) - (ka < kb)) == _sign(a.compare(b))
+    assert (ka == kb) is (a.compare(b) == 0)
+
+
+@given(st.lists(_any_versions, max_size=25))
+def test_sorting_by_precedence_key_sorts_as_semver_compare(versions: list[semver.Version]) -> None:
+    from bot.core.versions import precedence_key
+
+    by_key = sorted(versions, key=precedence_key)
+    by_compare = sorted(versions, key=functools.cmp_to_key(lambda a, b: a.compare(b)))
+    assert [v.compare(w) for v, w in zip(by_key, by_compare, strict=True)] == [0] * len(versions)
+
+
+def _select_by_compare(tags: list[str], sub: ImageSubscription) -> list[str]:
+    """Selection as written before precedence keys: ``parse_tag``, ``Constraint.allows``
+    and two stable sorts of ``semver.Version`` objects (which use ``compare``)."""
+    import re
+
+    seen: set[str] = set()
+    versioned: list[tuple[semver.Version, str]] = []
+    constraint = parse_constraint(sub.semver_constraint or "")
+    for tag in tags:
+        if tag in seen or not tag_is_safe(tag):
+            continue
+        seen.add(tag)
+        if sub.allow_tags and not any(re.search(p, tag) for p in sub.allow_tags):
+            continue
+        if any(re.search(p, tag) for p in sub.ignore_tags_regexes):
+            continue
+        version = parse_tag(tag, strict=sub.strict_semvers)
+        if version is not None and constraint.allows(version):
+            versioned.append((version, tag))
+    versioned.sort(key=lambda vt: vt[1], reverse=True)
+    versioned.sort(key=lambda vt: vt[0], reverse=True)
+    return [tag for _, tag in versioned[: sub.discovery_limit]]
+
+
+_version_tags = st.builds(
+    lambda prefix, v: prefix + str(v),
+    st.sampled_from(["", "v", "V"]),
+    _any_versions.filter(lambda v: v.prerelease != "").map(lambda v: v.replace(build=None)),
+)
+_near_tags = st.text(alphabet="0123456789.-vVrcab+_x", min_size=1, max_size=12)
+
+
+@given(
+    tags=st.lists(st.one_of(_version_tags, _near_tags), max_size=40),
+    constraint=st.sampled_from(
+        [
+            None,
+            ">=1.0.0",
+            ">=1.0.0-0 <2.0.0-0",
+            "^1.1",
+            "~0.2.1-rc",
+            "<1.0.0 || >=2.0.0-alpha",
+            "!=1.1.1",
+            "1.x",
+            "=1.1.1-001",
+        ]
+    ),
+    strict=st.booleans(),
+    limit=st.integers(0, 30),
+    allow=st.sampled_from([(), (r"^v",), (r"\.1",)]),
+    ignore=st.sampled_from([(), (r"rc",)]),
+)
+def test_select_tags_picks_what_selection_by_semver_compare_picks(
+    tags: list[str],
+    constraint: str | None,
+    strict: bool,
+    limit: int,
+    allow: tuple[str, ...],
+    ignore: tuple[str, ...],
+) -> None:
+    sub = ImageSubscription(
+        repo_url="r",
+        semver_constraint=constraint,
+        strict_semvers=strict,
+        discovery_limit=limit,
+        allow_tags=allow,
+        ignore_tags_regexes=ignore,
+    )
+    assert select_tags(tags, sub) == _select_by_compare(tags, sub)
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "order"),
+    [
+        # The SemVer 2.0.0 examples (https://semver.org/#spec-item-11), in order.
+        ("1.0.0-alpha", "1.0.0-alpha.1", -1),
+        ("1.0.0-alpha.1", "1.0.0-alpha.beta", -1),
+        ("1.0.0-alpha.beta", "1.0.0-beta", -1),
+        ("1.0.0-beta", "1.0.0-beta.2", -1),
+        ("1.0.0-beta.2", "1.0.0-beta.11", -1),
+        ("1.0.0-beta.11", "1.0.0-rc.1", -1),
+        ("1.0.0-rc.1", "1.0.0", -1),
+        ("1.0.0", "2.0.0", -1),
+        ("2.0.0", "2.1.0", -1),
+        ("2.1.0", "2.1.1", -1),
+        ("1.0.0-10", "1.0.0-9", 1),  # numbers by value, not text
+        ("1.0.0-1a", "1.0.0-9", 1),  # alphanumeric above numeric
+        ("1.0.0-a", "1.0.0-B", 1),  # ASCII order
+        ("1.0.0-0", "1.0.0-alpha", -1),
+        ("1.0.0+b1", "1.0.0+b2", 0),  # build metadata ignored
+        ("1.0.0-007", "1.0.0-7", 0),  # leading zeros (only constraints can write them)
+        ("1.0.0-rc.007", "1.0.0-rc.10", -1),
+        ("1.0.0-99999999999999999999999", "1.0.0-100000000000000000000000", -1),
+    ],
+)
+def test_precedence_key_on_the_spec_examples(a: str, b: str, order: int) -> None:
+    from bot.core.versions import precedence_key
+
+    def version(text: str) -> semver.Version:
+        core, _, build = text.partition("+")
+        numbers, _, pre = core.partition("-")
+        major, minor, patch = map(int, numbers.split("."))
+        return semver.Version(major, minor, patch, pre or None, build or None)
+
+    va, vb = version(a), version(b)
+    assert _sign(va.compare(vb)) == order  # the table itself agrees with semver
+    ka, kb = precedence_key(va), precedence_key(vb)
+    assert _sign((ka > kb) - (ka < kb)) == order
+
+
+@pytest.mark.parametrize(
+    ("constraint", "version", "expected"),
+    [
+        ("=1.1.1-001", "1.1.1-1", True),
+        (">=1.0.0-rc.007", "1.0.0-rc.8", True),
+        ("<1.0.0-rc.10", "1.0.0-rc.9", True),
+        (">1.0.0-rc.9", "1.0.0-rc.10", True),
+        (">1.0.0-rc.beta", "1.0.0-rc.10", False),
+    ],
+)
+def test_constraints_compare_prerelease_identifiers_as_semver_does(
+    constraint: str, version: str, expected: bool
+) -> None:
+    assert parse_constraint(constraint).allows(V(version)) is expected
+
+
+@pytest.mark.parametrize(
+    "tag",
+    [
+        "01.2.3",
+        "1.02.3",
+        "1.2.03",
+        "1.2.3-01",
+        "1.2.3-rc.01",
+        "1.2.3-rc.0a",
+        "1.2.3-",
+        "1.2.3-rc..1",
+        "1.2.3-rc_1",
+        "vv1.2.3",
+        "V1.2.3",
+        "1.2.3.4",
+        "1.2",
+        "1",
+        "v1",
+        "1.2-rc.1",
+        "1-0",
+        "1.",
+        "1.2.",
+    ],
+)
+@pytest.mark.parametrize("strict", [True, False])
+def test_select_tags_reads_a_tag_exactly_as_parse_tag_does(tag: str, strict: bool) -> None:
+    sub = ImageSubscription(repo_url="r", strict_semvers=strict)
+    selected = select_tags([tag], sub)
+    assert selected == ([] if parse_tag(tag, strict=strict) is None else [tag])

@@ -52,7 +52,7 @@ class ApprovalResult:
 
 def approver_list(rule: Approvals) -> str:
     """``team platform-team, user tech-lead`` as people read it."""
-    return ", ".join(f"{a.type} {a.name}" for a in rule.approvers) or "anyone with write access"
+    return ", ".join(f"{a.type} {a.name}" for a in rule.approvers) or "any reviewer"
 
 
 def team_key(name: str, owner: str) -> str:

@@ -106,9 +106,12 @@ def security_scan(checks: tuple[CheckRun, ...] | str | None, alerts: int | str |
     elif isinstance(checks, str):
         problems.append(f"check runs could not be read: {checks}")
     else:
-        for c in checks:
-            if c.name in SHUNTER_CHECKS:
-                continue
+        theirs = [c for c in checks if c.name not in SHUNTER_CHECKS]
+        if not theirs:
+            # Nothing has scanned this commit yet (a PR opened with GITHUB_TOKEN starts no
+            # workflow): passing would mean "nobody looked", so the gate stays closed.
+            problems.append("no check has run on the PR head yet")
+        for c in theirs:
             if c.status != "completed":
                 problems.append(f"{c.name} is {c.status.replace('_', ' ')}")
             elif c.conclusion not in ("success", "neutral", "skipped"):

@@ -683,8 +683,22 @@ def _gates(
     return gates, result
 
 
-def _tz(obs: Observations, name: str | None) -> tzinfo:
-    return obs.timezones.get(name or "UTC", UTC)
+def _tz(obs: Observations, name: str | None) -> tzinfo | None:
+    """The zone called ``name`` (UTC when none is named); ``None`` if it is unknown."""
+    if not name or name == "UTC":
+        return UTC
+    return obs.timezones.get(name)
+
+
+def _window(
+    label: str, cron: str, window: timedelta, now: datetime, obs: Observations, tz: str | None
+) -> tuple[bool, str]:
+    zone = _tz(obs, tz)
+    if zone is None:
+        # A misspelt zone must not silently become UTC: the gate stays closed.
+        return False, f"{label}: unknown timezone {tz!r} (write an IANA name like Europe/Berlin)"
+    ok, text, _ = g.window_gate(label, cron, window, now, zone)
+    return ok, text
 
 
 def _conditions(
@@ -700,14 +714,16 @@ def _conditions(
             since = {n: led.stage(n).healthy_since for n in names}
             out.append(g.healthy_for(names, c.duration or timedelta(0), since, obs.health, now))
         elif c.type == "BusinessHoursOnly":
-            ok, text, _ = g.window_gate(
-                "BusinessHoursOnly",
-                c.schedule or g.DEFAULT_BUSINESS_HOURS,
-                c.window or timedelta(hours=1),
-                now,
-                _tz(obs, c.timezone),
+            out.append(
+                _window(
+                    "BusinessHoursOnly",
+                    c.schedule or g.DEFAULT_BUSINESS_HOURS,
+                    c.window or timedelta(hours=1),
+                    now,
+                    obs,
+                    c.timezone,
+                )
             )
-            out.append((ok, text))
         elif c.type == "VerificationPassed":
             rec = led.freight.get(freight)
             missing = [u for u in upstream if rec is None or u not in rec.verified_in]
@@ -720,16 +736,18 @@ def _conditions(
                 where = ", ".join(upstream) or "no upstream stage"
                 out.append((True, f"VerificationPassed: verified in {where}"))
         elif c.type == "SecurityScanPassed":
-            out.append(
-                g.security_scan(obs.checks.get(stage.name), obs.code_scanning.get(stage.name))
-            )
+            if c.status.lower() == "false":
+                out.append((True, "SecurityScanPassed: not required (status False)"))
+            else:
+                out.append(
+                    g.security_scan(obs.checks.get(stage.name), obs.code_scanning.get(stage.name))
+                )
         elif c.type == "NoActiveIncidents":
             out.append(g.no_active_incidents(c, obs.incidents))
     if policy.schedule:
-        ok, text, _ = g.window_gate(
-            "schedule", policy.schedule, policy.schedule_window, now, _tz(obs, policy.timezone)
+        out.append(
+            _window("schedule", policy.schedule, policy.schedule_window, now, obs, policy.timezone)
         )
-        out.append((ok, text))
     return out
 
 

@@ -98,3 +98,8 @@ def test_security_scan() -> None:
 def test_a_run_at_exactly_the_slot_time_is_inside() -> None:
     at_nine = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
     assert g.window_gate("w", "0 9 * * *", timedelta(minutes=1), at_nine, UTC)[0]
+
+
+def test_security_scan_with_no_checks_at_all_stays_closed() -> None:
+    ok, text = g.security_scan((CheckRun("shunter/approvals", "completed", "success"),), 0)
+    assert not ok and "no check has run on the PR head yet" in text

@@ -207,3 +207,15 @@ def test_schedule_window_gates_auto_merge() -> None:
         owner="alkon",
     )
     assert ("MergePromotionPR", "dev") in kinds(p3)
+
+
+def test_unknown_timezone_keeps_the_window_closed() -> None:
+    policy = PromotionPolicy(
+        auto_promotion_enabled=True, schedule="0 * * * *", timezone="Mars/Base"
+    )
+    cfg = with_dev(promotion_policy=policy)
+    p1 = plan(cfg, Ledger(), obs(discoveries=found("1.8.4")), T0, owner="alkon")
+    pr = pr_for(p1, "dev", 1)
+    p2 = plan(cfg, p1.ledger, obs(prs={"dev": PromotionPR(pr)}), T0, owner="alkon")
+    assert not [a for a in p2.actions if isinstance(a, MergePromotionPR)]
+    assert any("unknown timezone 'Mars/Base'" in d.message for d in p2.decisions)

@@ -158,10 +158,17 @@ def _world(ctx: RunContext, config: Config, *, forge: bool, registry: bool = Tru
     if registry:
         from bot.adapters.gitsource import GitSource
         from bot.adapters.helm import HelmRepository
-        from bot.adapters.registry import OciRegistry
+        from bot.adapters.registry import OciRegistry, parse_repo_url
+        from bot.core.model import ImageSubscription
 
         credentials = _registry_credentials(config, ctx.env or {})
-        oci = OciRegistry(credentials=credentials)
+        insecure = frozenset(
+            parse_repo_url(sub.repo_url).host
+            for wh in config.warehouses
+            for sub in wh.subscriptions
+            if isinstance(sub, ImageSubscription) and sub.insecure_skip_tls_verify
+        )
+        oci = OciRegistry(credentials=credentials, insecure_hosts=insecure)
         w.registry = oci
         w.charts = HelmRepository(credentials=credentials, registry=oci)
         env = ctx.env or {}

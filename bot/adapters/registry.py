@@ -261,6 +261,7 @@ class OciRegistry:
         backoff: float = 0.5,
         max_retry_after: float = 30.0,
         budget: int = 200,
+        insecure_hosts: frozenset[str] = frozenset(),
     ) -> None:
         import requests
         from requests.adapters import HTTPAdapter
@@ -273,6 +274,8 @@ class OciRegistry:
         self.requests_by_host: dict[str, int] = {}
         self.skipped_tags = 0
         self._budget = budget
+        # Hosts whose subscriptions say insecureSkipTLSVerify: true (self-signed registries).
+        self._insecure = insecure_hosts
         self._host = ""  # the registry host being read, for counting retries
         self._session = requests.Session()
         self._session.headers["User-Agent"] = "shunter"
@@ -486,10 +489,27 @@ class OciRegistry:
         self.requests_made += 1
         self.requests_by_host[addr.host] = spent + 1
         self._host = addr.host
+        verify = addr.host not in self._insecure
         try:
-            return self._session.request(
-                method, url, headers=headers, timeout=self._timeout, allow_redirects=True
-            )
+            if verify:
+                return self._session.request(
+                    method, url, headers=headers, timeout=self._timeout, allow_redirects=True
+                )
+            import warnings
+
+            import urllib3
+
+            with warnings.catch_warnings():
+                # The user chose this for this host; one warning per request helps nobody.
+                warnings.simplefilter("ignore", urllib3.exceptions.InsecureRequestWarning)
+                return self._session.request(
+                    method,
+                    url,
+                    headers=headers,
+                    timeout=self._timeout,
+                    allow_redirects=True,
+                    verify=False,
+                )
         except requests.Timeout:
             raise TransientError(f"timed out talking to {url}; try again later") from None
         except requests.RequestException as exc:

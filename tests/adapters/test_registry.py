@@ -658,3 +658,21 @@ def test_cache_ttl_spares_the_real_registry(oci_registry: LocalRegistry, tmp_pat
     assert registry.requests_made == spent and inside[0].tag == "1.0.0"  # type: ignore[attr-defined]
     past, _ = discover_image(registry, sub, cached=entry, now=now + timedelta(minutes=61))
     assert past[0].tag == "1.1.0"  # type: ignore[attr-defined]
+
+
+@responses.activate
+def test_insecure_skip_tls_verify_applies_to_its_host_only() -> None:
+    responses.get(
+        "https://selfsigned.example/v2/team/app/tags/list",
+        json={"name": "team/app", "tags": ["1.0.0"]},
+        match=[matchers.request_kwargs_matcher({"verify": False})],
+    )
+    responses.get(
+        "https://ghcr.io/v2/team/app/tags/list", json={"name": "team/app", "tags": ["2.0.0"]}
+    )
+    reg = OciRegistry(insecure_hosts=frozenset({"selfsigned.example"}))
+    assert reg.list_tags("selfsigned.example/team/app") == ["1.0.0"]
+    assert reg.list_tags("ghcr.io/team/app") == ["2.0.0"]
+    # Every other host keeps certificate checks (verify is True or a CA bundle path).
+    sent = [c.request for c in responses.calls]
+    assert sent[1].req_kwargs["verify"] is not False

@@ -21,6 +21,7 @@ from datetime import datetime
 from bot.core import promotion as promo
 from bot.core.approvals import team_key
 from bot.core.ledger import Ledger, from_files, to_files
+from bot.core.metrics import metrics_text
 from bot.core.model import Config
 from bot.core.observations import Discovery, Observations, PromotionPR
 from bot.core.planner import (
@@ -139,6 +140,8 @@ def reconcile(
         if not dry_run:
             out.actions = seen_actions
         new_files = to_files(ledger)
+        if world.config.settings.monitoring.enabled:
+            new_files["metrics.prom"] = metrics_text(world.config, ledger)
         if dry_run or (new_files == files and head is not None) or (not changes and head):
             return out
         message = _commit_message(changes)

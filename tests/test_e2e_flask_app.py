@@ -135,6 +135,11 @@ def test_seed_pipeline_dev_staging_prod(pipeline: Pipeline) -> None:
     values = yaml.safe_load(p.w.main_file("env/prod/values.yaml"))
     assert values["image"]["tag"] == "1.8.4"
 
+    metrics = subprocess.run(
+        ["git", "show", "shunter/state:metrics.prom"], cwd=p.w.bare, capture_output=True,
+        text=True, check=True,
+    ).stdout  # fmt: skip
+    assert 'shunter_promotions_total{stage="prod",status="Succeeded"} 1' in metrics
     promotions = json.loads(p.shunter("get", "promotions", "-o", "json"))
     assert [(r["stage"], r["status"]) for r in reversed(promotions)] == [
         ("dev", "Succeeded"),

@@ -22,6 +22,7 @@ from bot.core.model import (
     ImageSubscription,
     KustomizeImageUpdate,
     Location,
+    Monitoring,
     PromotionPolicy,
     Settings,
     WorkflowCheck,
@@ -111,7 +112,9 @@ def test_the_example_folder_loads_to_the_pipeline_the_readme_describes() -> None
     )
     assert update.commit_message_template is not None
     assert update.commit_message_template.startswith("Promote {{.ArtifactType}}")
-    assert config.settings == Settings(state_branch="shunter/state")
+    assert config.settings == Settings(
+        state_branch="shunter/state", monitoring=Monitoring(enabled=True, service_monitor=True)
+    )
     assert config.downstream("dev") == (staging,)
 
 

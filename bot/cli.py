@@ -401,7 +401,7 @@ def cmd_promote(
     to: str,
     reason: str,
 ) -> int:
-    from bot.core.ledger import Request
+    from bot.core.ledger import OperationRecord, Request
     from bot.reconcile import reconcile
 
     config = _load_config(ctx)
@@ -444,6 +444,10 @@ def cmd_promote(
             freight=rec.freight.name, kind=kind, by=actor, reason=reason, at=now
         )
         rec.approved_for[to] = actor
+        op = "promote-from" if from_stage else "rollback" if kind == "rollback" else "promote"
+        ledger.operations.append(
+            OperationRecord(op, to, actor, reason, now, freight=rec.freight.name)
+        )
         return [f"{to}: {actor} asked for {kind} promotion of {rec.freight.alias}: {reason}"]
 
     outcome = reconcile(world, discover_now=False, mutate=mutate)
@@ -453,7 +457,7 @@ def cmd_promote(
 
 
 def cmd_stage_flag(ctx: RunContext, out: TextIO, op: str, stage: str, reason: str) -> int:
-    from bot.core.ledger import Hold
+    from bot.core.ledger import Hold, OperationRecord
     from bot.reconcile import reconcile
 
     config = _load_config(ctx)
@@ -474,6 +478,7 @@ def cmd_stage_flag(ctx: RunContext, out: TextIO, op: str, stage: str, reason: st
             rec.pause = None
         else:
             rec.hold = None
+        ledger.operations.append(OperationRecord(op, stage, actor, reason, now))
         return [f"{stage}: {op} by {actor}" + (f": {reason}" if reason else "")]
 
     outcome = reconcile(world, discover_now=False, mutate=mutate)

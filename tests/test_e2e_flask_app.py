@@ -353,6 +353,16 @@ def test_pause_and_resume(pipeline: Pipeline) -> None:
     p.shunter("resume", "dev", login="tech-lead")
     p.shunter("reconcile")
     assert p.version("dev") == "1.8.4"
+    ops = yaml.safe_load(
+        subprocess.run(
+            ["git", "show", "shunter/state:operations.yaml"], cwd=p.w.bare, capture_output=True,
+            text=True, check=True,
+        ).stdout
+    )  # fmt: skip
+    assert [(o["operation"], o["by"], o["reason"]) for o in ops] == [
+        ("pause", "tech-lead", "freeze"),
+        ("resume", "tech-lead", ""),
+    ]
 
 
 def test_github_failure_loses_nothing(pipeline: Pipeline) -> None:

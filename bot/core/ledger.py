@@ -144,11 +144,24 @@ class PromotionRecord:
 
 
 @dataclass
+class OperationRecord:
+    """One emergency operation a person asked for (the audit log of who did what, and why)."""
+
+    operation: str  # promote | rollback | promote-from | pause | resume | release-hold
+    stage: str
+    by: str
+    reason: str
+    at: datetime
+    freight: str | None = None
+
+
+@dataclass
 class Ledger:
     warehouses: dict[str, WarehouseRecord] = field(default_factory=dict)
     freight: dict[str, FreightRecord] = field(default_factory=dict)
     stages: dict[str, StageRecord] = field(default_factory=dict)
     promotions: list[PromotionRecord] = field(default_factory=list)
+    operations: list[OperationRecord] = field(default_factory=list)
 
     def stage(self, name: str) -> StageRecord:
         """The record of stage ``name``, created empty on first use."""
@@ -380,6 +393,21 @@ def to_files(ledger: Ledger) -> dict[str, str]:
         "freight.yaml": _dump(freight),
         "stages.yaml": _dump(stages),
         "promotions.yaml": _dump(promotions),
+        "operations.yaml": _dump(
+            [
+                _drop_none(
+                    {
+                        "operation": o.operation,
+                        "stage": o.stage,
+                        "by": o.by,
+                        "reason": o.reason,
+                        "at": _ts(o.at),
+                        "freight": o.freight,
+                    }
+                )
+                for o in ledger.operations
+            ]
+        ),
     }
 
 
@@ -393,6 +421,7 @@ here, saying what changed. The files are plain YAML:
   verified or approved);
 - `stages.yaml`: what each stage runs now, its history, open promotions, holds and pauses;
 - `promotions.yaml`: the audit log of promotions (who, when, what, why, PR, commit);
+- `operations.yaml`: the emergency operations people asked for (who, when, why);
 - `warehouses.yaml`: discovery bookkeeping.
 
 Do not push to this branch by hand while Shunter runs; Shunter writes it with
@@ -525,6 +554,17 @@ def _from_files(files: dict[str, str]) -> Ledger:
                 pr=p.get("pr"),
                 url=p.get("url"),
                 commit=p.get("commit"),
+            )
+        )
+    for o in _load(files, "operations.yaml", []):
+        ledger.operations.append(
+            OperationRecord(
+                operation=str(o["operation"]),
+                stage=str(o["stage"]),
+                by=str(o["by"]),
+                reason=str(o.get("reason", "")),
+                at=_parse_ts(o["at"]) or _EPOCH,
+                freight=o.get("freight"),
             )
         )
     return ledger

@@ -34,7 +34,8 @@ class Pipeline:
 
     def shunter(self, *args: str, login: str = "shunter-bot", expect: int = 0, **env: str) -> str:
         out = io.StringIO()
-        e = self.w.env(login=login, SHUNTER_NOW=self.now.isoformat(), GITHUB_ACTOR=login, **env)
+        e = self.w.env(login=login, SHUNTER_NOW=self.now.isoformat(), GITHUB_ACTOR=login)
+        e.update(env)
         code = main(["--repo-dir", str(self.w.checkout), *args], env=e, out=out)
         assert code == expect, out.getvalue()
         return out.getvalue()
@@ -470,3 +471,31 @@ def test_events_narrow_the_run(pipeline: Pipeline, tmp_path: Path) -> None:
     )
     p.shunter("run", GITHUB_EVENT_NAME="repository_dispatch", GITHUB_EVENT_PATH=str(dispatch))
     assert p.version("dev") == "1.8.4"
+
+
+def test_workflow_dispatch_inputs_drive_an_emergency_promotion(pipeline: Pipeline) -> None:
+    """What the Action does with its workflow_dispatch inputs (``shunter run``)."""
+    p = pipeline
+    p.w.push("1.8.4")
+    p.shunter("reconcile")
+    # The dispatcher is GITHUB_ACTOR; the token is the bot's, as in a workflow.
+    out = p.shunter(
+        "run",
+        GITHUB_EVENT_NAME="workflow_dispatch",
+        GITHUB_ACTOR="tech-lead",
+        SHUNTER_OPERATION="promote-from",
+        SHUNTER_FROM="dev",
+        SHUNTER_STAGE="prod",
+        SHUNTER_REASON="CVE-2026-1234",
+    )
+    assert "asked for emergency promotion" in out
+    assert p.version("prod") == "1.8.4"
+    # Without a reason the same dispatch is refused and changes nothing.
+    p.shunter(
+        "run",
+        expect=1,
+        GITHUB_ACTOR="tech-lead",
+        SHUNTER_OPERATION="pause",
+        SHUNTER_STAGE="prod",
+    )
+    assert p.stages()["prod"]["paused"] is False

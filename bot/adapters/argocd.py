@@ -57,29 +57,15 @@ class ArgoCD:
     def __init__(
         self, server: str, token: str | None, *, timeout: float = 10.0, verify_tls: bool = True
     ) -> None:
-        import requests
-        from requests.adapters import HTTPAdapter
-        from urllib3.util.retry import Retry
+        from bot.adapters.http import api_session
 
         self._server = server.rstrip("/")
         self._timeout = timeout
-        self._session = requests.Session()
-        self._session.verify = verify_tls
-        self._session.headers["User-Agent"] = "shunter"
-        self._session.headers["Accept"] = "application/json"
+        headers = {"Accept": "application/json"}
         if token:
-            self._session.headers["Authorization"] = f"Bearer {token}"
-        retry = Retry(
-            total=2,
-            status_forcelist=_RETRY_STATUSES,
-            allowed_methods=frozenset({"GET"}),
-            backoff_factor=0.2,
-            respect_retry_after_header=False,
-            raise_on_status=False,
-        )
-        adapter = HTTPAdapter(max_retries=retry)
-        self._session.mount("https://", adapter)
-        self._session.mount("http://", adapter)
+            headers["Authorization"] = f"Bearer {token}"
+        self._session = api_session(headers)
+        self._session.verify = verify_tls
 
     @property
     def _host(self) -> str:

@@ -48,31 +48,11 @@ class PagerDutyClient:
     def __init__(
         self, token: str, *, api_url: str = "https://api.pagerduty.com", timeout: float = 10.0
     ) -> None:
-        import requests
-        from requests.adapters import HTTPAdapter
-        from urllib3.util.retry import Retry
+        from bot.adapters.http import api_session
 
         self._api = api_url.rstrip("/")
         self._timeout = timeout
-        self._session = requests.Session()
-        self._session.headers.update(
-            {
-                "Accept": ACCEPT,
-                "Authorization": f"Token token={token}",
-                "User-Agent": "shunter",
-            }
-        )
-        retry = Retry(
-            total=2,
-            status_forcelist=(502, 503, 504),
-            allowed_methods=frozenset({"GET"}),
-            backoff_factor=0.2,
-            respect_retry_after_header=False,
-            raise_on_status=False,
-        )
-        adapter = HTTPAdapter(max_retries=retry)
-        self._session.mount("https://", adapter)
-        self._session.mount("http://", adapter)
+        self._session = api_session({"Accept": ACCEPT, "Authorization": f"Token token={token}"})
 
     def active_incidents(self, service_ids: tuple[str, ...]) -> tuple[str, ...]:
         """Return one line per triggered or acknowledged incident, in PagerDuty's order.

@@ -32,9 +32,6 @@ if TYPE_CHECKING:
 
 __all__ = ["ArgoCD"]
 
-# Gateways in front of Argo CD answer these while it restarts; the Retry below tries again.
-_RETRY_STATUSES = (502, 503, 504)
-
 
 def _retry_after(response: requests.Response) -> float | None:
     """Seconds a ``Retry-After`` header asks to wait (RFC 9110 section 10.2.3), if numeric."""

@@ -83,6 +83,9 @@ def subscription_keys(warehouse: Warehouse) -> list[str | None]:
     keys: list[str | None] = []
     seen: dict[str, int] = {}
     for sub in warehouse.subscriptions:
+        if isinstance(sub, ChartSubscription):
+            keys.append(f"chart:{sub.repo_url}#{sub.name or ''}")
+            continue
         if not isinstance(sub, ImageSubscription):
             keys.append(None)
             continue
@@ -199,6 +202,7 @@ def discover(
     refresh: bool = False,
     charts: ChartSource | None = None,
     git: CommitSource | None = None,
+    validators: Mapping[str, Mapping[str, str]] | None = None,
 ) -> Discovery:
     """Ask every subscription of ``warehouse``; failures become per-subscription errors.
 
@@ -223,8 +227,11 @@ def discover(
             elif isinstance(sub, ChartSubscription):
                 if charts is None:
                     raise PermanentError("chart subscriptions need a chart repository client")
-                found, _validators = charts.discover(sub)
-                results.append(SubscriptionResult(label(sub), found))
+                old = dict(validators.get(key, {})) if validators and key else None
+                found, fresh = charts.discover(sub, old)
+                results.append(
+                    SubscriptionResult(label(sub), found, cache_key=key, validators=fresh)
+                )
             else:
                 if git is None:
                     raise PermanentError("git subscriptions need a git source")

@@ -186,6 +186,7 @@ def _discover(
             refresh=only is not None,
             charts=world.charts,
             git=world.git_source,
+            validators=rec.validators if rec is not None else None,
         )
     return out
 

@@ -332,3 +332,52 @@ def test_a_warehouse_of_image_git_and_chart_makes_one_freight(tmp_path: Path) ->
     assert (commit.id, chart.version) == (head, "1.0.9")
     fid = freight_id("mixed", [image], [chart], [commit])
     assert len(fid) == 40
+
+
+def test_chart_index_is_asked_conditionally_on_the_next_run(tmp_path: Path) -> None:
+    """The ETag of index.yaml is kept with the ledger, so the next run's GET answers 304."""
+    import http.server
+    import threading
+
+    from bot.adapters.helm import HelmRepository
+    from bot.core.ledger import Ledger
+    from bot.core.model import ChartSubscription
+    from bot.core.observations import Observations
+    from bot.core.planner import plan
+
+    index = "apiVersion: v1\nentries:\n  app:\n    - {name: app, version: 2.1.0, urls: [a.tgz]}\n"
+    answers: list[int] = []
+
+    class Index(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            status = 304 if self.headers.get("If-None-Match") == '"v1"' else 200
+            answers.append(status)
+            self.send_response(status)
+            self.send_header("ETag", '"v1"')
+            self.end_headers()
+            if status == 200:
+                self.wfile.write(index.encode())
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Index)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        wh = Warehouse("charts", (ChartSubscription(url, "app", "^2"),))
+        cfg = Config(warehouses=(wh,), stages=())
+        helm = HelmRepository()
+        first = discover(wh, FakeRegistry(), charts=helm)
+        led = plan(cfg, Ledger(), Observations(discoveries={"charts": first}), T0).ledger
+        # Through the state branch's files and back, as the next run reads it.
+        led = from_files(to_files(led))
+        second = discover(
+            wh, FakeRegistry(), charts=helm, validators=led.warehouses["charts"].validators
+        )
+        helm.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert answers == [200, 304]
+    assert second.subscriptions[0].artifacts == first.subscriptions[0].artifacts

@@ -123,6 +123,8 @@ class WarehouseRecord:
     last_freight_at: datetime | None = None
     error: str | None = None  # the last discovery failure, cleared by a good discovery
     cache: dict[str, CachedSelection] = field(default_factory=dict)  # by subscription key
+    # Chart repositories: HTTP validators (ETag, Last-Modified) and what they validated.
+    validators: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -289,6 +291,7 @@ def to_files(ledger: Ledger) -> dict[str, str]:
                     )
                     for key, c in sorted(w.cache.items())
                 },
+                "validators": {k: dict(sorted(v.items())) for k, v in sorted(w.validators.items())},
             }
         )
         for name, w in sorted(ledger.warehouses.items())
@@ -472,6 +475,10 @@ def _from_files(files: dict[str, str]) -> Ledger:
                     checked_at=_parse_ts(c.get("checkedAt")) or _EPOCH,
                 )
                 for key, c in (w.get("cache") or {}).items()
+            },
+            validators={
+                str(k): {str(a): str(b) for a, b in v.items()}
+                for k, v in (w.get("validators") or {}).items()
             },
         )
     for name, f in _load(files, "freight.yaml", {}).items():

@@ -29,6 +29,7 @@ class SubscriptionResult:
     error: str | None = None
     cache_key: str | None = None
     cache: CachedSelection | None = None
+    validators: dict[str, str] | None = None  # a chart repository's, keyed by cache_key
 
 
 @dataclass(frozen=True)

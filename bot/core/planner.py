@@ -246,6 +246,11 @@ def _discover(warehouse: str, p: Plan, obs: Observations, now: datetime) -> None
         != (rec.cache[k].selector, rec.cache[k].tag, rec.cache[k].digest)
     )
     rec.cache = cache
+    # Chart validators ride along like ETags: kept in memory, written with the next commit.
+    for s in disc.subscriptions:
+        if s.cache_key is not None and s.validators is not None:
+            rec.validators[s.cache_key] = dict(s.validators)
+    rec.validators = {k: v for k, v in rec.validators.items() if k in keys}
     if moved:
         p.changes.append(f"{warehouse}: discovery cache updated for {', '.join(moved)}")
     if disc.error:

@@ -4,11 +4,13 @@ scans and schedule windows, through PyGithub and the sandbox, with the real regi
 from __future__ import annotations
 
 import http.server
+import json
 import subprocess
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -223,3 +225,132 @@ def test_get_stages_shows_verification_and_health(verified: Pipeline) -> None:
     assert dev["health"]["healthy"] is False
     wide = p.shunter("get", "stages", "-o", "wide")
     assert "Unhealthy" in wide and "Running" in wide
+
+
+DEV_HEALTHY = """\
+apiVersion: kargo.akuity.io/v1alpha1
+kind: Stage
+metadata:
+  name: dev
+spec:
+  subscriptions:
+    warehouse: flask-app
+  promotionPolicy:
+    autoPromotionEnabled: true
+  health:
+    http:
+      url: {healthz}
+  gitRepoUpdates:
+    - kustomize:
+        images:
+          - image: ghcr.io/alkon/flask-app
+            path: env/dev
+"""
+
+STAGING_CAREFUL = """\
+apiVersion: kargo.akuity.io/v1alpha1
+kind: Stage
+metadata:
+  name: staging
+spec:
+  subscriptions:
+    upstreamStages:
+      - name: dev
+  promotionPolicy:
+    autoPromotionEnabled: true
+    conditions:
+      - type: "HealthyFor"
+        duration: "10m"
+      - type: "NoActiveIncidents"
+        integrations:
+          - pagerduty
+      - type: "BusinessHoursOnly"
+        schedule: "0 9-17 * * MON-FRI"
+  gitRepoUpdates:
+    - kustomize:
+        images:
+          - image: ghcr.io/alkon/flask-app
+            path: env/staging
+"""
+
+PROJECT_WITH_PAGERDUTY = """\
+apiVersion: kargo.akuity.io/v1alpha1
+kind: ProjectConfig
+metadata:
+  name: flask-app
+spec:
+  integrations:
+    pagerduty:
+      apiURL: {pagerduty}
+"""
+
+
+class PagerDuty(http.server.BaseHTTPRequestHandler):
+    """Answers GET /incidents in the shape of PagerDuty's REST API v2."""
+
+    incidents: ClassVar[list[dict[str, object]]] = []
+
+    def do_GET(self) -> None:
+        assert self.headers["Authorization"] == "Token token=pd-key"
+        body = {"incidents": type(self).incidents, "limit": 100, "offset": 0, "more": False}
+        raw = json.dumps(body).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(raw)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def careful(
+    tmp_path: Path, oci_registry: LocalRegistry, healthz: str, request: pytest.FixtureRequest
+) -> Iterator[Pipeline]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), PagerDuty)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    overrides = {
+        "kargo/stages/dev.yaml": DEV_HEALTHY.replace("{healthz}", healthz),
+        "kargo/stages/staging.yaml": STAGING_CAREFUL,
+        "kargo/project.yaml": PROJECT_WITH_PAGERDUTY.replace(
+            "{pagerduty}", f"http://127.0.0.1:{server.server_address[1]}"
+        ),
+    }
+    try:
+        yield from world(tmp_path, oci_registry, request.node.name, overrides)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_healthy_for_incidents_and_business_hours(careful: Pipeline) -> None:
+    p = careful
+    PagerDuty.incidents = [
+        {"incident_number": 42, "title": "checkout 500s", "status": "triggered",
+         "urgency": "high", "service": {"summary": "checkout"}},
+    ]  # fmt: skip
+    try:
+        p.w.push("1.8.4")
+        env = {"PAGERDUTY_TOKEN": "pd-key"}
+        out = p.shunter("reconcile", **env)  # Thursday 09:00
+        assert p.version("dev") == "1.8.4"
+        assert "HealthyFor 10m: dev healthy for less than 10m" in out
+        assert "NoActiveIncidents: pagerduty: 1 active (#42 checkout 500s (checkout))" in out
+        p.now += timedelta(minutes=11)
+        out = p.shunter("reconcile", **env)
+        assert "HealthyFor" not in out.split("waits:")[-1]  # dev has been healthy long enough
+        assert p.version("staging") is None
+        PagerDuty.incidents = []
+        p.now += timedelta(days=2)  # Saturday: outside business hours
+        out = p.shunter("reconcile", **env)
+        assert "BusinessHoursOnly: outside" in out and p.version("staging") is None
+        p.now += timedelta(days=2)  # Monday 09:11
+        p.shunter("reconcile", **env)
+        assert p.version("staging") == "1.8.4"
+        # Without the PagerDuty key the gate fails closed and says what to set.
+        p.w.push("1.8.5")
+        p.now += timedelta(minutes=20)
+        out = p.shunter("reconcile")
+        assert "set PAGERDUTY_TOKEN" in out
+    finally:
+        PagerDuty.incidents = []

@@ -84,9 +84,9 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("kind", choices=("stages", "freight", "promotions", "warehouses"))
     g.add_argument("-o", "--output", choices=("table", "wide", "json", "yaml"), default="table")
 
-    d = sub.add_parser("describe", help="show one freight in detail")
-    d.add_argument("kind", choices=("freight",))
-    d.add_argument("name", help="freight ID, ID prefix or alias")
+    d = sub.add_parser("describe", help="show one freight or stage in detail")
+    d.add_argument("kind", choices=("freight", "stage"))
+    d.add_argument("name", help="freight ID, ID prefix or alias; or a stage name")
 
     pr = sub.add_parser("promote", help="promote a freight to a stage, or a stage's freight onward")
     pr.add_argument("freight", nargs="?", help="freight ID or alias (or use --from)")
@@ -360,11 +360,18 @@ def cmd_get(ctx: RunContext, out: TextIO, kind: str, fmt: str) -> int:
     return 0
 
 
-def cmd_describe(ctx: RunContext, out: TextIO, name: str) -> int:
+def cmd_describe(ctx: RunContext, out: TextIO, kind: str, name: str) -> int:
     from bot import views
 
     config = _load_config(ctx)
     ledger = _ledger(ctx, config)
+    if kind == "stage":
+        try:
+            config.stage(name)
+        except KeyError:
+            raise PermanentError(f"no stage {name!r} in {ctx.config_dir}") from None
+        out.write(views.describe_stage(name, config, ledger))
+        return 0
     rec = ledger.find_freight(name)
     if rec is None:
         raise PermanentError(f"no freight {name!r}: see `shunter get freight` for IDs and aliases")
@@ -603,7 +610,7 @@ def _dispatch(args: argparse.Namespace, ctx: RunContext, out: TextIO) -> int:
     if c == "get":
         return cmd_get(ctx, out, args.kind, args.output)
     if c == "describe":
-        return cmd_describe(ctx, out, args.name)
+        return cmd_describe(ctx, out, args.kind, args.name)
     if c == "promote":
         return cmd_promote(ctx, out, args.freight, args.from_stage, args.to, args.reason)
     if c in ("pause", "resume", "release-hold"):

@@ -276,3 +276,52 @@ def describe_freight(rec: FreightRecord, ledger: Ledger) -> str:
             pr = f" PR #{p.pr}" if p.pr else ""
             lines.append(f"  {_ts(p.at)} {p.stage} {p.status} ({p.kind} by {p.by}){pr}")
     return "\n".join(lines) + "\n"
+
+
+def describe_stage(name: str, config: Config, ledger: Ledger) -> str:
+    """A readable page about one stage: what it runs, its gates' state, its history."""
+    (row,) = [r for r in rows("stages", config, ledger) if r["name"] == name]
+    stage = config.stage(name)
+    policy = stage.promotion_policy
+    lines = [f"Name:          {name}"]
+    if row["description"]:
+        lines.append(f"Description:   {row['description']}")
+    cur = row["currentFreight"]
+    lines.append(
+        "Freight:       " + (f"{cur['alias']} ({cur['version']}) {cur['name']}" if cur else "-")
+    )
+    lines.append(f"Since:         {row['since'] or '-'}")
+    lines.append(
+        "Auto-promote:  "
+        + ("yes" if policy.auto_promotion_enabled else "no (manual)")
+        + (f", after {policy.auto_promotion_delay}" if policy.auto_promotion_delay else "")
+    )
+    if row["paused"]:
+        lines.append("Paused:        yes")
+    if row["hold"]:
+        lines.append(f"Hold:          {row['hold']} (release with `shunter release-hold {name}`)")
+    if row["promotion"]:
+        pr = row["promotion"]
+        lines.append(f"Promotion:     PR #{pr['pr']} ({pr['kind']}) {pr['url'] or ''}".rstrip())
+    if row["health"]:
+        h = row["health"]
+        state = f"healthy since {h['since']}" if h["healthy"] else "unhealthy"
+        lines.append(f"Health:        {state}: {h['message']}")
+    if row["verification"]:
+        v = row["verification"]
+        lines.append(f"Verification:  {v['result']} for {v['freight'][:12]}")
+        for step, st in v["steps"].items():
+            extra = f" {st['url']}" if st["url"] else ""
+            why = f" ({st['message']})" if st["message"] else ""
+            lines.append(f"  {step}: {st['state']}{why}{extra}")
+    history = [ledger.freight[h].freight for h in row["history"] if h in ledger.freight]
+    lines.append(
+        "History:       " + (", ".join(f"{f.alias} ({f.summary()})" for f in history) or "-")
+    )
+    recent = [p for p in reversed(ledger.promotions) if p.stage == name][:5]
+    if recent:
+        lines.append("Promotions:")
+        for p in recent:
+            pr_text = f" PR #{p.pr}" if p.pr else ""
+            lines.append(f"  {_ts(p.at)} {p.version} {p.status} ({p.kind} by {p.by}){pr_text}")
+    return "\n".join(lines) + "\n"

@@ -225,6 +225,9 @@ def test_get_stages_shows_verification_and_health(verified: Pipeline) -> None:
     assert dev["health"]["healthy"] is False
     wide = p.shunter("get", "stages", "-o", "wide")
     assert "Unhealthy" in wide and "Running" in wide
+    page = p.shunter("describe", "stage", "dev")
+    assert "Verification:  Running" in page
+    assert "smoke-tests: running" in page and "Health:        unhealthy" in page
 
 
 DEV_HEALTHY = """\

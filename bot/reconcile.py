@@ -20,6 +20,7 @@ from datetime import datetime
 
 from bot.core import promotion as promo
 from bot.core.approvals import team_key
+from bot.core.freight import Freight
 from bot.core.ledger import Ledger, from_files, to_files
 from bot.core.metrics import metrics_text
 from bot.core.model import Config
@@ -32,6 +33,7 @@ from bot.core.planner import (
     OpenPromotionPR,
     Plan,
     PublishCheck,
+    PushPromotion,
     StartVerificationStep,
     UpdatePromotionPR,
     plan,
@@ -71,6 +73,7 @@ class Outcome:
     errors: list[str] = field(default_factory=list)
     state_commit: str | None = None
     wrote: bool = False
+    pushed: dict[str, tuple[str, str]] = field(default_factory=dict)  # stage: (freight, sha)
 
     @property
     def ok(self) -> bool:
@@ -199,6 +202,7 @@ def _observe(
         extra = observe_gates(world.config, ledger, {}, None, world.env, out.errors)
         return Observations(
             discoveries=discoveries,
+            pushed=dict(out.pushed),
             forge=False,
             health=extra.health,
             incidents=extra.incidents,
@@ -246,6 +250,7 @@ def _observe(
     extra = observe_gates(world.config, ledger, prs, forge, world.env, out.errors)
     return Observations(
         discoveries=discoveries,
+        pushed=dict(out.pushed),
         prs=prs,
         teams=teams,
         bot_login=bot,
@@ -275,6 +280,13 @@ def _apply(world: World, action: Action, out: Outcome) -> None:
             raise PermanentError("promotion pull requests need the GitHub API (set GITHUB_TOKEN)")
         if isinstance(action, OpenPromotionPR):
             _open(world, forge, action)
+        elif isinstance(action, PushPromotion):
+            base, edits = _edits(world, forge, action.stage, action.freight)
+            assert world.gitops is not None
+            sha = world.gitops.commit_files(
+                base=base, branch=base, files=edits, message=action.commit_message, force=False
+            )
+            out.pushed[action.stage] = (action.freight.name, sha)
         elif isinstance(action, MergePromotionPR):
             forge.merge_pull_request(
                 action.pr, sha=action.head_sha, title=action.title, message=action.message
@@ -309,12 +321,14 @@ def _apply(world: World, action: Action, out: Outcome) -> None:
         out.errors.append(f"{action.stage}: {exc}")
 
 
-def _open(world: World, forge: Forge, action: OpenPromotionPR) -> None:
+def _edits(
+    world: World, forge: Forge, stage_name: str, freight: Freight
+) -> tuple[str, dict[str, str]]:
+    """The branch a promotion of ``freight`` writes to, and the new text of each file."""
     gitops = world.gitops
     if gitops is None:
         raise PermanentError("promotions need the GitOps repository checkout (--repo-dir)")
-    stage = world.config.stage(action.stage)
-    branch = promo.branch_for(stage.name)
+    stage = world.config.stage(stage_name)
     base = forge.default_branch()
     edits: dict[str, str] = {}
     for update in stage.git_repo_updates:
@@ -326,7 +340,15 @@ def _open(world: World, forge: Forge, action: OpenPromotionPR) -> None:
         if update.write_branch:
             base = update.write_branch
         current = {path: gitops.read_file(base, path) for path in promo.files_to_read(update)}
-        edits.update(promo.render_edits(stage, update, action.freight, {**current, **edits}))
+        edits.update(promo.render_edits(stage, update, freight, {**current, **edits}))
+    return base, edits
+
+
+def _open(world: World, forge: Forge, action: OpenPromotionPR) -> None:
+    base, edits = _edits(world, forge, action.stage, action.freight)
+    gitops = world.gitops
+    assert gitops is not None
+    branch = promo.branch_for(action.stage)
     # Idempotent: pushes nothing when the branch already holds exactly these files, so
     # pushing first never moves the head of a PR another run opened for this freight.
     gitops.commit_files(

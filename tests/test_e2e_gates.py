@@ -357,3 +357,56 @@ def test_healthy_for_incidents_and_business_hours(careful: Pipeline) -> None:
         assert "set PAGERDUTY_TOKEN" in out
     finally:
         PagerDuty.incidents = []
+
+
+DEV_DIRECT = """\
+apiVersion: kargo.akuity.io/v1alpha1
+kind: Stage
+metadata:
+  name: dev
+spec:
+  subscriptions:
+    warehouse: flask-app
+  promotionPolicy:
+    autoPromotionEnabled: true
+  gitRepoUpdates:
+    - pullRequest: false
+      kustomize:
+        images:
+          - image: ghcr.io/alkon/flask-app
+            path: env/dev
+"""
+
+
+@pytest.fixture
+def direct(
+    tmp_path: Path, oci_registry: LocalRegistry, request: pytest.FixtureRequest
+) -> Iterator[Pipeline]:
+    yield from world(
+        tmp_path, oci_registry, request.node.name, {"kargo/stages/dev.yaml": DEV_DIRECT}
+    )
+
+
+def test_direct_push_promotes_without_a_pull_request(direct: Pipeline) -> None:
+    p = direct
+    before = main_head(p)
+    p.w.push("1.8.4")
+    out = p.shunter("reconcile")
+    assert "pushed to the branch" in out
+    assert p.version("dev") == "1.8.4"
+    after = main_head(p)
+    parent = subprocess.run(
+        ["git", "rev-parse", f"{after}^"], cwd=p.w.bare, capture_output=True, text=True,
+        check=True,
+    ).stdout.strip()  # fmt: skip
+    assert parent == before  # one commit, straight on main
+    assert 'newTag: "1.8.4"' in p.w.main_file("env/dev/kustomization.yaml")
+    pulls = list(p.gh().get_repo(REPOSITORY).get_pulls(state="all"))
+    assert not [pr for pr in pulls if pr.head.ref == "shunter/dev"]
+    record = json.loads(p.shunter("get", "promotions", "-o", "json"))[-1]
+    assert (record["stage"], record["status"], record["commit"]) == ("dev", "Succeeded", after)
+    # Nothing new: no push, no ledger write.
+    head = p.state_head()
+    p.now += timedelta(minutes=1)
+    p.shunter("reconcile")
+    assert (main_head(p), p.state_head()) == (after, head)

@@ -102,3 +102,4 @@ class Observations:
     checks: dict[str, tuple[CheckRun, ...] | str] = field(default_factory=dict)  # stage (PR head)
     code_scanning: dict[str, int | str] = field(default_factory=dict)  # stage: open alerts
     timezones: dict[str, tzinfo] = field(default_factory=dict)  # IANA name -> zone
+    pushed: dict[str, tuple[str, str]] = field(default_factory=dict)  # stage: (freight, commit)

@@ -96,6 +96,15 @@ class StartVerificationStep:
 
 
 @dataclass(frozen=True)
+class PushPromotion:
+    """Write the stage's manifests for ``freight`` straight onto its branch (no PR)."""
+
+    stage: str
+    freight: Freight
+    commit_message: str
+
+
+@dataclass(frozen=True)
 class PublishCheck:
     """Create or update a check run (``shunter/approvals``) that branch protection can require."""
 
@@ -114,6 +123,7 @@ Action = (
     | UpdatePromotionPR
     | StartVerificationStep
     | PublishCheck
+    | PushPromotion
 )
 
 
@@ -421,6 +431,13 @@ def _sync_open_promotion(
     config: Config, stage: Stage, rec: StageRecord, p: Plan, obs: Observations, now: datetime
 ) -> None:
     """Fold what GitHub says about the stage's promotion PR into the ledger."""
+    pushed = obs.pushed.get(stage.name)
+    if rec.promotion is not None and pushed is not None and pushed[0] == rec.promotion.freight:
+        _record_success(
+            stage, rec, rec.promotion, p, at=now, commit=pushed[1], merged_by=rec.promotion.by,
+            how=f"pushed to the branch as {pushed[1][:7]}",
+        )  # fmt: skip
+        return
     seen = obs.prs.get(stage.name)
     if rec.promotion is None and seen is not None and seen.pr.state == "open":
         # Opened by an earlier run whose ledger write was lost: adopt it from its marker.
@@ -453,6 +470,70 @@ def _sync_open_promotion(
         pr_rec.head_sha = pr.head_sha
 
 
+def is_direct(stage: Stage) -> bool:
+    """True when the stage's updates are pushed straight to the branch (no pull request)."""
+    return bool(stage.git_repo_updates) and not any(u.pull_request for u in stage.git_repo_updates)
+
+
+_VERBS = {
+    "auto": "promotes",
+    "manual": "proposes",
+    "emergency": "emergency-promotes",
+    "rollback": "rolls back to",
+}
+
+
+def _drive_direct(
+    stage: Stage,
+    rec: StageRecord,
+    desired: Freight,
+    current: Freight | None,
+    kind: PromotionKind,
+    by: str,
+    reason: str,
+    p: Plan,
+    obs: Observations,
+    now: datetime,
+    owner: str,
+) -> None:
+    """A stage without pull requests: push the manifests once every gate holds.
+
+    There is no PR to review, so approvals cannot be met (the gate says how to fix the
+    config) and a manual stage moves only by ``shunter promote``.
+    """
+    name = stage.name
+    if rec.promotion is None or rec.promotion.freight != desired.name:
+        if rec.promotion is not None:
+            _audit(p, name, rec.promotion, "Superseded", at=now, commit=None)
+        rec.promotion = OpenPromotion(
+            freight=desired.name, kind=kind, by=by, reason=reason, started_at=now
+        )
+        rec.request = None
+        p.changes.append(f"{name}: {_VERBS[kind]} {_label(desired)} (direct push)")
+    open_ = rec.promotion
+    gates, _ = _gates(stage, open_, None, obs, owner, p.ledger, now)
+    fixed: list[tuple[bool, str]] = []
+    for ok, text in gates:
+        if text.startswith("approvals:"):
+            fixed.append((False, "approvals need a pull request: drop pullRequest: false"))
+        elif text.startswith("autoPromotionEnabled is false"):
+            fixed.append((False, f"autoPromotionEnabled is false: `shunter promote` moves {name}"))
+        elif not text.startswith("not counted"):
+            fixed.append((ok, text))
+    if all(ok for ok, _ in fixed):
+        p.actions.append(
+            PushPromotion(
+                stage=name,
+                freight=desired,
+                commit_message=_commit_message(stage, desired, current, open_.by),
+            )
+        )
+        p.say(name, f"pushing {_label(desired)}")
+    else:
+        waiting = "; ".join(text for ok, text in fixed if not ok)
+        p.say(name, f"{_label(desired)} waits: {waiting}", blocked=True)
+
+
 def _record_merge(
     config: Config,
     stage: Stage,
@@ -462,9 +543,32 @@ def _record_merge(
     p: Plan,
     now: datetime,
 ) -> None:
-    led = p.ledger
     pr = seen.pr
-    at = pr.merged_at or now
+    _record_success(
+        stage,
+        rec,
+        pr_rec,
+        p,
+        at=pr.merged_at or now,
+        commit=pr.merge_commit_sha,
+        merged_by=pr.merged_by or pr_rec.by,
+        how=f"PR #{pr.number}, merged by {pr.merged_by or pr_rec.by}",
+    )
+
+
+def _record_success(
+    stage: Stage,
+    rec: StageRecord,
+    pr_rec: OpenPromotion,
+    p: Plan,
+    *,
+    at: datetime,
+    commit: str | None,
+    merged_by: str,
+    how: str,
+) -> None:
+    """The stage now runs ``pr_rec.freight``: history, verification, holds, audit log."""
+    led = p.ledger
     fr = led.freight.get(pr_rec.freight)
     previous = rec.current_freight
     rec.current_freight = pr_rec.freight
@@ -486,13 +590,12 @@ def _record_merge(
     elif pr_rec.kind in ("emergency", "manual") and rec.hold is not None and fr is not None:
         # A newer freight promoted by hand releases the hold.
         rec.hold = None
-    merged_by = pr.merged_by or pr_rec.by
     record_by = pr_rec.by if pr_rec.kind in ("emergency", "rollback") else merged_by
-    _audit(p, stage.name, pr_rec, "Succeeded", at=at, commit=pr.merge_commit_sha, by=record_by)
+    _audit(p, stage.name, pr_rec, "Succeeded", at=at, commit=commit, by=record_by)
     rec.promotion = None
     rec.request = None
     label = _label(fr.freight) if fr else pr_rec.freight
-    p.changes.append(f"{stage.name}: promoted {label} (PR #{pr.number}, merged by {merged_by})")
+    p.changes.append(f"{stage.name}: promoted {label} ({how})")
 
 
 def _audit(
@@ -539,6 +642,9 @@ def _drive(
     owner: str,
 ) -> None:
     """Move the stage's promotion PR towards ``desired`` by one step."""
+    if is_direct(stage):
+        _drive_direct(stage, rec, desired, current, kind, by, reason, p, obs, now, owner)
+        return
     name = stage.name
     policy = stage.promotion_policy
     open_ = rec.promotion
@@ -567,13 +673,7 @@ def _drive(
             freight=desired.name, kind=kind, by=by, reason=reason, started_at=now
         )
         rec.request = None
-        verb = {
-            "auto": "promotes",
-            "manual": "proposes",
-            "emergency": "emergency-promotes",
-            "rollback": "rolls back to",
-        }[kind]
-        p.changes.append(f"{name}: {verb} {_label(desired)}")
+        p.changes.append(f"{name}: {_VERBS[kind]} {_label(desired)}")
         _emit_open(stage, rec, desired, current, p, obs, owner, now, pr=None)
         return
     if rec.request is not None and rec.request.freight == open_.freight:

@@ -55,6 +55,14 @@ class Pipeline:
         cur = self.stages()[stage]["currentFreight"]
         return None if cur is None else cur["version"]
 
+    def prod_pr(self) -> int:
+        """Push 1.8.4, let it reach staging, and return the number of prod's waiting PR."""
+        self.w.push("1.8.4")
+        self.shunter("reconcile")
+        self.now += timedelta(minutes=31)
+        self.shunter("reconcile")
+        return int(self.stages()["prod"]["promotion"]["pr"])
+
     def writes(self) -> int:
         assert self.w.github is not None
         return len(self.w.github.write_requests())
@@ -161,11 +169,7 @@ def test_seed_pipeline_dev_staging_prod(pipeline: Pipeline) -> None:
 
 def test_approvals_on_an_old_head_do_not_count(pipeline: Pipeline) -> None:
     p = pipeline
-    p.w.push("1.8.4")
-    p.shunter("reconcile")
-    p.now += timedelta(minutes=31)
-    p.shunter("reconcile")
-    number = p.stages()["prod"]["promotion"]["pr"]
+    number = p.prod_pr()
     p.pr(number, "alice").create_review(event="APPROVE")
     p.pr(number, "tech-lead").create_review(event="APPROVE")
     # Before the next run, 1.8.5 arrives and goes through dev and staging...
@@ -188,11 +192,7 @@ def test_approvals_on_an_old_head_do_not_count(pipeline: Pipeline) -> None:
 
 def test_rewritten_pr_resets_approvals(pipeline: Pipeline) -> None:
     p = pipeline
-    p.w.push("1.8.4")
-    p.shunter("reconcile")
-    p.now += timedelta(minutes=31)
-    p.shunter("reconcile")
-    number = p.stages()["prod"]["promotion"]["pr"]
+    number = p.prod_pr()
     p.pr(number, "alice").create_review(event="APPROVE")
     p.w.push("1.8.5")
     p.now += timedelta(minutes=1)
@@ -211,11 +211,7 @@ def test_rewritten_pr_resets_approvals(pipeline: Pipeline) -> None:
 
 def test_person_merging_manual_pr_is_recorded(pipeline: Pipeline) -> None:
     p = pipeline
-    p.w.push("1.8.4")
-    p.shunter("reconcile")
-    p.now += timedelta(minutes=31)
-    p.shunter("reconcile")
-    number = p.stages()["prod"]["promotion"]["pr"]
+    number = p.prod_pr()
     p.pr(number, "carol").merge(merge_method="squash", sha=p.pr(number).head.sha)
     p.shunter("reconcile")
     promotions = json.loads(p.shunter("get", "promotions", "-o", "json"))
@@ -384,17 +380,9 @@ def test_github_failure_loses_nothing(pipeline: Pipeline) -> None:
     assert p.version("dev") == "1.8.4"
 
 
-def _prod_pr(p: Pipeline) -> int:
-    p.w.push("1.8.4")
-    p.shunter("reconcile")
-    p.now += timedelta(minutes=31)
-    p.shunter("reconcile")
-    return int(p.stages()["prod"]["promotion"]["pr"])
-
-
 def test_the_same_person_approving_twice_counts_once(pipeline: Pipeline) -> None:
     p = pipeline
-    number = _prod_pr(p)
+    number = p.prod_pr()
     p.pr(number, "alice").create_review(event="APPROVE")
     p.pr(number, "alice").create_review(event="APPROVE")
     out = p.shunter("reconcile")
@@ -404,7 +392,7 @@ def test_the_same_person_approving_twice_counts_once(pipeline: Pipeline) -> None
 
 def test_the_bot_cannot_approve_its_own_promotion(pipeline: Pipeline) -> None:
     p = pipeline
-    number = _prod_pr(p)
+    number = p.prod_pr()
     with pytest.raises(github.GithubException) as refused:
         p.pr(number, "shunter-bot").create_review(event="APPROVE")
     assert refused.value.status == 422  # GitHub refuses; Shunter would not count it either
@@ -415,7 +403,7 @@ def test_the_bot_cannot_approve_its_own_promotion(pipeline: Pipeline) -> None:
 
 def test_changes_requested_by_an_approver_blocks(pipeline: Pipeline) -> None:
     p = pipeline
-    number = _prod_pr(p)
+    number = p.prod_pr()
     p.pr(number, "alice").create_review(event="APPROVE")
     p.pr(number, "tech-lead").create_review(event="APPROVE")
     p.pr(number, "bob").create_review(event="REQUEST_CHANGES", body="wait for the migration")
@@ -426,7 +414,7 @@ def test_changes_requested_by_an_approver_blocks(pipeline: Pipeline) -> None:
 
 def test_approval_after_the_timeout_is_too_late(pipeline: Pipeline) -> None:
     p = pipeline
-    number = _prod_pr(p)
+    number = p.prod_pr()
     p.now += timedelta(hours=25)
     out = p.shunter("reconcile")
     assert "expired" in out

@@ -349,7 +349,7 @@ def _stage(
     policy = stage.promotion_policy
     name = stage.name
 
-    _sync_open_promotion(config, stage, rec, p, obs, now)
+    _sync_open_promotion(stage, rec, p, obs, now)
     _health(stage, rec, p, obs, now)
     _verify(config, stage, rec, p, obs, now)
 
@@ -424,11 +424,11 @@ def _stage(
                     )
                     return
 
-    _drive(config, stage, rec, desired, current, kind, by, reason, p, obs, now, owner)
+    _drive(stage, rec, desired, current, kind, by, reason, p, obs, now, owner)
 
 
 def _sync_open_promotion(
-    config: Config, stage: Stage, rec: StageRecord, p: Plan, obs: Observations, now: datetime
+    stage: Stage, rec: StageRecord, p: Plan, obs: Observations, now: datetime
 ) -> None:
     """Fold what GitHub says about the stage's promotion PR into the ledger."""
     pushed = obs.pushed.get(stage.name)
@@ -458,7 +458,7 @@ def _sync_open_promotion(
         pr_rec.pr, pr_rec.url = pr.number, pr.url
         p.changes.append(f"{stage.name}: promotion PR #{pr.number} opened")
     if pr.merged:
-        _record_merge(config, stage, rec, pr_rec, seen, p, now)
+        _record_merge(stage, rec, pr_rec, seen, p, now)
     elif pr.state == "closed":
         f = p.ledger.freight.get(pr_rec.freight)
         if f is not None:
@@ -535,7 +535,6 @@ def _drive_direct(
 
 
 def _record_merge(
-    config: Config,
     stage: Stage,
     rec: StageRecord,
     pr_rec: OpenPromotion,
@@ -628,7 +627,6 @@ def _audit(
 
 
 def _drive(
-    config: Config,
     stage: Stage,
     rec: StageRecord,
     desired: Freight,

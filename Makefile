@@ -18,8 +18,8 @@ system-deps:
 setup: $(STAMP) system-deps
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check bot tests
-	$(VENV)/bin/ruff format --check bot tests
+	$(VENV)/bin/ruff check bot sandbox tests benchmarks
+	$(VENV)/bin/ruff format --check bot sandbox tests benchmarks
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
@@ -33,7 +33,7 @@ unit: setup
 test: setup lint typecheck actions-lint unit
 
 demo: setup
-	$(PY) -m bot.sandbox.demo
+	$(PY) -m sandbox.demo
 
 bench: setup
 	$(PY) -m benchmarks

@@ -144,7 +144,7 @@ Measured {date} on {machine}.
 
 ## How each number is made
 
-- **Tag selection** (`benchmarks/tags.py`): `bot.core.versions.select_tags` on 10,000 tags
+- **Tag selection** (`benchmarks/tags.py`): `bot.core.discover.versions.select_tags` on 10,000 tags
   made from a fixed seed: releases, `v`-prefixed releases, pre-releases, build metadata,
   partial versions (`1.2`) and junk (`latest`, `sha-…`, `main-…`, `pr-…`), with
   `semverConstraint: ">=1.8.0 <2.0.0"` and `discoveryLimit: 20`; the median of repeated
@@ -158,7 +158,7 @@ Measured {date} on {machine}.
   tags, same picks): medians 41.5 to 63.6 ms before (best 40.0), 8.9 to 15.2 ms after
   (best 8.7); the spread is other work on the 2 cores, the best runs barely move.
 - **Idle reconcile** (`benchmarks/idle.py`, in its own process): 100 warehouses of one
-  image each (50 tags each), the shared fakes of `tests/fakes.py` (a counting registry and
+  image each (50 tags each), the shared fakes of `sandbox/fakes.py` (a counting registry and
   an in-memory compare-and-swap state store) and no GitHub (discovery only). Each case
   has its own world: a first run records the freight and every subscription's cache
   entry (200 requests: a tag list and a digest each; one write), then idle runs follow
@@ -182,7 +182,7 @@ Measured {date} on {machine}.
 {imports}
 
 - **`shunter refresh warehouse flask-app`** (`benchmarks/cli.py`): the sandbox of `make demo`
-  (`bot.sandbox.world.SandboxWorld`: Debian's `docker-registry` on loopback holding one
+  (`sandbox.world.SandboxWorld`: Debian's `docker-registry` on loopback holding one
   image, `flask-app:1.8.5`, and a clone of the flask-app GitOps repository); the first
   run records the freight on the state branch, the runs after it are timed. Each run
   loads the config, reads the state branch with git and lists the tags (docker-registry

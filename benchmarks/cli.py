@@ -65,7 +65,7 @@ def refresh_time(repeats: int = 10) -> dict[str, float | int]:
     """``shunter refresh warehouse flask-app`` against the sandbox's local registry
     (one image, tag 1.8.5) and GitOps checkout: median and best whole-process ms of the
     runs after the first (which records the freight)."""
-    from bot.sandbox.world import SandboxWorld
+    from sandbox.world import SandboxWorld
 
     with tempfile.TemporaryDirectory(prefix="shunter-bench-") as tmp:
         world = SandboxWorld(Path(tmp)).start()

@@ -1,7 +1,7 @@
 """An idle reconcile of 100 warehouses, in its own process: ``python -m benchmarks.idle``.
 
 Each scenario builds its own world: 100 warehouses of one image each (50 tags), the
-shared fake registry (``tests/fakes.py``), which counts every call that would be an HTTP
+shared fake registry (``sandbox/fakes.py``), which counts every call that would be an HTTP
 request, and the in-memory state store, which counts commits. A first run at ``T0``
 records the freight and each subscription's cache entry; the measured runs follow with
 nothing new in the registry, as scheduled runs would:
@@ -31,8 +31,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.core.model import Config, ImageSubscription, Warehouse
-from bot.reconcile import World, reconcile
-from tests.fakes import FakeRegistry, MemoryStateStore
+from bot.loop.reconcile import World, reconcile
+from sandbox.fakes import FakeRegistry, MemoryStateStore
 
 WAREHOUSES = 100
 TAGS_PER_IMAGE = 50

@@ -6,8 +6,8 @@ import random
 import statistics
 import time
 
+from bot.core.discover.versions import select_tags
 from bot.core.model import ImageSubscription
-from bot.core.versions import select_tags
 
 TAGS = 10_000
 

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from bot.adapters.actions import ActionsIO
     from bot.core.ledger import Ledger, PromotionKind
     from bot.core.model import Config
-    from bot.reconcile import Outcome, World
+    from bot.loop.reconcile import Outcome, World
 
 PERMISSION_RANK = {"none": 0, "read": 1, "triage": 2, "write": 3, "maintain": 4, "admin": 5}
 OPERATIONS = ("promote", "promote-from", "rollback", "pause", "resume", "refresh", "release-hold")
@@ -140,7 +140,7 @@ def _load_config(ctx: RunContext) -> Config:
 
 def _world(ctx: RunContext, config: Config, *, forge: bool, registry: bool = True) -> World:
     from bot.adapters.git import GitRemoteRepo, GitStateStore
-    from bot.reconcile import World
+    from bot.loop.reconcile import World
 
     branch = ctx.state_branch or config.settings.state_branch
     w = World(
@@ -248,7 +248,7 @@ def cmd_schema(out: TextIO) -> int:
 
 
 def _report(outcome: Outcome, out: TextIO, fmt: str, *, dry_run: bool) -> None:
-    from bot.core.planner import MergePromotionPR, OpenPromotionPR
+    from bot.core.decide.planner import MergePromotionPR, OpenPromotionPR
 
     if fmt == "json":
         json.dump(
@@ -283,7 +283,7 @@ def _report(outcome: Outcome, out: TextIO, fmt: str, *, dry_run: bool) -> None:
 
 
 def _action_json(a: object) -> dict[str, Any]:
-    from bot.core.planner import ClosePromotionPR, MergePromotionPR, OpenPromotionPR
+    from bot.core.decide.planner import ClosePromotionPR, MergePromotionPR, OpenPromotionPR
 
     if isinstance(a, OpenPromotionPR):
         return {
@@ -302,7 +302,7 @@ def _action_json(a: object) -> dict[str, Any]:
 
 
 def cmd_reconcile(ctx: RunContext, out: TextIO, *, dry_run: bool, fmt: str) -> int:
-    from bot.reconcile import reconcile
+    from bot.loop.reconcile import reconcile
 
     config = _load_config(ctx)
     world = _world(ctx, config, forge=bool(ctx.token) or not dry_run)
@@ -317,7 +317,7 @@ def _publish(ctx: RunContext, outcome: Outcome, out: TextIO) -> None:
     io = _actions_io(ctx, out)
     if not io.enabled:
         return
-    from bot.summary import step_summary
+    from bot.render.summary import step_summary
 
     io.summary(step_summary(outcome))
     promoted = [c for c in outcome.changes if ": promoted " in c]
@@ -343,7 +343,7 @@ def _ledger(ctx: RunContext, config: Config) -> Ledger:
 
 
 def cmd_get(ctx: RunContext, out: TextIO, kind: str, fmt: str) -> int:
-    from bot import views
+    from bot.render import views
 
     config = _load_config(ctx)
     ledger = _ledger(ctx, config)
@@ -361,7 +361,7 @@ def cmd_get(ctx: RunContext, out: TextIO, kind: str, fmt: str) -> int:
 
 
 def cmd_describe(ctx: RunContext, out: TextIO, kind: str, name: str) -> int:
-    from bot import views
+    from bot.render import views
 
     config = _load_config(ctx)
     ledger = _ledger(ctx, config)
@@ -409,7 +409,7 @@ def cmd_promote(
     reason: str,
 ) -> int:
     from bot.core.ledger import OperationRecord, Request
-    from bot.reconcile import reconcile
+    from bot.loop.reconcile import reconcile
 
     config = _load_config(ctx)
     try:
@@ -465,7 +465,7 @@ def cmd_promote(
 
 def cmd_stage_flag(ctx: RunContext, out: TextIO, op: str, stage: str, reason: str) -> int:
     from bot.core.ledger import Hold, OperationRecord
-    from bot.reconcile import reconcile
+    from bot.loop.reconcile import reconcile
 
     config = _load_config(ctx)
     try:
@@ -495,7 +495,7 @@ def cmd_stage_flag(ctx: RunContext, out: TextIO, op: str, stage: str, reason: st
 
 
 def cmd_refresh(ctx: RunContext, out: TextIO, name: str) -> int:
-    from bot.reconcile import reconcile
+    from bot.loop.reconcile import reconcile
 
     config = _load_config(ctx)
     try:
@@ -524,7 +524,7 @@ def cmd_run(ctx: RunContext, out: TextIO) -> int:
     if op in ("pause", "resume", "release-hold"):
         return cmd_stage_flag(ctx, out, op, stage, reason)
     if op == "refresh":
-        from bot.reconcile import reconcile
+        from bot.loop.reconcile import reconcile
 
         config = _load_config(ctx)
         world = _world(ctx, config, forge=True)
@@ -537,8 +537,8 @@ def cmd_run(ctx: RunContext, out: TextIO) -> int:
 
 def _reconcile_event(ctx: RunContext, out: TextIO, *, dry_run: bool) -> int:
     """A reconcile narrowed by the event that started the workflow (if it names one)."""
-    from bot.core.events import trigger_for
-    from bot.reconcile import reconcile
+    from bot.core.discover.events import trigger_for
+    from bot.loop.reconcile import reconcile
 
     env = ctx.env or {}
     config = _load_config(ctx)

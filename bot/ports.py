@@ -1,7 +1,7 @@
 """The roles outside systems play for the reconcile loop, as ``Protocol``s.
 
 Each port has one real adapter under ``bot/adapters/`` and one shared fake used by the
-tests (``tests/fakes.py``); nothing else talks to the outside world. Every method returns
+tests (``sandbox/fakes.py``); nothing else talks to the outside world. Every method returns
 domain values (``bot.core``) and raises only ``bot.errors`` types.
 """
 
@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol
 
-from bot.core.observations import CheckRun, HealthReport, StepRun
-from bot.core.pulls import PullRequest, Review, ReviewState
+from bot.core.decide.observations import CheckRun, HealthReport, StepRun
+from bot.core.decide.pulls import PullRequest, Review, ReviewState
 
 __all__ = [
     "Forge",

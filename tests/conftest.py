@@ -1,13 +1,13 @@
-"""Shared test setup. Fixtures that start real services live in ``tests/fixtures/``."""
+"""Shared test setup. Fixtures that start real services live in ``sandbox/fixtures/``."""
 
 from __future__ import annotations
 
 import pytest
 
 pytest_plugins = [
-    "tests.fixtures.gitrepos",
-    "tests.fixtures.github",
-    "tests.fixtures.registry",
+    "sandbox.fixtures.gitrepos",
+    "sandbox.fixtures.github",
+    "sandbox.fixtures.registry",
 ]
 
 

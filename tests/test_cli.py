@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from tests.fixtures.gitrepos import git, make_remote
+from sandbox.fixtures.gitrepos import git, make_remote
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "flask-app"
 

@@ -10,10 +10,10 @@ import pytest
 
 from bot.core.ledger import CachedSelection, from_files, to_files
 from bot.core.model import Config, ImageSubscription, Warehouse
-from bot.discovery import NEWEST_BUILD_MAX, discover, discover_image, selector
 from bot.errors import TransientError
-from bot.reconcile import World, reconcile
-from tests.fakes import FakeRegistry, MemoryStateStore
+from bot.loop.discover import NEWEST_BUILD_MAX, discover, discover_image, selector
+from bot.loop.reconcile import World, reconcile
+from sandbox.fakes import FakeRegistry, MemoryStateStore
 
 APP = "ghcr.io/alkon/flask-app"
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -284,9 +284,9 @@ def test_a_warehouse_of_image_git_and_chart_makes_one_freight(tmp_path: Path) ->
 
     from bot.adapters.gitsource import GitSource
     from bot.adapters.helm import HelmRepository
-    from bot.core.freight import freight_id
+    from bot.core.discover.freight import freight_id
     from bot.core.model import ChartSubscription, GitSubscription
-    from tests.fixtures.gitrepos import make_remote
+    from sandbox.fixtures.gitrepos import make_remote
 
     app = make_remote(tmp_path, {"app.py": "print(1)\n"}, name="app")
     head = subprocess.run(
@@ -340,10 +340,10 @@ def test_chart_index_is_asked_conditionally_on_the_next_run(tmp_path: Path) -> N
     import threading
 
     from bot.adapters.helm import HelmRepository
+    from bot.core.decide.observations import Observations
+    from bot.core.decide.planner import plan
     from bot.core.ledger import Ledger
     from bot.core.model import ChartSubscription
-    from bot.core.observations import Observations
-    from bot.core.planner import plan
 
     index = "apiVersion: v1\nentries:\n  app:\n    - {name: app, version: 2.1.0, urls: [a.tgz]}\n"
     answers: list[int] = []

@@ -21,8 +21,8 @@ import yaml
 from github import Auth
 
 from bot.cli import main
-from bot.sandbox.registry import LocalRegistry
-from bot.sandbox.world import REPOSITORY, USERS, SandboxWorld
+from sandbox.registry import LocalRegistry
+from sandbox.world import REPOSITORY, USERS, SandboxWorld
 
 T0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 

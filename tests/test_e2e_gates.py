@@ -14,9 +14,9 @@ from typing import ClassVar
 
 import pytest
 
-from bot.sandbox.registry import LocalRegistry
-from bot.sandbox.world import REPOSITORY, SandboxWorld
-from tests.fixtures.github import VERIFY_WORKFLOW
+from sandbox.fixtures.github import VERIFY_WORKFLOW
+from sandbox.registry import LocalRegistry
+from sandbox.world import REPOSITORY, SandboxWorld
 from tests.test_e2e_flask_app import Pipeline
 
 DEV_WITH_GATES = """\

@@ -22,9 +22,6 @@ from typing import Any
 import pytest
 import yaml
 
-from bot.core import gates as g
-from bot.core.approvals import ApprovalResult
-from bot.core.artifacts import Image
 from bot.core.config import parse_config
 from bot.core.config._spec import F, ListOf, MapOf, Obj, Spec, Tagged, Union
 from bot.core.config._tables import (
@@ -36,6 +33,17 @@ from bot.core.config._tables import (
     VERIFICATION,
     WAREHOUSE_SPEC,
 )
+from bot.core.decide import gates as g
+from bot.core.decide.approvals import ApprovalResult
+from bot.core.decide.observations import (
+    CheckRun,
+    Discovery,
+    HealthReport,
+    Observations,
+    SubscriptionResult,
+)
+from bot.core.decide.planner import OpenPromotionPR, plan
+from bot.core.discover.artifacts import Image
 from bot.core.ledger import Ledger
 from bot.core.model import (
     API_VERSION,
@@ -49,21 +57,13 @@ from bot.core.model import (
     Stage,
     Warehouse,
 )
-from bot.core.observations import (
-    CheckRun,
-    Discovery,
-    HealthReport,
-    Observations,
-    SubscriptionResult,
-)
-from bot.core.planner import OpenPromotionPR, plan
 from bot.errors import ConfigError
-from tests.fixtures.github import VERIFY_WORKFLOW
+from sandbox.fixtures.github import VERIFY_WORKFLOW
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 IMAGE = "ghcr.io/alkon/flask-app"
-# What Shunter passes to every verification workflow (bot/reconcile.py) and what the
-# sandbox's verification workflow declares (tests/fixtures/github.py, VERIFY_WORKFLOW).
+# What Shunter passes to every verification workflow (bot/loop/reconcile.py) and what the
+# sandbox's verification workflow declares (sandbox/fixtures/github.py, VERIFY_WORKFLOW).
 DISPATCH_INPUTS = {"shunter_id", "stage", "freight", "commit"}
 
 

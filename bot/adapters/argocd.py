@@ -23,8 +23,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
+from bot.core.decide.observations import HealthReport
 from bot.core.model import ArgoCDHealth
-from bot.core.observations import HealthReport
 from bot.errors import PermanentError, TransientError
 
 if TYPE_CHECKING:

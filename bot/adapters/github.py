@@ -1,7 +1,7 @@
 """The forge port on GitHub's REST API, through PyGithub.
 
 One ``GitHubForge`` serves one repository. It turns PyGithub objects into the values of
-``bot.core.pulls`` and every failure into a ``bot.errors`` type whose message says what
+``bot.core.decide.pulls`` and every failure into a ``bot.errors`` type whose message says what
 a person must fix, never the token itself:
 
     401                                  PermanentError: the token in ``token_env`` was refused
@@ -31,8 +31,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
-from bot.core.observations import CheckRun, HealthReport, StepRun, StepState
-from bot.core.pulls import PullRequest, Review, ReviewState
+from bot.core.decide.observations import CheckRun, HealthReport, StepRun, StepState
+from bot.core.decide.pulls import PullRequest, Review, ReviewState
 from bot.errors import ConflictError, PermanentError, ShunterError, TransientError
 
 if TYPE_CHECKING:

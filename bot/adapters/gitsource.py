@@ -35,9 +35,9 @@ from pathlib import Path
 import semver
 
 from bot.adapters.git import DEFAULT_TIMEOUT, Git, redact
-from bot.core.artifacts import Commit
+from bot.core.discover.artifacts import Commit
+from bot.core.discover.versions import parse_constraint
 from bot.core.model import GitSubscription
-from bot.core.versions import parse_constraint
 from bot.errors import PermanentError
 
 __all__ = ["GitSource", "PathFilter", "tag_name_is_safe"]

@@ -14,7 +14,7 @@ Two kinds of repository, as Helm has them:
 
 Versions are SemVer 2 (Helm requires it: https://helm.sh/docs/topics/charts/#charts-and-versioning),
 read leniently as Helm's Masterminds library does (``v1.2``, ``1.2`` count), and a
-``semverConstraint`` means what :mod:`bot.core.versions` says it means.
+``semverConstraint`` means what :mod:`bot.core.discover.versions` says it means.
 
 Failures leave only as ``bot.errors`` types; no message carries credentials.
 """
@@ -32,9 +32,9 @@ import semver
 
 from bot.adapters.git import redact
 from bot.adapters.registry import Credentials, _is_loopback, _make_retry
-from bot.core.artifacts import Chart
+from bot.core.discover.artifacts import Chart
+from bot.core.discover.versions import parse_constraint
 from bot.core.model import ChartSubscription
-from bot.core.versions import parse_constraint
 from bot.errors import PermanentError, TransientError
 
 if TYPE_CHECKING:

@@ -15,8 +15,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
+from bot.core.decide.observations import HealthReport, StepRun
 from bot.core.model import HttpCheck, HttpHealth
-from bot.core.observations import HealthReport, StepRun
 
 if TYPE_CHECKING:
     import requests

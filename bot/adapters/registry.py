@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import urlencode, urljoin
 
-from bot.core.versions import tag_is_safe
+from bot.core.discover.versions import tag_is_safe
 from bot.errors import PermanentError, TransientError
 from bot.ports import ImageInfo, TagList
 
@@ -298,7 +298,7 @@ class OciRegistry:
     def list_tags(self, repo_url: str) -> list[str]:
         """Return every tag of ``repo_url``, in the registry's order, following ``Link``
         pagination (spec section "Listing Tags"); tags that fail
-        :func:`bot.core.versions.tag_is_safe` are dropped and counted in ``skipped_tags``.
+        :func:`bot.core.discover.versions.tag_is_safe` are dropped and counted in ``skipped_tags``.
 
         Raises ``PermanentError`` (401/403 after auth, 404, bad name) or
         ``TransientError`` (429/5xx after retries, timeouts, bodies that are not JSON).

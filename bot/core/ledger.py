@@ -16,8 +16,8 @@ from typing import Any, Literal
 
 import yaml
 
-from bot.core.artifacts import Chart, Commit, Image
-from bot.core.freight import Freight
+from bot.core.discover.artifacts import Chart, Commit, Image
+from bot.core.discover.freight import Freight
 
 SCHEMA_VERSION = 1
 

@@ -11,8 +11,8 @@ import responses
 from responses import matchers
 
 from bot.adapters.argocd import ArgoCD
+from bot.core.decide.observations import HealthReport
 from bot.core.model import ArgoCDHealth
-from bot.core.observations import HealthReport
 from bot.errors import PermanentError, TransientError
 
 SERVER = "https://argocd.example.com"

@@ -12,7 +12,7 @@ import pytest
 
 from bot.adapters.git import Git, GitRemoteRepo, redact
 from bot.errors import ConflictError, PermanentError, TransientError
-from tests.fixtures.gitrepos import git, make_remote
+from sandbox.fixtures.gitrepos import git, make_remote
 
 SEED = {
     "README.md": "gitops\n",

@@ -10,8 +10,8 @@ from github import Auth, Github
 
 from bot.adapters.github import ACTIONS_BOT, GitHubForge
 from bot.errors import ConflictError, PermanentError, TransientError
-from tests.fixtures.github import BOT_TOKEN, GHA_TOKEN, GitHubWorld, token_of
-from tests.fixtures.gitrepos import git
+from sandbox.fixtures.github import BOT_TOKEN, GHA_TOKEN, GitHubWorld, token_of
+from sandbox.fixtures.gitrepos import git
 
 REPO = "alkon/gitops"
 FAST: dict[str, None] = {"seconds_between_requests": None, "seconds_between_writes": None}

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from bot.adapters.github import GitHubForge
-from bot.core.observations import CheckRun, HealthReport
+from bot.core.decide.observations import CheckRun, HealthReport
 from bot.errors import PermanentError, TransientError
-from tests.fixtures.github import BOT_TOKEN, VERIFY_WORKFLOW, GitHubWorld
-from tests.fixtures.gitrepos import git
+from sandbox.fixtures.github import BOT_TOKEN, VERIFY_WORKFLOW, GitHubWorld
+from sandbox.fixtures.gitrepos import git
 
 REPO = "alkon/gitops"
 T0 = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)

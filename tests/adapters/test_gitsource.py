@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from bot.adapters.gitsource import GitSource, PathFilter, tag_name_is_safe
 from bot.core.model import GitSubscription
 from bot.errors import PermanentError
-from tests.fixtures.gitrepos import git, make_remote
+from sandbox.fixtures.gitrepos import git, make_remote
 
 
 def git_at(cwd: Path, date: str, *args: str) -> str:

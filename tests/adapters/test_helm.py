@@ -22,7 +22,7 @@ from bot.adapters.helm import HelmRepository, parse_chart_version, select_versio
 from bot.adapters.registry import OciRegistry
 from bot.core.model import ChartSubscription
 from bot.errors import PermanentError, TransientError
-from bot.sandbox.registry import LocalRegistry, push_image
+from sandbox.registry import LocalRegistry, push_image
 
 LAST_MODIFIED = "Wed, 01 May 2024 10:00:00 GMT"
 

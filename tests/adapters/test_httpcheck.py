@@ -15,8 +15,8 @@ import requests
 import responses
 
 from bot.adapters.httpcheck import MAX_CHECK_TIMEOUT, http_check, http_health, shown
+from bot.core.decide.observations import HealthReport, StepRun
 from bot.core.model import HttpCheck, HttpHealth
-from bot.core.observations import HealthReport, StepRun
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -13,11 +13,11 @@ from responses import matchers
 from urllib3.response import HTTPResponse
 
 from bot.adapters.registry import OCI_INDEX, OCI_MANIFEST, OciRegistry, _make_retry, parse_repo_url
+from bot.core.discover.versions import select_tags
 from bot.core.model import ImageSubscription
-from bot.core.versions import select_tags
 from bot.errors import PermanentError, TransientError
-from bot.sandbox.registry import LocalRegistry, push_image, write_oci_layout
-from tests.fixtures.registry import REGISTRY_USER
+from sandbox.fixtures.registry import REGISTRY_USER
+from sandbox.registry import LocalRegistry, push_image, write_oci_layout
 
 # ------------------------------------------------------------------ a real registry
 
@@ -645,7 +645,7 @@ def test_platform_of_a_pushed_multi_arch_index(oci_registry: LocalRegistry, tmp_
 def test_cache_ttl_spares_the_real_registry(oci_registry: LocalRegistry, tmp_path: Path) -> None:
     from datetime import timedelta
 
-    from bot.discovery import discover_image
+    from bot.loop.discover import discover_image
 
     push_image(oci_registry.host, "alkon/ttl", "1.0.0", workdir=tmp_path)
     sub = ImageSubscription(repo_url=f"{oci_registry.host}/alkon/ttl", cache_ttl=timedelta(hours=1))

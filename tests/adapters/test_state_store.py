@@ -12,7 +12,7 @@ import yaml
 
 from bot.adapters.git import GitStateStore
 from bot.errors import ConflictError, PermanentError
-from tests.fixtures.gitrepos import git, make_remote
+from sandbox.fixtures.gitrepos import git, make_remote
 
 BRANCH = "shunter/state"
 

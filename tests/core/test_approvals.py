@@ -4,9 +4,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.core.approvals import count_approvals
+from bot.core.decide.approvals import count_approvals
+from bot.core.decide.pulls import PullRequest, Review
 from bot.core.model import Approvals, Approver
-from bot.core.pulls import PullRequest, Review
 
 T0 = datetime(2026, 3, 3, 10, 0, tzinfo=UTC)
 HEAD = "h" * 40

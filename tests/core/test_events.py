@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from bot.core.events import Trigger, normalize_git_url, trigger_for
+from bot.core.discover.events import Trigger, normalize_git_url, trigger_for
 from bot.core.model import Config, GitSubscription, ImageSubscription, Warehouse, Webhook
 
-HOOKS = Path(__file__).resolve().parents[1] / "fixtures" / "webhooks"
+HOOKS = Path(__file__).resolve().parents[2] / "sandbox" / "fixtures" / "webhooks"
 
 
 def payload(name: str) -> dict[str, Any]:

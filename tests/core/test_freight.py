@@ -4,8 +4,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.core.artifacts import Chart, Commit, Image
-from bot.core.freight import alias_for, canonical_artifacts, freight_id, make_freight
+from bot.core.discover.artifacts import Chart, Commit, Image
+from bot.core.discover.freight import alias_for, canonical_artifacts, freight_id, make_freight
 
 DIGEST = "sha256:" + "a" * 64
 IMAGE = Image("ghcr.io/alkon/flask-app", "1.8.4", DIGEST)

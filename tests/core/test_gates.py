@@ -7,9 +7,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.core import gates as g
+from bot.core.decide import gates as g
+from bot.core.decide.observations import CheckRun, HealthReport
 from bot.core.model import Condition
-from bot.core.observations import CheckRun, HealthReport
 
 MON_10 = datetime(2026, 11, 23, 10, 30, tzinfo=UTC)  # a Monday
 

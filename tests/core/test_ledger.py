@@ -5,8 +5,8 @@ from datetime import UTC, datetime
 import pytest
 import yaml
 
-from bot.core.artifacts import Image
-from bot.core.freight import make_freight
+from bot.core.discover.artifacts import Image
+from bot.core.discover.freight import make_freight
 from bot.core.ledger import (
     FreightRecord,
     Hold,

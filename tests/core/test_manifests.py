@@ -5,7 +5,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.core.manifests import image_value, set_kustomize_image, set_yaml_value
+from bot.core.promote.manifests import image_value, set_kustomize_image, set_yaml_value
 
 VALUES = """\
 # Values for the dev environment.

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bot.core.artifacts import Image
-from bot.core.freight import make_freight
+from bot.core.discover.artifacts import Image
+from bot.core.discover.freight import make_freight
 from bot.core.ledger import FreightRecord, Ledger, PromotionRecord, StageRecord
 from bot.core.metrics import metrics_text
 from tests.core.test_planner import CONFIG

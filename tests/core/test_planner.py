@@ -7,8 +7,17 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.core import promotion as promo
-from bot.core.artifacts import Image
+from bot.core.decide.observations import Discovery, Observations, PromotionPR, SubscriptionResult
+from bot.core.decide.planner import (
+    MergePromotionPR,
+    OpenPromotionPR,
+    Plan,
+    UpdatePromotionPR,
+    fmt_duration,
+    plan,
+)
+from bot.core.decide.pulls import PullRequest, Review
+from bot.core.discover.artifacts import Image
 from bot.core.ledger import Ledger, PromotionRecord, Request
 from bot.core.model import (
     Approvals,
@@ -23,16 +32,7 @@ from bot.core.model import (
     Stage,
     Warehouse,
 )
-from bot.core.observations import Discovery, Observations, PromotionPR, SubscriptionResult
-from bot.core.planner import (
-    MergePromotionPR,
-    OpenPromotionPR,
-    Plan,
-    UpdatePromotionPR,
-    fmt_duration,
-    plan,
-)
-from bot.core.pulls import PullRequest, Review
+from bot.core.promote import promotion as promo
 
 T0 = datetime(2026, 3, 3, 10, 0, tzinfo=UTC)
 REPO = "ghcr.io/alkon/flask-app"

@@ -5,6 +5,14 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
+from bot.core.decide.observations import CheckRun, HealthReport, PromotionPR, StepRun
+from bot.core.decide.planner import (
+    MergePromotionPR,
+    Plan,
+    PublishCheck,
+    StartVerificationStep,
+    plan,
+)
 from bot.core.ledger import Ledger
 from bot.core.model import (
     AnalysisTemplate,
@@ -15,14 +23,6 @@ from bot.core.model import (
     Verification,
     VerificationStep,
     WorkflowCheck,
-)
-from bot.core.observations import CheckRun, HealthReport, PromotionPR, StepRun
-from bot.core.planner import (
-    MergePromotionPR,
-    Plan,
-    PublishCheck,
-    StartVerificationStep,
-    plan,
 )
 from tests.core.test_planner import CONFIG, T0, TEAMS, found, kinds, merged, obs, pr_for
 

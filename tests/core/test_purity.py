@@ -11,8 +11,8 @@ import pytest
 CORE = Path(__file__).resolve().parents[2] / "bot" / "core"
 FORBIDDEN_MODULES = {
     "requests", "urllib", "urllib3", "http", "socket", "subprocess", "github", "os",
-    "shutil", "pathlib", "tempfile", "time", "random", "bot.adapters", "bot.sandbox",
-    "bot.cli", "bot.reconcile",
+    "shutil", "pathlib", "tempfile", "time", "random", "bot.adapters", "sandbox",
+    "bot.cli", "bot.loop", "bot.render", "bot.commands",
 }  # fmt: skip
 FORBIDDEN_CALLS = {"open", "input", "print"}
 FORBIDDEN_ATTRS = {

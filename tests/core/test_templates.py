@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from bot.core.templates import (
+from bot.core.promote.templates import (
     DEFAULT_TEMPLATE,
     KNOWN_VARIABLES,
     check_template,

@@ -9,8 +9,8 @@ import semver
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bot.core.discover.versions import parse_constraint, parse_tag, select_tags, tag_is_safe
 from bot.core.model import ImageSubscription
-from bot.core.versions import parse_constraint, parse_tag, select_tags, tag_is_safe
 
 V = semver.Version.parse
 
@@ -390,7 +390,7 @@ def _sign(n: int) -> int:
 def test_precedence_key_orders_exactly_as_semver_compare(
     a: semver.Version, b: semver.Version
 ) -> None:
-    from bot.core.versions import precedence_key
+    from bot.core.discover.versions import precedence_key
 
     ka, kb = precedence_key(a), precedence_key(b)
     assert _sign((ka > kb) - (ka < kb)) == _sign(a.compare(b))
@@ -399,7 +399,7 @@ def test_precedence_key_orders_exactly_as_semver_compare(
 
 @given(st.lists(_any_versions, max_size=25))
 def test_sorting_by_precedence_key_sorts_as_semver_compare(versions: list[semver.Version]) -> None:
-    from bot.core.versions import precedence_key
+    from bot.core.discover.versions import precedence_key
 
     by_key = sorted(versions, key=precedence_key)
     by_compare = sorted(versions, key=functools.cmp_to_key(lambda a, b: a.compare(b)))
@@ -502,7 +502,7 @@ def test_select_tags_picks_what_selection_by_semver_compare_picks(
     ],
 )
 def test_precedence_key_on_the_spec_examples(a: str, b: str, order: int) -> None:
-    from bot.core.versions import precedence_key
+    from bot.core.discover.versions import precedence_key
 
     def version(text: str) -> semver.Version:
         core, _, build = text.partition("+")

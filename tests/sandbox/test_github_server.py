@@ -11,8 +11,8 @@ import pytest
 import requests
 from github import Auth, Github
 
-from tests.fixtures.github import BOT_TOKEN, GHA_TOKEN, GitHubWorld, token_of
-from tests.fixtures.gitrepos import git
+from sandbox.fixtures.github import BOT_TOKEN, GHA_TOKEN, GitHubWorld, token_of
+from sandbox.fixtures.gitrepos import git
 
 REPO = "alkon/gitops"
 
@@ -419,7 +419,7 @@ def test_runs_standalone(world: GitHubWorld) -> None:
         [
             sys.executable,
             "-m",
-            "bot.sandbox.github_server",
+            "sandbox.github_server",
             "--repo",
             f"{REPO}={bare(world)}",
             "--user",

@@ -36,7 +36,7 @@ from bot.core.model import API_VERSION
 
 def check_constraint(text: str) -> str | None:
     """Return why ``text`` is not a version constraint, or ``None``."""
-    from bot.core.versions import parse_constraint
+    from bot.core.discover.versions import parse_constraint
 
     try:
         parse_constraint(text)
@@ -72,7 +72,7 @@ def check_cron(text: str) -> str | None:
 
 
 def check_template(text: str) -> str | None:
-    from bot.core.templates import check_template as check
+    from bot.core.promote.templates import check_template as check
 
     return check(text)
 

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.core.artifacts import Chart, Commit, Image
+from bot.core.discover.artifacts import Chart, Commit, Image
 
 
 def _normalize_git_url(url: str) -> str:

@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
-from bot.sandbox.github_server import GitHubSandbox
-from bot.sandbox.registry import LocalRegistry, push_image
+from sandbox.github_server import GitHubSandbox
+from sandbox.registry import LocalRegistry, push_image
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "flask-app"
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "flask-app"
 REPOSITORY = "alkon/flask-app-gitops"
 IMAGE = "ghcr.io/alkon/flask-app"
 USERS = {

@@ -28,7 +28,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Protocol
 
-from bot.core.artifacts import Artifact, Chart, Commit, Image
+from bot.core.decide.observations import Discovery, SubscriptionResult
+from bot.core.discover.artifacts import Artifact, Chart, Commit, Image
 from bot.core.ledger import CachedSelection
 from bot.core.model import (
     ChartSubscription,
@@ -37,7 +38,6 @@ from bot.core.model import (
     Subscription,
     Warehouse,
 )
-from bot.core.observations import Discovery, SubscriptionResult
 from bot.errors import PermanentError, ShunterError
 from bot.ports import Registry
 
@@ -135,7 +135,7 @@ def discover_image(
     Raises ``PermanentError``/``TransientError`` from the registry, ``ValueError`` for a
     constraint or regex that does not parse.
     """
-    from bot.core.versions import select_tags
+    from bot.core.discover.versions import select_tags
 
     fingerprint = selector(sub)
     usable = cached if cached is not None and cached.selector == fingerprint else None

@@ -18,14 +18,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from bot.core import promotion as promo
-from bot.core.approvals import team_key
-from bot.core.freight import Freight
-from bot.core.ledger import Ledger, from_files, to_files
-from bot.core.metrics import metrics_text
-from bot.core.model import Config
-from bot.core.observations import Discovery, Observations, PromotionPR
-from bot.core.planner import (
+from bot.core.decide.approvals import team_key
+from bot.core.decide.observations import Discovery, Observations, PromotionPR
+from bot.core.decide.planner import (
     Action,
     ClosePromotionPR,
     Decision,
@@ -38,9 +33,14 @@ from bot.core.planner import (
     UpdatePromotionPR,
     plan,
 )
-from bot.discovery import ChartSource, CommitSource, discover
+from bot.core.discover.freight import Freight
+from bot.core.ledger import Ledger, from_files, to_files
+from bot.core.metrics import metrics_text
+from bot.core.model import Config
+from bot.core.promote import promotion as promo
 from bot.errors import ConflictError, PermanentError, ShunterError
-from bot.observe import observe_gates
+from bot.loop.discover import ChartSource, CommitSource, discover
+from bot.loop.observe import observe_gates
 from bot.ports import Forge, GitRepo, PullRequest, Registry, StateStore
 
 CAS_ATTEMPTS = 5

@@ -14,7 +14,7 @@ the base branch.
 
 Run it by hand::
 
-    python -m bot.sandbox.github_server --repo alkon/gitops=/tmp/gitops.git \\
+    python -m sandbox.github_server --repo alkon/gitops=/tmp/gitops.git \\
         --user shunter-bot=bot-token --user alice=alice-token
 """
 
@@ -2252,7 +2252,7 @@ def _pairs(values: list[str], what: str) -> Iterator[tuple[str, str]]:
 def main(argv: list[str] | None = None) -> int:
     """Serve a sandbox until interrupted; return the exit code."""
     parser = argparse.ArgumentParser(
-        prog="python -m bot.sandbox.github_server",
+        prog="python -m sandbox.github_server",
         description="A GitHub-compatible REST server backed by local bare git repositories.",
     )
     parser.add_argument("--repo", action="append", default=[], help="owner/name=/path/to/bare.git")

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.core.decide.pulls import PullRequest, Review
 from bot.core.model import Approvals
-from bot.core.pulls import PullRequest, Review
 
 
 @dataclass(frozen=True)

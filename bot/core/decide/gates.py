@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, timedelta, tzinfo
 
+from bot.core.decide.observations import CheckRun, HealthReport
 from bot.core.model import Condition, Stage
-from bot.core.observations import CheckRun, HealthReport
 
 Gate = tuple[bool, str]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from bot.reconcile import Outcome
+    from bot.loop.reconcile import Outcome
 
 
 def _cell(text: str) -> str:

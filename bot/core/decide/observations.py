@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from datetime import tzinfo
 from typing import Literal
 
-from bot.core.artifacts import Artifact
+from bot.core.decide.pulls import PullRequest, Review
+from bot.core.discover.artifacts import Artifact
 from bot.core.ledger import CachedSelection
-from bot.core.pulls import PullRequest, Review
 
 
 @dataclass(frozen=True)

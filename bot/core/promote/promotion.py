@@ -12,10 +12,10 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from bot.core import manifests, templates
-from bot.core.freight import Freight
+from bot.core.discover.freight import Freight
 from bot.core.ledger import PromotionKind
 from bot.core.model import GitRepoUpdate, Stage
+from bot.core.promote import manifests, templates
 
 BRANCH_PREFIX = "shunter/"
 _MARKER_RE = re.compile(r"<!-- shunter:promotion (\{.*?\}) -->")

@@ -17,7 +17,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bot.sandbox.world import REPOSITORY, USERS, SandboxWorld
+from sandbox.world import REPOSITORY, USERS, SandboxWorld
 
 T0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 BOLD, DIM, RESET = ("\033[1m", "\033[2m", "\033[0m") if sys.stdout.isatty() else ("", "", "")

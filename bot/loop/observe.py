@@ -11,10 +11,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, tzinfo
 
+from bot.core.decide.observations import CheckRun, HealthReport, PromotionPR, StepRun
+from bot.core.decide.planner import verification_marker
 from bot.core.ledger import Ledger
 from bot.core.model import Config, Stage
-from bot.core.observations import CheckRun, HealthReport, PromotionPR, StepRun
-from bot.core.planner import verification_marker
 from bot.errors import ShunterError
 from bot.ports import Forge
 

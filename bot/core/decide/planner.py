@@ -15,11 +15,11 @@ import copy
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 
-from bot.core import gates as g
-from bot.core import promotion as promo
-from bot.core.approvals import ApprovalResult, count_approvals
-from bot.core.freight import Freight, make_freight
-from bot.core.gates import fmt_duration
+from bot.core.decide import gates as g
+from bot.core.decide.approvals import ApprovalResult, count_approvals
+from bot.core.decide.gates import fmt_duration
+from bot.core.decide.observations import Observations, PromotionPR
+from bot.core.discover.freight import Freight, make_freight
 from bot.core.ledger import (
     FreightRecord,
     Hold,
@@ -33,7 +33,7 @@ from bot.core.ledger import (
     VerificationRecord,
 )
 from bot.core.model import AnalysisTemplate, Approvals, Config, Stage, VerificationStep
-from bot.core.observations import Observations, PromotionPR
+from bot.core.promote import promotion as promo
 
 HISTORY_LIMIT = 10
 
@@ -276,7 +276,7 @@ def _discover(warehouse: str, p: Plan, obs: Observations, now: datetime) -> None
     if empty:
         p.say(where, f"no freight: nothing matches {', '.join(empty)}", blocked=True)
         return
-    from bot.core.artifacts import Chart, Commit, Image
+    from bot.core.discover.artifacts import Chart, Commit, Image
 
     newest = [s.artifacts[0] for s in disc.subscriptions]
     taken = {r.freight.alias for r in p.ledger.freight.values()}

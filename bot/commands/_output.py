@@ -1,0 +1,85 @@
+"""How a reconcile's outcome reaches people: the terminal, and GitHub Actions."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import TYPE_CHECKING, Any, TextIO
+
+from bot.commands._wiring import _actions_io
+
+if TYPE_CHECKING:
+    from bot.commands._context import RunContext
+    from bot.loop.reconcile import Outcome
+
+
+def _report(outcome: Outcome, out: TextIO, fmt: str, *, dry_run: bool) -> None:
+    from bot.core.decide.planner import MergePromotionPR, OpenPromotionPR
+
+    if fmt == "json":
+        json.dump(
+            {
+                "dryRun": dry_run,
+                "decisions": [
+                    {"stage": d.stage, "message": d.message, "blocked": d.blocked}
+                    for d in outcome.decisions
+                ],
+                "actions": [_action_json(a) for a in outcome.actions],
+                "changes": outcome.changes,
+                "errors": outcome.errors,
+                "stateCommit": outcome.state_commit,
+            },
+            out,
+            indent=2,
+        )
+        out.write("\n")
+        return
+    for d in outcome.decisions:
+        print(f"{'!' if d.blocked else '-'} {d.stage}: {d.message}", file=out)
+    if dry_run:
+        for a in outcome.actions:
+            verb = {OpenPromotionPR: "would open", MergePromotionPR: "would merge"}.get(
+                type(a), "would update"
+            )
+            print(f"  {verb}: {_action_json(a)}", file=out)
+    for c in outcome.changes:
+        print(f"  changed: {c}", file=out)
+    for e in outcome.errors:
+        print(f"error: {e}", file=sys.stderr)
+
+
+def _action_json(a: object) -> dict[str, Any]:
+    from bot.core.decide.planner import ClosePromotionPR, MergePromotionPR, OpenPromotionPR
+
+    if isinstance(a, OpenPromotionPR):
+        return {
+            "type": "open",
+            "stage": a.stage,
+            "freight": a.freight.name,
+            "alias": a.freight.alias,
+            "version": a.freight.summary(),
+            "pr": a.pr,
+        }
+    if isinstance(a, MergePromotionPR):
+        return {"type": "merge", "stage": a.stage, "pr": a.pr, "sha": a.head_sha}
+    if isinstance(a, ClosePromotionPR):
+        return {"type": "close", "stage": a.stage, "pr": a.pr}
+    return {"type": "update", "stage": getattr(a, "stage", ""), "pr": getattr(a, "pr", None)}
+
+
+def _publish(ctx: RunContext, outcome: Outcome, out: TextIO) -> None:
+    """Step summary, outputs and annotations when running inside GitHub Actions."""
+    io = _actions_io(ctx, out)
+    if not io.enabled:
+        return
+    from bot.render.summary import step_summary
+
+    io.summary(step_summary(outcome))
+    promoted = [c for c in outcome.changes if ": promoted " in c]
+    io.set_output("promotions", json.dumps(promoted))
+    io.set_output("state-commit", outcome.state_commit or "")
+    for e in outcome.errors:
+        io.error(e, title="shunter")
+    for d in outcome.decisions:
+        if d.blocked and d.stage.startswith("warehouse/"):
+            io.warning(d.message, title=f"shunter {d.stage}")

@@ -1,0 +1,128 @@
+"""The one place that builds adapters from a :class:`RunContext` and the config.
+
+Commands ask for what they need (a config, a world with or without GitHub and the
+registries, the ledger); only this module knows which adapter class serves each port.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+from bot.errors import PermanentError
+
+if TYPE_CHECKING:
+    from bot.adapters.actions import ActionsIO
+    from bot.commands._context import RunContext
+    from bot.core.ledger import Ledger
+    from bot.core.model import Config
+    from bot.loop.reconcile import World
+
+
+def _load_config(ctx: RunContext) -> Config:
+    from bot.adapters.configdir import load_config_dir
+
+    return load_config_dir(ctx.config_dir)
+
+
+def _world(ctx: RunContext, config: Config, *, forge: bool, registry: bool = True) -> World:
+    from bot.adapters.git import GitRemoteRepo, GitStateStore
+    from bot.loop.reconcile import World
+
+    branch = ctx.state_branch or config.settings.state_branch
+    w = World(
+        config=config,
+        state=GitStateStore(ctx.repo_dir, branch=branch),
+        gitops=GitRemoteRepo(ctx.repo_dir),
+        owner=ctx.owner,
+        env=dict(ctx.env or {}),
+    )
+    if ctx.now is not None:
+        fixed = ctx.now
+        w.clock = lambda: fixed
+    else:
+        w.clock = lambda: datetime.now(UTC)
+    if registry:
+        from bot.adapters.gitsource import GitSource
+        from bot.adapters.helm import HelmRepository
+        from bot.adapters.registry import OciRegistry, parse_repo_url
+        from bot.core.model import ImageSubscription
+
+        credentials = _registry_credentials(config, ctx.env or {})
+        insecure = frozenset(
+            parse_repo_url(sub.repo_url).host
+            for wh in config.warehouses
+            for sub in wh.subscriptions
+            if isinstance(sub, ImageSubscription) and sub.insecure_skip_tls_verify
+        )
+        oci = OciRegistry(credentials=credentials, insecure_hosts=insecure)
+        w.registry = oci
+        w.charts = HelmRepository(credentials=credentials, registry=oci)
+        env = ctx.env or {}
+        cache = Path(env.get("RUNNER_TEMP") or tempfile.gettempdir()) / "shunter-git"
+        w.git_source = GitSource(cache)
+    if forge:
+        w.forge = _forge(ctx)
+    return w
+
+
+def _registry_credentials(config: Config, env: Mapping[str, str]) -> Any:
+    """Credentials by registry host, from env vars named in the config (never the config)."""
+    from bot.adapters.registry import parse_repo_url
+    from bot.core.model import ImageSubscription
+
+    by_host: dict[str, tuple[str, str]] = {}
+    for wh in config.warehouses:
+        for sub in wh.subscriptions:
+            if isinstance(sub, ImageSubscription) and sub.credentials_env:
+                user = env.get(f"{sub.credentials_env}_USERNAME")
+                password = env.get(f"{sub.credentials_env}_PASSWORD")
+                if user and password:
+                    # Keyed by the host the adapter actually contacts (docker.io ->
+                    # registry-1.docker.io), which is how it asks.
+                    by_host[parse_repo_url(sub.repo_url).host] = (user, password)
+    token = env.get("GITHUB_TOKEN")
+    if token and "ghcr.io" not in by_host:
+        by_host["ghcr.io"] = (env.get("GITHUB_ACTOR") or "token", token)
+
+    def lookup(host: str) -> tuple[str, str] | None:
+        return by_host.get(host)
+
+    return lookup
+
+
+def _forge(ctx: RunContext) -> Any:
+    if not ctx.token:
+        raise PermanentError(
+            "this command needs the GitHub API: set GITHUB_TOKEN (in a workflow, pass "
+            "`token: ${{ github.token }}` to the action)"
+        )
+    if not ctx.repository or "/" not in ctx.repository:
+        raise PermanentError("set GITHUB_REPOSITORY (owner/name) or pass --repo owner/name")
+    from bot.adapters.github import GitHubForge
+
+    return GitHubForge(api_url=ctx.api_url, token=ctx.token, repository=ctx.repository)
+
+
+def _actions_io(ctx: RunContext, out: TextIO) -> ActionsIO:
+    from bot.adapters.actions import ActionsIO
+
+    io = ActionsIO(ctx.env or {}, stream=out)
+    if ctx.token:
+        io.mask(ctx.token)
+    return io
+
+
+def _ledger(ctx: RunContext, config: Config) -> Ledger:
+    from bot.adapters.git import GitStateStore
+    from bot.core.ledger import from_files
+
+    branch = ctx.state_branch or config.settings.state_branch
+    files, _head = GitStateStore(ctx.repo_dir, branch=branch).load()
+    try:
+        return from_files(files)
+    except ValueError as exc:
+        raise PermanentError(f"state branch {branch}: {exc}") from exc

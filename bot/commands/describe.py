@@ -1,0 +1,28 @@
+"""``shunter describe freight|stage NAME``: one freight or stage in detail."""
+
+from __future__ import annotations
+
+from typing import TextIO
+
+from bot.commands._context import RunContext
+from bot.commands._wiring import _ledger, _load_config
+from bot.errors import PermanentError
+
+
+def cmd_describe(ctx: RunContext, out: TextIO, kind: str, name: str) -> int:
+    from bot.render import views
+
+    config = _load_config(ctx)
+    ledger = _ledger(ctx, config)
+    if kind == "stage":
+        try:
+            config.stage(name)
+        except KeyError:
+            raise PermanentError(f"no stage {name!r} in {ctx.config_dir}") from None
+        out.write(views.describe_stage(name, config, ledger))
+        return 0
+    rec = ledger.find_freight(name)
+    if rec is None:
+        raise PermanentError(f"no freight {name!r}: see `shunter get freight` for IDs and aliases")
+    out.write(views.describe_freight(rec, ledger))
+    return 0

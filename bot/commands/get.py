@@ -1,0 +1,27 @@
+"""``shunter get KIND``: list stages, freight, promotions or warehouses."""
+
+from __future__ import annotations
+
+import json
+from typing import TextIO
+
+from bot.commands._context import RunContext
+from bot.commands._wiring import _ledger, _load_config
+
+
+def cmd_get(ctx: RunContext, out: TextIO, kind: str, fmt: str) -> int:
+    from bot.render import views
+
+    config = _load_config(ctx)
+    ledger = _ledger(ctx, config)
+    rows = views.rows(kind, config, ledger)
+    if fmt == "json":
+        json.dump(rows, out, indent=2)
+        out.write("\n")
+    elif fmt == "yaml":
+        import yaml
+
+        out.write(yaml.safe_dump(rows, sort_keys=False))
+    else:
+        out.write(views.table(kind, rows, wide=fmt == "wide"))
+    return 0

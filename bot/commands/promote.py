@@ -1,0 +1,78 @@
+"""``shunter promote``: an emergency promotion of a freight, or of a stage's freight, to a stage."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, TextIO
+
+from bot.commands._actor import _check_actor, _require_reason
+from bot.commands._context import RunContext
+from bot.commands._output import _publish, _report
+from bot.commands._wiring import _load_config, _world
+from bot.errors import PermanentError
+
+if TYPE_CHECKING:
+    from bot.core.ledger import Ledger, PromotionKind
+
+
+def cmd_promote(
+    ctx: RunContext,
+    out: TextIO,
+    freight_ref: str | None,
+    from_stage: str | None,
+    to: str,
+    reason: str,
+) -> int:
+    from bot.core.ledger import OperationRecord, Request
+    from bot.loop.reconcile import reconcile
+
+    config = _load_config(ctx)
+    try:
+        config.stage(to)
+    except KeyError:
+        raise PermanentError(f"no stage {to!r} in {ctx.config_dir}") from None
+    if bool(freight_ref) == bool(from_stage):
+        raise PermanentError("name a freight, or --from STAGE, but not both")
+    _require_reason(reason, f"promoting to {to}")
+    world = _world(ctx, config, forge=True, registry=False)
+    what = f"promoting to {to}"
+    actor = _check_actor(ctx, config, world, reason, what)
+
+    def mutate(ledger: Ledger, now: datetime) -> list[str]:
+        if from_stage:
+            src = ledger.stages.get(from_stage)
+            if src is None or src.current_freight is None:
+                raise PermanentError(
+                    f"stage {from_stage!r} runs no freight yet: nothing to promote"
+                )
+            rec = ledger.freight[src.current_freight]
+        else:
+            found = ledger.find_freight(freight_ref or "")
+            if found is None:
+                raise PermanentError(
+                    f"no freight {freight_ref!r}: see `shunter get freight` for IDs and aliases"
+                )
+            rec = found
+        target = ledger.stage(to)
+        current = ledger.freight.get(target.current_freight or "")
+        older = (
+            current is not None
+            and rec.freight.discovered_at is not None
+            and current.freight.discovered_at is not None
+            and rec.freight.discovered_at < current.freight.discovered_at
+        )
+        kind: PromotionKind = "rollback" if older else "emergency"
+        target.request = Request(
+            freight=rec.freight.name, kind=kind, by=actor, reason=reason, at=now
+        )
+        rec.approved_for[to] = actor
+        op = "promote-from" if from_stage else "rollback" if kind == "rollback" else "promote"
+        ledger.operations.append(
+            OperationRecord(op, to, actor, reason, now, freight=rec.freight.name)
+        )
+        return [f"{to}: {actor} asked for {kind} promotion of {rec.freight.alias}: {reason}"]
+
+    outcome = reconcile(world, discover_now=False, mutate=mutate)
+    _report(outcome, out, "text", dry_run=False)
+    _publish(ctx, outcome, out)
+    return 0 if outcome.ok else 1

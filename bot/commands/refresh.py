@@ -1,0 +1,24 @@
+"""``shunter refresh warehouse NAME``: discover one warehouse's freight now."""
+
+from __future__ import annotations
+
+from typing import TextIO
+
+from bot.commands._context import RunContext
+from bot.commands._output import _report
+from bot.commands._wiring import _load_config, _world
+from bot.errors import PermanentError
+
+
+def cmd_refresh(ctx: RunContext, out: TextIO, name: str) -> int:
+    from bot.loop.reconcile import reconcile
+
+    config = _load_config(ctx)
+    try:
+        config.warehouse(name)
+    except KeyError:
+        raise PermanentError(f"no warehouse {name!r} in {ctx.config_dir}") from None
+    world = _world(ctx, config, forge=False)
+    outcome = reconcile(world, warehouses={name})
+    _report(outcome, out, "text", dry_run=False)
+    return 0 if outcome.ok else 1

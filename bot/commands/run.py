@@ -1,0 +1,71 @@
+"""``shunter run``: what the GitHub Action runs; the operation input picks the command."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, TextIO
+
+from bot.commands._context import RunContext
+from bot.commands._output import _publish, _report
+from bot.commands._wiring import _load_config, _world
+from bot.commands.promote import cmd_promote
+from bot.commands.stage_flag import cmd_stage_flag
+from bot.errors import PermanentError
+
+OPERATIONS = ("promote", "promote-from", "rollback", "pause", "resume", "refresh", "release-hold")
+
+
+def cmd_run(ctx: RunContext, out: TextIO) -> int:
+    """The Action's entry point: the operation input picks the subcommand."""
+    env = ctx.env or {}
+    op = (env.get("SHUNTER_OPERATION") or "").strip()
+    reason = env.get("SHUNTER_REASON", "")
+    stage = env.get("SHUNTER_STAGE", "")
+    dry_run = env.get("SHUNTER_DRY_RUN", "false").lower() == "true"
+    if op and op not in OPERATIONS:
+        raise PermanentError(f"operation {op!r} is not one of {', '.join(OPERATIONS)}")
+    if op in ("promote", "rollback"):
+        return cmd_promote(ctx, out, env.get("SHUNTER_FREIGHT"), None, stage, reason)
+    if op == "promote-from":
+        return cmd_promote(ctx, out, None, env.get("SHUNTER_FROM"), stage, reason)
+    if op in ("pause", "resume", "release-hold"):
+        return cmd_stage_flag(ctx, out, op, stage, reason)
+    if op == "refresh":
+        from bot.loop.reconcile import reconcile
+
+        config = _load_config(ctx)
+        world = _world(ctx, config, forge=True)
+        outcome = reconcile(world, warehouses={env.get("SHUNTER_WAREHOUSE", "")})
+        _report(outcome, out, "text", dry_run=False)
+        _publish(ctx, outcome, out)
+        return 0 if outcome.ok else 1
+    return _reconcile_event(ctx, out, dry_run=dry_run)
+
+
+def _reconcile_event(ctx: RunContext, out: TextIO, *, dry_run: bool) -> int:
+    """A reconcile narrowed by the event that started the workflow (if it names one)."""
+    from bot.core.discover.events import trigger_for
+    from bot.loop.reconcile import reconcile
+
+    env = ctx.env or {}
+    config = _load_config(ctx)
+    payload: dict[str, Any] = {}
+    path = env.get("GITHUB_EVENT_PATH")
+    if path:
+        try:
+            loaded = json.loads(Path(path).read_text())
+            payload = loaded if isinstance(loaded, dict) else {}
+        except (OSError, ValueError):
+            payload = {}  # unreadable: a full reconcile is always safe
+    trigger = trigger_for(config, env.get("GITHUB_EVENT_NAME", ""), payload)
+    print(f"trigger: {trigger.reason}", file=out)
+    world = _world(ctx, config, forge=bool(ctx.token) or not dry_run)
+    outcome = reconcile(
+        world,
+        dry_run=dry_run,
+        warehouses=None if trigger.warehouses is None else set(trigger.warehouses),
+    )
+    _report(outcome, out, "text", dry_run=dry_run)
+    _publish(ctx, outcome, out)
+    return 0 if outcome.ok else 1

@@ -612,11 +612,13 @@ class GitRemoteRepo:
 
         Returns the commit ``branch`` now points at. When the new tree equals the tree
         ``branch`` already has on the remote, nothing is committed or pushed and the
-        existing head is returned. ``force`` rewrites ``branch``; without it the push must
-        fast-forward. Raises ``ConflictError`` when a non-forced push is rejected (the
-        branch moved; fetch again and retry), ``PermanentError`` when ``base`` does not
-        exist, the remote refuses the push by rule, or git fails, ``TransientError`` on
-        network failures.
+        existing head is returned. ``force`` rewrites ``branch``, but only from the head
+        this instance observed (``--force-with-lease``): a branch another run pushed
+        meanwhile is never overwritten blind. Without ``force`` the push must fast-forward.
+        Raises ``ConflictError`` when the push is rejected (the branch moved; it is fetched
+        again on the next call, so the caller re-reads and retries), ``PermanentError`` when
+        ``base`` does not exist, the remote refuses the push by rule, or git fails,
+        ``TransientError`` on network failures.
         """
         heads = self._remote.heads(base, branch)
         base_head = heads[base]
@@ -630,11 +632,14 @@ class GitRemoteRepo:
         if current is not None and _tree_of(self.git, current) == tree:
             return current
         commit = _commit(self.git, tree, base_head, message)
-        if self._remote.push(commit, branch, force=force) == "rejected":
+        # A forced push is a compare-and-swap on the head read above ("" = must not exist):
+        # https://git-scm.com/docs/git-push#Documentation/git-push.txt---force-with-leaseltrefnamegtltexpectgt
+        lease = (current or "") if force else None
+        if self._remote.push(commit, branch, lease=lease) == "rejected":
             self._remote.forget(base, branch)
             raise ConflictError(
                 f"branch {branch} moved on remote {self._remote.remote} while Shunter was "
-                "writing it (the push would not fast-forward); the next attempt re-reads it"
+                "writing it (another run pushed first); the next attempt re-reads it"
             )
         self._remote.record(branch, commit)
         return commit

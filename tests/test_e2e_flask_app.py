@@ -12,69 +12,17 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import github
 import pytest
 import yaml
-from github import Auth
 
 from bot.cli import main
+from sandbox.pipeline import T0, Pipeline, pipeline_world
 from sandbox.registry import LocalRegistry
-from sandbox.world import REPOSITORY, USERS, SandboxWorld
-
-T0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
-
-
-class Pipeline:
-    def __init__(self, world: SandboxWorld) -> None:
-        self.w = world
-        self.now = T0
-
-    def shunter(self, *args: str, login: str = "shunter-bot", expect: int = 0, **env: str) -> str:
-        out = io.StringIO()
-        e = self.w.env(login=login, SHUNTER_NOW=self.now.isoformat(), GITHUB_ACTOR=login)
-        e.update(env)
-        code = main(["--repo-dir", str(self.w.checkout), *args], env=e, out=out)
-        assert code == expect, out.getvalue()
-        return out.getvalue()
-
-    def gh(self, login: str = "alice") -> github.Github:
-        assert self.w.github is not None
-        return github.Github(auth=Auth.Token(USERS[login]), base_url=self.w.github.api_url)
-
-    def pr(self, number: int, login: str = "alice"):  # type: ignore[no-untyped-def]
-        return self.gh(login).get_repo(REPOSITORY).get_pull(number)
-
-    def stages(self) -> dict[str, dict]:  # type: ignore[type-arg]
-        rows = json.loads(self.shunter("get", "stages", "-o", "json"))
-        return {r["name"]: r for r in rows}
-
-    def version(self, stage: str) -> str | None:
-        cur = self.stages()[stage]["currentFreight"]
-        return None if cur is None else cur["version"]
-
-    def prod_pr(self) -> int:
-        """Push 1.8.4, let it reach staging, and return the number of prod's waiting PR."""
-        self.w.push("1.8.4")
-        self.shunter("reconcile")
-        self.now += timedelta(minutes=31)
-        self.shunter("reconcile")
-        return int(self.stages()["prod"]["promotion"]["pr"])
-
-    def writes(self) -> int:
-        assert self.w.github is not None
-        return len(self.w.github.write_requests())
-
-    def state_head(self) -> str:
-        return subprocess.run(
-            ["git", "rev-parse", "refs/heads/shunter/state"],
-            cwd=self.w.bare,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
+from sandbox.world import REPOSITORY
 
 
 @pytest.fixture
@@ -83,10 +31,7 @@ def pipeline(
 ) -> Iterator[Pipeline]:
     # Each test gets its own image repository in the shared registry.
     path = "e2e/" + request.node.name.replace("_", "-").lower()
-    with SandboxWorld(tmp_path / "world", registry=oci_registry, image_path=path) as w:
-        p = Pipeline(w)
-        assert w.github is not None
-        w.github.clock = lambda: p.now  # GitHub's timestamps follow the simulated clock
+    with pipeline_world(tmp_path / "world", oci_registry, path) as p:
         yield p
 
 

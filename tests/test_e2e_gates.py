@@ -15,9 +15,9 @@ from typing import ClassVar
 import pytest
 
 from sandbox.fixtures.github import VERIFY_WORKFLOW
+from sandbox.pipeline import Pipeline, pipeline_world
 from sandbox.registry import LocalRegistry
-from sandbox.world import REPOSITORY, SandboxWorld
-from tests.test_e2e_flask_app import Pipeline
+from sandbox.world import REPOSITORY
 
 DEV_WITH_GATES = """\
 apiVersion: kargo.akuity.io/v1alpha1
@@ -104,12 +104,7 @@ def world(
     tmp_path: Path, registry: LocalRegistry, name: str, overrides: dict[str, str]
 ) -> Iterator[Pipeline]:
     path = "gates/" + name.replace("_", "-").lower()
-    with SandboxWorld(
-        tmp_path / "world", registry=registry, image_path=path, overrides=overrides
-    ) as w:
-        p = Pipeline(w)
-        assert w.github is not None
-        w.github.clock = lambda: p.now
+    with pipeline_world(tmp_path / "world", registry, path, overrides) as p:
         yield p
 
 

@@ -29,7 +29,7 @@ from bot.core.model import (
     YamlValueUpdate,
 )
 from bot.errors import ConfigError
-from tests.core.test_seed_snippets import schema_errors
+from sandbox.schemacheck import schema_errors
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "flask-app"
 

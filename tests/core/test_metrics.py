@@ -6,7 +6,7 @@ from bot.core.discover.artifacts import Image
 from bot.core.discover.freight import make_freight
 from bot.core.ledger import FreightRecord, Ledger, PromotionRecord, StageRecord
 from bot.core.metrics import metrics_text
-from tests.core.test_planner import CONFIG
+from sandbox.planning import CONFIG
 
 T = datetime(2026, 5, 1, tzinfo=UTC)
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
-from bot.core.decide.observations import Discovery, Observations, PromotionPR, SubscriptionResult
+from bot.core.decide.observations import Discovery, PromotionPR, SubscriptionResult
 from bot.core.decide.planner import (
     MergePromotionPR,
     OpenPromotionPR,
@@ -17,112 +17,13 @@ from bot.core.decide.planner import (
     plan,
 )
 from bot.core.decide.pulls import PullRequest, Review
-from bot.core.discover.artifacts import Image
 from bot.core.ledger import Ledger, PromotionRecord, Request
-from bot.core.model import (
-    Approvals,
-    Approver,
-    Config,
-    FreightRequest,
-    GitRepoUpdate,
-    ImageSubscription,
-    KustomizeImageUpdate,
-    PromotionPolicy,
-    Retention,
-    Stage,
-    Warehouse,
-)
-from bot.core.promote import promotion as promo
-
-T0 = datetime(2026, 3, 3, 10, 0, tzinfo=UTC)
-REPO = "ghcr.io/alkon/flask-app"
-BOT = "shunter-bot"
-
-
-def _stage(name: str, policy: PromotionPolicy, upstream: tuple[str, ...] = ()) -> Stage:
-    return Stage(
-        name=name,
-        requested_freight=(
-            FreightRequest("flask-app", direct=not upstream, upstream_stages=upstream),
-        ),
-        promotion_policy=policy,
-        git_repo_updates=(GitRepoUpdate(kustomize=(KustomizeImageUpdate(REPO, f"env/{name}"),)),),
-    )
-
-
-CONFIG = Config(
-    warehouses=(Warehouse("flask-app", (ImageSubscription(REPO, ">=1.8.0 <2.0.0"),)),),
-    stages=(
-        _stage("dev", PromotionPolicy(auto_promotion_enabled=True)),
-        _stage(
-            "staging",
-            PromotionPolicy(
-                auto_promotion_enabled=True, auto_promotion_delay=timedelta(minutes=30)
-            ),
-            ("dev",),
-        ),
-        _stage(
-            "prod",
-            PromotionPolicy(
-                auto_promotion_enabled=False,
-                approvals=Approvals(
-                    required=True,
-                    approvers=(Approver("team", "platform-team"), Approver("user", "tech-lead")),
-                    minimum_approvals=2,
-                ),
-            ),
-            ("staging",),
-        ),
-    ),
-)
-TEAMS: dict[str, frozenset[str] | str] = {"alkon/platform-team": frozenset({"alice", "bob"})}
-
-
-def found(tag: str) -> dict[str, Discovery]:
-    img = Image(REPO, tag, "sha256:" + tag.replace(".", "").ljust(64, "0"))
-    return {"flask-app": Discovery("flask-app", (SubscriptionResult(f"image {REPO}", (img,)),))}
-
-
-def pr_for(p: Plan, stage: str, number: int, **kw: object) -> PullRequest:
-    """The PR GitHub would show after the plan's open action for ``stage`` was applied."""
-    (action,) = [a for a in p.actions if isinstance(a, OpenPromotionPR) and a.stage == stage]
-    fields: dict[str, object] = {
-        "number": number,
-        "url": f"http://gh/pull/{number}",
-        "title": action.title,
-        "body": action.body,
-        "author": BOT,
-        "head_branch": promo.branch_for(stage),
-        "head_sha": f"{number:040d}",
-        "base_branch": "main",
-        "state": "open",
-        "merged": False,
-        "merged_by": None,
-        "merge_commit_sha": None,
-        "created_at": T0,
-    }
-    fields.update(kw)
-    return PullRequest(**fields)  # type: ignore[arg-type]
-
-
-def merged(pr: PullRequest, by: str = BOT, at: datetime = T0) -> PullRequest:
-    return replace(
-        pr, state="closed", merged=True, merged_by=by, merge_commit_sha="m" * 40, merged_at=at
-    )
-
-
-def obs(**kw: object) -> Observations:
-    kw.setdefault("bot_login", BOT)
-    kw.setdefault("teams", TEAMS)
-    return Observations(**kw)  # type: ignore[arg-type]
+from bot.core.model import Config, PromotionPolicy, Retention
+from sandbox.planning import CONFIG, REPO, T0, found, kinds, merged, obs, pr_for
 
 
 def run(led: Ledger, now: datetime, **kw: object) -> Plan:
     return plan(CONFIG, led, obs(**kw), now, owner="alkon")
-
-
-def kinds(p: Plan) -> list[tuple[str, str]]:
-    return [(type(a).__name__, a.stage) for a in p.actions]
 
 
 def test_new_freight_goes_to_dev_and_nowhere_else() -> None:

@@ -24,7 +24,7 @@ from bot.core.model import (
     VerificationStep,
     WorkflowCheck,
 )
-from tests.core.test_planner import CONFIG, T0, TEAMS, found, kinds, merged, obs, pr_for
+from sandbox.planning import CONFIG, T0, TEAMS, found, kinds, merged, obs, pr_for
 
 DEV = CONFIG.stages[0]
 STAGING = CONFIG.stages[1]

@@ -1,0 +1,106 @@
+"""The seed's flask-app pipeline driven end to end, the way the Action drives it.
+
+``Pipeline`` runs the real ``shunter`` command (``bot.cli.main``) against a running
+``SandboxWorld`` with a simulated clock that the GitHub sandbox's timestamps follow;
+``pipeline_world`` starts such a world and yields its ``Pipeline``. The end-to-end tests
+share both.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import github
+from github import Auth
+from github.PullRequest import PullRequest
+
+from bot.cli import main
+from sandbox.registry import LocalRegistry
+from sandbox.world import REPOSITORY, USERS, SandboxWorld
+
+#: Where the simulated clock starts.
+T0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
+
+
+class Pipeline:
+    """A running world plus the clock the next ``shunter`` command reads."""
+
+    def __init__(self, world: SandboxWorld) -> None:
+        self.w = world
+        self.now = T0
+
+    def shunter(self, *args: str, login: str = "shunter-bot", expect: int = 0, **env: str) -> str:
+        """Run ``shunter *args`` as ``login``; return its output, asserting its exit code."""
+        out = io.StringIO()
+        e = self.w.env(login=login, SHUNTER_NOW=self.now.isoformat(), GITHUB_ACTOR=login)
+        e.update(env)
+        code = main(["--repo-dir", str(self.w.checkout), *args], env=e, out=out)
+        assert code == expect, out.getvalue()
+        return out.getvalue()
+
+    def gh(self, login: str = "alice") -> github.Github:
+        """A PyGithub client authenticated as ``login``."""
+        assert self.w.github is not None
+        return github.Github(auth=Auth.Token(USERS[login]), base_url=self.w.github.api_url)
+
+    def pr(self, number: int, login: str = "alice") -> PullRequest:
+        """Pull request ``number`` of the GitOps repository, as ``login`` sees it."""
+        return self.gh(login).get_repo(REPOSITORY).get_pull(number)
+
+    def stages(self) -> dict[str, dict[str, Any]]:
+        """``shunter get stages -o json``, keyed by stage name."""
+        rows = json.loads(self.shunter("get", "stages", "-o", "json"))
+        return {r["name"]: r for r in rows}
+
+    def version(self, stage: str) -> str | None:
+        """The version ``stage`` runs according to the ledger, or None."""
+        cur = self.stages()[stage]["currentFreight"]
+        return None if cur is None else str(cur["version"])
+
+    def prod_pr(self) -> int:
+        """Push 1.8.4, let it reach staging, and return the number of prod's waiting PR."""
+        self.w.push("1.8.4")
+        self.shunter("reconcile")
+        self.now += timedelta(minutes=31)
+        self.shunter("reconcile")
+        return int(self.stages()["prod"]["promotion"]["pr"])
+
+    def writes(self) -> int:
+        """How many writing requests the GitHub sandbox has answered so far."""
+        assert self.w.github is not None
+        return len(self.w.github.write_requests())
+
+    def state_head(self) -> str:
+        """The commit the ledger branch ``shunter/state`` points at."""
+        return subprocess.run(
+            ["git", "rev-parse", "refs/heads/shunter/state"],
+            cwd=self.w.bare,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+
+
+@contextmanager
+def pipeline_world(
+    root: Path,
+    registry: LocalRegistry,
+    image_path: str,
+    overrides: dict[str, str] | None = None,
+) -> Iterator[Pipeline]:
+    """Start a ``SandboxWorld`` under ``root`` (images under ``image_path`` in the shared
+    ``registry``, repository files replaced by ``overrides``) and yield its ``Pipeline``."""
+    with SandboxWorld(
+        root, registry=registry, image_path=image_path, overrides=overrides or {}
+    ) as w:
+        p = Pipeline(w)
+        assert w.github is not None
+        w.github.clock = lambda: p.now  # GitHub's timestamps follow the simulated clock
+        yield p

@@ -1,0 +1,48 @@
+"""The test world's own rules: tests share helpers through ``sandbox/``, never each other."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).resolve().parents[1]
+
+
+def imports_of_tests(source: str) -> list[str]:
+    """The modules under ``tests`` that ``source`` imports, at any depth of the tree."""
+    found: list[str] = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found += [a.name for a in node.names if a.name.split(".")[0] == "tests"]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level > 0:
+                found.append("." * node.level + (node.module or ""))
+            elif node.module and node.module.split(".")[0] == "tests":
+                found.append(node.module)
+    return found
+
+
+def test_no_test_module_imports_another() -> None:
+    offenders = {
+        str(path.relative_to(TESTS)): imports_of_tests(path.read_text())
+        for path in sorted(TESTS.rglob("*.py"))
+        if path.name != "conftest.py"
+    }
+    assert {k: v for k, v in offenders.items() if v} == {}
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("from tests.core.test_planner import CONFIG", ["tests.core.test_planner"]),
+        ("import tests.test_e2e_flask_app", ["tests.test_e2e_flask_app"]),
+        ("from .test_planner import found", [".test_planner"]),
+        ("def f():\n    from tests import helpers", ["tests"]),
+        ("from sandbox.planning import CONFIG", []),
+        ("import testsuite", []),
+    ],
+)
+def test_the_rule_sees_every_form_of_import(source: str, expected: list[str]) -> None:
+    assert imports_of_tests(source) == expected

@@ -35,3 +35,28 @@ class PullRequest:
     created_at: datetime
     merged_at: datetime | None = None
     closed_at: datetime | None = None
+    head_repo: str | None = None  # owner/name the head branch lives in (None: fork deleted)
+    base_sha: str = ""
+
+
+FileStatus = Literal["added", "removed", "modified", "renamed", "copied", "changed", "unchanged"]
+
+
+@dataclass(frozen=True)
+class ChangedFile:
+    """One file a pull request changes, as ``GET /pulls/{n}/files`` lists it
+    (https://docs.github.com/en/rest/pulls/pulls#list-pull-requests-files)."""
+
+    path: str
+    status: FileStatus
+    previous_path: str | None = None  # a rename's old name
+
+
+@dataclass(frozen=True)
+class HeadCommit:
+    """A commit on a pull request's head: the GitHub users it is attributed to
+    (``None`` when its e-mail belongs to no GitHub account)."""
+
+    sha: str
+    author: str | None
+    committer: str | None

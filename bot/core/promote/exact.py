@@ -1,0 +1,94 @@
+"""Is this pull request the bot's own promotion, and is its change exactly the bot's edit?
+
+Shunter merges, and records as a promotion, only what it would have written itself: a
+PR opened by its own identity from ``shunter/<stage>`` in the same repository, whose
+base-to-head change is the edit it computes for the freight (the same files, the same
+resulting contents, nothing else). Anything else is somebody else's change, however the
+PR body is worded: a marker in it proves nothing, since anyone can write one.
+
+Pure: the loop observes the PR, its changed files and their contents; these functions
+compare values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum
+
+from bot.core.decide.pulls import ChangedFile, PullRequest
+from bot.core.promote.promotion import branch_for
+
+
+class Origin(Enum):
+    """Whose pull request this is, as far as promotions go."""
+
+    OURS = "opened by the bot from its promotion branch"
+    OTHER_AUTHOR = "opened by someone other than the bot"
+    OTHER_BRANCH = "not from the stage's promotion branch"
+    FORK = "from another repository"
+
+
+def pr_origin(pr: PullRequest, *, stage: str, bot_login: str, repository: str) -> Origin:
+    """``Origin.OURS`` only for a PR by ``bot_login`` from ``shunter/<stage>`` of
+    ``repository`` (``owner/name``, compared case-insensitively as GitHub does)."""
+    if pr.author.lower() != bot_login.lower():
+        return Origin.OTHER_AUTHOR
+    if pr.head_branch != branch_for(stage):
+        return Origin.OTHER_BRANCH
+    if pr.head_repo is None or pr.head_repo.lower() != repository.lower():
+        return Origin.FORK
+    return Origin.OURS
+
+
+@dataclass(frozen=True)
+class EditCheck:
+    """How a PR's change differs from the bot's edit; all empty means exactly the edit."""
+
+    extra: tuple[str, ...] = ()  # files the PR changes that the edit leaves alone
+    missing: tuple[str, ...] = ()  # files the edit changes that the PR does not
+    different: tuple[str, ...] = ()  # files both change, to other contents
+
+    @property
+    def exact(self) -> bool:
+        return not (self.extra or self.missing or self.different)
+
+    def describe(self) -> str:
+        """``extra: app.py; different: env/prod/values.yaml`` (empty when exact)."""
+        parts = [
+            f"{label}: {', '.join(paths)}"
+            for label, paths in (
+                ("files the promotion does not touch", self.extra),
+                ("files left unchanged", self.missing),
+                ("other contents", self.different),
+            )
+            if paths
+        ]
+        return "; ".join(parts)
+
+
+def check_edit(
+    edit: Mapping[str, str],
+    base: Mapping[str, str | None],
+    changed: tuple[ChangedFile, ...],
+    head: Mapping[str, str | None],
+) -> EditCheck:
+    """Compare a PR's change with the bot's ``edit`` for its freight.
+
+    ``edit`` maps each file the promotion writes to its new text (computed from the
+    base branch as it is now); ``base`` holds those files' texts on the base branch
+    (``None``: absent). ``changed`` is the PR's file list and ``head`` the text at the
+    head of every path in it (``None``: absent at the head). A file the edit writes
+    with the text it already has is no change. Renames and copies count their old
+    name as changed too. Never raises.
+    """
+    want = {path: text for path, text in edit.items() if base.get(path) != text}
+    touched: set[str] = set()
+    for f in changed:
+        touched.add(f.path)
+        if f.previous_path:
+            touched.add(f.previous_path)
+    extra = sorted(p for p in touched if p not in want)
+    missing = sorted(p for p in want if p not in touched)
+    different = sorted(p for p in want if p in touched and head.get(p) != want[p])
+    return EditCheck(tuple(extra), tuple(missing), tuple(different))

@@ -12,16 +12,19 @@ from datetime import datetime
 from typing import Literal, Protocol
 
 from bot.core.decide.observations import CheckRun, HealthReport, StepRun
-from bot.core.decide.pulls import PullRequest, Review, ReviewState
+from bot.core.decide.pulls import ChangedFile, HeadCommit, PullRequest, Review, ReviewState
 
 __all__ = [
+    "ChangedFile",
     "Forge",
     "GitRepo",
+    "HeadCommit",
     "ImageInfo",
     "PullRequest",
     "Registry",
     "Review",
     "ReviewState",
+    "RunActor",
     "StateStore",
     "TagList",
 ]
@@ -80,6 +83,22 @@ class Registry(Protocol):
 
 
 # --------------------------------------------------------------------------- forge
+
+
+@dataclass(frozen=True)
+class RunActor:
+    """Who a workflow run acts for, as ``GET /repos/{o}/{r}/actions/runs/{id}`` says
+    (https://docs.github.com/en/rest/actions/workflow-runs#get-a-workflow-run).
+
+    ``triggering_actor`` started this attempt (a re-run's is whoever re-ran it);
+    ``actor`` started the first attempt."""
+
+    run_id: int
+    triggering_actor: str
+    actor: str
+    event: str
+    run_attempt: int
+    status: str  # queued | in_progress | completed | ...
 
 
 class Forge(Protocol):
@@ -172,6 +191,21 @@ class Forge(Protocol):
 
     def open_code_scanning_alerts(self, ref: str) -> int:
         """Open code scanning alerts on ``ref``; 0 when code scanning is not set up."""
+        ...
+
+    def pull_request_files(self, number: int) -> tuple[ChangedFile, ...]:
+        """The files PR ``number`` changes from its merge base to its head, each with its
+        blob at the head. Raises ``PermanentError`` when GitHub lists no more than part
+        of them (it stops at 3,000 files)."""
+        ...
+
+    def pull_request_commits(self, number: int) -> tuple[HeadCommit, ...]:
+        """The commits of PR ``number``, oldest first, with the users they are attributed to.
+        Raises ``PermanentError`` when GitHub lists no more than part of them (250)."""
+        ...
+
+    def run_actor(self, run_id: int) -> RunActor:
+        """Who workflow run ``run_id`` of this repository acts for, now."""
         ...
 
 

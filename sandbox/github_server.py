@@ -187,6 +187,8 @@ class _WorkflowRun:
     status: str = "queued"
     conclusion: str | None = None
     run_started_at: datetime | None = None
+    run_attempt: int = 1
+    triggering_actor: str | None = None  # who started this attempt (a re-run's re-runner)
 
 
 @dataclass
@@ -902,7 +904,7 @@ class _View:
             "path": run.path,
             "display_title": run.display_title,
             "run_number": run.run_number,
-            "run_attempt": 1,
+            "run_attempt": run.run_attempt,
             "event": run.event,
             "status": run.status,
             "conclusion": run.conclusion,
@@ -914,14 +916,16 @@ class _View:
             "updated_at": _ts(run.updated_at),
             "run_started_at": _ts(run.run_started_at or run.created_at),
             "actor": self.user(run.actor),
-            "triggering_actor": self.user(run.actor),
+            "triggering_actor": self.user(run.triggering_actor or run.actor),
             "jobs_url": f"{url}/jobs",
             "logs_url": f"{url}/logs",
             "check_suite_url": f"{api}/check-suites/{run.id}",
             "artifacts_url": f"{url}/artifacts",
             "cancel_url": f"{url}/cancel",
             "rerun_url": f"{url}/rerun",
-            "previous_attempt_url": None,
+            "previous_attempt_url": (
+                f"{url}/attempts/{run.run_attempt - 1}" if run.run_attempt > 1 else None
+            ),
             "workflow_url": f"{api}/actions/workflows/{run.workflow_id}",
             "head_commit": {"id": run.head_sha, "tree_id": None, "message": ""},
             "repository": {"id": repo.id, "full_name": repo.full_name, "url": api},
@@ -1366,6 +1370,115 @@ def _edit_pull(req: _Request, owner: str, name: str, number: str) -> tuple[int, 
         pr.closed_at = None
     pr.updated_at = req.sb.clock()
     return 200, req.view.pull(repo, pr, req.login, full=True)
+
+
+def _pull_range(sb: GitHubSandbox, repo: _Repo, pr: _Pull) -> tuple[str, str]:
+    """(merge base, head) of ``pr``: what GitHub compares for its files and commits. A
+    merged PR is compared with the base as it was when it was merged."""
+    head = sb._head_sha(repo, pr)
+    base = _tip(repo.bare, pr.base_ref) or pr.base_sha
+    if pr.merge_commit_sha and pr.merge_commit_sha != head:
+        base = pr.merge_commit_sha + "^1"
+    code, mb = _git(repo.bare, "merge-base", base, head)
+    return (mb if code == 0 and mb else pr.base_sha), head
+
+
+_FILE_STATUS = {"A": "added", "D": "removed", "M": "modified", "R": "renamed", "C": "copied"}
+
+
+@_route("GET", _REPO + r"/pulls/(\d+)/files")
+def _pull_files(req: _Request, owner: str, name: str, number: str) -> tuple[int, Any]:
+    # https://docs.github.com/en/rest/pulls/pulls#list-pull-requests-files
+    repo, pr = req.pull(owner, name, number)
+    base, head = _pull_range(req.sb, repo, pr)
+    _, raw = _git(repo.bare, "diff", "--raw", "-z", "-M", "--no-abbrev", base, head)
+    _, numstat = _git(repo.bare, "diff", "--numstat", "-z", "-M", base, head)
+    counts: dict[str, tuple[int, int]] = {}
+    fields = numstat.split("\x00")
+    i = 0
+    while i < len(fields):
+        head_part = fields[i].split("\t")
+        if len(head_part) < 3:
+            i += 1
+            continue
+        added, deleted, path = head_part[0], head_part[1], head_part[2]
+        if not path:  # a rename: the next two fields are the old and new names
+            path = fields[i + 2]
+            i += 2
+        counts[path] = (
+            int(added) if added.isdigit() else 0,
+            int(deleted) if deleted.isdigit() else 0,
+        )
+        i += 1
+    api = f"{req.view.api}/repos/{repo.full_name}"
+    web = f"{req.view.web}/{repo.full_name}"
+    out: list[dict[str, Any]] = []
+    parts = raw.split("\x00")
+    i = 0
+    while i < len(parts) - 1:
+        meta = parts[i].lstrip(":").split()
+        if len(meta) < 5:
+            i += 1
+            continue
+        old_mode, new_mode, old_sha, new_sha, letter = meta[:5]
+        paths = [parts[i + 1]]
+        i += 2
+        if letter[0] in "RC":
+            paths.append(parts[i])
+            i += 1
+        path = paths[-1]
+        status = _FILE_STATUS.get(letter[0], "changed")
+        if letter[0] == "M" and old_mode != new_mode and old_sha == new_sha:
+            status = "changed"
+        if letter[0] == "T":
+            status = "changed"
+        sha = old_sha if status == "removed" else new_sha
+        plus, minus = counts.get(path, (0, 0))
+        quoted = urllib.parse.quote(path)
+        entry: dict[str, Any] = {
+            "sha": sha,
+            "filename": path,
+            "status": status,
+            "additions": plus,
+            "deletions": minus,
+            "changes": plus + minus,
+            "blob_url": f"{web}/blob/{head}/{quoted}",
+            "raw_url": f"{web}/raw/{head}/{quoted}",
+            "contents_url": f"{api}/contents/{quoted}?ref={head}",
+        }
+        if len(paths) == 2:
+            entry["previous_filename"] = paths[0]
+        out.append(entry)
+    return req.page(out)
+
+
+def _login_for_email(sb: GitHubSandbox, email: str) -> str | None:
+    """The user a commit e-mail belongs to: GitHub's no-reply forms
+    (``login@users.noreply.github.com``, ``id+login@...``) of a known user."""
+    local, _, domain = email.partition("@")
+    if domain != "users.noreply.github.com":
+        return None
+    login = local.partition("+")[2] or local
+    return login if login in sb._users else None
+
+
+@_route("GET", _REPO + r"/pulls/(\d+)/commits")
+def _pull_commits(req: _Request, owner: str, name: str, number: str) -> tuple[int, Any]:
+    # https://docs.github.com/en/rest/pulls/pulls#list-commits-on-a-pull-request: oldest
+    # first; ``author``/``committer`` are the GitHub users the e-mails belong to, or null.
+    repo, pr = req.pull(owner, name, number)
+    base, head = _pull_range(req.sb, repo, pr)
+    _, shas = _git(repo.bare, "rev-list", "--reverse", f"{base}..{head}")
+    out = []
+    for sha in shas.split():
+        data = _commit_json(req, repo, sha)
+        _, emails = _git(repo.bare, "show", "-s", "--format=%ae%x00%ce", sha)
+        ae, _, ce = emails.partition("\x00")
+        for key, email in (("author", ae), ("committer", ce)):
+            login = _login_for_email(req.sb, email)
+            data[key] = req.view.user(login) if login else None
+        out.append(data)
+    return req.page(out)
 
 
 @_route("GET", _REPO + r"/pulls/(\d+)/merge")
@@ -1960,6 +2073,25 @@ def _get_run(req: _Request, owner: str, name: str, run_id: str) -> tuple[int, An
     if run is None:
         raise HttpError(404, _NOT_FOUND)
     return 200, req.view.workflow_run(repo, run)
+
+
+@_route("POST", _REPO + r"/actions/runs/(\d+)/rerun")
+def _rerun(req: _Request, owner: str, name: str, run_id: str) -> tuple[int, Any]:
+    # https://docs.github.com/en/rest/actions/workflow-runs#re-run-a-workflow: a new
+    # attempt of the same run; ``actor`` stays, ``triggering_actor`` is who re-ran it.
+    repo = req.repo(owner, name)
+    login = req.need_role(repo, "write")
+    run = repo.runs.get(int(run_id))
+    if run is None:
+        raise HttpError(404, _NOT_FOUND)
+    if run.status != "completed":
+        raise HttpError(403, "This workflow is already running")
+    now = req.sb.clock()
+    run.run_attempt += 1
+    run.triggering_actor = login
+    run.status, run.conclusion = "queued", None
+    run.run_started_at, run.updated_at = None, now
+    return 201, {}
 
 
 # --------------------------------------------------------------------------- deployments

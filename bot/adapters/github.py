@@ -32,8 +32,16 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
 from bot.core.decide.observations import CheckRun, HealthReport, StepRun, StepState
-from bot.core.decide.pulls import PullRequest, Review, ReviewState
+from bot.core.decide.pulls import (
+    ChangedFile,
+    FileStatus,
+    HeadCommit,
+    PullRequest,
+    Review,
+    ReviewState,
+)
 from bot.errors import ConflictError, PermanentError, ShunterError, TransientError
+from bot.ports import RunActor
 
 if TYPE_CHECKING:
     from github.GithubException import GithubException
@@ -50,6 +58,11 @@ _REVIEW_STATES: frozenset[str] = frozenset(
     {"APPROVED", "CHANGES_REQUESTED", "COMMENTED", "DISMISSED", "PENDING"}
 )
 _ROLES = frozenset({"admin", "maintain", "write", "triage", "read", "none"})
+_FILE_STATUSES: frozenset[str] = frozenset(
+    {"added", "removed", "modified", "renamed", "copied", "changed", "unchanged"}
+)
+_MAX_PR_FILES = 3000
+_MAX_PR_COMMITS = 250
 
 
 class GitHubForge:
@@ -254,7 +267,87 @@ class GitHubForge:
                 reviewers=list(users), team_reviewers=[t.rpartition("/")[2] for t in teams]
             )
 
+    def pull_request_files(self, number: int) -> tuple[ChangedFile, ...]:
+        """The files PR ``number`` changes (merge base to head), each with its head blob.
+
+        https://docs.github.com/en/rest/pulls/pulls#list-pull-requests-files: at most
+        3,000 files are listed; a PR that reaches the cap raises ``PermanentError``,
+        since what it does beyond them cannot be seen."""
+        with self._translate(
+            f"list the files of pull request #{number}",
+            permission="pull-requests: read",
+            what=f"pull request #{number}",
+        ):
+            out: list[ChangedFile] = []
+            for f in self._repo.get_pull(number).get_files():
+                status = _text(f.status)
+                if status not in _FILE_STATUSES:
+                    raise _unreadable(f"file status {status!r}")
+                out.append(
+                    ChangedFile(
+                        path=_text(f.filename),
+                        status=_file_status(status),
+                        blob_sha=None if status == "removed" else _text(f.sha),
+                        previous_path=f.previous_filename or None,
+                    )
+                )
+            if len(out) >= _MAX_PR_FILES:
+                raise PermanentError(
+                    f"pull request #{number} changes {len(out)} or more files, more than "
+                    "GitHub lists; it is not a promotion Shunter can check"
+                )
+            return tuple(out)
+
+    def pull_request_commits(self, number: int) -> tuple[HeadCommit, ...]:
+        """The commits of PR ``number``, oldest first, with their GitHub author and committer.
+
+        https://docs.github.com/en/rest/pulls/pulls#list-commits-on-a-pull-request (at
+        most 250; a PR that reaches the cap raises ``PermanentError``)."""
+        with self._translate(
+            f"list the commits of pull request #{number}",
+            permission="pull-requests: read",
+            what=f"pull request #{number}",
+        ):
+            out = [
+                HeadCommit(
+                    sha=_text(c.sha),
+                    author=_text(c.author.login) if c.author is not None else None,
+                    committer=_text(c.committer.login) if c.committer is not None else None,
+                )
+                for c in self._repo.get_pull(number).get_commits()
+            ]
+            if len(out) >= _MAX_PR_COMMITS:
+                raise PermanentError(
+                    f"pull request #{number} has {len(out)} or more commits, more than "
+                    "GitHub lists; it is not a promotion Shunter can check"
+                )
+            return tuple(out)
+
     # ----------------------------------------------------------------- people
+
+    def run_actor(self, run_id: int) -> RunActor:
+        """Who workflow run ``run_id`` acts for (``triggering_actor``, ``actor``, ``event``,
+        ``run_attempt``, ``status``).
+
+        https://docs.github.com/en/rest/actions/workflow-runs#get-a-workflow-run. Raises
+        ``PermanentError`` when there is no such run here or the token lacks ``actions: read``."""
+        with self._translate(
+            f"read workflow run {run_id}",
+            permission="actions: read",
+            what=f"workflow run {run_id}",
+        ):
+            run = self._repo.get_workflow_run(run_id)
+            triggering = run.triggering_actor or run.actor
+            if triggering is None or run.actor is None:
+                raise _unreadable(f"workflow run {run_id} names no actor")
+            return RunActor(
+                run_id=_int(run.id),
+                triggering_actor=_text(triggering.login),
+                actor=_text(run.actor.login),
+                event=_text(run.event),
+                run_attempt=_int(run.run_attempt),
+                status=_text(run.status),
+            )
 
     def team_members(self, team: str) -> frozenset[str]:
         """Logins in ``team`` (``slug`` of the repository owner's org, or ``org/slug``).
@@ -692,6 +785,13 @@ def _review_state(state: str) -> ReviewState:
     return "PENDING"
 
 
+def _file_status(status: str) -> FileStatus:
+    for known in ("added", "removed", "modified", "renamed", "copied", "changed"):
+        if status == known:
+            return known
+    return "unchanged"
+
+
 def _to_pull(pr: GhPullRequest) -> PullRequest:
     """The domain value of a PyGithub PR, reading only fields that list answers carry
     (``merged_by`` is read, at the cost of one GET, only for merged PRs)."""
@@ -723,6 +823,8 @@ def _to_pull(pr: GhPullRequest) -> PullRequest:
             created_at=created_at,
             merged_at=merged_at,
             closed_at=_when(pr.closed_at),
+            head_repo=_text(pr.head.repo.full_name) if pr.head.repo is not None else None,
+            base_sha=_text(pr.base.sha),
         )
     except (AttributeError, TypeError) as err:
         raise _unreadable(f"pull request fields missing: {err}") from None

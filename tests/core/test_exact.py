@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.core.decide.pulls import ChangedFile, PullRequest
-from bot.core.promote.exact import Origin, check_edit, pr_origin
+from bot.core.promote.exact import Origin, check_edit, git_blob_sha, pr_origin
 
 VALUES = "env/prod/values.yaml"
 OLD = "image:\n  tag: 1.8.3\n"
@@ -15,33 +15,39 @@ EDIT = {VALUES: NEW}
 BASE = {VALUES: OLD}
 
 
-def modified(*paths: str) -> tuple[ChangedFile, ...]:
-    return tuple(ChangedFile(p, "modified") for p in paths)
+def modified(path: str, text: str) -> ChangedFile:
+    return ChangedFile(path, "modified", git_blob_sha(text))
+
+
+def test_git_blob_sha_is_gits() -> None:
+    # `printf 'hello\n' | git hash-object --stdin`
+    assert git_blob_sha("hello\n") == "ce013625030ba8dba906f756967f9e9ca394464a"
 
 
 def test_exactly_the_edit() -> None:
-    check = check_edit(EDIT, BASE, modified(VALUES), {VALUES: NEW})
+    check = check_edit(EDIT, BASE, (modified(VALUES, NEW),))
     assert check.exact
     assert check.describe() == ""
 
 
 @pytest.mark.parametrize(
-    ("changed", "head", "extra", "missing", "different"),
+    ("changed", "extra", "missing", "different"),
     [
         # another file rides along
-        (modified(VALUES, "app.py"), {VALUES: NEW, "app.py": "x"}, ("app.py",), (), ()),
+        ((modified(VALUES, NEW), modified("app.py", "x")), ("app.py",), (), ()),
         # the value is not the freight's
-        (modified(VALUES), {VALUES: "image:\n  tag: evil\n"}, (), (), (VALUES,)),
+        ((modified(VALUES, "image:\n  tag: evil\n"),), (), (), (VALUES,)),
         # the value plus a comment in the same file
-        (modified(VALUES), {VALUES: NEW + "# hi\n"}, (), (), (VALUES,)),
+        ((modified(VALUES, NEW + "# hi\n"),), (), (), (VALUES,)),
         # nothing of the edit at all, something else instead
-        (modified("README.md"), {"README.md": "x"}, ("README.md",), (VALUES,), ()),
+        ((modified("README.md", "x"),), ("README.md",), (VALUES,), ()),
         # the file deleted
-        ((ChangedFile(VALUES, "removed"),), {VALUES: None}, (), (), (VALUES,)),
+        ((ChangedFile(VALUES, "removed", None),), (), (), (VALUES,)),
+        # a symlink whose target is another file: its blob is the target's path
+        ((ChangedFile(VALUES, "changed", git_blob_sha("../../evil.yaml")),), (), (), (VALUES,)),
         # renamed away (the old name counts as changed)
         (
-            (ChangedFile("env/prod/v.yaml", "renamed", VALUES),),
-            {"env/prod/v.yaml": NEW, VALUES: None},
+            (ChangedFile("env/prod/v.yaml", "renamed", git_blob_sha(NEW), VALUES),),
             ("env/prod/v.yaml",),
             (),
             (VALUES,),
@@ -50,12 +56,11 @@ def test_exactly_the_edit() -> None:
 )
 def test_anything_else_is_foreign(
     changed: tuple[ChangedFile, ...],
-    head: dict[str, str | None],
     extra: tuple[str, ...],
     missing: tuple[str, ...],
     different: tuple[str, ...],
 ) -> None:
-    check = check_edit(EDIT, BASE, changed, head)
+    check = check_edit(EDIT, BASE, changed)
     assert not check.exact
     assert (check.extra, check.missing, check.different) == (extra, missing, different)
 
@@ -63,7 +68,7 @@ def test_anything_else_is_foreign(
 def test_a_file_the_edit_leaves_as_it_was_is_no_change() -> None:
     edit = {VALUES: NEW, "env/prod/kustomization.yaml": "same\n"}
     base = {VALUES: OLD, "env/prod/kustomization.yaml": "same\n"}
-    assert check_edit(edit, base, modified(VALUES), {VALUES: NEW}).exact
+    assert check_edit(edit, base, (modified(VALUES, NEW),)).exact
 
 
 T0 = datetime(2026, 3, 3, tzinfo=UTC)

@@ -49,6 +49,7 @@ class ChangedFile:
 
     path: str
     status: FileStatus
+    blob_sha: str | None  # the git blob at the head (``None``: removed)
     previous_path: str | None = None  # a rename's old name
 
 

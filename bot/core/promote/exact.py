@@ -12,6 +12,7 @@ compare values.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
@@ -67,28 +68,35 @@ class EditCheck:
         return "; ".join(parts)
 
 
+def git_blob_sha(text: str) -> str:
+    """The SHA-1 git gives a regular file holding ``text`` (UTF-8): what GitHub lists as
+    a changed file's ``sha`` (https://git-scm.com/book/en/v2/Git-Internals-Git-Objects)."""
+    data = text.encode()
+    return hashlib.sha1(b"blob %d\x00" % len(data) + data, usedforsecurity=False).hexdigest()
+
+
 def check_edit(
     edit: Mapping[str, str],
     base: Mapping[str, str | None],
     changed: tuple[ChangedFile, ...],
-    head: Mapping[str, str | None],
 ) -> EditCheck:
     """Compare a PR's change with the bot's ``edit`` for its freight.
 
     ``edit`` maps each file the promotion writes to its new text (computed from the
     base branch as it is now); ``base`` holds those files' texts on the base branch
-    (``None``: absent). ``changed`` is the PR's file list and ``head`` the text at the
-    head of every path in it (``None``: absent at the head). A file the edit writes
-    with the text it already has is no change. Renames and copies count their old
-    name as changed too. Never raises.
+    (``None``: absent). ``changed`` is the PR's file list, each with its blob at the
+    head: contents are compared by git blob SHA, so the same text under another file
+    mode (a symlink to a file with the right text) is not the same. A file the edit
+    writes with the text it already has is no change. Renames and copies count their
+    old name as changed too. Never raises.
     """
-    want = {path: text for path, text in edit.items() if base.get(path) != text}
-    touched: set[str] = set()
+    want = {path: git_blob_sha(text) for path, text in edit.items() if base.get(path) != text}
+    touched: dict[str, str | None] = {}
     for f in changed:
-        touched.add(f.path)
-        if f.previous_path:
-            touched.add(f.previous_path)
+        touched[f.path] = None if f.status == "removed" else f.blob_sha
+        if f.previous_path and f.status == "renamed":
+            touched.setdefault(f.previous_path, None)
     extra = sorted(p for p in touched if p not in want)
     missing = sorted(p for p in want if p not in touched)
-    different = sorted(p for p in want if p in touched and head.get(p) != want[p])
+    different = sorted(p for p in want if p in touched and touched[p] != want[p])
     return EditCheck(tuple(extra), tuple(missing), tuple(different))

@@ -95,7 +95,8 @@ def _context(args: argparse.Namespace, env: Mapping[str, str]) -> RunContext:
         repository=args.repo or env.get("GITHUB_REPOSITORY") or None,
         api_url=args.api_url or env.get("GITHUB_API_URL") or "https://api.github.com",
         token=env.get("GITHUB_TOKEN") or env.get("GH_TOKEN") or None,
-        actor=env.get("GITHUB_ACTOR") or None,
+        run_id=env.get("GITHUB_RUN_ID") or None,
+        event=env.get("GITHUB_EVENT_NAME") or None,
         now=now,
         env=env,
     )

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol
 
+from bot.core.decide.identity import RunActor
 from bot.core.decide.observations import CheckRun, HealthReport, StepRun
 from bot.core.decide.pulls import ChangedFile, HeadCommit, PullRequest, Review, ReviewState
 
@@ -83,22 +84,6 @@ class Registry(Protocol):
 
 
 # --------------------------------------------------------------------------- forge
-
-
-@dataclass(frozen=True)
-class RunActor:
-    """Who a workflow run acts for, as ``GET /repos/{o}/{r}/actions/runs/{id}`` says
-    (https://docs.github.com/en/rest/actions/workflow-runs#get-a-workflow-run).
-
-    ``triggering_actor`` started this attempt (a re-run's is whoever re-ran it);
-    ``actor`` started the first attempt."""
-
-    run_id: int
-    triggering_actor: str
-    actor: str
-    event: str
-    run_attempt: int
-    status: str  # queued | in_progress | completed | ...
 
 
 class Forge(Protocol):

@@ -18,8 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import github
+import yaml
 from github import Auth
 from github.PullRequest import PullRequest
+from github.Repository import Repository
 
 from bot.cli import main
 from sandbox.registry import LocalRegistry
@@ -39,7 +41,7 @@ class Pipeline:
     def shunter(self, *args: str, login: str = "shunter-bot", expect: int = 0, **env: str) -> str:
         """Run ``shunter *args`` as ``login``; return its output, asserting its exit code."""
         out = io.StringIO()
-        e = self.w.env(login=login, SHUNTER_NOW=self.now.isoformat(), GITHUB_ACTOR=login)
+        e = self.w.env(login=login, SHUNTER_NOW=self.now.isoformat())
         e.update(env)
         code = main(["--repo-dir", str(self.w.checkout), *args], env=e, out=out)
         assert code == expect, out.getvalue()
@@ -63,6 +65,28 @@ class Pipeline:
         """The version ``stage`` runs according to the ledger, or None."""
         cur = self.stages()[stage]["currentFreight"]
         return None if cur is None else str(cur["version"])
+
+    def dispatch(self, login: str) -> str:
+        """``login`` starts the Shunter workflow by hand (``workflow_dispatch``); return
+        the id of the run it started."""
+        assert self.w.github is not None
+        assert self.repo(login).get_workflow("shunter.yml").create_dispatch("main")
+        return str(self.w.github.runs(REPOSITORY)[0].id)
+
+    def repo(self, login: str = "alice") -> Repository:
+        """The GitOps repository, as ``login`` reaches it through PyGithub."""
+        return self.gh(login).get_repo(REPOSITORY)
+
+    def operations(self) -> list[dict[str, Any]]:
+        """The ledger's record of emergency operations (``operations.yaml``)."""
+        text = subprocess.run(
+            ["git", "show", "shunter/state:operations.yaml"],
+            cwd=self.w.bare,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        return list(yaml.safe_load(text) or [])
 
     def prod_pr(self) -> int:
         """Push 1.8.4, let it reach staging, and return the number of prod's waiting PR."""

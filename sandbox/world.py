@@ -29,6 +29,9 @@ USERS = {
     "tech-lead": "tech-lead-token",
     "mallory": "mallory-token",
 }
+#: What ``GITHUB_TOKEN`` is inside a workflow run: a Bot that ``GET /user`` refuses.
+ACTIONS_BOT = "github-actions[bot]"
+ACTIONS_TOKEN = "gha-token"
 
 
 def _git(cwd: Path, *args: str) -> str:
@@ -72,6 +75,7 @@ class SandboxWorld:
             # The bot is a machine user here (as with a GitHub App token), so it may read
             # team members; plain GITHUB_TOKEN may not (see README, permissions).
             self.github.add_user(login, token)
+        self.github.add_user(ACTIONS_BOT, ACTIONS_TOKEN, type="Bot")
         self.github.add_repo(REPOSITORY, self.bare, default_branch="main")
         self.github.add_team("alkon", "platform-team", ["alice", "bob"])
         for login, perm in (
@@ -81,6 +85,7 @@ class SandboxWorld:
             ("carol", "admin"),
             ("mallory", "read"),
             ("shunter-bot", "write"),
+            (ACTIONS_BOT, "write"),
         ):
             self.github.set_permission(REPOSITORY, login, perm)
         self.checkout = self.root / "checkout"
@@ -122,7 +127,7 @@ class SandboxWorld:
         """The environment a workflow step would give the ``shunter`` command."""
         assert self.github is not None
         env = {
-            "GITHUB_TOKEN": USERS[login],
+            "GITHUB_TOKEN": ACTIONS_TOKEN if login == ACTIONS_BOT else USERS[login],
             "GITHUB_REPOSITORY": REPOSITORY,
             "GITHUB_API_URL": self.github.api_url,
             "SHUNTER_CONFIG": str(self.checkout / "kargo"),

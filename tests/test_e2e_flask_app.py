@@ -22,7 +22,7 @@ import yaml
 from bot.cli import main
 from sandbox.pipeline import T0, Pipeline, pipeline_world
 from sandbox.registry import LocalRegistry
-from sandbox.world import REPOSITORY
+from sandbox.world import ACTIONS_BOT, REPOSITORY
 
 
 @pytest.fixture
@@ -411,24 +411,20 @@ def test_workflow_dispatch_inputs_drive_an_emergency_promotion(pipeline: Pipelin
     p = pipeline
     p.w.push("1.8.4")
     p.shunter("reconcile")
-    # The dispatcher is GITHUB_ACTOR; the token is the bot's, as in a workflow.
+    # tech-lead dispatches the workflow; its run holds the workflow's own token, and the
+    # run's triggering actor (read from the API) is who asks.
+    run = p.dispatch("tech-lead")
+    action = {"login": ACTIONS_BOT, "GITHUB_RUN_ID": run, "GITHUB_EVENT_NAME": "workflow_dispatch"}
     out = p.shunter(
         "run",
-        GITHUB_EVENT_NAME="workflow_dispatch",
-        GITHUB_ACTOR="tech-lead",
         SHUNTER_OPERATION="promote-from",
         SHUNTER_FROM="dev",
         SHUNTER_STAGE="prod",
         SHUNTER_REASON="CVE-2026-1234",
+        **action,
     )
     assert "asked for emergency promotion" in out
     assert p.version("prod") == "1.8.4"
     # Without a reason the same dispatch is refused and changes nothing.
-    p.shunter(
-        "run",
-        expect=1,
-        GITHUB_ACTOR="tech-lead",
-        SHUNTER_OPERATION="pause",
-        SHUNTER_STAGE="prod",
-    )
+    p.shunter("run", expect=1, SHUNTER_OPERATION="pause", SHUNTER_STAGE="prod", **action)
     assert p.stages()["prod"]["paused"] is False

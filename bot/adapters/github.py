@@ -31,6 +31,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
+from bot.core.decide.identity import RunActor
 from bot.core.decide.observations import CheckRun, HealthReport, StepRun, StepState
 from bot.core.decide.pulls import (
     ChangedFile,
@@ -41,7 +42,6 @@ from bot.core.decide.pulls import (
     ReviewState,
 )
 from bot.errors import ConflictError, PermanentError, ShunterError, TransientError
-from bot.ports import RunActor
 
 if TYPE_CHECKING:
     from github.GithubException import GithubException

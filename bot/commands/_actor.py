@@ -20,11 +20,25 @@ def _require_reason(reason: str, what: str) -> None:
 
 
 def _check_actor(ctx: RunContext, config: Config, world: World, reason: str, what: str) -> str:
-    """Who is asking, after checking they may (permission named in the config)."""
+    """Who is asking, as GitHub says (``bot.core.decide.identity``), after checking they
+    may (the permission named in the config). Raises ``PermanentError`` otherwise."""
+    from bot.adapters.github import ACTIONS_BOT
+    from bot.core.decide.identity import Refused, operator
+
     _require_reason(reason, what)
     if world.forge is None:
         raise PermanentError(f"{what} needs the GitHub API to check who asks: set GITHUB_TOKEN")
-    actor = ctx.actor or world.forge.whoami()
+    owner = world.forge.whoami()
+    persons = owner != ACTIONS_BOT
+    run = None
+    if not persons and ctx.run_id:
+        if not ctx.run_id.isdigit():
+            raise PermanentError(f"GITHUB_RUN_ID must be a number, not {ctx.run_id!r}")
+        run = world.forge.run_actor(int(ctx.run_id))
+    who = operator(token_owner=owner, token_is_persons=persons, run=run, event_name=ctx.event)
+    if isinstance(who, Refused):
+        raise PermanentError(f"{what}: cannot tell who asks: {who.describe()}")
+    actor = who.login
     need = config.settings.emergency_permission
     have = world.forge.permission(actor)
     if PERMISSION_RANK.get(have, 0) < PERMISSION_RANK.get(need, 4):

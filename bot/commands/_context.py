@@ -18,7 +18,8 @@ class RunContext:
     repository: str | None  # owner/name
     api_url: str
     token: str | None = None
-    actor: str | None = None
+    run_id: str | None = None  # GITHUB_RUN_ID: the run whose triggering actor acts
+    event: str | None = None  # GITHUB_EVENT_NAME
     now: datetime | None = None
     env: Mapping[str, str] | None = None
 

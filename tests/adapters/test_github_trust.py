@@ -11,10 +11,10 @@ import pytest
 from github import Auth, Github
 
 from bot.adapters.github import GitHubForge
+from bot.core.decide.identity import RunActor
 from bot.core.decide.pulls import ChangedFile, HeadCommit
 from bot.core.promote.exact import check_edit, git_blob_sha
 from bot.errors import PermanentError
-from bot.ports import RunActor
 from sandbox.fixtures.github import BOT_TOKEN, GitHubWorld, token_of
 from sandbox.fixtures.gitrepos import git
 

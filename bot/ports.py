@@ -208,6 +208,12 @@ class GitRepo(Protocol):
         """The commit ``branch`` points at on the remote, or ``None``."""
         ...
 
+    def read_file_at(self, revision: str, path: str, *, branch: str) -> str | None:
+        """The text of ``path`` at ``revision`` (a commit SHA, or ``<sha>^1``) of remote
+        ``branch``'s history, or ``None`` if absent there. ``branch`` is fetched again
+        when the commit is not known yet (it landed after the last look)."""
+        ...
+
     def commit_files(
         self, *, base: str, branch: str, files: dict[str, str], message: str, force: bool
     ) -> str:

@@ -324,6 +324,9 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
     proc.communicate()
 
 
+_REVISION = re.compile(r"[0-9a-f]{7,64}(\^[0-9])?")
+
+
 def _check_path(path: str) -> str:
     """Return ``path`` as git stores it (``./a//b`` -> ``a/b``, as configs often write paths).
 
@@ -604,6 +607,27 @@ class GitRemoteRepo:
             return None
         (content,) = _read_blobs(self.git, [f"{head}:{_check_path(path)}"])
         return None if content is None else _decode(content, f"{path} on {ref}")
+
+    def read_file_at(self, revision: str, path: str, *, branch: str) -> str | None:
+        """Return the text of ``path`` at ``revision`` (a SHA, or ``<sha>^1``) in the history
+        of remote ``branch``, or ``None`` when the file is absent there.
+
+        ``branch`` is fetched again when the commit is not known locally (a merge that
+        landed after this instance last looked). Raises ``PermanentError`` when the commit
+        is not in ``branch``'s history, the file is not UTF-8 text, or git fails.
+        """
+        if not _REVISION.fullmatch(revision):
+            raise PermanentError(f"{revision!r} is not a commit SHA (or <sha>^<n>)")
+        commit = revision.partition("^")[0]
+        if not self._remote._has_commit(commit):
+            self._remote.forget(branch)
+            self._remote.heads(branch)
+            if not self._remote._has_commit(commit):
+                raise PermanentError(
+                    f"commit {commit[:12]} is not on branch {branch} of {self._remote.remote}"
+                )
+        (content,) = _read_blobs(self.git, [f"{revision}:{_check_path(path)}"])
+        return None if content is None else _decode(content, f"{path} at {revision}")
 
     def commit_files(
         self, *, base: str, branch: str, files: dict[str, str], message: str, force: bool

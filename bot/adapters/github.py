@@ -824,6 +824,7 @@ def _to_pull(pr: GhPullRequest) -> PullRequest:
             merged_at=merged_at,
             closed_at=_when(pr.closed_at),
             head_repo=_text(pr.head.repo.full_name) if pr.head.repo is not None else None,
+            base_repo=_text(pr.base.repo.full_name) if pr.base.repo is not None else None,
             base_sha=_text(pr.base.sha),
         )
     except (AttributeError, TypeError) as err:

@@ -396,3 +396,26 @@ def test_git_run_returns_text_and_raises_permanent_on_failure(tmp_path: Path) ->
     )
     with pytest.raises(PermanentError, match="git cat-file -p nope failed"):
         runner.run("cat-file", "-p", "nope")
+
+
+def test_read_file_at_a_commit_fetches_what_landed_since(
+    tmp_path: Path, gitops: tuple[Path, Path]
+) -> None:
+    bare, work = gitops
+    repo = GitRemoteRepo(work)
+    before = repo.head("main")
+    assert before is not None
+    other = clone(tmp_path, bare, "other")
+    (other / DEV).write_text(DEV_NEW)
+    git(other, "commit", "-q", "-am", "bump")
+    git(other, "push", "-q", "origin", "main")
+    merged = remote_ref(bare, "main")
+    assert merged is not None
+    # The instance saw main before the commit landed: it fetches main again.
+    assert repo.read_file_at(merged, DEV, branch="main") == DEV_NEW
+    assert repo.read_file_at(f"{merged}^1", DEV, branch="main") == SEED[DEV]
+    assert repo.read_file_at(before, "envs/missing.yaml", branch="main") is None
+    with pytest.raises(PermanentError, match="not on branch"):
+        repo.read_file_at("0" * 40, DEV, branch="main")
+    with pytest.raises(PermanentError, match="not a commit"):
+        repo.read_file_at("main", DEV, branch="main")

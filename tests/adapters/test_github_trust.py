@@ -98,7 +98,7 @@ def test_files_of_the_bots_own_edit_are_exactly_it(world: GitHubWorld, forge: Gi
     assert files == (ChangedFile("app/values.yaml", "modified", git_blob_sha(NEW)),)
     assert check_edit({"app/values.yaml": NEW}, {"app/values.yaml": OLD}, files).exact
     pr = forge.pull_request(number)
-    assert pr.head_repo == REPO
+    assert (pr.head_repo, pr.base_repo) == (REPO, REPO)
 
 
 def test_a_pushed_extra_change_shows(world: GitHubWorld, forge: GitHubForge) -> None:

@@ -76,7 +76,7 @@ PR = PullRequest(
     number=3, url="u", title="t", body="b", author="shunter-bot",
     head_branch="shunter/prod", head_sha="h" * 40, base_branch="main", state="open",
     merged=False, merged_by=None, merge_commit_sha=None, created_at=T0,
-    head_repo="alkon/gitops",
+    head_repo="alkon/gitops", base_repo="alkon/gitops",
 )  # fmt: skip
 
 
@@ -90,8 +90,9 @@ PR = PullRequest(
         ({"head_branch": "mallory/prod"}, Origin.OTHER_BRANCH),
         ({"head_repo": "mallory/gitops"}, Origin.FORK),
         ({"head_repo": None}, Origin.FORK),
+        ({"base_repo": None}, Origin.FORK),
     ],
 )
 def test_only_the_bots_own_branch_counts(changes: dict[str, object], origin: Origin) -> None:
     pr = replace(PR, **changes)  # type: ignore[arg-type]
-    assert pr_origin(pr, stage="prod", bot_login="shunter-bot", repository="alkon/gitops") is origin
+    assert pr_origin(pr, stage="prod", bot_login="shunter-bot") is origin

@@ -36,6 +36,7 @@ class PullRequest:
     merged_at: datetime | None = None
     closed_at: datetime | None = None
     head_repo: str | None = None  # owner/name the head branch lives in (None: fork deleted)
+    base_repo: str | None = None  # owner/name the PR asks to merge into
     base_sha: str = ""
 
 

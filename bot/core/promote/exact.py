@@ -30,14 +30,14 @@ class Origin(Enum):
     FORK = "from another repository"
 
 
-def pr_origin(pr: PullRequest, *, stage: str, bot_login: str, repository: str) -> Origin:
-    """``Origin.OURS`` only for a PR by ``bot_login`` from ``shunter/<stage>`` of
-    ``repository`` (``owner/name``, compared case-insensitively as GitHub does)."""
+def pr_origin(pr: PullRequest, *, stage: str, bot_login: str) -> Origin:
+    """``Origin.OURS`` only for a PR by ``bot_login`` from ``shunter/<stage>`` of the
+    repository it merges into (``owner/name`` compared case-insensitively, as GitHub does)."""
     if pr.author.lower() != bot_login.lower():
         return Origin.OTHER_AUTHOR
     if pr.head_branch != branch_for(stage):
         return Origin.OTHER_BRANCH
-    if pr.head_repo is None or pr.head_repo.lower() != repository.lower():
+    if pr.head_repo is None or pr.base_repo is None or pr.head_repo.lower() != pr.base_repo.lower():
         return Origin.FORK
     return Origin.OURS
 

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from sandbox.pipeline import Pipeline
+from sandbox.pipeline import Pipeline, pipeline_world
 from sandbox.registry import LocalRegistry
-from sandbox.world import ACTIONS_BOT, REPOSITORY, SandboxWorld
+from sandbox.world import ACTIONS_BOT, REPOSITORY
 
 PROD_VALUES = "env/prod/values.yaml"
 
@@ -27,11 +27,9 @@ def pipeline(
     tmp_path: Path, oci_registry: LocalRegistry, request: pytest.FixtureRequest
 ) -> Iterator[Pipeline]:
     path = "trust/" + request.node.name.replace("_", "-").replace("[", "-").strip("]").lower()
-    with SandboxWorld(tmp_path / "world", registry=oci_registry, image_path=path) as w:
-        p = Pipeline(w)
-        assert w.github is not None
-        w.github.clock = lambda: p.now
-        w.github.set_permission(REPOSITORY, "mallory", "write")
+    with pipeline_world(tmp_path / "world", oci_registry, path) as p:
+        assert p.w.github is not None
+        p.w.github.set_permission(REPOSITORY, "mallory", "write")
         yield p
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.commands._context import RunContext
-from bot.errors import ConfigError, PermanentError, ShunterError
+from bot.errors import ConfigError, LedgerError, PermanentError, ShunterError
 
 __all__ = ["RunContext", "main"]
 
@@ -127,6 +127,14 @@ def main(
         if io.enabled:
             io.config_problems(exc.problems)
         print(f"{len(exc.problems)} problem(s) in the config; nothing was changed", file=sys.stderr)
+        return exc.exit_code
+    except LedgerError as exc:
+        from bot.adapters.actions import ActionsIO
+
+        print(f"shunter: {exc}", file=sys.stderr)
+        io = ActionsIO(environ, stream=out)
+        if io.enabled:
+            io.ledger_problems(exc.problems)
         return exc.exit_code
     except ShunterError as exc:
         print(f"shunter: {exc}", file=sys.stderr)

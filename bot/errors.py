@@ -7,6 +7,7 @@ place that catches broadly and turns an error into an exit code and a message::
     ├── ConfigError      the user must fix the config; exit 2; carries every problem found
     ├── TransientError   the outside world failed for now (timeouts, 429, 5xx); retry later
     └── PermanentError   the outside world said no (401, 404, a refused push); a person acts
+        └── LedgerError  a state-branch file is not what Shunter writes; exit 1, nothing written
 
 Adapters translate library exceptions (requests, PyGithub, git) into these at the edge,
 so the core and the reconcile loop never see a third-party exception type.
@@ -29,7 +30,8 @@ class Problem:
     """One thing wrong with the config, located as precisely as the YAML allows.
 
     ``file`` is relative to the config folder's parent when possible, ``line`` and
-    ``col`` are 1-based, ``path`` is the dotted key path (``spec.subscriptions[0].image``).
+    ``col`` are 1-based (``col`` 0: not known, left out of the text), ``path`` is the
+    dotted key path (``spec.subscriptions[0].image``).
     """
 
     file: str
@@ -40,7 +42,8 @@ class Problem:
     hint: str = ""
 
     def __str__(self) -> str:
-        text = f"{self.file}:{self.line}:{self.col}: {self.path}: {self.message}"
+        where = f"{self.file}:{self.line}:{self.col}" if self.col else f"{self.file}:{self.line}"
+        text = f"{where}: {self.path}: {self.message}"
         if self.hint:
             text += f" (hint: {self.hint})"
         return text
@@ -66,6 +69,20 @@ class TransientError(ShunterError):
 
 class PermanentError(ShunterError):
     """A failure that will not go away by itself: the message says what a person must do."""
+
+
+class LedgerError(PermanentError):
+    """The state branch holds a ledger file Shunter cannot trust (a bad hand edit, a
+    truncated or hostile file). Carries every problem found; nothing is written, exit 1."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = list(problems)
+        lines = "\n".join(f"  {p}" for p in self.problems)
+        super().__init__(
+            f"the ledger on the state branch has {len(self.problems)} problem(s); nothing was"
+            f" written. Fix them on the state branch (or revert the commit that made them):\n"
+            f"{lines}"
+        )
 
 
 class ConflictError(TransientError):

@@ -227,11 +227,17 @@ class StateStore(Protocol):
     """The ledger's home: a branch of files, written with compare-and-swap."""
 
     def load(self) -> tuple[dict[str, str], str | None]:
-        """Return (path -> text of every file on the branch, the branch head or ``None``)."""
+        """Return (path -> text of every file on the branch except those under ``archive/``,
+        the branch head or ``None``). Archived files are never read here."""
+        ...
+
+    def load_archive(self) -> dict[str, str]:
+        """Return path -> text of every file under ``archive/`` (``get promotions --all``)."""
         ...
 
     def save(self, files: dict[str, str], message: str, *, expected_head: str | None) -> str:
-        """Commit ``files`` as the whole content of the branch, on top of ``expected_head``.
+        """Commit ``files`` as the whole content of the branch, on top of ``expected_head``,
+        except that the files already under ``archive/`` stay: ``files`` only adds to them.
 
         Raises ``ConflictError`` if the branch no longer points at ``expected_head``.
         Returns the new head.

@@ -95,12 +95,18 @@ class MemoryStateStore:
 
     def load(self) -> tuple[dict[str, str], str | None]:
         with self._lock:
-            return dict(self.files), self.head
+            return {k: v for k, v in self.files.items() if not k.startswith("archive/")}, self.head
+
+    def load_archive(self) -> dict[str, str]:
+        with self._lock:
+            return {k: v for k, v in self.files.items() if k.startswith("archive/")}
 
     def save(self, files: dict[str, str], message: str, *, expected_head: str | None) -> str:
         with self._lock:
             if expected_head != self.head:
                 raise ConflictError("state branch moved")
+            # As on git: files already archived are carried over; ``files`` only adds to them.
+            files = {**{k: v for k, v in self.files.items() if k.startswith("archive/")}, **files}
             if files == self.files and self.head is not None:
                 return self.head
             self.files = dict(files)

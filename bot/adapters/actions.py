@@ -154,6 +154,12 @@ class ActionsIO:
             message = f"{p.path}: {p.message}" + (f" (hint: {p.hint})" if p.hint else "")
             self.error(message, file=p.file, line=p.line, col=p.col, title="shunter config")
 
+    def ledger_problems(self, problems: Iterable[Problem]) -> None:
+        """Annotate each problem of the state branch's ledger as an error (the file is on
+        the state branch, not in the workspace, so it is named in the text)."""
+        for p in problems:
+            self.error(str(p), title="shunter ledger")
+
     @contextmanager
     def group(self, title: str) -> Iterator[None]:
         """Fold the log lines written inside the ``with`` block under ``title``."""

@@ -27,7 +27,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.errors import ConflictError, PermanentError, ShunterError, TransientError
+from bot.core.ledger import ARCHIVE_DIR
+from bot.core.ledger_yaml import MAX_FILE_BYTES
+from bot.errors import (
+    ConflictError,
+    LedgerError,
+    PermanentError,
+    Problem,
+    ShunterError,
+    TransientError,
+)
 
 __all__ = ["DEFAULT_AUTHOR", "Git", "GitRemoteRepo", "GitResult", "GitStateStore", "redact"]
 
@@ -477,10 +486,18 @@ class _Remote:
         raise self.git.error(args, result, remote=self._describe_remote())
 
 
-def _build_tree(git: Git, files: Mapping[str, str], base: str | None) -> str:
+def _build_tree(
+    git: Git,
+    files: Mapping[str, str],
+    base: str | None,
+    *,
+    subtrees: Mapping[str, str] | None = None,
+) -> str:
     """Write a tree: ``base``'s tree (a commit, or nothing) with ``files`` put in; return its id.
 
-    Existing files keep their mode (an executable stays executable); new files are 100644.
+    ``subtrees`` maps a folder (``archive/``) to a tree id read in whole under it first,
+    without reading its blobs. Existing files keep their mode (an executable stays
+    executable); new files are 100644.
     """
     texts = {_check_path(p): text for p, text in files.items()}
     if len(texts) != len(files):
@@ -492,6 +509,8 @@ def _build_tree(git: Git, files: Mapping[str, str], base: str | None) -> str:
             git.run("read-tree", "--empty", env=env)
         else:
             git.run("read-tree", base, env=env)
+        for prefix, tree in (subtrees or {}).items():
+            git.run("read-tree", f"--prefix={prefix}", tree, env=env)
         if not paths:
             return git.run("write-tree", env=env)
         modes: dict[str, str] = {}
@@ -692,8 +711,12 @@ class GitStateStore:
         self._remote = _Remote(self.git, remote)
 
     def load(self) -> tuple[dict[str, str], str | None]:
-        """Fetch the branch; return (path -> text of every file on it, its head or ``None``).
+        """Fetch the branch; return (path -> text of each ledger file on it, its head or ``None``).
 
+        The ledger files are the regular files at the top of the tree: ``archive/`` and
+        any other folder is neither listed nor read, so what reconcile reads costs what
+        the ledger retains, never what history it archived. A file over
+        ``MAX_FILE_BYTES`` is refused before it is read (``LedgerError``).
         Raises ``PermanentError`` (a file is not UTF-8 text, a missing remote, refused
         credentials) or ``TransientError`` (network).
         """
@@ -701,47 +724,110 @@ class GitStateStore:
         head = self._remote.heads(self.branch)[self.branch]
         if head is None:
             return {}, None
-        listing = self.git.run_bytes("ls-tree", "-r", "-z", "--full-tree", head).stdout
+        return self._read(head, ""), head
+
+    def load_archive(self) -> dict[str, str]:
+        """Return path -> text of every file under ``archive/`` on the branch (``{}``: none).
+
+        For ``shunter get promotions --all``; reconcile never calls it. Raises like
+        :meth:`load`.
+        """
+        self._remote.forget(self.branch)
+        head = self._remote.heads(self.branch)[self.branch]
+        if head is None:
+            return {}
+        return self._read(head, ARCHIVE_DIR)
+
+    def _read(self, head: str, folder: str) -> dict[str, str]:
+        """The files of ``head`` but ``archive/`` (``folder`` ""), or those in ``folder``."""
+        # ``ls-tree -l`` lists (mode, type, id, size, path) without reading any blob:
+        # https://git-scm.com/docs/git-ls-tree#_output_format. The top level is listed
+        # alone first, so the archive's folder is skipped without even being listed.
+        entries = self._list(head, [folder] if folder else [])
+        if not folder:
+            folders = [p for kind, _s, p in entries if kind == "tree" and f"{p}/" != ARCHIVE_DIR]
+            if folders:
+                entries += self._list(head, folders, recursive=True)
         paths: list[str] = []
-        for entry in filter(None, listing.decode("utf-8").split("\0")):
-            meta, _, path = entry.partition("\t")
-            if meta.split(" ")[1] == "blob":
-                paths.append(path)
+        too_big: list[Problem] = []
+        for kind, size, path in entries:
+            if kind != "blob":
+                continue
+            if size > MAX_FILE_BYTES:
+                too_big.append(
+                    Problem(
+                        path,
+                        1,
+                        0,
+                        "(file)",
+                        f"the file is {size:,} bytes; Shunter reads at most {MAX_FILE_BYTES:,}",
+                        "restore it from the branch history: git log -p on the state branch",
+                    )
+                )
+            paths.append(path)
+        if too_big:
+            raise LedgerError(too_big)
         blobs = _read_blobs(self.git, [f"{head}:{p}" for p in paths])
-        return (
-            {
-                p: _decode(b, f"{p} on {self.branch}")
-                for p, b in zip(paths, blobs, strict=True)
-                if b is not None
-            },
-            head,
-        )
+        return {
+            p: _decode(b, f"{p} on {self.branch}")
+            for p, b in zip(paths, blobs, strict=True)
+            if b is not None
+        }
 
     def save(self, files: dict[str, str], message: str, *, expected_head: str | None) -> str:
         """Commit ``files`` as the branch's whole tree, with parent ``expected_head``.
 
-        Returns the new head, or ``expected_head`` unchanged when ``files`` equal its tree
+        ``archive/`` is the exception: the files already archived on ``expected_head``
+        are carried over by their tree's id (never read), and ``files`` only adds to
+        them. Returns the new head, or ``expected_head`` unchanged when ``files`` equal its tree
         (no empty commits). The push is a compare-and-swap: it succeeds only while the
         remote branch still points at ``expected_head`` (``None``: does not exist yet).
         Raises ``ConflictError`` when another writer got there first (the branch is fetched
         again, so the next ``load`` sees the winner), ``PermanentError`` when the remote
         refuses by rule or git fails, ``TransientError`` on network failures.
         """
-        tree = _build_tree(self.git, files, None)
+        carried: dict[str, str] = {}
         if expected_head is not None:
             if not self._has_commit(expected_head):
                 self._remote.forget(self.branch)
                 self._remote.heads(self.branch)
                 if not self._has_commit(expected_head):
                     raise self._conflict(expected_head)
-            if _tree_of(self.git, expected_head) == tree:
-                return expected_head
+            archive = (
+                self.git.run_bytes(
+                    "rev-parse",
+                    "-q",
+                    "--verify",
+                    f"{expected_head}:{ARCHIVE_DIR.rstrip('/')}",
+                    check=False,
+                )
+                .stdout.decode()
+                .strip()
+            )
+            if archive:
+                carried[ARCHIVE_DIR] = archive
+        tree = _build_tree(self.git, files, None, subtrees=carried)
+        if expected_head is not None and _tree_of(self.git, expected_head) == tree:
+            return expected_head
         commit = _commit(self.git, tree, expected_head, message)
         outcome = self._remote.push(commit, self.branch, lease=expected_head or "")
         if outcome == "rejected":
             raise self._conflict(expected_head)
         self._remote.record(self.branch, commit)
         return commit
+
+    def _list(
+        self, head: str, paths: list[str], *, recursive: bool = False
+    ) -> list[tuple[str, int, str]]:
+        """(type, size, path) of the tree entries at ``paths`` (the top level when none)."""
+        args = ["ls-tree", "-l", "-z", "--full-tree", *(["-r"] if recursive else []), head]
+        listing = self.git.run_bytes(*args, *(["--", *paths] if paths else [])).stdout
+        out = []
+        for entry in filter(None, listing.decode("utf-8").split("\0")):
+            meta, _, path = entry.partition("\t")
+            _mode, kind, _oid, size = meta.split()
+            out.append((kind, int(size) if size.isdigit() else 0, path))
+        return out
 
     def _has_commit(self, sha: str) -> bool:
         return self._remote._has_commit(sha)

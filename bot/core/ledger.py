@@ -12,14 +12,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, cast, get_args
 
 import yaml
 
+from bot.core import ledger_yaml
 from bot.core.discover.artifacts import Chart, Commit, Image
 from bot.core.discover.freight import Freight
+from bot.errors import LedgerError, Problem
 
 SCHEMA_VERSION = 1
+
+#: Where promotion history past the retention window lives on the state branch.
+ARCHIVE_DIR = "archive/"
 
 PromotionKind = Literal["auto", "manual", "emergency", "rollback"]
 PromotionStatus = Literal["Succeeded", "Rejected", "Expired", "Superseded", "Failed"]
@@ -196,26 +201,12 @@ def _ts(value: datetime | None) -> str | None:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _parse_ts(value: Any) -> datetime | None:
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    return datetime.strptime(str(value), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-
-
 def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in d.items() if v is not None and v != {} and v != []}
 
 
 def _hold_out(h: Hold | None) -> dict[str, Any] | None:
     return None if h is None else {"reason": h.reason, "by": h.by, "at": _ts(h.at)}
-
-
-def _hold_in(d: Any) -> Hold | None:
-    if not d:
-        return None
-    return Hold(reason=str(d["reason"]), by=str(d["by"]), at=_parse_ts(d["at"]) or _EPOCH)
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -245,31 +236,11 @@ def _verification_out(v: VerificationRecord | None) -> dict[str, Any] | None:
     )
 
 
-def _verification_in(d: Any) -> VerificationRecord | None:
-    if not d:
-        return None
-    return VerificationRecord(
-        freight=str(d["freight"]),
-        started_at=_parse_ts(d["startedAt"]) or _EPOCH,
-        result=d.get("result"),
-        steps={
-            name: StepRecord(
-                state=str(st["state"]),
-                started_at=_parse_ts(st.get("startedAt")),
-                run_id=st.get("runId"),
-                url=st.get("url"),
-                message=st.get("message", ""),
-            )
-            for name, st in (d.get("steps") or {}).items()
-        },
-    )
-
-
 _HEADER = "# Written by Shunter. Edit with care: every reconcile reads and rewrites this file.\n"
 
 
 def _dump(data: Any) -> str:
-    return _HEADER + yaml.safe_dump(data, sort_keys=False, default_flow_style=False, width=100)
+    return _HEADER + ledger_yaml.dump(data)
 
 
 def to_files(ledger: Ledger) -> dict[str, str]:
@@ -432,146 +403,531 @@ compare-and-swap, so a concurrent edit makes its write retry rather than be lost
 """
 
 
-def _load(files: dict[str, str], name: str, default: Any) -> Any:
-    text = files.get(name)
-    if not text:
-        return default
-    # LibYAML's loader when PyYAML has it (same result, several times faster); the writer
-    # stays the pure-Python one so the files are byte-identical on every machine.
-    data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
-    return default if data is None else data
+# --------------------------------------------------------------------------- reading
+
+#: The files of a ledger; ``operations.yaml`` may be missing (ledgers written before it).
+LEDGER_FILES = ("ledger.yaml", "warehouses.yaml", "freight.yaml", "stages.yaml", "promotions.yaml")
+OPTIONAL_FILES = ("operations.yaml",)
+
+OPERATIONS = ("promote", "rollback", "promote-from", "pause", "resume", "release-hold")
+STEP_STATES = ("pending", "running", "succeeded", "failed")
+VERIFICATION_RESULTS = ("succeeded", "failed")
+PROMOTION_KINDS: tuple[str, ...] = get_args(PromotionKind)
+PROMOTION_STATUSES: tuple[str, ...] = get_args(PromotionStatus)
+
+_RESTORE = "restore it from the branch history: git log -p on the state branch"
+
+KeyPath = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class _Issue:
+    """A problem found while reading: the file, the key path, and the line when known."""
+
+    file: str
+    path: KeyPath
+    message: str
+    hint: str = ""
+    line: int | None = None
+
+
+def _show(path: KeyPath) -> str:
+    out = ""
+    for step in path:
+        out += f"[{step}]" if isinstance(step, int) else (f".{step}" if out else str(step))
+    return out or "(file)"
+
+
+def _what(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int | float):
+        return f"the number {value!r}"
+    if isinstance(value, str):
+        return f"the text {value!r}"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return type(value).__name__
+
+
+class _File:
+    """One ledger file being read: typed getters that record problems instead of raising.
+
+    Each getter returns a usable value even when the input is bad (``None``, ``""``,
+    the epoch), so reading carries on and every problem of the ledger is reported at once.
+    """
+
+    def __init__(self, name: str, problems: list[_Issue]) -> None:
+        self.name = name
+        self._problems = problems
+
+    def fail(self, path: KeyPath, message: str, hint: str = "") -> None:
+        self._problems.append(_Issue(self.name, path, message, hint))
+
+    def fields(self, value: Any, path: KeyPath, known: tuple[str, ...]) -> dict[str, Any]:
+        """``value`` as a mapping whose keys are all in ``known`` (else problems, and {})."""
+        if not isinstance(value, dict):
+            self.fail(path, f"expected a mapping, found {_what(value)}", _RESTORE)
+            return {}
+        for key in value:
+            if key not in known:
+                self.fail(
+                    (*path, str(key)),
+                    "unknown key: Shunter never writes it",
+                    f"remove it; the keys here are {', '.join(known)}",
+                )
+        return value
+
+    def names(self, value: Any, path: KeyPath) -> dict[str, Any]:
+        """``value`` as a mapping of names (text keys) to anything."""
+        if not isinstance(value, dict):
+            self.fail(path, f"expected a mapping of names, found {_what(value)}", _RESTORE)
+            return {}
+        for key in value:
+            if not isinstance(key, str) or not key:
+                self.fail((*path, str(key)), f"a name must be text, found {_what(key)}", "quote it")
+        return {k: v for k, v in value.items() if isinstance(k, str) and k}
+
+    def items(self, value: Any, path: KeyPath) -> list[Any]:
+        if not isinstance(value, list):
+            self.fail(path, f"expected a list, found {_what(value)}", _RESTORE)
+            return []
+        return value
+
+    def rows(
+        self,
+        d: dict[str, Any],
+        key: str,
+        at: KeyPath,
+        required: tuple[str, ...],
+        optional: tuple[str, ...] = (),
+    ) -> list[dict[str, str]]:
+        """Each item of the list ``d[key]`` as its text fields (``""`` for an absent one)."""
+        out = []
+        for i, item in enumerate(self.items(d.get(key) or [], (*at, key))):
+            ip: KeyPath = (*at, key, i)
+            fd = self.fields(item, ip, (*required, *optional))
+            keys = (*required, *optional)
+            out.append({k: self.text(fd, k, ip, required=k in required) for k in keys})
+        return out
+
+    def _get(self, d: dict[str, Any], key: str, path: KeyPath, required: bool, what: str) -> Any:
+        """``d[key]``, or ``None`` when absent (a problem too when ``required``)."""
+        value = d.get(key)
+        if value is None and required:
+            self.fail((*path, key), "missing", f"add {key}: with {what}")
+        return value
+
+    def text(self, d: dict[str, Any], key: str, path: KeyPath, *, required: bool = False) -> str:
+        value = self._get(d, key, path, required, "a value")
+        if value is None:
+            return ""
+        if not isinstance(value, str):
+            hint = (
+                f"quote it: {key}: '{value}'"
+                if isinstance(value, int | float)
+                else "write one line of text, as Shunter does"
+            )
+            self.fail((*path, key), f"expected text, found {_what(value)}", hint)
+            return str(value)
+        return value
+
+    def opt_text(self, d: dict[str, Any], key: str, path: KeyPath) -> str | None:
+        return self.text(d, key, path) if d.get(key) is not None else None
+
+    def choice(self, d: dict[str, Any], key: str, path: KeyPath, allowed: tuple[str, ...]) -> str:
+        if d.get(key) is not None and not isinstance(d[key], str):
+            self.fail(
+                (*path, key), f"{_what(d[key])} is not one of {', '.join(allowed)}", "use one"
+            )
+            return allowed[0]
+        value = self.text(d, key, path, required=True)
+        if value and value not in allowed:
+            self.fail((*path, key), f"{value!r} is not one of {', '.join(allowed)}", "use one")
+        return value if value in allowed else allowed[0]
+
+    def integer(self, d: dict[str, Any], key: str, path: KeyPath) -> int | None:
+        value = d.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            self.fail(
+                (*path, key),
+                f"expected a positive whole number, found {_what(value)}",
+                "write the number without quotes, or remove the key",
+            )
+            return None
+        return value
+
+    def time(self, d: dict[str, Any], key: str, path: KeyPath, *, required: bool = False) -> Any:
+        value = self._get(d, key, path, required, "a UTC time")
+        return None if value is None else self.time_value(value, (*path, key))
+
+    def time_value(self, value: Any, path: KeyPath) -> datetime:
+        try:
+            parsed = _parse_ts(value)
+        except ValueError:
+            parsed = None
+        if parsed is None:
+            self.fail(
+                path,
+                f"{_what(value)} is not a UTC time",
+                "write it as Shunter does, e.g. '2026-11-30T09:00:00Z'",
+            )
+            return _EPOCH
+        return parsed
+
+
+def _parse_ts(value: Any) -> datetime | None:
+    """A stored time: a datetime (an unquoted YAML timestamp) or ``YYYY-MM-DDTHH:MM:SSZ``."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if not isinstance(value, str):
+        raise ValueError(value)
+    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
 
 
 def from_files(files: dict[str, str]) -> Ledger:
-    """Read a ledger back from the state branch's files (missing files mean empty parts).
+    """Read a ledger back from the state branch's files, checking every field.
 
-    Raises ``ValueError`` if a file is not the YAML Shunter writes (a hand edit gone wrong).
+    ``{}`` (no state branch yet) is an empty ledger. Otherwise every file of
+    ``LEDGER_FILES`` must be there and hold what Shunter writes: known keys only, enums
+    from their lists, times as ``YYYY-MM-DDTHH:MM:SSZ``, text where text belongs, and every
+    freight a stage or promotion names present in ``freight.yaml``. Files under
+    ``archive/`` are not part of the ledger and are ignored here (see :func:`read_archive`).
+
+    Raises ``LedgerError`` listing every problem as ``FILE:LINE: key: message`` with the
+    fix; nothing is partially read.
     """
-    try:
-        return _from_files(files)
-    except (KeyError, TypeError, ValueError, AttributeError, yaml.YAMLError) as exc:
-        raise ValueError(f"the state branch holds a file Shunter cannot read: {exc}") from exc
-
-
-def _from_files(files: dict[str, str]) -> Ledger:
-    meta = _load(files, "ledger.yaml", {})
-    version = meta.get("schemaVersion", SCHEMA_VERSION)
-    if version > SCHEMA_VERSION:
-        raise ValueError(
-            f"schemaVersion {version} is newer than this Shunter understands ({SCHEMA_VERSION});"
-            " upgrade Shunter"
-        )
+    files = {k: v for k, v in files.items() if not k.startswith(ARCHIVE_DIR)}
+    problems: list[_Issue] = []
+    if not files:
+        return Ledger()
+    data: dict[str, Any] = {}
+    for name in (*LEDGER_FILES, *OPTIONAL_FILES):
+        text = files.get(name)
+        if text is None:
+            if name in LEDGER_FILES:
+                problems.append(_Issue(name, (), "missing from the state branch", _RESTORE))
+            continue
+        try:
+            value = ledger_yaml.load(text)
+        except ledger_yaml.AliasFound as exc:
+            problems.append(
+                _Issue(
+                    name,
+                    (),
+                    "a YAML anchor used by an alias: aliases are not allowed in the ledger",
+                    "write the value out in full; Shunter never writes aliases",
+                    exc.line,
+                )
+            )
+            continue
+        except (ValueError, yaml.YAMLError) as exc:
+            mark = getattr(exc, "problem_mark", None)
+            line = None if mark is None else mark.line + 1
+            problems.append(
+                _Issue(name, (), f"not readable YAML: {_yaml_problem(exc)}", _RESTORE, line)
+            )
+            continue
+        if value is None:
+            empty = "[]" if name in ("promotions.yaml", "operations.yaml") else "{}"
+            problems.append(
+                _Issue(
+                    name, (), "the file is empty", f"{_RESTORE}, or write {empty} for no entries"
+                )
+            )
+            continue
+        data[name] = value
+    if not problems:
+        meta = _File("ledger.yaml", problems).fields(data["ledger.yaml"], (), ("schemaVersion",))
+        version = meta.get("schemaVersion")
+        if not isinstance(version, int) or isinstance(version, bool):
+            problems.append(
+                _Issue("ledger.yaml", ("schemaVersion",), "expected a number", "write 1")
+            )
+        elif version > SCHEMA_VERSION:
+            problems.append(
+                _Issue(
+                    "ledger.yaml",
+                    ("schemaVersion",),
+                    f"{version} is newer than this Shunter understands ({SCHEMA_VERSION})",
+                    "upgrade Shunter",
+                )
+            )
     ledger = Ledger()
-    for name, w in _load(files, "warehouses.yaml", {}).items():
+    if not problems:
+        _read_warehouses(_File("warehouses.yaml", problems), data["warehouses.yaml"], ledger)
+        _read_freight(_File("freight.yaml", problems), data["freight.yaml"], ledger)
+        _read_stages(_File("stages.yaml", problems), data["stages.yaml"], ledger)
+        ledger.promotions = read_promotions(
+            _File("promotions.yaml", problems), data["promotions.yaml"]
+        )
+        _read_operations(
+            _File("operations.yaml", problems), data.get("operations.yaml", []), ledger
+        )
+        if not problems:  # a broken file would only add echoes of its own problems
+            _check_references(ledger, problems)
+    if problems:
+        raise LedgerError([_locate(files, p) for p in problems])
+    return ledger
+
+
+def _yaml_problem(exc: Exception) -> str:
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem:
+        return exc.problem
+    return str(exc).splitlines()[0]
+
+
+def _locate(files: dict[str, str], issue: _Issue) -> Problem:
+    """``issue`` as a Problem with its line: given, or found by walking the file to its path."""
+    line = issue.line
+    if line is None:
+        text = files.get(issue.file)
+        line = ledger_yaml.line_of(text, issue.path) if text and issue.path else 1
+    return Problem(issue.file, line, 0, _show(issue.path), issue.message, issue.hint)
+
+
+def _read_warehouses(f: _File, value: Any, ledger: Ledger) -> None:
+    for name, w in f.names(value, ()).items():
+        at: KeyPath = (name,)
+        d = f.fields(w, at, ("lastFreightAt", "error", "cache", "validators"))
+        cache: dict[str, CachedSelection] = {}
+        for key, c in f.names(d.get("cache") or {}, (*at, "cache")).items():
+            cp: KeyPath = (*at, "cache", key)
+            cd = f.fields(c, cp, ("selector", "tag", "digest", "etag", "checkedAt"))
+            cache[key] = CachedSelection(
+                selector=f.text(cd, "selector", cp, required=True),
+                tag=f.opt_text(cd, "tag", cp),
+                digest=f.opt_text(cd, "digest", cp),
+                etag=f.opt_text(cd, "etag", cp),
+                checked_at=f.time(cd, "checkedAt", cp, required=True) or _EPOCH,
+            )
+        validators: dict[str, dict[str, str]] = {}
+        for key, v in f.names(d.get("validators") or {}, (*at, "validators")).items():
+            vp: KeyPath = (*at, "validators", key)
+            vd = f.names(v, vp)
+            validators[key] = {k: f.text(vd, k, vp) for k in vd}
         ledger.warehouses[name] = WarehouseRecord(
-            last_freight_at=_parse_ts(w.get("lastFreightAt")),
-            error=w.get("error"),
-            cache={
-                str(key): CachedSelection(
-                    selector=str(c["selector"]),
-                    tag=None if c.get("tag") is None else str(c["tag"]),
-                    digest=None if c.get("digest") is None else str(c["digest"]),
-                    etag=None if c.get("etag") is None else str(c["etag"]),
-                    checked_at=_parse_ts(c.get("checkedAt")) or _EPOCH,
-                )
-                for key, c in (w.get("cache") or {}).items()
-            },
-            validators={
-                str(k): {str(a): str(b) for a, b in v.items()}
-                for k, v in (w.get("validators") or {}).items()
-            },
+            last_freight_at=f.time(d, "lastFreightAt", at),
+            error=f.opt_text(d, "error", at),
+            cache=cache,
+            validators=validators,
         )
-    for name, f in _load(files, "freight.yaml", {}).items():
-        fr = Freight(
-            name=name,
-            alias=str(f["alias"]),
-            warehouse=str(f["origin"]["name"]),
-            images=tuple(
-                Image(repo_url=i["repoURL"], tag=str(i["tag"]), digest=i["digest"])
-                for i in f.get("images", [])
-            ),
-            charts=tuple(
-                Chart(repo_url=c["repoURL"], name=c["name"], version=str(c["version"]))
-                for c in f.get("charts", [])
-            ),
-            commits=tuple(
-                Commit(
-                    repo_url=c["repoURL"],
-                    id=c["id"],
-                    branch=c.get("branch", ""),
-                    tag=str(c.get("tag", "")),
-                    message=c.get("message", ""),
-                )
-                for c in f.get("commits", [])
-            ),
-            discovered_at=_parse_ts(f.get("discoveredAt")),
-        )
+
+
+_FREIGHT_KEYS = (
+    "alias", "origin", "discoveredAt", "images", "charts", "commits",
+    "verifiedIn", "approvedFor", "rejectedFor",
+)  # fmt: skip
+
+
+def _read_freight(f: _File, value: Any, ledger: Ledger) -> None:
+    for name, v in f.names(value, ()).items():
+        at: KeyPath = (name,)
+        d = f.fields(v, at, _FREIGHT_KEYS)
+        origin = f.fields(d.get("origin") or {}, (*at, "origin"), ("kind", "name"))
+        f.choice(origin, "kind", (*at, "origin"), ("Warehouse",))
+        images = [
+            Image(repo_url=r["repoURL"], tag=r["tag"], digest=r["digest"])
+            for r in f.rows(d, "images", at, ("repoURL", "tag", "digest"))
+        ]
+        charts = [
+            Chart(repo_url=r["repoURL"], name=r["name"], version=r["version"])
+            for r in f.rows(d, "charts", at, ("repoURL", "name", "version"))
+        ]
+        commits = [
+            Commit(r["repoURL"], r["id"], r["branch"], r["tag"], r["message"])
+            for r in f.rows(d, "commits", at, ("repoURL", "id"), ("branch", "tag", "message"))
+        ]
+        verified = f.names(d.get("verifiedIn") or {}, (*at, "verifiedIn"))
+        approved = f.names(d.get("approvedFor") or {}, (*at, "approvedFor"))
+        rejected = f.names(d.get("rejectedFor") or {}, (*at, "rejectedFor"))
         ledger.freight[name] = FreightRecord(
-            freight=fr,
-            verified_in={s: _parse_ts(t) or _EPOCH for s, t in (f.get("verifiedIn") or {}).items()},
-            approved_for=dict(f.get("approvedFor") or {}),
-            rejected_for=dict(f.get("rejectedFor") or {}),
+            freight=Freight(
+                name=name,
+                alias=f.text(d, "alias", at, required=True),
+                warehouse=f.text(origin, "name", (*at, "origin"), required=True),
+                images=tuple(images),
+                charts=tuple(charts),
+                commits=tuple(commits),
+                discovered_at=f.time(d, "discoveredAt", at),
+            ),
+            verified_in={s: f.time_value(t, (*at, "verifiedIn", s)) for s, t in verified.items()},
+            approved_for={s: f.text(approved, s, (*at, "approvedFor")) for s in approved},
+            rejected_for={s: f.text(rejected, s, (*at, "rejectedFor")) for s in rejected},
         )
-    for name, s in _load(files, "stages.yaml", {}).items():
-        p = s.get("promotion")
-        r = s.get("request")
+
+
+_STAGE_KEYS = (
+    "currentFreight", "since", "history", "promotion", "request", "hold", "pause",
+    "healthySince", "health", "verification",
+)  # fmt: skip
+_PROMOTION_KEYS = ("freight", "kind", "by", "reason", "startedAt", "pr", "url", "headSha")
+
+
+def _read_stages(f: _File, value: Any, ledger: Ledger) -> None:
+    for name, v in f.names(value, ()).items():
+        at: KeyPath = (name,)
+        d = f.fields(v, at, _STAGE_KEYS)
+        history = []
+        for i, h in enumerate(f.items(d.get("history") or [], (*at, "history"))):
+            if not isinstance(h, str):
+                f.fail(
+                    (*at, "history", i),
+                    f"expected a freight ID, found {_what(h)}",
+                    "write the freight's ID as freight.yaml names it",
+                )
+            history.append(str(h))
+        promotion = request = None
+        if d.get("promotion"):
+            pp: KeyPath = (*at, "promotion")
+            pd = f.fields(d["promotion"], pp, _PROMOTION_KEYS)
+            promotion = OpenPromotion(
+                freight=f.text(pd, "freight", pp, required=True),
+                kind=cast(PromotionKind, f.choice(pd, "kind", pp, PROMOTION_KINDS)),
+                by=f.text(pd, "by", pp, required=True),
+                reason=f.text(pd, "reason", pp),
+                started_at=f.time(pd, "startedAt", pp, required=True) or _EPOCH,
+                pr=f.integer(pd, "pr", pp),
+                url=f.opt_text(pd, "url", pp),
+                head_sha=f.opt_text(pd, "headSha", pp),
+            )
+        if d.get("request"):
+            rp: KeyPath = (*at, "request")
+            rd = f.fields(d["request"], rp, ("freight", "kind", "by", "reason", "at"))
+            request = Request(
+                freight=f.text(rd, "freight", rp, required=True),
+                kind=cast(PromotionKind, f.choice(rd, "kind", rp, PROMOTION_KINDS)),
+                by=f.text(rd, "by", rp, required=True),
+                reason=f.text(rd, "reason", rp, required=True),
+                at=f.time(rd, "at", rp, required=True) or _EPOCH,
+            )
         ledger.stages[name] = StageRecord(
-            current_freight=s.get("currentFreight"),
-            since=_parse_ts(s.get("since")),
-            history=list(s.get("history", [])),
-            promotion=None
-            if not p
-            else OpenPromotion(
-                freight=p["freight"],
-                kind=p["kind"],
-                by=p["by"],
-                reason=p.get("reason", ""),
-                started_at=_parse_ts(p["startedAt"]) or _EPOCH,
-                pr=p.get("pr"),
-                url=p.get("url"),
-                head_sha=p.get("headSha"),
-            ),
-            request=None
-            if not r
-            else Request(
-                freight=r["freight"],
-                kind=r["kind"],
-                by=r["by"],
-                reason=r["reason"],
-                at=_parse_ts(r["at"]) or _EPOCH,
-            ),
-            hold=_hold_in(s.get("hold")),
-            pause=_hold_in(s.get("pause")),
-            healthy_since=_parse_ts(s.get("healthySince")),
-            health=s.get("health"),
-            verification=_verification_in(s.get("verification")),
+            current_freight=f.opt_text(d, "currentFreight", at),
+            since=f.time(d, "since", at),
+            history=history,
+            promotion=promotion,
+            request=request,
+            hold=_read_hold(f, d.get("hold"), (*at, "hold")),
+            pause=_read_hold(f, d.get("pause"), (*at, "pause")),
+            healthy_since=f.time(d, "healthySince", at),
+            health=f.opt_text(d, "health", at),
+            verification=_read_verification(f, d.get("verification"), (*at, "verification")),
         )
-    for p in _load(files, "promotions.yaml", []):
-        ledger.promotions.append(
+
+
+def _read_hold(f: _File, value: Any, at: KeyPath) -> Hold | None:
+    if not value:
+        return None
+    d = f.fields(value, at, ("reason", "by", "at"))
+    return Hold(
+        reason=f.text(d, "reason", at, required=True),
+        by=f.text(d, "by", at, required=True),
+        at=f.time(d, "at", at, required=True) or _EPOCH,
+    )
+
+
+def _read_verification(f: _File, value: Any, at: KeyPath) -> VerificationRecord | None:
+    if not value:
+        return None
+    d = f.fields(value, at, ("freight", "startedAt", "result", "steps"))
+    result = None
+    if d.get("result") is not None:
+        result = f.choice(d, "result", at, VERIFICATION_RESULTS)
+    steps = {}
+    for name, st in f.names(d.get("steps") or {}, (*at, "steps")).items():
+        sp: KeyPath = (*at, "steps", name)
+        sd = f.fields(st, sp, ("state", "startedAt", "runId", "url", "message"))
+        steps[name] = StepRecord(
+            state=f.choice(sd, "state", sp, STEP_STATES),
+            started_at=f.time(sd, "startedAt", sp),
+            run_id=f.opt_text(sd, "runId", sp),
+            url=f.opt_text(sd, "url", sp),
+            message=f.text(sd, "message", sp),
+        )
+    return VerificationRecord(
+        freight=f.text(d, "freight", at, required=True),
+        started_at=f.time(d, "startedAt", at, required=True) or _EPOCH,
+        steps=steps,
+        result=result,
+    )
+
+
+_RECORD_KEYS = (
+    "stage", "freight", "alias", "version", "kind", "status", "by", "reason", "at",
+    "pr", "url", "commit",
+)  # fmt: skip
+
+
+def read_promotions(f: _File, value: Any) -> list[PromotionRecord]:
+    """The promotion records of ``value`` (a list, as in ``promotions.yaml``)."""
+    out = []
+    for i, p in enumerate(f.items(value, ())):
+        at: KeyPath = (i,)
+        d = f.fields(p, at, _RECORD_KEYS)
+        out.append(
             PromotionRecord(
-                stage=p["stage"],
-                freight=p["freight"],
-                alias=p["alias"],
-                version=str(p["version"]),
-                kind=p["kind"],
-                status=p["status"],
-                by=p["by"],
-                reason=p.get("reason", ""),
-                at=_parse_ts(p["at"]) or _EPOCH,
-                pr=p.get("pr"),
-                url=p.get("url"),
-                commit=p.get("commit"),
+                stage=f.text(d, "stage", at, required=True),
+                freight=f.text(d, "freight", at, required=True),
+                alias=f.text(d, "alias", at, required=True),
+                version=f.text(d, "version", at, required=True),
+                kind=cast(PromotionKind, f.choice(d, "kind", at, PROMOTION_KINDS)),
+                status=cast(PromotionStatus, f.choice(d, "status", at, PROMOTION_STATUSES)),
+                by=f.text(d, "by", at, required=True),
+                reason=f.text(d, "reason", at),
+                at=f.time(d, "at", at, required=True) or _EPOCH,
+                pr=f.integer(d, "pr", at),
+                url=f.opt_text(d, "url", at),
+                commit=f.opt_text(d, "commit", at),
             )
         )
-    for o in _load(files, "operations.yaml", []):
+    return out
+
+
+def _read_operations(f: _File, value: Any, ledger: Ledger) -> None:
+    for i, o in enumerate(f.items(value, ())):
+        at: KeyPath = (i,)
+        d = f.fields(o, at, ("operation", "stage", "by", "reason", "at", "freight"))
         ledger.operations.append(
             OperationRecord(
-                operation=str(o["operation"]),
-                stage=str(o["stage"]),
-                by=str(o["by"]),
-                reason=str(o.get("reason", "")),
-                at=_parse_ts(o["at"]) or _EPOCH,
-                freight=o.get("freight"),
+                operation=f.choice(d, "operation", at, OPERATIONS),
+                stage=f.text(d, "stage", at, required=True),
+                by=f.text(d, "by", at, required=True),
+                reason=f.text(d, "reason", at),
+                at=f.time(d, "at", at, required=True) or _EPOCH,
+                freight=f.opt_text(d, "freight", at),
             )
         )
-    return ledger
+
+
+def _check_references(ledger: Ledger, problems: list[_Issue]) -> None:
+    """Every freight a stage or a retained promotion names must be in ``freight.yaml``."""
+    known = ledger.freight
+    hint = (
+        "put back the freight.yaml entry it names (it is in the branch history), "
+        "or name a freight that freight.yaml holds"
+    )
+
+    def check(file: str, path: KeyPath, ref: str | None) -> None:
+        if ref and ref not in known:
+            problems.append(
+                _Issue(file, path, f"names freight {ref} that freight.yaml does not hold", hint)
+            )
+
+    for name, s in ledger.stages.items():
+        check("stages.yaml", (name, "currentFreight"), s.current_freight)
+        for i, h in enumerate(s.history):
+            check("stages.yaml", (name, "history", i), h)
+        for part, rec in (("promotion", s.promotion), ("request", s.request),
+                          ("verification", s.verification)):  # fmt: skip
+            if rec is not None:
+                check("stages.yaml", (name, part, "freight"), rec.freight)
+    for i, p in enumerate(ledger.promotions):
+        check("promotions.yaml", (i, "freight"), p.freight)

@@ -11,7 +11,8 @@ import pytest
 import yaml
 
 from bot.adapters.git import GitStateStore
-from bot.errors import ConflictError, PermanentError
+from bot.core.ledger_yaml import MAX_FILE_BYTES
+from bot.errors import ConflictError, LedgerError, PermanentError
 from sandbox.fixtures.gitrepos import git, make_remote
 
 BRANCH = "shunter/state"
@@ -232,3 +233,51 @@ def test_concurrent_writers_in_separate_processes_lose_nothing(
     assert history[0] == head
     assert sorted(history) == sorted(c for r in results for c in r["commits"])
     assert len(history) == WORKERS * RECORDS
+
+
+def test_archive_files_are_carried_over_and_never_loaded(tmp_path: Path, remote: Path) -> None:
+    store = GitStateStore(clone(tmp_path, remote, "a"))
+    first = store.save(
+        {"stages.yaml": "{}\n", "archive/promotions-2026-01-aaaa.yaml": "- one\n"},
+        "archive one",
+        expected_head=None,
+    )
+    files, head = store.load()
+    assert (files, head) == ({"stages.yaml": "{}\n"}, first)
+
+    # A reconcile saves what it loaded plus one new archive file: the old one stays.
+    second = store.save(
+        {**files, "archive/promotions-2026-02-bbbb.yaml": "- two\n"}, "two", expected_head=head
+    )
+    third = store.save({"stages.yaml": "{}\n"}, "nothing archived", expected_head=second)
+
+    assert third == second  # carrying the archive is not a change
+    assert store.load_archive() == {
+        "archive/promotions-2026-01-aaaa.yaml": "- one\n",
+        "archive/promotions-2026-02-bbbb.yaml": "- two\n",
+    }
+
+
+def test_load_reads_no_archive_blob(tmp_path: Path, remote: Path) -> None:
+    workdir = clone(tmp_path, remote, "a")
+    store = GitStateStore(workdir)
+    head = store.save(
+        {"stages.yaml": "{}\n", "archive/promotions-2026-01-aaaa.yaml": "- one\n"},
+        "archive",
+        expected_head=None,
+    )
+    # Delete the archive's blob from the local object store: a load that read it would fail.
+    blob = git(workdir, "rev-parse", f"{head}:archive/promotions-2026-01-aaaa.yaml")
+    (workdir / ".git" / "objects" / blob[:2] / blob[2:]).unlink()
+
+    assert store.load() == ({"stages.yaml": "{}\n"}, head)
+
+
+def test_a_file_over_the_size_cap_is_refused_unread(tmp_path: Path, remote: Path) -> None:
+    big = "#" * (MAX_FILE_BYTES + 1) + "\n"
+    writer = GitStateStore(clone(tmp_path, remote, "a"))
+    writer.save({"stages.yaml": "{}\n", "freight.yaml": big}, "too big", expected_head=None)
+
+    with pytest.raises(LedgerError) as caught:
+        GitStateStore(clone(tmp_path, remote, "b")).load()
+    assert [(p.file, p.path) for p in caught.value.problems] == [("freight.yaml", "(file)")]

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 import pytest
 import yaml
 
+from bot.core import ledger_yaml
 from bot.core.discover.artifacts import Image
 from bot.core.discover.freight import make_freight
 from bot.core.ledger import (
@@ -17,6 +19,7 @@ from bot.core.ledger import (
     from_files,
     to_files,
 )
+from bot.errors import LedgerError, Problem
 
 T = datetime(2026, 5, 1, 12, 30, tzinfo=UTC)
 
@@ -63,14 +66,141 @@ def test_empty_branch_is_an_empty_ledger() -> None:
     assert from_files({}) == Ledger()
 
 
-@pytest.mark.parametrize(
-    "files",
-    [
-        {"freight.yaml": "abc: [unclosed"},
-        {"stages.yaml": "dev: {promotion: {freight: x}}"},
-        {"ledger.yaml": "schemaVersion: 99"},
-    ],
-)
-def test_unreadable_state_is_a_clear_error(files: dict[str, str]) -> None:
-    with pytest.raises(ValueError, match=r"state branch|newer than this Shunter"):
+def problems_of(files: dict[str, str]) -> list[Problem]:
+    with pytest.raises(LedgerError) as caught:
         from_files(files)
+    return caught.value.problems
+
+
+def edited(name: str, old: str, new: str) -> dict[str, str]:
+    """The sample ledger's files with one hand edit to ``name``."""
+    files = to_files(sample())
+    assert old in files[name], (name, old)
+    files[name] = files[name].replace(old, new, 1)
+    return files
+
+
+FREIGHT = sample().stages["dev"].current_freight or ""
+F = FREIGHT
+
+
+# (file, old text, new text, the key path the problem must name, and the text on its line
+# when that is not the new text)
+HAND_EDITS = [
+    ("promotions.yaml", "status: Succeeded", "status: Bogus", "[0].status", None),
+    ("promotions.yaml", "kind: auto", "kind: sometimes", "[0].kind", None),
+    ("promotions.yaml", "pr: 1", "pr: one", "[0].pr", None),
+    ("promotions.yaml", "at: '2026-05-01T12:30:00Z'", "at: yesterday", "[0].at", None),
+    ("promotions.yaml", f"freight: {FREIGHT}", "freight: deadbeef", "[0].freight", None),
+    ("promotions.yaml", "  by: shunter\n", "  by: shunter\n  approvedBy: x\n", "[0].approvedBy",
+     "approvedBy"),
+    ("stages.yaml", f"currentFreight: {FREIGHT}", "currentFreight: fe", "dev.currentFreight", None),
+    ("stages.yaml", f"  - {FREIGHT}", "  - 42", "dev.history[0]", None),
+    ("stages.yaml", "kind: manual", "kind: 7", "prod.promotion.kind", None),
+    ("stages.yaml", "    by: alice", "    by: [alice]", "prod.hold.by", None),
+    ("stages.yaml", "    at: '2026-05-01T12:30:00Z'", "    at: soon", "prod.hold.at", None),
+    ("freight.yaml", "tag: 1.8.4", "tag: 1.10", F + ".images[0].tag", None),
+    ("freight.yaml", "kind: Warehouse", "kind: Stage", F + ".origin.kind", None),
+    ("freight.yaml", "    dev: '2026", "    dev: 'May 2026", F + ".verifiedIn.dev", None),
+    ("warehouses.yaml", "lastFreightAt", "lastFreightAtt", "flask-app.lastFreightAtt", None),
+    ("ledger.yaml", "schemaVersion: 1", "schemaVersion: 99", "schemaVersion", None),
+    ("freight.yaml", "88c11a5b", "- 88c11a5b", "(file)", "# Written"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "old", "new", "path", "on_line"), HAND_EDITS)
+def test_a_bad_hand_edit_is_refused_with_its_file_line_and_key(
+    name: str, old: str, new: str, path: str, on_line: str | None
+) -> None:
+    files = edited(name, old, new)
+    needle = on_line or new.strip().splitlines()[0]
+    line = next(i for i, t in enumerate(files[name].splitlines(), 1) if needle in t)
+    problems = problems_of(files)
+    assert [(p.file, p.path, p.line) for p in problems] == [(name, path, line)]
+    assert problems[0].hint  # every problem says how to fix it
+    assert str(problems[0]).startswith(f"{name}:{line}: {path}: ")
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    files = edited("promotions.yaml", "status: Succeeded", "status: Bogus")
+    files["stages.yaml"] = files["stages.yaml"].replace("kind: manual", "kind: bogus")
+    problems = problems_of(files)
+    assert {(p.file, p.path) for p in problems} == {
+        ("promotions.yaml", "[0].status"),
+        ("stages.yaml", "prod.promotion.kind"),
+    }
+
+
+@pytest.mark.parametrize("name", ["freight.yaml", "stages.yaml", "promotions.yaml", "ledger.yaml"])
+@pytest.mark.parametrize("text", ["", "# emptied by hand\n"])
+def test_an_emptied_file_is_a_clear_error(name: str, text: str) -> None:
+    files = to_files(sample())
+    files[name] = text
+    problems = problems_of(files)
+    assert (problems[0].file, problems[0].path) == (name, "(file)")
+    assert "empty" in problems[0].message  # and no KeyError on the way
+
+
+def test_a_missing_file_is_a_clear_error_but_operations_may_be_absent() -> None:
+    files = to_files(sample())
+    del files["operations.yaml"]  # ledgers written before it existed
+    assert from_files(files) == sample()
+    del files["freight.yaml"]
+    assert [(p.file, p.path) for p in problems_of(files)] == [("freight.yaml", "(file)")]
+
+
+def test_unparsable_yaml_names_its_line() -> None:
+    files = to_files(sample())
+    files["stages.yaml"] += "qa: {promotion: [unclosed\n"
+    (problem,) = problems_of(files)
+    assert (problem.file, problem.line) == ("stages.yaml", files["stages.yaml"].count("\n") + 1)
+
+
+def billion_laughs(levels: int = 9) -> str:
+    lines = ["a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    for i in range(1, levels):
+        prev, cur = chr(ord("a") + i - 1), chr(ord("a") + i)
+        lines.append(f"{cur}: &{cur} [" + ", ".join([f"*{prev}"] * 9) + "]")
+    return "\n".join(lines) + "\n"
+
+
+def test_a_billion_laughs_ledger_is_refused_quickly() -> None:
+    files = to_files(sample())
+    files["freight.yaml"] = billion_laughs()
+    start = time.perf_counter()
+    (problem,) = problems_of(files)
+    assert time.perf_counter() - start < 1.0
+    assert (problem.file, problem.line) == ("freight.yaml", 1)  # the anchor an alias reuses
+    assert "alias" in problem.message
+
+
+def test_merge_keys_are_refused() -> None:
+    files = edited("stages.yaml", "prod:\n", "base: &b {health: ok}\nprod:\n  <<: *b\n")
+    assert [p.file for p in problems_of(files)] == ["stages.yaml"]
+
+
+def test_text_with_ampersands_and_stars_is_not_an_alias() -> None:
+    led = sample()
+    led.promotions[0].reason = "fix & *ship* it: &now"
+    led.promotions[0].url = "https://x/?a=1&b=*"
+    assert from_files(to_files(led)) == led
+
+
+def test_a_file_over_the_size_cap_is_refused_before_parsing() -> None:
+    files = to_files(sample())
+    files["operations.yaml"] = "[]\n" + "#" * ledger_yaml.MAX_FILE_BYTES
+    (problem,) = problems_of(files)
+    assert problem.file == "operations.yaml" and "at most" in problem.message
+
+
+def test_the_writer_never_writes_aliases() -> None:
+    shared = ["x", "y"]
+    text = ledger_yaml.dump({"a": shared, "b": shared})
+    assert "&" not in text and "*" not in text
+    assert ledger_yaml.load(text) == {"a": shared, "b": shared}
+
+
+def test_archive_files_are_not_part_of_the_ledger() -> None:
+    files = to_files(sample())
+    files["archive/promotions-2026-01-0000.yaml"] = "not: [even yaml"
+    assert from_files(files) == sample()

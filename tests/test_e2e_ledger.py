@@ -1,0 +1,102 @@
+"""Hand edits to the state branch, through the real ``shunter`` command.
+
+A person (or an attacker with ``write`` access) edits the ledger on ``shunter/state``
+directly. A bad edit must stop the run with exit 1 and ``FILE:LINE: key: message``, and
+leave the branch exactly as it was: nothing is written back, nothing is rolled back.
+"""
+
+from __future__ import annotations
+
+import io
+import subprocess
+from collections.abc import Callable, Iterator
+from contextlib import redirect_stderr
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from sandbox.registry import LocalRegistry
+from sandbox.world import SandboxWorld
+
+T0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
+BRANCH = "shunter/state"
+
+
+def git(cwd: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True, timeout=60
+    ).stdout.strip()
+
+
+def shunter(world: SandboxWorld, *args: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    env = world.env(SHUNTER_NOW=T0.isoformat(), GITHUB_ACTIONS="true")
+    with redirect_stderr(err):
+        code = main(["--repo-dir", str(world.checkout), *args], env=env, out=out)
+    return code, out.getvalue(), err.getvalue()
+
+
+def hand_edit(world: SandboxWorld, edit: Callable[[Path], None]) -> str:
+    """Commit ``edit`` of a clone's state branch and push it, as a person would."""
+    work = world.root / "hand-edit"
+    git(world.root, "clone", "-q", "-b", BRANCH, str(world.bare), str(work))
+    edit(work)
+    git(work, "-c", "user.name=Ed", "-c", "user.email=ed@x.invalid", "commit", "-qam", "hand edit")
+    git(work, "push", "-q", "origin", BRANCH)
+    return git(world.bare, "rev-parse", f"refs/heads/{BRANCH}")
+
+
+def replace(name: str, old: str, new: str) -> Callable[[Path], None]:
+    def edit(work: Path) -> None:
+        text = (work / name).read_text()
+        assert old in text, (name, old)
+        (work / name).write_text(text.replace(old, new, 1))
+
+    return edit
+
+
+def empty(name: str) -> Callable[[Path], None]:
+    return lambda work: (work / name).write_text("")
+
+
+@pytest.fixture
+def world(
+    tmp_path: Path, oci_registry: LocalRegistry, request: pytest.FixtureRequest
+) -> Iterator[SandboxWorld]:
+    path = "e2e-ledger/" + request.node.name.replace("_", "-").replace("[", "-").strip("]").lower()
+    with SandboxWorld(tmp_path / "world", registry=oci_registry, image_path=path) as w:
+        w.push("1.8.4")
+        code, out, err = shunter(w, "reconcile")
+        assert code == 0, out + err
+        yield w
+
+
+EDITS = {
+    "status-bogus": (replace("promotions.yaml", "status: Succeeded", "status: Bogus"),
+                     "promotions.yaml", "[0].status"),
+    "unknown-current-freight": (
+        lambda work: replace("stages.yaml", "currentFreight: ", "currentFreight: 0")(work),
+        "stages.yaml", "dev.currentFreight"),
+    "emptied-freight": (empty("freight.yaml"), "freight.yaml", "(file)"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", EDITS)
+def test_a_bad_hand_edit_stops_the_run_and_changes_nothing(world: SandboxWorld, case: str) -> None:
+    edit, file, key = EDITS[case]
+    head = hand_edit(world, edit)
+    main_before = git(world.bare, "rev-parse", "refs/heads/main")
+    world.push("1.8.5")  # something to do, so a run that went on would write
+
+    for command in (["reconcile"], ["get", "stages", "-o", "json"]):
+        code, out, err = shunter(world, *command)
+        assert code == 1, (command, out, err)
+        assert "Traceback" not in err
+        # The annotation the runner acts on names the file and the key path.
+        errors = [line for line in out.splitlines() if line.startswith("::error ")]
+        assert any(f"::{file}:" in line and f": {key}: " in line for line in errors), out
+
+    assert git(world.bare, "rev-parse", f"refs/heads/{BRANCH}") == head
+    assert git(world.bare, "rev-parse", "refs/heads/main") == main_before

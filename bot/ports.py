@@ -14,13 +14,21 @@ from typing import Literal, Protocol
 from bot.core.decide.identity import RunActor
 from bot.core.decide.observations import CheckRun, HealthReport, StepRun
 from bot.core.decide.pulls import ChangedFile, HeadCommit, PullRequest, Review, ReviewState
+from bot.core.discover.artifacts import Chart, Commit
+from bot.core.model import ArgoCDHealth, ChartSubscription, GitSubscription, HttpCheck, HttpHealth
 
 __all__ = [
+    "ApplicationHealth",
     "ChangedFile",
+    "ChartSource",
+    "CommitSource",
+    "DeploymentStatuses",
     "Forge",
     "GitRepo",
     "HeadCommit",
+    "HttpProbe",
     "ImageInfo",
+    "IncidentSource",
     "PullRequest",
     "Registry",
     "Review",
@@ -83,10 +91,85 @@ class Registry(Protocol):
         ...
 
 
+# --------------------------------------------------------------------------- sources
+
+
+class ChartSource(Protocol):
+    """Helm chart repositories, HTTP (``index.yaml``) and OCI (``bot.adapters.helm``)."""
+
+    def discover(
+        self, sub: ChartSubscription, cache: dict[str, str] | None = None
+    ) -> tuple[tuple[Chart, ...], dict[str, str]]:
+        """Return (the chart versions matching ``sub``, newest first and at most its
+        ``discoveryLimit``; the validators to keep for the next conditional request).
+
+        ``cache`` is what the previous call returned for this subscription: when the
+        repository answers 304 Not Modified, the versions it holds are returned again.
+        Raises ``PermanentError`` or ``TransientError`` as :class:`Registry` does.
+        """
+        ...
+
+
+class CommitSource(Protocol):
+    """Git repositories a warehouse follows (``bot.adapters.gitsource``)."""
+
+    def discover(self, sub: GitSubscription) -> tuple[Commit, ...]:
+        """The commits ``sub`` selects, newest first. Raises ``PermanentError`` (no such
+        repository or branch, refused credentials) or ``TransientError``."""
+        ...
+
+
+# --------------------------------------------------------------------------- gates
+
+
+class ApplicationHealth(Protocol):
+    """Argo CD's view of one application (``bot.adapters.argocd``); the adapter holds the
+    API tokens, which no other part of the loop ever sees."""
+
+    def health(self, check: ArgoCDHealth) -> HealthReport:
+        """Healthy only when the application is ``Healthy`` and ``Synced``; ``revision`` is
+        the commit it last synced to. Raises ``PermanentError`` (token refused, no such
+        application, wrong server) or ``TransientError`` (429, 5xx, timeouts)."""
+        ...
+
+
+class DeploymentStatuses(Protocol):
+    """GitHub deployments of an environment; :class:`Forge` plays this role."""
+
+    def deployment_health(self, environment: str) -> HealthReport:
+        """Healthy iff the newest deployment to ``environment`` has ``success`` as its
+        newest status; ``revision`` is that deployment's commit."""
+        ...
+
+
+class HttpProbe(Protocol):
+    """Plain HTTP calls for ``spec.health.http`` and AnalysisTemplates' ``spec.http``
+    (``bot.adapters.httpcheck``). An unreachable service is an answer, never an error."""
+
+    def health(self, check: HttpHealth) -> HealthReport:
+        """Healthy iff ``GET check.url`` answers one of ``check.expect_status`` now."""
+        ...
+
+    def run(self, check: HttpCheck, *, timeout: float) -> StepRun:
+        """Call ``check.url`` once: ``succeeded`` on an expected status, ``running`` while
+        the service does not answer properly yet (no connection, 429, 5xx), else ``failed``."""
+        ...
+
+
+class IncidentSource(Protocol):
+    """An incident tracker (PagerDuty, ``bot.adapters.pagerduty``); it holds its own key."""
+
+    def active_incidents(self, service_ids: tuple[str, ...]) -> tuple[str, ...]:
+        """One line per open (triggered or acknowledged) incident of ``service_ids`` (all
+        services when empty); an empty tuple means none. Raises ``PermanentError`` (no
+        key, key refused, wrong API URL) or ``TransientError`` (429, 5xx, timeouts)."""
+        ...
+
+
 # --------------------------------------------------------------------------- forge
 
 
-class Forge(Protocol):
+class Forge(DeploymentStatuses, Protocol):
     """GitHub (or a GitHub-compatible server) for one repository."""
 
     def whoami(self) -> str:
@@ -167,11 +250,6 @@ class Forge(Protocol):
 
     def workflow_run(self, run_id: str) -> StepRun:
         """Workflow run ``run_id`` now (running, succeeded or failed)."""
-        ...
-
-    def deployment_health(self, environment: str) -> HealthReport:
-        """Healthy iff the newest deployment to ``environment`` has ``success`` as its
-        newest status; ``revision`` is that deployment's commit."""
         ...
 
     def open_code_scanning_alerts(self, ref: str) -> int:

@@ -30,7 +30,7 @@ from bot.errors import PermanentError, TransientError
 if TYPE_CHECKING:
     import requests
 
-__all__ = ["ArgoCD"]
+__all__ = ["ArgoCD", "ArgoCDApplications"]
 
 
 def _retry_after(response: requests.Response) -> float | None:
@@ -172,3 +172,33 @@ def _field(status: dict[str, Any], part: str, key: str) -> str | None:
     section = status.get(part)
     value = section.get(key) if isinstance(section, dict) else None
     return value if isinstance(value, str) else None
+
+
+class ArgoCDApplications:
+    """:class:`bot.ports.ApplicationHealth` for every Argo CD server a config names.
+
+    ``tokens`` maps the environment variable a check names (``health.argocd.tokenEnv``) to
+    its value; the CLI reads the environment once and hands over only those variables, so
+    the tokens live here and nowhere else in the loop. A check whose variable is unset is
+    asked anonymously (some servers allow it; others answer 401, which names the
+    variable). One client per (server, variable) is kept for the life of the instance.
+    """
+
+    def __init__(self, tokens: dict[str, str], *, timeout: float = 10.0) -> None:
+        self._tokens = dict(tokens)
+        self._timeout = timeout
+        self._clients: dict[tuple[str, str], ArgoCD] = {}
+
+    def health(self, check: ArgoCDHealth) -> HealthReport:
+        """See :meth:`ArgoCD.health`."""
+        key = (check.server, check.token_env)
+        client = self._clients.get(key)
+        if client is None:
+            client = ArgoCD(check.server, self._tokens.get(check.token_env), timeout=self._timeout)
+            self._clients[key] = client
+        return client.health(check)
+
+    def close(self) -> None:
+        """Close every client's connections."""
+        for client in self._clients.values():
+            client.close()

@@ -21,7 +21,7 @@ from bot.core.model import HttpCheck, HttpHealth
 if TYPE_CHECKING:
     import requests
 
-__all__ = ["MAX_CHECK_TIMEOUT", "http_check", "http_health"]
+__all__ = ["MAX_CHECK_TIMEOUT", "HttpProber", "http_check", "http_health"]
 
 #: The longest one verification call may take. A template's ``timeout`` bounds the whole
 #: verification (the planner fails the step after it); one request should not hold a run.
@@ -122,3 +122,15 @@ def http_check(check: HttpCheck, *, timeout: float) -> StepRun:
             "http", "running", f"{where}: {_status(response)} ({expected}); will try again"
         )
     return StepRun("http", "failed", f"{where}: {_status(response)} ({expected})")
+
+
+class HttpProber:
+    """:class:`bot.ports.HttpProbe` over :func:`http_health` and :func:`http_check`."""
+
+    def health(self, check: HttpHealth) -> HealthReport:
+        """See :func:`http_health`."""
+        return http_health(check)
+
+    def run(self, check: HttpCheck, *, timeout: float) -> StepRun:
+        """See :func:`http_check`."""
+        return http_check(check, timeout=timeout)

@@ -46,13 +46,23 @@ class PagerDutyClient:
     """
 
     def __init__(
-        self, token: str, *, api_url: str = "https://api.pagerduty.com", timeout: float = 10.0
+        self,
+        token: str | None,
+        *,
+        api_url: str = "https://api.pagerduty.com",
+        timeout: float = 10.0,
+        token_env: str = "PAGERDUTY_TOKEN",  # noqa: S107 - the name of an env var
     ) -> None:
         from bot.adapters.http import api_session
 
         self._api = api_url.rstrip("/")
         self._timeout = timeout
-        self._session = api_session({"Accept": ACCEPT, "Authorization": f"Token token={token}"})
+        self._token_env = token_env
+        self._has_token = bool(token)
+        headers = {"Accept": ACCEPT}
+        if token:
+            headers["Authorization"] = f"Token token={token}"
+        self._session = api_session(headers)
 
     def active_incidents(self, service_ids: tuple[str, ...]) -> tuple[str, ...]:
         """Return one line per triggered or acknowledged incident, in PagerDuty's order.
@@ -61,9 +71,14 @@ class PagerDutyClient:
         ``service_ids`` only those services' incidents count; with none, every incident
         the key can see. An empty tuple means no open incident.
 
-        Raises ``PermanentError`` (key refused, wrong API URL) or ``TransientError``
-        (429, 5xx, timeouts, answers that are not an incident list).
+        Raises ``PermanentError`` (no key given: the message names ``token_env``; key
+        refused; wrong API URL) or ``TransientError`` (429, 5xx, timeouts, answers that
+        are not an incident list). Without a key no request is made.
         """
+        if not self._has_token:
+            raise PermanentError(
+                f"set {self._token_env} to a PagerDuty REST API key (a repository secret)"
+            )
         out: list[str] = []
         offset = 0
         for _ in range(_MAX_PAGES):

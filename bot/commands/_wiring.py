@@ -38,7 +38,6 @@ def _world(ctx: RunContext, config: Config, *, forge: bool, registry: bool = Tru
         state=GitStateStore(ctx.repo_dir, branch=branch),
         gitops=GitRemoteRepo(ctx.repo_dir),
         owner=ctx.owner,
-        env=dict(ctx.env or {}),
     )
     if ctx.now is not None:
         fixed = ctx.now
@@ -66,7 +65,30 @@ def _world(ctx: RunContext, config: Config, *, forge: bool, registry: bool = Tru
         w.git_source = GitSource(cache)
     if forge:
         w.forge = _forge(ctx)
+    _gate_providers(w, config, ctx.env or {})
     return w
+
+
+def _gate_providers(w: World, config: Config, env: Mapping[str, str]) -> None:
+    """Wire the health and incident providers the config uses, each with only its own
+    secrets (read here, once; the loop never sees them)."""
+    from bot.adapters.httpcheck import HttpProber
+    from bot.loop.observe import uses_pagerduty
+
+    w.http = HttpProber()
+    argocd = [s.health.argocd for s in config.stages if s.health and s.health.argocd]
+    if argocd:
+        from bot.adapters.argocd import ArgoCDApplications
+
+        tokens = {c.token_env: env[c.token_env] for c in argocd if env.get(c.token_env)}
+        w.applications = ArgoCDApplications(tokens)
+    if uses_pagerduty(config):
+        from bot.adapters.pagerduty import PagerDutyClient
+
+        pd = config.settings.pagerduty
+        w.incidents = PagerDutyClient(
+            env.get(pd.token_env), api_url=pd.api_url, token_env=pd.token_env
+        )
 
 
 def _registry_credentials(config: Config, env: Mapping[str, str]) -> Any:

@@ -26,35 +26,18 @@ import hashlib
 import json
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Protocol
 
 from bot.core.decide.observations import Discovery, SubscriptionResult
-from bot.core.discover.artifacts import Artifact, Chart, Commit, Image
+from bot.core.discover.artifacts import Artifact, Image
 from bot.core.ledger import CachedSelection
 from bot.core.model import (
     ChartSubscription,
-    GitSubscription,
     ImageSubscription,
     Subscription,
     Warehouse,
 )
 from bot.errors import PermanentError, ShunterError
-from bot.ports import Registry
-
-
-class ChartSource(Protocol):
-    """Helm chart repositories (``bot.adapters.helm.HelmRepository``)."""
-
-    def discover(
-        self, sub: ChartSubscription, cache: dict[str, str] | None = None
-    ) -> tuple[tuple[Chart, ...], dict[str, str]]: ...
-
-
-class CommitSource(Protocol):
-    """Git repositories (``bot.adapters.gitsource.GitSource``)."""
-
-    def discover(self, sub: GitSubscription) -> tuple[Commit, ...]: ...
-
+from bot.ports import ChartSource, CommitSource, Registry
 
 __all__ = [
     "NEWEST_BUILD_MAX",

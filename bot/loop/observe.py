@@ -3,6 +3,10 @@
 Called by the reconcile loop each round. Every look-up that fails becomes a value the
 planner reads as "not known" (and so fails closed) plus an error line for the run's
 report; one failing provider never stops the others.
+
+Nothing here builds an adapter or sees a secret: the providers arrive as ports
+(:class:`GatePorts`, which the loop's ``World`` satisfies), wired by the CLI. A gate
+whose provider is missing is "not known", never passed.
 """
 
 from __future__ import annotations
@@ -10,13 +14,31 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, tzinfo
+from typing import Protocol
 
 from bot.core.decide.observations import CheckRun, HealthReport, PromotionPR, StepRun
 from bot.core.decide.planner import verification_marker
 from bot.core.ledger import Ledger
 from bot.core.model import Config, Stage
-from bot.errors import ShunterError
-from bot.ports import Forge
+from bot.errors import PermanentError, ShunterError
+from bot.ports import ApplicationHealth, Forge, HttpProbe, IncidentSource
+
+
+class GatePorts(Protocol):
+    """The providers the gates read, ``None`` where none is wired this run."""
+
+    @property
+    def applications(self) -> ApplicationHealth | None: ...
+
+    @property
+    def http(self) -> HttpProbe | None: ...
+
+    @property
+    def incidents(self) -> IncidentSource | None: ...
+
+
+def _missing(what: str) -> PermanentError:
+    return PermanentError(f"no {what} client is wired into this run")
 
 
 @dataclass
@@ -47,24 +69,24 @@ def timezones(config: Config) -> dict[str, tzinfo]:
     return out
 
 
-def _health(stage: Stage, forge: Forge | None, env: Mapping[str, str]) -> HealthReport | None:
+def _health(stage: Stage, forge: Forge | None, ports: GatePorts) -> HealthReport | None:
     h = stage.health
     if h is None:
         return None
     reports: list[HealthReport] = []
     if h.argocd is not None:
-        from bot.adapters.argocd import ArgoCD
-
-        reports.append(ArgoCD(h.argocd.server, env.get(h.argocd.token_env)).health(h.argocd))
+        if ports.applications is None:
+            raise _missing("Argo CD")
+        reports.append(ports.applications.health(h.argocd))
     if h.github_deployment is not None:
         if forge is None:
             reports.append(HealthReport(False, "GitHub deployment status needs the GitHub API"))
         else:
             reports.append(forge.deployment_health(h.github_deployment.environment))
     if h.http is not None:
-        from bot.adapters.httpcheck import http_health
-
-        reports.append(http_health(h.http))
+        if ports.http is None:
+            raise _missing("HTTP")
+        reports.append(ports.http.health(h.http))
     if not reports:
         return None
     revision = next((r.revision for r in reports if r.revision), None)
@@ -80,20 +102,20 @@ def observe_gates(
     ledger: Ledger,
     prs: Mapping[str, PromotionPR],
     forge: Forge | None,
-    env: Mapping[str, str],
+    ports: GatePorts,
     errors: list[str],
 ) -> GateObservations:
     """Look up what the stages' gates and verifications need this round."""
     out = GateObservations(timezones=timezones(config))
     for stage in config.stages:
         try:
-            report = _health(stage, forge, env)
+            report = _health(stage, forge, ports)
             if report is not None:
                 out.health[stage.name] = report
         except ShunterError as exc:
             out.health[stage.name] = HealthReport(False, f"health unknown: {exc}")
             errors.append(f"{stage.name}: health: {exc}")
-        _verification(config, stage, ledger, forge, out, errors)
+        _verification(config, stage, ledger, forge, ports.http, out, errors)
         seen = prs.get(stage.name)
         conditions = {c.type for c in stage.promotion_policy.conditions}
         approvals = stage.promotion_policy.approvals
@@ -112,24 +134,25 @@ def observe_gates(
                     )
                 except ShunterError as exc:
                     out.code_scanning[stage.name] = str(exc)
-    if any(
-        c.type == "NoActiveIncidents" and "pagerduty" in (c.integrations or ("pagerduty",))
-        for s in config.stages
-        for c in s.promotion_policy.conditions
-    ):
-        out.incidents["pagerduty"] = _pagerduty(config, env)
+    if uses_pagerduty(config):
+        out.incidents["pagerduty"] = _pagerduty(config, ports.incidents)
     return out
 
 
-def _pagerduty(config: Config, env: Mapping[str, str]) -> tuple[str, ...] | str:
-    pd = config.settings.pagerduty
-    token = env.get(pd.token_env)
-    if not token:
-        return f"set {pd.token_env} to a PagerDuty REST API key (a repository secret)"
-    from bot.adapters.pagerduty import PagerDutyClient
+def uses_pagerduty(config: Config) -> bool:
+    """Whether any stage's ``NoActiveIncidents`` condition asks PagerDuty."""
+    return any(
+        c.type == "NoActiveIncidents" and "pagerduty" in (c.integrations or ("pagerduty",))
+        for s in config.stages
+        for c in s.promotion_policy.conditions
+    )
 
+
+def _pagerduty(config: Config, source: IncidentSource | None) -> tuple[str, ...] | str:
     try:
-        return PagerDutyClient(token, api_url=pd.api_url).active_incidents(pd.service_ids)
+        if source is None:
+            raise _missing("PagerDuty")
+        return source.active_incidents(config.settings.pagerduty.service_ids)
     except ShunterError as exc:
         return str(exc)
 
@@ -139,6 +162,7 @@ def _verification(
     stage: Stage,
     ledger: Ledger,
     forge: Forge | None,
+    http: HttpProbe | None,
     out: GateObservations,
     errors: list[str],
 ) -> None:
@@ -154,9 +178,9 @@ def _verification(
         template = config.analysis_template(step.analysis_template)
         try:
             if template is not None and template.http is not None:
-                from bot.adapters.httpcheck import http_check
-
-                run = http_check(template.http, timeout=template.timeout.total_seconds())
+                if http is None:
+                    raise _missing("HTTP")
+                run = http.run(template.http, timeout=template.timeout.total_seconds())
                 runs[step.name] = StepRun(step.name, run.state, run.message, run.url, run.run_id)
                 continue
             if forge is None:

@@ -14,7 +14,7 @@ the newer ledger (the actions it already took are found again on GitHub, not red
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -39,16 +39,30 @@ from bot.core.metrics import metrics_text
 from bot.core.model import Config
 from bot.core.promote import promotion as promo
 from bot.errors import ConflictError, PermanentError, ShunterError
-from bot.loop.discover import ChartSource, CommitSource, discover
+from bot.loop.discover import discover
 from bot.loop.observe import observe_gates
-from bot.ports import Forge, GitRepo, PullRequest, Registry, StateStore
+from bot.ports import (
+    ApplicationHealth,
+    ChartSource,
+    CommitSource,
+    Forge,
+    GitRepo,
+    HttpProbe,
+    IncidentSource,
+    PullRequest,
+    Registry,
+    StateStore,
+)
 
 CAS_ATTEMPTS = 5
 
 
 @dataclass
 class World:
-    """The adapters one run talks to; ``None`` where that system is not used this run."""
+    """The ports one run talks to; ``None`` where that system is not used this run.
+
+    The CLI wires the adapters; the loop sees only these ports and never a secret (each
+    adapter keeps the credentials it was given)."""
 
     config: Config
     state: StateStore
@@ -57,9 +71,11 @@ class World:
     gitops: GitRepo | None = None
     owner: str = ""
     clock: Callable[[], datetime] = field(default=lambda: datetime.now().astimezone())
-    env: Mapping[str, str] = field(default_factory=dict)  # secrets for health/incident APIs
     charts: ChartSource | None = None
     git_source: CommitSource | None = None
+    applications: ApplicationHealth | None = None  # Argo CD
+    http: HttpProbe | None = None  # health.http and AnalysisTemplates' spec.http
+    incidents: IncidentSource | None = None  # PagerDuty
 
 
 @dataclass
@@ -199,7 +215,7 @@ def _observe(
 ) -> Observations:
     forge = world.forge
     if forge is None:
-        extra = observe_gates(world.config, ledger, {}, None, world.env, out.errors)
+        extra = observe_gates(world.config, ledger, {}, None, world, out.errors)
         return Observations(
             discoveries=discoveries,
             pushed=dict(out.pushed),
@@ -247,7 +263,7 @@ def _observe(
                         teams[key] = str(exc)
         except ShunterError as exc:
             out.errors.append(f"{stage.name}: GitHub: {exc}")
-    extra = observe_gates(world.config, ledger, prs, forge, world.env, out.errors)
+    extra = observe_gates(world.config, ledger, prs, forge, world, out.errors)
     return Observations(
         discoveries=discoveries,
         pushed=dict(out.pushed),

@@ -7,6 +7,7 @@ domain values (``bot.core``) and raises only ``bot.errors`` types.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol
@@ -22,6 +23,7 @@ __all__ = [
     "ChangedFile",
     "ChartSource",
     "CommitSource",
+    "Deadline",
     "DeploymentStatuses",
     "Forge",
     "GitRepo",
@@ -321,3 +323,43 @@ class StateStore(Protocol):
         Returns the new head.
         """
         ...
+
+
+# --------------------------------------------------------------------------- deadline
+
+
+class Deadline:
+    """The moment a run must be done by, on a monotonic clock (never the wall clock, which
+    a test or NTP may move). Adapters bound every request's timeout by it; the loop stops
+    starting work after it.
+
+    ``Deadline(seconds)`` ends ``seconds`` from now; ``clock`` returns seconds (default
+    ``time.monotonic``).
+    """
+
+    def __init__(self, seconds: float, *, clock: Callable[[], float] | None = None) -> None:
+        import time
+
+        self._clock = clock or time.monotonic
+        self._end = self._clock() + seconds
+        self.seconds = seconds
+
+    def remaining(self) -> float:
+        """Seconds left, never below 0."""
+        return max(self._end - self._clock(), 0.0)
+
+    @property
+    def expired(self) -> bool:
+        return self.remaining() <= 0.0
+
+    def timeout(self, cap: float) -> float:
+        """A request timeout: ``cap``, or less when the deadline is nearer (at least 1 ms,
+        so a request at the very end fails as timed out instead of waiting forever)."""
+        return max(min(cap, self.remaining()), 0.001)
+
+    def earlier(self, reserve: float) -> Deadline:
+        """A deadline ``reserve`` seconds before this one, sharing its clock."""
+        d = Deadline(0.0, clock=self._clock)
+        d._end = self._end - reserve
+        d.seconds = self.seconds - reserve
+        return d

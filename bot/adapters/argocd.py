@@ -20,26 +20,16 @@ No message ever contains the token.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote, urlsplit
 
+from bot.adapters.http import HttpErrorKind, fetch_json
 from bot.core.decide.observations import HealthReport
 from bot.core.model import ArgoCDHealth
-from bot.errors import PermanentError, TransientError
-
-if TYPE_CHECKING:
-    import requests
+from bot.errors import TransientError
+from bot.ports import Deadline
 
 __all__ = ["ArgoCD", "ArgoCDApplications"]
-
-
-def _retry_after(response: requests.Response) -> float | None:
-    """Seconds a ``Retry-After`` header asks to wait (RFC 9110 section 10.2.3), if numeric."""
-    value = response.headers.get("Retry-After", "").strip()
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        return None
 
 
 class ArgoCD:
@@ -52,16 +42,23 @@ class ArgoCD:
     """
 
     def __init__(
-        self, server: str, token: str | None, *, timeout: float = 10.0, verify_tls: bool = True
+        self,
+        server: str,
+        token: str | None,
+        *,
+        timeout: float = 10.0,
+        verify_tls: bool = True,
+        deadline: Deadline | None = None,
     ) -> None:
         from bot.adapters.http import api_session
 
         self._server = server.rstrip("/")
         self._timeout = timeout
+        self._deadline = deadline
         headers = {"Accept": "application/json"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        self._session = api_session(headers)
+        self._session = api_session(headers, deadline=deadline)
         self._session.verify = verify_tls
 
     @property
@@ -82,11 +79,7 @@ class ArgoCD:
         """
         url = f"{self._server}/api/v1/applications/{quote(check.app, safe='')}"
         params = {"appNamespace": check.namespace} if check.namespace else None
-        response = self._get(url, params, check)
-        try:
-            body: Any = response.json()
-        except ValueError:
-            body = None
+        body = self._get(url, params, check)
         status = body.get("status") if isinstance(body, dict) else None
         if not isinstance(status, dict):
             raise TransientError(
@@ -111,61 +104,29 @@ class ArgoCD:
         """Close the HTTP connections."""
         self._session.close()
 
-    def _get(
-        self, url: str, params: dict[str, str] | None, check: ArgoCDHealth
-    ) -> requests.Response:
-        import requests
-
-        where = f"Argo CD at {self._host}"
-        try:
-            response = self._session.get(
-                url, params=params, timeout=(self._timeout, self._timeout), allow_redirects=False
-            )
-        except requests.exceptions.SSLError as exc:
-            raise PermanentError(
-                f"{where}: the TLS certificate was refused ({type(exc).__name__}); "
-                "fix the server's certificate or the server URL"
-            ) from None
-        except requests.exceptions.Timeout:
-            raise TransientError(
-                f"{where} did not answer within {self._timeout:g}s; try again later"
-            ) from None
-        except requests.exceptions.RequestException as exc:
-            raise TransientError(
-                f"{where} could not be reached ({type(exc).__name__}); check the server URL "
-                "or try again later"
-            ) from None
-        code = response.status_code
-        if code == 200:
-            return response
+    def _get(self, url: str, params: dict[str, str] | None, check: ArgoCDHealth) -> Any:
         app = f"app {check.app}" + (f" in namespace {check.namespace}" if check.namespace else "")
-        if code in (401, 403):
-            # Argo CD answers 403 "permission denied" for an app the token may not see,
-            # whether or not it exists, so both causes are named.
-            raise PermanentError(
-                f"{where} refused to show {app} (HTTP {code}): set {check.token_env} to an "
-                "Argo CD API token whose role may get this application, and check the name"
-            )
-        if code == 404:
-            raise PermanentError(
-                f"{where} has no {app} (HTTP 404): check health.argocd.app"
+        # The API's answers: https://argo-cd.readthedocs.io/en/stable/developer-guide/api-docs/
+        return fetch_json(
+            self._session,
+            url,
+            params=params,
+            where=f"Argo CD at {self._host}",
+            timeout=self._timeout,
+            deadline=self._deadline,
+            unreachable="check the server URL or try again later",
+            hints={
+                # Argo CD answers 403 "permission denied" for an app the token may not see,
+                # whether or not it exists, so both causes are named.
+                HttpErrorKind.AUTH: f"it refused to show {app}: set {check.token_env} to an "
+                "Argo CD API token whose role may get this application, and check the name",
+                HttpErrorKind.NOT_FOUND: f"it has no {app}: check health.argocd.app"
                 + (", namespace" if check.namespace else "")
-                + " and server (the Argo CD API server's URL, without /api)"
-            )
-        if 300 <= code < 400:
-            raise PermanentError(
-                f"{where} redirected to {response.headers.get('Location', '?')} (HTTP {code}): "
-                "write the final URL as health.argocd.server"
-            )
-        if code == 429:
-            wait = _retry_after(response)
-            raise TransientError(
-                f"{where} is rate limiting requests (HTTP 429); try again later",
-                retry_after=wait,
-            )
-        if code >= 500:
-            raise TransientError(f"{where} failed (HTTP {code}); try again later")
-        raise PermanentError(f"{where} refused the request for {app} (HTTP {code})")
+                + " and server (the Argo CD API server's URL, without /api)",
+                HttpErrorKind.REDIRECTED: "write the final URL as health.argocd.server",
+                HttpErrorKind.PERMANENT: f"it refused the request for {app}",
+            },
+        )
 
 
 def _field(status: dict[str, Any], part: str, key: str) -> str | None:
@@ -184,9 +145,12 @@ class ArgoCDApplications:
     variable). One client per (server, variable) is kept for the life of the instance.
     """
 
-    def __init__(self, tokens: dict[str, str], *, timeout: float = 10.0) -> None:
+    def __init__(
+        self, tokens: dict[str, str], *, timeout: float = 10.0, deadline: Deadline | None = None
+    ) -> None:
         self._tokens = dict(tokens)
         self._timeout = timeout
+        self._deadline = deadline
         self._clients: dict[tuple[str, str], ArgoCD] = {}
 
     def health(self, check: ArgoCDHealth) -> HealthReport:
@@ -194,7 +158,12 @@ class ArgoCDApplications:
         key = (check.server, check.token_env)
         client = self._clients.get(key)
         if client is None:
-            client = ArgoCD(check.server, self._tokens.get(check.token_env), timeout=self._timeout)
+            client = ArgoCD(
+                check.server,
+                self._tokens.get(check.token_env),
+                timeout=self._timeout,
+                deadline=self._deadline,
+            )
             self._clients[key] = client
         return client.health(check)
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -31,11 +32,13 @@ from urllib.parse import urlsplit
 import semver
 
 from bot.adapters.git import redact
-from bot.adapters.registry import Credentials, _is_loopback, _make_retry
+from bot.adapters.http import HttpErrorKind, decipher, http_error
+from bot.adapters.registry import Credentials, _is_loopback
 from bot.core.discover.artifacts import Chart
 from bot.core.discover.versions import parse_constraint
 from bot.core.model import ChartSubscription
-from bot.errors import PermanentError, TransientError
+from bot.errors import PermanentError
+from bot.ports import Deadline
 
 if TYPE_CHECKING:
     import requests
@@ -116,8 +119,10 @@ class HelmRepository:
         retries: int = 3,
         backoff: float = 0.5,
         max_retry_after: float = 30.0,
+        deadline: Deadline | None = None,
     ) -> None:
         self._credentials: Credentials = credentials or (lambda host: None)
+        self._deadline = deadline
         self._registry = registry
         self._timeout = timeout
         self._retry = (retries, backoff, max_retry_after)
@@ -172,7 +177,10 @@ class HelmRepository:
             from bot.adapters.registry import OciRegistry
 
             registry = self._registry = OciRegistry(
-                self._credentials, timeout=self._timeout, retries=self._retry[0]
+                self._credentials,
+                timeout=self._timeout,
+                retries=self._retry[0],
+                deadline=self._deadline,
             )
         # Helm's OCI tag rule: "+" is stored as "_" (link in the module docstring).
         versions = [tag.replace("_", "+") for tag in registry.list_tags(path)]
@@ -299,54 +307,62 @@ class HelmRepository:
         session = self._session_for_use()
         creds = self._credentials(host)
         self.requests_made += 1
+        connect, read = self._timeout
+        if self._deadline is not None:
+            connect, read = self._deadline.timeout(connect), self._deadline.timeout(read)
         try:
             response = session.get(
                 url,
                 headers=headers,
                 auth=creds,
-                timeout=self._timeout,
+                timeout=(connect, read),
                 allow_redirects=True,
             )
         except requests.Timeout:
-            raise TransientError(f"timed out fetching {url}; try again later") from None
-        except requests.RequestException as exc:
-            raise TransientError(
-                f"could not reach {url} ({type(exc).__name__}); try again later"
+            raise http_error(
+                HttpErrorKind.TIMED_OUT, f"timed out fetching {url} (no answer within {read:g}s)"
             ) from None
-        status = response.status_code
-        if status in (401, 403):
-            fix = (
+        except requests.RequestException as exc:
+            raise http_error(
+                HttpErrorKind.TRANSIENT,
+                f"could not reach {url} ({type(exc).__name__}); try again later",
+            ) from None
+        if response.status_code >= 400:
+            auth_fix = (
                 f"the credentials given for {host} were refused: check them"
                 if creds is not None
                 else f"no credentials are set for {host}: give Shunter a username and password"
             )
-            raise PermanentError(f"chart repository {url} refused access (HTTP {status}); {fix}")
-        if status == 404:
-            raise PermanentError(
-                f"no chart repository index at {url} (HTTP 404); check the subscription's repoURL"
+            # Helm's index is plain HTTP(S) GET (https://helm.sh/docs/topics/chart_repository/).
+            decipher(
+                response.status_code,
+                response.headers,
+                response.content,
+                now=datetime.now(UTC),
+                where=f"chart repository {url}",
+                hints={
+                    HttpErrorKind.AUTH: f"refused access; {auth_fix}",
+                    HttpErrorKind.NOT_FOUND: "no chart repository index there; check the "
+                    "subscription's repoURL",
+                    HttpErrorKind.TRANSIENT: "after retrying; try again later",
+                },
             )
-        if status == 429 or status >= 500:
-            raise TransientError(
-                f"chart repository {url} answered HTTP {status} after retrying; try again later"
-            )
-        if status >= 400:
-            raise PermanentError(f"chart repository {url} answered HTTP {status}")
         return response
 
     def _session_for_use(self) -> requests.Session:
         if self._session is None:
-            import requests
-            from requests.adapters import HTTPAdapter
+            from bot.adapters.http import session
 
-            session = requests.Session()
-            session.headers["User-Agent"] = "shunter"
             retries, backoff, max_retry_after = self._retry
-            adapter = HTTPAdapter(
-                max_retries=_make_retry(retries, backoff, max_retry_after, self._count_retry)
+            self._session = session(
+                {},
+                retries=retries,
+                backoff=backoff,
+                statuses=(429, 502, 503, 504),
+                max_wait=max_retry_after,
+                deadline=self._deadline,
+                on_retry=self._count_retry,
             )
-            session.mount("https://", adapter)
-            session.mount("http://", adapter)
-            self._session = session
         return self._session
 
     def _count_retry(self) -> None:

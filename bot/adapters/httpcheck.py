@@ -17,6 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from bot.core.decide.observations import HealthReport, StepRun
 from bot.core.model import HttpCheck, HttpHealth
+from bot.ports import Deadline
 
 if TYPE_CHECKING:
     import requests
@@ -47,16 +48,23 @@ def _expected(statuses: tuple[int, ...]) -> str:
 
 
 def _call(
-    method: str, url: str, headers: tuple[tuple[str, str], ...], timeout: float
+    method: str,
+    url: str,
+    headers: tuple[tuple[str, str], ...],
+    timeout: float,
+    session: requests.Session | None = None,
 ) -> requests.Response | str:
-    """The response, or a sentence saying why there is none."""
+    """The response, or a sentence saying why there is none. One attempt, no retries: a
+    check is repeated by the next round, not here."""
     import requests
 
+    from bot.adapters.http import session as new_session
+
     try:
-        return requests.request(
+        return (session or new_session({}, retries=0)).request(
             method,
             url,
-            headers={"User-Agent": "shunter", **dict(headers)},
+            headers=dict(headers),
             timeout=(timeout, timeout),
             allow_redirects=False,
         )
@@ -75,7 +83,9 @@ def _status(response: requests.Response) -> str:
     return f"{response.status_code} {reason}" if reason else str(response.status_code)
 
 
-def http_health(check: HttpHealth) -> HealthReport:
+def http_health(
+    check: HttpHealth, *, session: requests.Session | None = None, deadline: Deadline | None = None
+) -> HealthReport:
     """Return whether ``GET check.url`` answers one of ``check.expect_status`` now.
 
     The call may take ``check.timeout``. The message reads like ``GET
@@ -84,8 +94,10 @@ def http_health(check: HttpHealth) -> HealthReport:
     never known. Raises nothing for HTTP failures.
     """
     timeout = check.timeout.total_seconds()
+    if deadline is not None:
+        timeout = deadline.timeout(timeout)
     where = f"GET {shown(check.url)}"
-    response = _call("GET", check.url, (), timeout)
+    response = _call("GET", check.url, (), timeout, session)
     if isinstance(response, str):
         return HealthReport(False, f"{where}: {response}")
     response.close()
@@ -96,7 +108,13 @@ def http_health(check: HttpHealth) -> HealthReport:
     return HealthReport(healthy, message)
 
 
-def http_check(check: HttpCheck, *, timeout: float) -> StepRun:
+def http_check(
+    check: HttpCheck,
+    *,
+    timeout: float,
+    session: requests.Session | None = None,
+    deadline: Deadline | None = None,
+) -> StepRun:
     """Call ``check.url`` once with its method and headers; return the step's state.
 
     ``succeeded`` when the status is one of ``check.expect_status``. ``running`` (try
@@ -108,8 +126,10 @@ def http_check(check: HttpCheck, *, timeout: float) -> StepRun:
     failures.
     """
     wait = max(min(timeout, MAX_CHECK_TIMEOUT), 0.1)
+    if deadline is not None:
+        wait = deadline.timeout(wait)
     where = f"{check.method} {shown(check.url)}"
-    response = _call(check.method, check.url, check.headers, wait)
+    response = _call(check.method, check.url, check.headers, wait, session)
     if isinstance(response, str):
         return StepRun("http", "running", f"{where}: {response}; will try again")
     response.close()
@@ -125,12 +145,19 @@ def http_check(check: HttpCheck, *, timeout: float) -> StepRun:
 
 
 class HttpProber:
-    """:class:`bot.ports.HttpProbe` over :func:`http_health` and :func:`http_check`."""
+    """:class:`bot.ports.HttpProbe` over :func:`http_health` and :func:`http_check`, with
+    one session (no retries) and every call bounded by the run's ``deadline``."""
+
+    def __init__(self, *, deadline: Deadline | None = None) -> None:
+        from bot.adapters.http import session
+
+        self._deadline = deadline
+        self._session = session({}, retries=0)
 
     def health(self, check: HttpHealth) -> HealthReport:
         """See :func:`http_health`."""
-        return http_health(check)
+        return http_health(check, session=self._session, deadline=self._deadline)
 
     def run(self, check: HttpCheck, *, timeout: float) -> StepRun:
         """See :func:`http_check`."""
-        return http_check(check, timeout=timeout)
+        return http_check(check, timeout=timeout, session=self._session, deadline=self._deadline)

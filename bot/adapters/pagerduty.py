@@ -19,13 +19,12 @@ No message ever contains the key.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
+from bot.adapters.http import HttpErrorKind, fetch_json
 from bot.errors import PermanentError, TransientError
-
-if TYPE_CHECKING:
-    import requests
+from bot.ports import Deadline
 
 __all__ = ["PagerDutyClient"]
 
@@ -52,6 +51,7 @@ class PagerDutyClient:
         api_url: str = "https://api.pagerduty.com",
         timeout: float = 10.0,
         token_env: str = "PAGERDUTY_TOKEN",  # noqa: S107 - the name of an env var
+        deadline: Deadline | None = None,
     ) -> None:
         from bot.adapters.http import api_session
 
@@ -62,7 +62,8 @@ class PagerDutyClient:
         headers = {"Accept": ACCEPT}
         if token:
             headers["Authorization"] = f"Token token={token}"
-        self._session = api_session(headers)
+        self._deadline = deadline
+        self._session = api_session(headers, deadline=deadline)
 
     def active_incidents(self, service_ids: tuple[str, ...]) -> tuple[str, ...]:
         """Return one line per triggered or acknowledged incident, in PagerDuty's order.
@@ -109,59 +110,24 @@ class PagerDutyClient:
         return urlsplit(self._api).netloc or self._api
 
     def _get(self, path: str, params: list[tuple[str, str | int]]) -> Any:
-        import requests
-
-        where = f"PagerDuty at {self._host}"
-        try:
-            response = self._session.get(
-                self._api + path,
-                params=params,
-                timeout=(self._timeout, self._timeout),
-                allow_redirects=False,
-            )
-        except requests.exceptions.Timeout:
-            raise TransientError(
-                f"{where} did not answer within {self._timeout:g}s; try again later"
-            ) from None
-        except requests.exceptions.RequestException as exc:
-            raise TransientError(
-                f"{where} could not be reached ({type(exc).__name__}); check "
-                "integrations.pagerduty.apiURL or try again later"
-            ) from None
-        code = response.status_code
-        if code in (401, 403):
-            raise PermanentError(
-                f"{where} refused the API key (HTTP {code}): set the key's environment "
-                "variable (integrations.pagerduty.tokenEnv, default PAGERDUTY_TOKEN) to a "
-                "REST API key that may read incidents"
-            )
-        if code == 404:
-            raise PermanentError(
-                f"{where} has no incidents endpoint (HTTP 404): check "
-                "integrations.pagerduty.apiURL (default https://api.pagerduty.com)"
-            )
-        if code == 429:
-            raise TransientError(
-                f"{where} is rate limiting requests (HTTP 429); try again later",
-                retry_after=_retry_after(response),
-            )
-        if code >= 500:
-            raise TransientError(f"{where} failed (HTTP {code}); try again later")
-        if code != 200:
-            raise PermanentError(f"{where} refused the incident query (HTTP {code})")
-        try:
-            return response.json()
-        except ValueError:
-            return None
-
-
-def _retry_after(response: requests.Response) -> float | None:
-    # Numeric seconds only (RFC 9110 section 10.2.3); PagerDuty sends no dates.
-    value = response.headers.get("Retry-After", "").strip()
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        return None
+        # Status codes: https://developer.pagerduty.com/docs/rest-api-v2/errors
+        return fetch_json(
+            self._session,
+            self._api + path,
+            params=params,
+            where=f"PagerDuty at {self._host}",
+            timeout=self._timeout,
+            deadline=self._deadline,
+            unreachable="check integrations.pagerduty.apiURL or try again later",
+            hints={
+                HttpErrorKind.AUTH: "it refused the API key: set the key's environment "
+                f"variable (integrations.pagerduty.tokenEnv, now {self._token_env}) to a "
+                "REST API key that may read incidents",
+                HttpErrorKind.NOT_FOUND: "it has no incidents endpoint: check "
+                "integrations.pagerduty.apiURL (default https://api.pagerduty.com)",
+                HttpErrorKind.PERMANENT: "it refused the incident query",
+            },
+        )
 
 
 def _describe(incident: dict[str, Any]) -> str:

@@ -17,20 +17,20 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
-import json
 import re
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Self
-from urllib.parse import urlencode, urljoin
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode, urljoin, urlsplit
 
+from bot.adapters.http import HttpErrorKind, decipher, http_error
 from bot.core.discover.versions import tag_is_safe
-from bot.errors import PermanentError, TransientError
-from bot.ports import ImageInfo, TagList
+from bot.errors import PermanentError, ShunterError, TransientError
+from bot.ports import Deadline, ImageInfo, TagList
 
 if TYPE_CHECKING:
     import requests
-    from urllib3.util.retry import Retry
 
 __all__ = ["Credentials", "OciRegistry", "RegistryAddress", "parse_repo_url"]
 
@@ -173,62 +173,6 @@ def _parse_created(value: Any) -> datetime | None:
     return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
 
 
-def _retry_after(response: requests.Response) -> float | None:
-    value = response.headers.get("Retry-After", "").strip()
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        return None
-
-
-def _make_retry(
-    budget: int, backoff: float, max_retry_after: float, on_retry: Callable[[], None]
-) -> Retry:
-    """A urllib3 ``Retry`` for idempotent calls that caps how long a Retry-After may sleep
-    and reports every retry it grants (so ``requests_made`` counts real attempts)."""
-    from urllib3.exceptions import InvalidHeader
-    from urllib3.util.retry import Retry
-
-    if TYPE_CHECKING:
-        from types import TracebackType
-
-        from urllib3.connectionpool import ConnectionPool
-        from urllib3.response import BaseHTTPResponse
-
-    class _CappedRetry(Retry):
-        def get_retry_after(self, response: Any) -> float | None:
-            # A registry may ask for minutes; a scheduled run would rather give up and
-            # try next time, so one wait is capped.
-            try:
-                value = super().get_retry_after(response)
-            except InvalidHeader:  # a junk Retry-After: fall back to plain backoff
-                return None
-            return None if value is None else min(value, max_retry_after)
-
-        def increment(
-            self,
-            method: str | None = None,
-            url: str | None = None,
-            response: BaseHTTPResponse | None = None,
-            error: Exception | None = None,
-            _pool: ConnectionPool | None = None,
-            _stacktrace: TracebackType | None = None,
-        ) -> Self:
-            new = super().increment(method, url, response, error, _pool, _stacktrace)
-            on_retry()  # counted only once the retry is granted (not on exhaustion)
-            return new
-
-    return _CappedRetry(
-        total=budget,
-        status_forcelist=_RETRY_STATUSES,
-        allowed_methods=frozenset({"GET", "HEAD"}),
-        backoff_factor=backoff,
-        backoff_max=max_retry_after,
-        respect_retry_after_header=True,
-        raise_on_status=False,
-    )
-
-
 class OciRegistry:
     """:class:`bot.ports.Registry` over HTTP, with ``requests``.
 
@@ -246,6 +190,14 @@ class OciRegistry:
     misbehaving registry or a config with very many subscriptions cannot spend a
     registry's rate limit in one run. Retries of one request may pass it by ``retries``.
 
+    ``deadline`` bounds every request's timeout and every ``Retry-After`` wait. A host
+    that times out, or asks (``Retry-After``) to be left alone for longer than the run
+    has left, is not asked again by this instance: later calls about it fail at once
+    with the same kind of error (``TIMED_OUT`` or ``RATE_LIMITED``), saying so.
+
+    The instance may be shared by threads (the loop discovers subscriptions
+    concurrently): counters, the token cache and the per-host state are locked.
+
     ``requests_made`` counts every HTTP attempt (token fetches and retries included);
     ``requests_by_host`` splits it by registry host; ``skipped_tags`` counts listed tags
     dropped because they fail the OCI tag grammar.
@@ -262,13 +214,14 @@ class OciRegistry:
         max_retry_after: float = 30.0,
         budget: int = 200,
         insecure_hosts: frozenset[str] = frozenset(),
+        deadline: Deadline | None = None,
     ) -> None:
-        import requests
-        from requests.adapters import HTTPAdapter
+        from bot.adapters.http import session
 
         self._credentials: Credentials = credentials or (lambda host: None)
         self._page_size = page_size
         self._timeout = timeout
+        self._deadline = deadline
         self._auth: dict[tuple[str, str], str] = {}
         self.requests_made = 0
         self.requests_by_host: dict[str, int] = {}
@@ -276,18 +229,25 @@ class OciRegistry:
         self._budget = budget
         # Hosts whose subscriptions say insecureSkipTLSVerify: true (self-signed registries).
         self._insecure = insecure_hosts
-        self._host = ""  # the registry host being read, for counting retries
-        self._session = requests.Session()
-        self._session.headers["User-Agent"] = "shunter"
-        adapter = HTTPAdapter(
-            max_retries=_make_retry(retries, backoff, max_retry_after, self._count_retry)
+        # Hosts not to ask again this run, with the error that made it so.
+        self._given_up: dict[str, ShunterError] = {}
+        self._lock = threading.Lock()
+        self._local = threading.local()  # .host: the registry host this thread is reading
+        self._session = session(
+            {},
+            retries=retries,
+            backoff=backoff,
+            statuses=_RETRY_STATUSES,
+            max_wait=max_retry_after,
+            deadline=deadline,
+            on_retry=self._count_retry,
         )
-        self._session.mount("https://", adapter)
-        self._session.mount("http://", adapter)
 
     def _count_retry(self) -> None:
-        self.requests_made += 1
-        self.requests_by_host[self._host] = self.requests_by_host.get(self._host, 0) + 1
+        host = getattr(self._local, "host", "")
+        with self._lock:
+            self.requests_made += 1
+            self.requests_by_host[host] = self.requests_by_host.get(host, 0) + 1
 
     def close(self) -> None:
         """Close the HTTP connections (the instance stays usable; it reconnects)."""
@@ -366,15 +326,15 @@ class OciRegistry:
             raise PermanentError(f"{tag!r} is not a valid tag of {addr.host}/{addr.name}")
         url = f"{addr.base}/manifests/{tag}"
         what = f"tag {tag}"
-        head = self._get(addr, "HEAD", url, what=what)
+        head = self._get(addr, "HEAD", url, what=what, tag=tag)
         media_type = head.headers.get("Content-Type", "").split(";")[0].strip()
         header_digest = head.headers.get("Docker-Content-Digest", "").strip()
         if platform is None or (media_type and media_type not in _INDEX_TYPES):
             if header_digest:
                 return self._checked_digest(addr, header_digest)
-            body = self._get(addr, "GET", url, what=what).content
+            body = self._get(addr, "GET", url, what=what, tag=tag).content
             return "sha256:" + hashlib.sha256(body).hexdigest()
-        response = self._get(addr, "GET", url, what=what)
+        response = self._get(addr, "GET", url, what=what, tag=tag)
         document = self._json(addr, response, f"the manifest of {tag}")
         if not isinstance(document, dict) or not isinstance(document.get("manifests"), list):
             # Not an index after all: the tag is a single-platform image.
@@ -412,7 +372,7 @@ class OciRegistry:
         config_digest = config.get("digest") if isinstance(config, dict) else None
         if not isinstance(config_digest, str) or not _DIGEST_RE.fullmatch(config_digest):
             return ImageInfo(digest, None)
-        blob = self._get(addr, "GET", f"{addr.base}/blobs/{config_digest}", what=what)
+        blob = self._get(addr, "GET", f"{addr.base}/blobs/{config_digest}", what=what, tag=tag)
         body = self._json(addr, blob, f"the image config of {tag}")
         created = body.get("created") if isinstance(body, dict) else None
         return ImageInfo(digest, _parse_created(created))
@@ -421,7 +381,7 @@ class OciRegistry:
 
     def _manifest(self, addr: RegistryAddress, ref: str, what: str) -> tuple[str, dict[str, Any]]:
         """``GET`` a manifest; return (its digest, its JSON object)."""
-        response = self._get(addr, "GET", f"{addr.base}/manifests/{ref}", what=what)
+        response = self._get(addr, "GET", f"{addr.base}/manifests/{ref}", what=what, tag=ref)
         header = response.headers.get("Docker-Content-Digest", "").strip()
         digest = (
             self._checked_digest(addr, header)
@@ -466,34 +426,43 @@ class OciRegistry:
         return digest
 
     def _json(self, addr: RegistryAddress, response: requests.Response, what: str) -> Any:
-        try:
-            return json.loads(response.content)
-        except (ValueError, UnicodeDecodeError):
-            raise TransientError(
-                f"registry {addr.host} answered something that is not JSON for {what} of "
-                f"{addr.name} (HTTP {response.status_code}); try again later"
-            ) from None
+        return decipher(
+            response.status_code,
+            response.headers,
+            response.content,
+            now=datetime.now(UTC),
+            where=f"registry {addr.host}",
+        )
 
     def _send(
         self, addr: RegistryAddress, method: str, url: str, headers: dict[str, str]
     ) -> requests.Response:
         import requests
 
-        spent = self.requests_by_host.get(addr.host, 0)
-        if spent >= self._budget:
-            raise TransientError(
-                f"registry {addr.host}: this run used its budget of {self._budget} requests "
-                "to that host; the rest waits for the next run (raise the budget if your "
-                "warehouses need more)"
-            )
-        self.requests_made += 1
-        self.requests_by_host[addr.host] = spent + 1
-        self._host = addr.host
+        with self._lock:
+            given_up = self._given_up.get(addr.host)
+            spent = self.requests_by_host.get(addr.host, 0)
+            if given_up is None and spent >= self._budget:
+                given_up = http_error(
+                    HttpErrorKind.BUDGET,
+                    f"registry {addr.host}: this run used its budget of {self._budget} "
+                    "requests to that host; the rest waits for the next run, which asks the "
+                    "warehouses left out first (raise spec.discovery.requestsPerHost if "
+                    "your warehouses need more)",
+                )
+            if given_up is not None:
+                raise given_up
+            self.requests_made += 1
+            self.requests_by_host[addr.host] = spent + 1
+        self._local.host = addr.host
+        connect, read = self._timeout
+        if self._deadline is not None:
+            connect, read = self._deadline.timeout(connect), self._deadline.timeout(read)
         verify = addr.host not in self._insecure
         try:
             if verify:
                 return self._session.request(
-                    method, url, headers=headers, timeout=self._timeout, allow_redirects=True
+                    method, url, headers=headers, timeout=(connect, read), allow_redirects=True
                 )
             import warnings
 
@@ -506,15 +475,23 @@ class OciRegistry:
                     method,
                     url,
                     headers=headers,
-                    timeout=self._timeout,
+                    timeout=(connect, read),
                     allow_redirects=True,
                     verify=False,
                 )
         except requests.Timeout:
-            raise TransientError(f"timed out talking to {url}; try again later") from None
+            error = http_error(
+                HttpErrorKind.TIMED_OUT,
+                f"timed out talking to {addr.host} (no answer within {read:g}s) for "
+                f"{addr.name}; not asking that host again this run",
+            )
+            with self._lock:
+                self._given_up.setdefault(addr.host, error)
+            raise error from None
         except requests.RequestException as exc:
-            raise TransientError(
-                f"could not reach {url} ({type(exc).__name__}); try again later"
+            raise http_error(
+                HttpErrorKind.TRANSIENT,
+                f"could not reach {url} ({type(exc).__name__}); try again later",
             ) from None
 
     def _get(
@@ -525,8 +502,12 @@ class OciRegistry:
         *,
         what: str,
         extra: dict[str, str] | None = None,
+        tag: str | None = None,
     ) -> requests.Response:
-        """Send one request, authenticating on a 401 challenge, and map failures."""
+        """Send one request, authenticating on a 401 challenge, and map failures.
+
+        ``what`` names the object for messages; ``tag`` is set when a 404 means that tag
+        (not the repository) is missing."""
         scope = f"repository:{addr.name}:pull"
         headers = {"Accept": _ACCEPT, **(extra or {})}
         key = (addr.host, scope)
@@ -537,11 +518,19 @@ class OciRegistry:
             self._auth[key] = self._authenticate(addr, response, scope)
             headers["Authorization"] = self._auth[key]
             response = self._send(addr, method, url, headers)
-        self._raise_for_status(addr, response, what)
+        self._raise_for_status(addr, response, what, tag=tag)
         return response
 
     def _authenticate(self, addr: RegistryAddress, response: requests.Response, scope: str) -> str:
-        """Answer a ``WWW-Authenticate`` challenge; return the ``Authorization`` value."""
+        """Answer a ``WWW-Authenticate`` challenge; return the ``Authorization`` value.
+
+        Credentials go only where the registry's owner receives them: Basic to the
+        registry itself, and to a Bearer token realm only over https (plain http on
+        loopback) on the registry's own host or a host known to serve that registry's
+        tokens (:data:`TOKEN_HOSTS`). A challenge naming any other realm is answered
+        without credentials, so a hostile or misconfigured registry cannot collect them:
+        public images still resolve, private ones fail with ``AUTH`` naming the realm.
+        """
         import base64
 
         scheme, params = _parse_challenge(response.headers.get("WWW-Authenticate", ""))
@@ -562,6 +551,9 @@ class OciRegistry:
         # them (https://distribution.github.io/distribution/spec/auth/token/).
         query = {"service": params.get("service", ""), "scope": params.get("scope", scope)}
         token_url = params["realm"]
+        refused = realm_refusal(addr, token_url)
+        if refused is not None:
+            basic = None
         token_url += ("&" if "?" in token_url else "?") + urlencode(
             {k: v for k, v in query.items() if v}
         )
@@ -569,17 +561,21 @@ class OciRegistry:
             addr, "GET", token_url, {"Authorization": basic} if basic is not None else {}
         )
         if token_response.status_code in (401, 403):
-            raise self._denied(addr, token_response.status_code, "its token service refused")
+            why = "its token service refused"
+            if refused is not None and creds is not None:
+                why += f"; credentials were not sent, because {refused}"
+            raise self._denied(addr, token_response.status_code, why)
         self._raise_for_status(addr, token_response, "an access token")
         body = self._json(addr, token_response, "an access token")
         token = body.get("token") or body.get("access_token") if isinstance(body, dict) else None
         if not isinstance(token, str) or not token:
-            raise TransientError(
-                f"registry {addr.host}'s token service answered without a token; try again later"
+            raise http_error(
+                HttpErrorKind.TRANSIENT,
+                f"registry {addr.host}'s token service answered without a token; try again later",
             )
         return f"Bearer {token}"
 
-    def _denied(self, addr: RegistryAddress, status: int, why: str) -> PermanentError:
+    def _denied(self, addr: RegistryAddress, status: int, why: str) -> ShunterError:
         has = self._credentials(addr.host) is not None
         fix = (
             f"the credentials given for {addr.host} were refused: check the username and "
@@ -589,36 +585,92 @@ class OciRegistry:
             "credentialsEnv variables (USERNAME and PASSWORD, for ghcr.io a token with "
             "read:packages)"
         )
-        return PermanentError(
-            f"registry {addr.host} refused access to {addr.name} (HTTP {status}: {why}); {fix}"
+        return http_error(
+            HttpErrorKind.AUTH,
+            f"registry {addr.host} refused access to {addr.name} (HTTP {status}: {why}); {fix}",
+            status=status,
         )
 
     def _raise_for_status(
-        self, addr: RegistryAddress, response: requests.Response, what: str
+        self,
+        addr: RegistryAddress,
+        response: requests.Response,
+        what: str,
+        *,
+        tag: str | None = None,
     ) -> None:
         status = response.status_code
         if status < 400:
             return
-        if status in (401, 403):
+        if status in (401, 403) and response.headers.get("Retry-After") is None:
             raise self._denied(addr, status, "after authenticating")
-        if status == 404:
-            if what.startswith("tag "):
-                raise PermanentError(
-                    f"{what} of repository {addr.host}/{addr.name} not found; check that it "
-                    "was pushed"
-                )
-            raise PermanentError(
+        if tag is not None:
+            missing = (
+                f"{what} of repository {addr.host}/{addr.name} not found; check that it was pushed"
+            )
+        else:
+            missing = (
                 f"repository {addr.host}/{addr.name} not found; check the subscription's "
                 "repoURL (and that the credentials may see it, registries say 404 for "
                 "private repositories)"
             )
-        if status == 429 or status >= 500:
-            raise TransientError(
-                f"registry {addr.host} answered HTTP {status} for {what} of {addr.name} "
-                "after retrying; try again later",
-                retry_after=_retry_after(response),
+        try:
+            decipher(
+                status,
+                response.headers,
+                response.content,
+                now=datetime.now(UTC),
+                where=f"registry {addr.host}",
+                hints={
+                    HttpErrorKind.NOT_FOUND: missing,
+                    HttpErrorKind.TRANSIENT: "after retrying; try again later",
+                },
             )
-        raise PermanentError(
-            f"registry {addr.host} answered HTTP {status} for {what} of {addr.name}: "
-            f"{response.text[:200]}"
+        except ShunterError as exc:
+            self._give_up_if_too_long(addr, exc)
+            raise
+
+    def _give_up_if_too_long(self, addr: RegistryAddress, exc: ShunterError) -> None:
+        """Stop asking ``addr``'s host this run when its ``Retry-After`` outlasts the run."""
+        wait = getattr(exc, "retry_after", None)
+        left = self._deadline.remaining() if self._deadline is not None else None
+        if wait is None or left is None or wait <= left:
+            return
+        with self._lock:
+            self._given_up.setdefault(
+                addr.host,
+                http_error(
+                    HttpErrorKind.RATE_LIMITED,
+                    f"registry {addr.host} asked to be left alone for {wait:g}s, longer than "
+                    f"this run has left ({left:.0f}s); not asking that host again this run",
+                    retry_after=wait,
+                ),
+            )
+
+
+#: Hosts that serve the Bearer tokens of a registry besides the registry itself
+#: (Docker Hub's auth service: https://docs.docker.com/registry/spec/auth/token/).
+TOKEN_HOSTS: dict[str, frozenset[str]] = {
+    DOCKER_HUB: frozenset({"auth.docker.io"}),
+    "ghcr.io": frozenset({"ghcr.io"}),
+}
+
+
+def realm_refusal(addr: RegistryAddress, realm: str) -> str | None:
+    """Why credentials for ``addr`` must not go to token ``realm``, or ``None`` if they may.
+
+    They may only over https (plain http for a loopback realm) and only to the registry's
+    own ``host[:port]`` or one of its :data:`TOKEN_HOSTS`.
+    """
+    parts = urlsplit(realm)
+    netloc = (parts.netloc.rsplit("@", 1)[-1]).lower()
+    if parts.scheme == "https" and netloc.endswith(":443"):
+        netloc = netloc[: -len(":443")]
+    if parts.scheme != "https" and not (parts.scheme == "http" and _is_loopback(netloc)):
+        return f"its token realm {parts.scheme}://{netloc} is not https"
+    if netloc != addr.host and netloc not in TOKEN_HOSTS.get(addr.host, frozenset()):
+        return (
+            f"its token realm is on {netloc}, not on {addr.host} or a host known to serve "
+            "its tokens"
         )
+    return None

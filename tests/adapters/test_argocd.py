@@ -198,7 +198,7 @@ def test_network_failures(error: Exception, kind: type[Exception], words: str) -
 @responses.activate
 def test_an_answer_that_is_not_an_application_is_transient(body: str) -> None:
     responses.get(APP_URL, body=body, content_type="application/json")
-    with pytest.raises(TransientError, match="without an Application status"):
+    with pytest.raises(TransientError):
         ArgoCD(SERVER, TOKEN).health(CHECK)
 
 

@@ -174,7 +174,7 @@ def test_network_failures_are_transient(error: Exception, words: str) -> None:
 @responses.activate
 def test_an_answer_that_is_not_an_incident_list_is_transient(body: str) -> None:
     responses.get(INCIDENTS, body=body, content_type="application/json")
-    with pytest.raises(TransientError, match="without an incident list"):
+    with pytest.raises(TransientError):
         PagerDutyClient(KEY).active_incidents(())
 
 

@@ -3,8 +3,11 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
+import threading
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -12,7 +15,14 @@ import responses
 from responses import matchers
 from urllib3.response import HTTPResponse
 
-from bot.adapters.registry import OCI_INDEX, OCI_MANIFEST, OciRegistry, _make_retry, parse_repo_url
+from bot.adapters.http import HttpErrorKind, retry_policy
+from bot.adapters.registry import (
+    OCI_INDEX,
+    OCI_MANIFEST,
+    OciRegistry,
+    parse_repo_url,
+    realm_refusal,
+)
 from bot.core.discover.versions import select_tags
 from bot.core.model import ImageSubscription
 from bot.errors import PermanentError, TransientError
@@ -281,15 +291,24 @@ def test_a_link_that_loops_back_ends_the_listing() -> None:
 
 
 @responses.activate
-def test_429_is_retried_then_transient_with_retry_after() -> None:
+def test_a_429_asking_longer_than_one_wait_is_not_retried_and_carries_its_retry_after() -> None:
     limited = responses.get(TAGS_URL, status=429, headers={"Retry-After": "7"})
     registry = fast(retries=2)
     with pytest.raises(TransientError) as info:
         registry.list_tags("ghcr.io/alkon/flask-app")
+    assert getattr(info.value, "kind", None) is HttpErrorKind.RATE_LIMITED
     assert info.value.retry_after == 7.0
-    assert "HTTP 429" in str(info.value)
-    assert limited.call_count == 3  # the first try and two retries
-    assert registry.requests_made == 3
+    assert limited.call_count == 1  # not asked again: the wait is longer than fast()'s cap
+    assert registry.requests_made == 1
+
+
+@responses.activate
+def test_a_429_without_retry_after_is_never_retried_blind() -> None:
+    limited = responses.get(TAGS_URL, status=429)
+    with pytest.raises(TransientError) as info:
+        fast(retries=3).list_tags("ghcr.io/alkon/flask-app")
+    assert getattr(info.value, "kind", None) is HttpErrorKind.RATE_LIMITED
+    assert limited.call_count == 1
 
 
 @responses.activate
@@ -302,15 +321,16 @@ def test_a_retried_429_that_clears_succeeds() -> None:
 
 
 def test_one_retry_after_wait_is_capped() -> None:
-    retry = _make_retry(3, 0.0, 0.5, lambda: None)
+    def policy(max_wait: float) -> Any:
+        return retry_policy(retries=3, backoff=0.0, statuses=(429,), max_wait=max_wait)
+
     asked = HTTPResponse(status=429, headers={"Retry-After": "3600"})
-    assert retry.get_retry_after(asked) == 0.5
-    retry = _make_retry(3, 0.0, 5.0, lambda: None)
+    assert policy(0.5).get_retry_after(asked) == 0.5
     polite = HTTPResponse(status=429, headers={"Retry-After": "2"})
-    assert retry.get_retry_after(polite) == 2.0
+    assert policy(5.0).get_retry_after(polite) == 2.0
     # A Retry-After that is neither seconds nor a date falls back to plain backoff.
     junk = HTTPResponse(status=429, headers={"Retry-After": "soon"})
-    assert retry.get_retry_after(junk) is None
+    assert policy(5.0).get_retry_after(junk) is None
 
 
 @pytest.mark.parametrize(("status", "tries"), [(502, 3), (503, 3), (504, 3), (500, 1)])
@@ -323,18 +343,33 @@ def test_server_errors_are_transient(status: int, tries: int) -> None:
 
 
 @pytest.mark.parametrize(
-    ("error", "message"),
+    ("error", "kind"),
     [
-        (requests.exceptions.ConnectTimeout("slow"), "timed out talking to https://ghcr.io"),
-        (requests.exceptions.ReadTimeout("slow"), "timed out talking to https://ghcr.io"),
-        (requests.exceptions.ConnectionError("refused"), "could not reach https://ghcr.io"),
+        (requests.exceptions.ConnectTimeout("slow"), HttpErrorKind.TIMED_OUT),
+        (requests.exceptions.ReadTimeout("slow"), HttpErrorKind.TIMED_OUT),
+        (requests.exceptions.ConnectionError("refused"), HttpErrorKind.TRANSIENT),
     ],
 )
 @responses.activate
-def test_network_failures_are_transient(error: Exception, message: str) -> None:
+def test_network_failures_are_transient(error: Exception, kind: HttpErrorKind) -> None:
     responses.get(TAGS_URL, body=error)
-    with pytest.raises(TransientError, match=message):
+    with pytest.raises(TransientError) as info:
         fast().list_tags("ghcr.io/alkon/flask-app")
+    assert getattr(info.value, "kind", None) is kind
+
+
+@responses.activate
+def test_a_host_that_timed_out_is_not_asked_again_this_run() -> None:
+    responses.get(TAGS_URL, body=requests.exceptions.ReadTimeout("slow"))
+    other = responses.get("https://ghcr.io/v2/alkon/worker/tags/list", json={"tags": ["1"]})
+    registry = fast()
+    with pytest.raises(TransientError):
+        registry.list_tags("ghcr.io/alkon/flask-app")
+    with pytest.raises(TransientError) as info:
+        registry.list_tags("ghcr.io/alkon/worker")
+    assert getattr(info.value, "kind", None) is HttpErrorKind.TIMED_OUT
+    assert other.call_count == 0
+    assert registry.requests_by_host == {"ghcr.io": 1}
 
 
 @pytest.mark.parametrize(
@@ -676,3 +711,96 @@ def test_insecure_skip_tls_verify_applies_to_its_host_only() -> None:
     # Every other host keeps certificate checks (verify is True or a CA bundle path).
     sent = [c.request for c in responses.calls]
     assert sent[1].req_kwargs["verify"] is not False
+
+
+# --------------------------------------------------------------------------- token realms
+
+
+@pytest.mark.parametrize(
+    ("repo", "realm", "allowed"),
+    [
+        ("ghcr.io/alkon/app", "https://ghcr.io/token", True),
+        ("ghcr.io/alkon/app", "https://ghcr.io:443/token", True),
+        ("ghcr.io/alkon/app", "http://ghcr.io/token", False),  # plain http off loopback
+        ("ghcr.io/alkon/app", "https://evil.example/token", False),
+        ("ghcr.io/alkon/app", "https://auth.docker.io/token", False),  # Hub's, not GHCR's
+        ("docker.io/library/nginx", "https://auth.docker.io/token", True),
+        ("nginx", "https://auth.docker.io/token", True),
+        ("quay.io/org/app", "https://quay.io/v2/auth", True),
+        ("quay.io/org/app", "https://quay.io.evil.example/v2/auth", False),
+        ("127.0.0.1:5000/app", "http://127.0.0.1:5000/token", True),
+        ("127.0.0.1:5000/app", "http://127.0.0.1:6000/token", False),  # another server
+        ("127.0.0.1:5000/app", "http://user@127.0.0.1:5000/token", True),
+    ],
+)
+def test_credentials_go_only_to_the_registrys_own_token_realm(
+    repo: str, realm: str, allowed: bool
+) -> None:
+    assert (realm_refusal(parse_repo_url(repo), realm) is None) is allowed
+
+
+class _HostileWorld:
+    """A loopback registry whose Bearer challenge names a realm on another loopback port
+    (the hostile realm), which records every Authorization header it receives."""
+
+    def __init__(self) -> None:
+        self.realm_saw: list[str | None] = []
+        self.registry_saw: list[str | None] = []
+        world = self
+
+        class Realm(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                world.realm_saw.append(self.headers.get("Authorization"))
+                self._json({"token": "anonymous-token"})
+
+            def _json(self, body: object) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        class Registry(Realm):
+            def do_GET(self) -> None:
+                auth = self.headers.get("Authorization")
+                world.registry_saw.append(auth)
+                if auth != "Bearer anonymous-token":
+                    self.send_response(401)
+                    self.send_header(
+                        "WWW-Authenticate",
+                        f'Bearer realm="http://127.0.0.1:{world.realm_port}/token",'
+                        'service="registry"',
+                    )
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                self._json({"name": "alkon/app", "tags": ["1.0.0"]})
+
+        self.realm = ThreadingHTTPServer(("127.0.0.1", 0), Realm)
+        self.realm_port = self.realm.server_address[1]
+        self.registry = ThreadingHTTPServer(("127.0.0.1", 0), Registry)
+        self.host = f"127.0.0.1:{self.registry.server_address[1]}"
+        for server in (self.realm, self.registry):
+            threading.Thread(target=server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        for server in (self.realm, self.registry):
+            server.shutdown()
+            server.server_close()
+
+
+def test_a_hostile_token_realm_never_receives_the_secret() -> None:
+    world = _HostileWorld()
+    try:
+        secret = ("shunter", "correct-horse-battery")
+        registry = OciRegistry(lambda host: secret if host == world.host else None, retries=0)
+        # A public image still resolves: the token is fetched anonymously.
+        assert registry.list_tags(f"{world.host}/alkon/app") == ["1.0.0"]
+    finally:
+        world.close()
+    assert world.realm_saw == [None]
+    assert world.registry_saw == [None, "Bearer anonymous-token"]

@@ -2,7 +2,8 @@
 
 Each port has one real adapter under ``bot/adapters/`` and one shared fake used by the
 tests (``sandbox/fakes.py``); nothing else talks to the outside world. Every method returns
-domain values (``bot.core``) and raises only ``bot.errors`` types.
+domain values (``bot.core``) and raises only ``bot.errors`` types; a failure of an
+outside service carries its :class:`HttpErrorKind`, so the loop acts on kinds, not words.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
 from typing import Literal, Protocol
 
 from bot.core.decide.identity import RunActor
@@ -17,6 +19,7 @@ from bot.core.decide.observations import CheckRun, HealthReport, StepRun
 from bot.core.decide.pulls import ChangedFile, HeadCommit, PullRequest, Review, ReviewState
 from bot.core.discover.artifacts import Chart, Commit
 from bot.core.model import ArgoCDHealth, ChartSubscription, GitSubscription, HttpCheck, HttpHealth
+from bot.errors import PermanentError, TransientError
 
 __all__ = [
     "ApplicationHealth",
@@ -28,7 +31,10 @@ __all__ = [
     "Forge",
     "GitRepo",
     "HeadCommit",
+    "HttpErrorKind",
+    "HttpPermanentError",
     "HttpProbe",
+    "HttpTransientError",
     "ImageInfo",
     "IncidentSource",
     "PullRequest",
@@ -38,7 +44,73 @@ __all__ = [
     "RunActor",
     "StateStore",
     "TagList",
+    "http_error",
 ]
+
+
+# --------------------------------------------------------------------------- errors
+
+
+class HttpErrorKind(Enum):
+    """Why an HTTP exchange failed, as a value the loop can act on without reading words."""
+
+    TRANSIENT = "transient"  # 5xx, a reset connection, a body that is not what was asked
+    RATE_LIMITED = "rate-limited"  # 429, or 403 with a rate-limit signal (GitHub's secondary)
+    TIMED_OUT = "timed out"  # no answer within the request's timeout or the run's deadline
+    BUDGET = "budget"  # this run's request budget for the host is spent; the next run goes on
+    AUTH = "auth"  # 401/403: credentials missing or refused
+    NOT_FOUND = "not found"  # 404/410
+    REDIRECTED = "redirected"  # a 3xx where none is followed (the URL should be the final one)
+    PERMANENT = "permanent"  # any other 4xx
+
+
+_TRANSIENT_KINDS = frozenset(
+    {
+        HttpErrorKind.TRANSIENT,
+        HttpErrorKind.RATE_LIMITED,
+        HttpErrorKind.TIMED_OUT,
+        HttpErrorKind.BUDGET,
+    }
+)
+
+
+class HttpTransientError(TransientError):
+    """An HTTP failure the next run may not see. ``retry_after`` is the server's own wait."""
+
+    def __init__(
+        self,
+        kind: HttpErrorKind,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, retry_after=retry_after)
+        self.kind = kind
+        self.status = status
+
+
+class HttpPermanentError(PermanentError):
+    """An HTTP failure a person must fix (a credential, a name, a URL)."""
+
+    def __init__(self, kind: HttpErrorKind, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.status = status
+        self.retry_after: float | None = None
+
+
+def http_error(
+    kind: HttpErrorKind,
+    message: str,
+    *,
+    status: int | None = None,
+    retry_after: float | None = None,
+) -> HttpTransientError | HttpPermanentError:
+    """The error of ``kind``: transient kinds are ``TransientError``, the rest permanent."""
+    if kind in _TRANSIENT_KINDS:
+        return HttpTransientError(kind, message, status=status, retry_after=retry_after)
+    return HttpPermanentError(kind, message, status=status)
 
 
 # --------------------------------------------------------------------------- registry

@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import subprocess
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from bot.core.ledger import CachedSelection, from_files, to_files
+from bot.core.ledger import CachedSelection, WarehouseRecord, from_files, to_files
 from bot.core.model import Config, ImageSubscription, Warehouse
 from bot.errors import TransientError
-from bot.loop.discover import NEWEST_BUILD_MAX, discover, discover_image, selector
+from bot.loop.discover import (
+    NEWEST_BUILD_MAX,
+    Shortfall,
+    discover,
+    discover_image,
+    discover_warehouses,
+    run_order,
+    selector,
+)
 from bot.loop.reconcile import World, reconcile
+from bot.ports import Deadline
 from sandbox.fakes import FakeRegistry, MemoryStateStore
 
 APP = "ghcr.io/alkon/flask-app"
@@ -381,3 +391,77 @@ def test_chart_index_is_asked_conditionally_on_the_next_run(tmp_path: Path) -> N
         server.server_close()
     assert answers == [200, 304]
     assert second.subscriptions[0].artifacts == first.subscriptions[0].artifacts
+
+
+# ------------------------------------------------------------------ deadlines and budgets
+
+
+class MovingClock:
+    """A monotonic clock that moves ``step`` seconds on every registry request, as real
+    requests take time (nothing here ever stands still)."""
+
+    def __init__(self, step: float) -> None:
+        self.now = 0.0
+        self.step = step
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def request(self, kind: str, repo_url: str) -> None:
+        with self._lock:
+            self.now += self.step
+
+
+def many(n: int, host: str = "ghcr.io") -> tuple[FakeRegistry, list[Warehouse]]:
+    registry = FakeRegistry({f"{host}/app{i}": ["1.0.0"] for i in range(n)})
+    return registry, [Warehouse(f"w{i}", (sub(repo_url=f"{host}/app{i}"),)) for i in range(n)]
+
+
+def test_warehouses_whose_last_discovery_failed_go_first() -> None:
+    _, warehouses = many(4)
+    records = {"w2": WarehouseRecord(error="cut short"), "w1": WarehouseRecord()}
+    assert [wh.name for wh in run_order(warehouses, records)] == ["w2", "w0", "w1", "w3"]
+
+
+def test_the_discovery_deadline_cuts_the_rest_short_and_says_so() -> None:
+    clock = MovingClock(step=1.0)
+    registry, warehouses = many(10)
+    registry.on_call = clock.request
+    deadline = Deadline(7.0, clock=clock)  # two requests a warehouse: three or four fit
+    found, missed = discover_warehouses(
+        warehouses, registry, {}, now=T0, deadline=deadline, workers=1
+    )
+    done = [w for w, d in found.items() if d.error is None]
+    assert 3 <= len(done) <= 4
+    assert {m.warehouse for m in missed} == set(found) - set(done)
+    assert {m.shortfall for m in missed} == {Shortfall.DEADLINE}
+    assert registry.requests <= 8
+
+
+def test_a_spent_budget_is_a_shortfall_and_the_next_run_reaches_the_rest() -> None:
+    registry, warehouses = many(5)
+    registry.budget = 6  # three warehouses of two requests each
+    _, missed = discover_warehouses(warehouses, registry, {}, now=T0, workers=1)
+    assert [m.warehouse for m in missed] == ["w3", "w4"]
+    assert {m.shortfall for m in missed} == {Shortfall.BUDGET}
+    records = {m.warehouse: WarehouseRecord(error=m.detail) for m in missed}
+    registry.by_host.clear()  # the next run
+    _, missed = discover_warehouses(warehouses, registry, records, now=T0, workers=1)
+    assert [m.warehouse for m in missed] == ["w1", "w2"]  # w3 and w4 went first, then w0
+
+
+def test_subscriptions_are_asked_concurrently_within_the_pool() -> None:
+    started: list[str] = []
+    both = threading.Barrier(2, timeout=5)
+
+    def meet(kind: str, repo_url: str) -> None:
+        if kind == "tags":
+            started.append(repo_url)
+            both.wait()  # only passes when two subscriptions are asked at the same time
+
+    registry, warehouses = many(2)
+    registry.on_call = meet
+    found, missed = discover_warehouses(warehouses, registry, {}, now=T0, workers=2)
+    assert missed == [] and all(d.error is None for d in found.values())
+    assert sorted(started) == ["ghcr.io/app0", "ghcr.io/app1"]

@@ -36,6 +36,7 @@ CLI_ENV = {
     "SHUNTER_STAGE": "stage",
     "SHUNTER_WAREHOUSE": "warehouse",
     "SHUNTER_REASON": "reason",
+    "SHUNTER_DEADLINE": "deadline",
 }
 SHA_PIN = re.compile(r"^[\w.-]+/[\w.-]+(/[\w./-]+)?@[0-9a-f]{40}$")
 
@@ -152,6 +153,7 @@ def test_action_inputs_and_defaults() -> None:
         "state-branch": "shunter/state",
         "dry-run": "false",
         "api-url": "${{ github.api_url }}",
+        "deadline": "",  # ProjectConfig spec.deadline, 10m
         **dict.fromkeys(EMERGENCY_INPUTS, ""),
     }
     outputs = load(ACTION)["outputs"]

@@ -10,7 +10,8 @@ wire rule is written once:
   never sleeps past the run's :class:`~bot.ports.Deadline` and never retries a rate limit
   blind.
 
-Errors carry an :class:`HttpErrorKind` and leave as ``bot.errors`` types::
+Errors carry an :class:`~bot.ports.HttpErrorKind` (declared with the ports, whose methods
+raise them) and leave as ``bot.errors`` types::
 
     TransientError
     └── HttpTransientError   TRANSIENT (5xx, resets, unreadable bodies), RATE_LIMITED
@@ -28,11 +29,10 @@ import json
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from enum import Enum
 from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import urlsplit
 
-from bot.errors import PermanentError, TransientError
+from bot.ports import HttpErrorKind, HttpPermanentError, HttpTransientError, http_error
 
 if TYPE_CHECKING:
     import requests
@@ -51,68 +51,6 @@ __all__ = [
     "parse_retry_after",
     "session",
 ]
-
-
-class HttpErrorKind(Enum):
-    """Why an HTTP exchange failed, as a value the loop can act on without reading words."""
-
-    TRANSIENT = "transient"  # 5xx, a reset connection, a body that is not what was asked
-    RATE_LIMITED = "rate-limited"  # 429, or 403 with a rate-limit signal (GitHub's secondary)
-    TIMED_OUT = "timed out"  # no answer within the request's timeout or the run's deadline
-    BUDGET = "budget"  # this run's request budget for the host is spent; the next run goes on
-    AUTH = "auth"  # 401/403: credentials missing or refused
-    NOT_FOUND = "not found"  # 404/410
-    REDIRECTED = "redirected"  # a 3xx where none is followed (the URL should be the final one)
-    PERMANENT = "permanent"  # any other 4xx
-
-
-_TRANSIENT_KINDS = frozenset(
-    {
-        HttpErrorKind.TRANSIENT,
-        HttpErrorKind.RATE_LIMITED,
-        HttpErrorKind.TIMED_OUT,
-        HttpErrorKind.BUDGET,
-    }
-)
-
-
-class HttpTransientError(TransientError):
-    """An HTTP failure the next run may not see. ``retry_after`` is the server's own wait."""
-
-    def __init__(
-        self,
-        kind: HttpErrorKind,
-        message: str,
-        *,
-        status: int | None = None,
-        retry_after: float | None = None,
-    ) -> None:
-        super().__init__(message, retry_after=retry_after)
-        self.kind = kind
-        self.status = status
-
-
-class HttpPermanentError(PermanentError):
-    """An HTTP failure a person must fix (a credential, a name, a URL)."""
-
-    def __init__(self, kind: HttpErrorKind, message: str, *, status: int | None = None) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.status = status
-        self.retry_after: float | None = None
-
-
-def http_error(
-    kind: HttpErrorKind,
-    message: str,
-    *,
-    status: int | None = None,
-    retry_after: float | None = None,
-) -> HttpTransientError | HttpPermanentError:
-    """The error of ``kind``: transient kinds are ``TransientError``, the rest permanent."""
-    if kind in _TRANSIENT_KINDS:
-        return HttpTransientError(kind, message, status=status, retry_after=retry_after)
-    return HttpPermanentError(kind, message, status=status)
 
 
 class _NotModified:

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from bot.errors import PermanentError
+from bot.errors import ConfigError, PermanentError, Problem
 
 if TYPE_CHECKING:
     from bot.adapters.actions import ActionsIO
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from bot.core.ledger import Ledger
     from bot.core.model import Config
     from bot.loop.reconcile import World
+    from bot.ports import Deadline
 
 
 def _load_config(ctx: RunContext) -> Config:
@@ -44,6 +45,7 @@ def _world(ctx: RunContext, config: Config, *, forge: bool, registry: bool = Tru
         w.clock = lambda: fixed
     else:
         w.clock = lambda: datetime.now(UTC)
+    w.deadline = _deadline(config, ctx.env or {})
     if registry:
         from bot.adapters.gitsource import GitSource
         from bot.adapters.helm import HelmRepository
@@ -57,9 +59,18 @@ def _world(ctx: RunContext, config: Config, *, forge: bool, registry: bool = Tru
             for sub in wh.subscriptions
             if isinstance(sub, ImageSubscription) and sub.insecure_skip_tls_verify
         )
-        oci = OciRegistry(credentials=credentials, insecure_hosts=insecure)
+        from bot.loop.discover import discovery_deadline
+
+        # Requests end when discovery must, so a hung registry cannot hold the run.
+        asking = discovery_deadline(w.deadline)
+        oci = OciRegistry(
+            credentials=credentials,
+            insecure_hosts=insecure,
+            budget=config.settings.discovery.requests_per_host,
+            deadline=asking,
+        )
         w.registry = oci
-        w.charts = HelmRepository(credentials=credentials, registry=oci)
+        w.charts = HelmRepository(credentials=credentials, registry=oci, deadline=asking)
         env = ctx.env or {}
         cache = Path(env.get("RUNNER_TEMP") or tempfile.gettempdir()) / "shunter-git"
         w.git_source = GitSource(cache)
@@ -69,25 +80,52 @@ def _world(ctx: RunContext, config: Config, *, forge: bool, registry: bool = Tru
     return w
 
 
+def _deadline(config: Config, env: Mapping[str, str]) -> Deadline:
+    """The run's deadline, counted from now: the Action's ``deadline`` input
+    (``SHUNTER_DEADLINE``) when set, else ``ProjectConfig`` ``spec.deadline`` (10m)."""
+    from bot.core.config._spec import parse_duration
+    from bot.ports import Deadline
+
+    text = (env.get("SHUNTER_DEADLINE") or "").strip()
+    limit = config.settings.deadline
+    if text:
+        given = parse_duration(text)
+        if given is None or given.total_seconds() <= 0:
+            raise ConfigError(
+                [
+                    Problem(
+                        "SHUNTER_DEADLINE",
+                        1,
+                        1,
+                        "deadline",
+                        f"{text!r} is not a positive duration",
+                        "write it like 10m or 90s (the Action's deadline input)",
+                    )
+                ]
+            )
+        limit = given
+    return Deadline(limit.total_seconds())
+
+
 def _gate_providers(w: World, config: Config, env: Mapping[str, str]) -> None:
     """Wire the health and incident providers the config uses, each with only its own
     secrets (read here, once; the loop never sees them)."""
     from bot.adapters.httpcheck import HttpProber
     from bot.loop.observe import uses_pagerduty
 
-    w.http = HttpProber()
+    w.http = HttpProber(deadline=w.deadline)
     argocd = [s.health.argocd for s in config.stages if s.health and s.health.argocd]
     if argocd:
         from bot.adapters.argocd import ArgoCDApplications
 
         tokens = {c.token_env: env[c.token_env] for c in argocd if env.get(c.token_env)}
-        w.applications = ArgoCDApplications(tokens)
+        w.applications = ArgoCDApplications(tokens, deadline=w.deadline)
     if uses_pagerduty(config):
         from bot.adapters.pagerduty import PagerDutyClient
 
         pd = config.settings.pagerduty
         w.incidents = PagerDutyClient(
-            env.get(pd.token_env), api_url=pd.api_url, token_env=pd.token_env
+            env.get(pd.token_env), api_url=pd.api_url, token_env=pd.token_env, deadline=w.deadline
         )
 
 

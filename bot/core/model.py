@@ -334,6 +334,14 @@ class PagerDuty:
 
 
 @dataclass(frozen=True)
+class DiscoveryLimits:
+    """``ProjectConfig`` ``spec.discovery``: how much one run may ask the registries."""
+
+    requests_per_host: int = 200  # HTTP requests one run may make to one registry host
+    concurrency: int = 8  # subscriptions asked at the same time
+
+
+@dataclass(frozen=True)
 class Settings:
     """Project-wide settings (``kind: ProjectConfig``; every field optional)."""
 
@@ -341,6 +349,10 @@ class Settings:
     emergency_permission: str = "maintain"  # admin | maintain | write
     monitoring: Monitoring = Monitoring()
     pagerduty: PagerDuty = PagerDuty()
+    # The whole run's time limit, well under a workflow job's usual 15-minute timeout; a
+    # quarter of it (at most a minute) is kept back from discovery to write the ledger.
+    deadline: timedelta = timedelta(minutes=10)
+    discovery: DiscoveryLimits = DiscoveryLimits()
 
 
 @dataclass(frozen=True)

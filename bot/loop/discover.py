@@ -24,12 +24,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
 
 from bot.core.decide.observations import Discovery, SubscriptionResult
 from bot.core.discover.artifacts import Artifact, Image
-from bot.core.ledger import CachedSelection
+from bot.core.ledger import CachedSelection, WarehouseRecord
 from bot.core.model import (
     ChartSubscription,
     ImageSubscription,
@@ -37,13 +39,25 @@ from bot.core.model import (
     Warehouse,
 )
 from bot.errors import PermanentError, ShunterError
-from bot.ports import ChartSource, CommitSource, Registry
+from bot.ports import (
+    ChartSource,
+    CommitSource,
+    Deadline,
+    HttpErrorKind,
+    HttpTransientError,
+    Registry,
+)
 
 __all__ = [
     "NEWEST_BUILD_MAX",
+    "Missed",
+    "Shortfall",
     "discover",
     "discover_image",
+    "discover_warehouses",
+    "discovery_deadline",
     "label",
+    "run_order",
     "selector",
     "subscription_keys",
 ]
@@ -196,29 +210,200 @@ def discover(
     ``ShunterError``: each becomes that subscription's ``error``.
     """
     results: list[SubscriptionResult] = []
-    keys = subscription_keys(warehouse)
-    for sub, key in zip(warehouse.subscriptions, keys, strict=True):
-        try:
-            if isinstance(sub, ImageSubscription):
-                cached = (cache or {}).get(key) if key is not None else None
-                artifacts, entry = discover_image(
-                    registry, sub, cached=cached, now=now, refresh=refresh
-                )
-                results.append(
-                    SubscriptionResult(label(sub), artifacts, cache_key=key, cache=entry)
-                )
-            elif isinstance(sub, ChartSubscription):
-                if charts is None:
-                    raise PermanentError("chart subscriptions need a chart repository client")
-                old = dict(validators.get(key, {})) if validators and key else None
-                found, fresh = charts.discover(sub, old)
-                results.append(
-                    SubscriptionResult(label(sub), found, cache_key=key, validators=fresh)
-                )
-            else:
-                if git is None:
-                    raise PermanentError("git subscriptions need a git source")
-                results.append(SubscriptionResult(label(sub), git.discover(sub)))
-        except (ShunterError, ValueError) as exc:
-            results.append(SubscriptionResult(label(sub), error=str(exc), cache_key=key))
+    for sub, key in zip(warehouse.subscriptions, subscription_keys(warehouse), strict=True):
+        result, _ = _ask(
+            sub,
+            key,
+            registry,
+            cache=cache,
+            validators=validators,
+            now=now,
+            refresh=refresh,
+            charts=charts,
+            git=git,
+        )
+        results.append(result)
     return Discovery(warehouse=warehouse.name, subscriptions=tuple(results))
+
+
+# --------------------------------------------------------------------------- a whole run
+
+
+class Shortfall(Enum):
+    """Why a warehouse was not (fully) asked this run: the run ran out of something, not
+    the warehouse. Such warehouses go first next run (see :func:`run_order`)."""
+
+    BUDGET = "budget"  # the per-host request budget was spent
+    DEADLINE = "deadline"  # the run's discovery time was up before or while it was asked
+    TIMED_OUT = "timed out"  # its host did not answer in time
+    RATE_LIMITED = "rate limited"  # its host asked to be left alone longer than the run has
+
+
+@dataclass(frozen=True)
+class Missed:
+    """One warehouse this run could not finish discovering, and why (typed)."""
+
+    warehouse: str
+    shortfall: Shortfall
+    detail: str
+
+
+_SHORTFALLS = {
+    HttpErrorKind.BUDGET: Shortfall.BUDGET,
+    HttpErrorKind.TIMED_OUT: Shortfall.TIMED_OUT,
+    HttpErrorKind.RATE_LIMITED: Shortfall.RATE_LIMITED,
+}
+
+
+#: The share of the run's deadline kept back from discovery for planning, GitHub and the
+#: ledger write, at most :data:`RESERVE_MAX` seconds.
+RESERVE_SHARE = 0.25
+RESERVE_MAX = 60.0
+
+
+def discovery_deadline(deadline: Deadline) -> Deadline:
+    """The moment discovery must be done by: the run's deadline less a reserve (a quarter
+    of it, at most a minute), so the ledger is written in time with what was learned."""
+    return deadline.earlier(min(deadline.seconds * RESERVE_SHARE, RESERVE_MAX))
+
+
+def run_order(
+    warehouses: Sequence[Warehouse], records: Mapping[str, WarehouseRecord]
+) -> list[Warehouse]:
+    """The order a run asks warehouses in: those whose last discovery failed or was cut
+    short (their ledger record holds an error) first, then the rest, each group in config
+    order. With a request budget that cannot reach every warehouse, the ones left out go
+    first next time, so none starves (round robin, remembered in the ledger)."""
+
+    def waiting(wh: Warehouse) -> bool:
+        rec = records.get(wh.name)
+        return rec is not None and rec.error is not None
+
+    return sorted(warehouses, key=lambda wh: not waiting(wh))
+
+
+def discover_warehouses(
+    warehouses: Sequence[Warehouse],
+    registry: Registry,
+    records: Mapping[str, WarehouseRecord],
+    *,
+    now: datetime,
+    refresh: bool = False,
+    charts: ChartSource | None = None,
+    git: CommitSource | None = None,
+    deadline: Deadline | None = None,
+    workers: int = 8,
+) -> tuple[dict[str, Discovery], list[Missed]]:
+    """Discover ``warehouses`` concurrently, at most ``workers`` subscriptions at a time,
+    in :func:`run_order`, and stop waiting at ``deadline`` (a :func:`discovery_deadline`).
+
+    Returns every warehouse's ``Discovery`` (a subscription not asked in time carries an
+    error saying so) and the warehouses cut short for want of budget or time, typed.
+    ``records`` are the ledger's warehouse records (cache entries, validators, last error).
+    Never raises a ``ShunterError``.
+    """
+    from concurrent.futures import Future, ThreadPoolExecutor, wait
+
+    ordered = run_order(warehouses, records)
+    pool = ThreadPoolExecutor(max_workers=max(workers, 1), thread_name_prefix="discover")
+    jobs: list[tuple[Warehouse, list[Future[_Asked]]]] = []
+    try:
+        for wh in ordered:
+            rec = records.get(wh.name)
+            asks: list[Future[_Asked]] = []
+            for sub, key in zip(wh.subscriptions, subscription_keys(wh), strict=True):
+                asks.append(
+                    pool.submit(
+                        _ask,
+                        sub,
+                        key,
+                        registry,
+                        cache=rec.cache if rec is not None else None,
+                        validators=rec.validators if rec is not None else None,
+                        now=now,
+                        refresh=refresh,
+                        charts=charts,
+                        git=git,
+                        deadline=deadline,
+                    )
+                )
+            jobs.append((wh, asks))
+        every = [f for _, asks in jobs for f in asks]
+        wait(every, timeout=deadline.remaining() if deadline is not None else None)
+    finally:
+        # Requests still running end by themselves: their timeouts are bounded by the
+        # deadline. Nothing waits for them, and nothing not yet started starts.
+        pool.shutdown(wait=False, cancel_futures=True)
+    found: dict[str, Discovery] = {}
+    missed: list[Missed] = []
+    for wh, asks in jobs:
+        results: list[SubscriptionResult] = []
+        short: Missed | None = None
+        for sub, key, future in zip(wh.subscriptions, subscription_keys(wh), asks, strict=True):
+            if future.done() and not future.cancelled():
+                result, shortfall = future.result()
+            else:
+                shortfall = Shortfall.DEADLINE
+                result = SubscriptionResult(
+                    label(sub),
+                    error="timed out: the run's discovery deadline came before an answer; "
+                    "the next run asks this warehouse first",
+                    cache_key=key,
+                )
+            results.append(result)
+            if shortfall is not None and short is None:
+                short = Missed(wh.name, shortfall, result.error or "")
+        found[wh.name] = Discovery(warehouse=wh.name, subscriptions=tuple(results))
+        if short is not None:
+            missed.append(short)
+    return found, missed
+
+
+_Asked = tuple[SubscriptionResult, "Shortfall | None"]
+
+
+def _ask(
+    sub: Subscription,
+    key: str | None,
+    registry: Registry,
+    *,
+    cache: Mapping[str, CachedSelection] | None,
+    validators: Mapping[str, Mapping[str, str]] | None,
+    now: datetime | None,
+    refresh: bool,
+    charts: ChartSource | None,
+    git: CommitSource | None,
+    deadline: Deadline | None = None,
+) -> _Asked:
+    """Ask one subscription; a failure is its result's error (and a shortfall, when the
+    run ran out of budget or time rather than the source failing)."""
+    if deadline is not None and deadline.expired:
+        return (
+            SubscriptionResult(
+                label(sub),
+                error="timed out: the run's discovery deadline came before it was asked; "
+                "the next run asks this warehouse first",
+                cache_key=key,
+            ),
+            Shortfall.DEADLINE,
+        )
+    try:
+        if isinstance(sub, ImageSubscription):
+            cached = (cache or {}).get(key) if key is not None else None
+            artifacts, entry = discover_image(
+                registry, sub, cached=cached, now=now, refresh=refresh
+            )
+            return SubscriptionResult(label(sub), artifacts, cache_key=key, cache=entry), None
+        if isinstance(sub, ChartSubscription):
+            if charts is None:
+                raise PermanentError("chart subscriptions need a chart repository client")
+            old = dict(validators.get(key, {})) if validators and key else None
+            found, fresh = charts.discover(sub, old)
+            return SubscriptionResult(label(sub), found, cache_key=key, validators=fresh), None
+        if git is None:
+            raise PermanentError("git subscriptions need a git source")
+        return SubscriptionResult(label(sub), git.discover(sub)), None
+    except (ShunterError, ValueError) as exc:
+        kind = exc.kind if isinstance(exc, HttpTransientError) else None
+        shortfall = _SHORTFALLS.get(kind) if kind is not None else None
+        return SubscriptionResult(label(sub), error=str(exc), cache_key=key), shortfall

@@ -39,12 +39,13 @@ from bot.core.metrics import metrics_text
 from bot.core.model import Config
 from bot.core.promote import promotion as promo
 from bot.errors import ConflictError, PermanentError, ShunterError
-from bot.loop.discover import discover
+from bot.loop.discover import Missed, discover_warehouses, discovery_deadline
 from bot.loop.observe import observe_gates
 from bot.ports import (
     ApplicationHealth,
     ChartSource,
     CommitSource,
+    Deadline,
     Forge,
     GitRepo,
     HttpProbe,
@@ -76,6 +77,7 @@ class World:
     applications: ApplicationHealth | None = None  # Argo CD
     http: HttpProbe | None = None  # health.http and AnalysisTemplates' spec.http
     incidents: IncidentSource | None = None  # PagerDuty
+    deadline: Deadline | None = None  # the whole run's; discovery stops a reserve before it
 
 
 @dataclass
@@ -118,6 +120,7 @@ def reconcile(
     ``Outcome.errors``.
     """
     discoveries: dict[str, Discovery] | None = None
+    missed: list[Missed] = []
     rounds = max_rounds or 2 * len(world.config.stages) + 3
     for _attempt in range(CAS_ATTEMPTS):
         files, head = world.state.load()
@@ -130,8 +133,13 @@ def reconcile(
         if mutate is not None:
             changes += mutate(ledger, now)
         if discoveries is None:
-            discoveries = _discover(world, ledger, now, warehouses) if discover_now else {}
+            discoveries, missed = (
+                _discover(world, ledger, now, warehouses) if discover_now else ({}, [])
+            )
         out = Outcome(ledger=ledger)
+        # A warehouse cut short by the budget or the deadline is loud: it goes first next
+        # run, and this run does not pass as done.
+        out.errors += [f"warehouse/{m.warehouse}: {m.detail}" for m in missed]
         seen_actions: list[Action] = []
         for round_no in range(rounds):
             obs = _observe(world, ledger, discoveries if round_no == 0 else {}, out)
@@ -184,30 +192,28 @@ def _commit_message(changes: list[str]) -> str:
 
 def _discover(
     world: World, ledger: Ledger, now: datetime, only: set[str] | None
-) -> dict[str, Discovery]:
-    """Discover every warehouse (or those in ``only``), from the ledger's cache entries.
+) -> tuple[dict[str, Discovery], list[Missed]]:
+    """Discover every warehouse (or those in ``only``), from the ledger's cache entries,
+    concurrently and within the run's discovery deadline; see
+    :func:`bot.loop.discover.discover_warehouses`.
 
     Warehouses named in ``only`` were asked for explicitly (an event, ``refresh``), so
     their ``cacheTTL`` is ignored; their ETags still save the registry work.
     """
-    out: dict[str, Discovery] = {}
     if world.registry is None:
-        return out
-    for wh in world.config.warehouses:
-        if only is not None and wh.name not in only:
-            continue
-        rec = ledger.warehouses.get(wh.name)
-        out[wh.name] = discover(
-            wh,
-            world.registry,
-            cache=rec.cache if rec is not None else None,
-            now=now,
-            refresh=only is not None,
-            charts=world.charts,
-            git=world.git_source,
-            validators=rec.validators if rec is not None else None,
-        )
-    return out
+        return {}, []
+    chosen = [wh for wh in world.config.warehouses if only is None or wh.name in only]
+    return discover_warehouses(
+        chosen,
+        world.registry,
+        ledger.warehouses,
+        now=now,
+        refresh=only is not None,
+        charts=world.charts,
+        git=world.git_source,
+        deadline=discovery_deadline(world.deadline) if world.deadline is not None else None,
+        workers=world.config.settings.discovery.concurrency,
+    )
 
 
 def _observe(

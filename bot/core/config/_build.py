@@ -25,6 +25,7 @@ from bot.core.model import (
     ChartSubscription,
     Condition,
     DeploymentHealth,
+    DiscoveryLimits,
     FreightRequest,
     GitRepoUpdate,
     GitSubscription,
@@ -810,7 +811,19 @@ def build_analysis_template(doc: Parsed) -> AnalysisTemplate:
 def build_settings(doc: Parsed) -> Settings:
     """Return the ``Settings`` of a checked ``ProjectConfig`` document."""
     spec: Parsed = doc.req("spec")
-    kw = _kw(spec, {"stateBranch": "state_branch", "emergencyPermission": "emergency_permission"})
+    kw = _kw(
+        spec,
+        {
+            "stateBranch": "state_branch",
+            "emergencyPermission": "emergency_permission",
+            "deadline": "deadline",
+        },
+    )
+    if "discovery" in spec.values:
+        d: Parsed = spec.values["discovery"]
+        kw["discovery"] = DiscoveryLimits(
+            **_kw(d, {"requestsPerHost": "requests_per_host", "concurrency": "concurrency"})
+        )
     if "monitoring" in spec.values:
         m: Parsed = spec.values["monitoring"]
         mkw = _kw(m, {"enabled": "enabled"})

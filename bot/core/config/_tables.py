@@ -943,6 +943,24 @@ ANALYSIS_TEMPLATE_SPEC: Final = Obj(
 PROJECT_SPEC: Final = Obj(
     {
         "stateBranch": F(branch("where Shunter keeps its ledger (default shunter/state)")),
+        "deadline": F(
+            duration("the longest one run may take (default 10m; the Action's deadline input wins)")
+        ),
+        "discovery": F(
+            Obj(
+                {
+                    "requestsPerHost": F(
+                        Int(minimum=1, maximum=100000),
+                        doc="HTTP requests one run may make to one registry host (default 200)",
+                    ),
+                    "concurrency": F(
+                        Int(minimum=1, maximum=32),
+                        doc="subscriptions asked at the same time (default 8)",
+                    ),
+                }
+            ),
+            doc="how much one run may ask the registries",
+        ),
         "emergencyPermission": F(
             Enum(("admin", "maintain", "write")),
             doc="the repository permission emergency operations need",

@@ -27,6 +27,7 @@ from bot.core.discover.versions import select_tags
 from bot.core.model import ImageSubscription
 from bot.errors import PermanentError, TransientError
 from sandbox.fixtures.registry import REGISTRY_USER
+from sandbox.loopback import send_json
 from sandbox.registry import LocalRegistry, push_image, write_oci_layout
 
 # ------------------------------------------------------------------ a real registry
@@ -754,12 +755,7 @@ class _HostileWorld:
                 self._json({"token": "anonymous-token"})
 
             def _json(self, body: object) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                send_json(self, 200, body)
 
             def log_message(self, *args: object) -> None:
                 pass

@@ -10,9 +10,20 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections.abc import Callable
-from datetime import datetime
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Literal
 
-from bot.core.decide.observations import HealthReport, StepRun
+from bot.core.decide.identity import RunActor
+from bot.core.decide.observations import CheckRun, HealthReport, StepRun
+from bot.core.decide.pulls import (
+    ChangedFile,
+    FileStatus,
+    HeadCommit,
+    PullRequest,
+    Review,
+    ReviewState,
+)
 from bot.core.model import ArgoCDHealth, HttpCheck, HttpHealth
 from bot.errors import ConflictError, PermanentError, ShunterError
 from bot.ports import HttpErrorKind, ImageInfo, TagList, http_error
@@ -229,3 +240,224 @@ class FakeHttpProbe:
         if status == 429 or status >= 500:
             return StepRun("http", "running", f"{where}: {status}; will try again")
         return StepRun("http", "failed", f"{where}: {status}")
+
+
+class FakeForge:
+    """``bot.ports.Forge`` in memory: one repository, its branches, PRs, reviews, checks.
+
+    Branch heads are made-up SHAs: :meth:`push_branch` (the test world pushing) moves a
+    branch to a new one. People act through :meth:`review`; ``permissions`` and ``teams``
+    say who may do what. Workflow runs, deployments and code scanning alerts are what a
+    test puts in ``runs``, ``deployments`` and ``alerts``. What GitHub refuses, this
+    refuses with the same error types: a second open PR for a head (``ConflictError``),
+    a merge of a head that moved (``ConflictError``), an unknown PR (``NOT_FOUND``).
+    """
+
+    def __init__(
+        self,
+        *,
+        login: str = "shunter-bot",
+        repository: str = "alkon/gitops",
+        default_branch: str = "main",
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.login = login
+        self.repository = repository
+        self.main = default_branch
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self._count = 0
+        root = self._sha("root")
+        self.branches: dict[str, str] = {default_branch: root}
+        self.trees: dict[str, dict[str, str]] = {root: {}}  # commit -> path -> text
+        self.prs: dict[int, PullRequest] = {}
+        self.pr_reviews: dict[int, list[Review]] = {}
+        self.comments: dict[int, list[str]] = {}
+        self.requested: dict[int, tuple[list[str], list[str]]] = {}
+        self.permissions: dict[str, str] = {login: "write"}
+        self.teams: dict[str, frozenset[str]] = {}
+        self.checks: dict[str, dict[str, CheckRun]] = {}
+        self.dispatched: list[tuple[str, str, dict[str, str]]] = []
+        self.runs: dict[str, StepRun] = {}
+        self.actors: dict[int, RunActor] = {}
+        self.deployments: dict[str, HealthReport] = {}
+        self.alerts: dict[str, int] = {}
+
+    # ------------------------------------------------------------------ the test world
+
+    def _sha(self, seed: str) -> str:
+        self._count += 1
+        return hashlib.sha1(f"{seed}:{self._count}".encode()).hexdigest()  # noqa: S324
+
+    def seed(self, files: dict[str, str]) -> str:
+        """Commit ``files`` onto ``main``; return the new head."""
+        head = self._sha(self.main)
+        self.trees[head] = {**self.trees[self.branches[self.main]], **files}
+        self.branches[self.main] = head
+        return head
+
+    def push_branch(self, branch: str, files: dict[str, str]) -> str:
+        """Point ``branch`` at a new commit holding ``files`` over ``main``'s; return it."""
+        head = self._sha(branch)
+        self.trees[head] = {**self.trees[self.branches[self.main]], **files}
+        self.branches[branch] = head
+        for n, pr in self.prs.items():
+            if pr.head_branch == branch and pr.state == "open":
+                self.prs[n] = replace(pr, head_sha=self.branches[branch])
+        return self.branches[branch]
+
+    def review(self, number: int, login: str, state: ReviewState = "APPROVED") -> None:
+        """``login`` reviews PR ``number`` on its current head."""
+        pr = self.pull_request(number)
+        reviews = self.pr_reviews.setdefault(number, [])
+        reviews.append(Review(len(reviews) + 1, login, state, pr.head_sha, self.clock()))
+
+    # ------------------------------------------------------------------ the port
+
+    def whoami(self) -> str:
+        return self.login
+
+    def default_branch(self) -> str:
+        return self.main
+
+    def pull_request(self, number: int) -> PullRequest:
+        if number not in self.prs:
+            raise http_error(HttpErrorKind.NOT_FOUND, f"no pull request #{number}", status=404)
+        return self.prs[number]
+
+    def open_pull_requests(self, head_branch: str) -> list[PullRequest]:
+        return [p for p in self.prs.values() if p.head_branch == head_branch and p.state == "open"]
+
+    def recent_pull_requests(self, head_branch: str, *, limit: int = 10) -> list[PullRequest]:
+        mine = [p for p in self.prs.values() if p.head_branch == head_branch]
+        return sorted(mine, key=lambda p: p.number, reverse=True)[:limit]
+
+    def create_pull_request(self, *, base: str, head: str, title: str, body: str) -> PullRequest:
+        if head not in self.branches:
+            raise http_error(HttpErrorKind.PERMANENT, f"no branch {head}", status=422)
+        if self.open_pull_requests(head):
+            raise ConflictError(f"a pull request for {head} already exists")
+        number = max(self.prs, default=0) + 1
+        self.prs[number] = PullRequest(
+            number=number,
+            url=f"https://github.com/{self.repository}/pull/{number}",
+            title=title,
+            body=body,
+            author=self.login,
+            head_branch=head,
+            head_sha=self.branches[head],
+            base_branch=base,
+            state="open",
+            merged=False,
+            merged_by=None,
+            merge_commit_sha=None,
+            created_at=self.clock(),
+            head_repo=self.repository,
+            base_repo=self.repository,
+            base_sha=self.branches[base],
+        )
+        return self.prs[number]
+
+    def update_pull_request(self, number: int, *, title: str, body: str) -> None:
+        self.prs[number] = replace(self.pull_request(number), title=title, body=body)
+
+    def close_pull_request(self, number: int, comment: str) -> None:
+        pr = self.pull_request(number)
+        self.comments.setdefault(number, []).append(comment)
+        self.prs[number] = replace(pr, state="closed", closed_at=self.clock())
+
+    def merge_pull_request(self, number: int, *, sha: str, title: str, message: str) -> str:
+        pr = self.pull_request(number)
+        if pr.state != "open" or pr.head_sha != sha:
+            raise ConflictError(f"pull request #{number} head moved or is not open")
+        merged = self._sha(f"squash {title}")
+        self.trees[merged] = dict(self.trees[pr.head_sha])
+        self.branches[pr.base_branch] = merged
+        now = self.clock()
+        self.prs[number] = replace(
+            pr,
+            state="closed",
+            merged=True,
+            merged_by=self.login,
+            merge_commit_sha=merged,
+            merged_at=now,
+            closed_at=now,
+        )
+        return merged
+
+    def reviews(self, number: int) -> list[Review]:
+        self.pull_request(number)
+        return list(self.pr_reviews.get(number, []))
+
+    def request_reviewers(self, number: int, *, users: list[str], teams: list[str]) -> None:
+        self.pull_request(number)
+        self.requested[number] = (list(users), list(teams))
+
+    def team_members(self, team: str) -> frozenset[str]:
+        if team not in self.teams:
+            raise http_error(HttpErrorKind.NOT_FOUND, f"no team {team}", status=404)
+        return self.teams[team]
+
+    def permission(self, user: str) -> str:
+        return self.permissions.get(user, "none")
+
+    def set_check(
+        self,
+        *,
+        sha: str,
+        name: str,
+        conclusion: Literal["success", "failure", "neutral"] | None,
+        title: str,
+        summary: str,
+    ) -> None:
+        status = "in_progress" if conclusion is None else "completed"
+        self.checks.setdefault(sha, {})[name] = CheckRun(name, status, conclusion, title)
+
+    def check_runs(self, sha: str) -> tuple[CheckRun, ...]:
+        return tuple(self.checks.get(sha, {}).values())
+
+    def dispatch_workflow(self, file: str, *, ref: str, inputs: dict[str, str]) -> None:
+        self.dispatched.append((file, ref, dict(inputs)))
+
+    def find_workflow_run(
+        self, file: str, *, marker: str, created_after: datetime
+    ) -> StepRun | None:
+        return self.runs.get(marker)
+
+    def workflow_run(self, run_id: str) -> StepRun:
+        found = [r for r in self.runs.values() if r.run_id == run_id]
+        if not found:
+            raise http_error(HttpErrorKind.NOT_FOUND, f"no workflow run {run_id}", status=404)
+        return found[0]
+
+    def deployment_health(self, environment: str) -> HealthReport:
+        return self.deployments.get(
+            environment, HealthReport(False, f"no deployment to {environment}")
+        )
+
+    def open_code_scanning_alerts(self, ref: str) -> int:
+        return self.alerts.get(ref, 0)
+
+    def pull_request_files(self, number: int) -> tuple[ChangedFile, ...]:
+        pr = self.pull_request(number)
+        base, head = self.trees[pr.base_sha], self.trees[pr.head_sha]
+        changed = []
+        for path in sorted(set(base) | set(head)):
+            if base.get(path) == head.get(path):
+                continue
+            status: FileStatus = (
+                "added" if path not in base else "removed" if path not in head else "modified"
+            )
+            blob = None
+            if path in head:
+                blob = hashlib.sha1(head[path].encode()).hexdigest()  # noqa: S324
+            changed.append(ChangedFile(path, status, blob))
+        return tuple(changed)
+
+    def pull_request_commits(self, number: int) -> tuple[HeadCommit, ...]:
+        pr = self.pull_request(number)
+        return (HeadCommit(pr.head_sha, self.login, self.login),)
+
+    def run_actor(self, run_id: int) -> RunActor:
+        if run_id not in self.actors:
+            raise http_error(HttpErrorKind.NOT_FOUND, f"no workflow run {run_id}", status=404)
+        return self.actors[run_id]

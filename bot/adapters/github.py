@@ -42,6 +42,7 @@ from bot.core.decide.pulls import (
     ReviewState,
 )
 from bot.errors import ConflictError, PermanentError, ShunterError, TransientError
+from bot.ports import HttpErrorKind, http_error
 
 if TYPE_CHECKING:
     from github.GithubException import GithubException
@@ -588,13 +589,16 @@ class GitHubForge:
         except GithubException as err:
             raise self._from_github(err, action, permission, what) from None
         except requests.exceptions.Timeout:
-            raise TransientError(
-                f"GitHub did not answer in time while trying to {action} in {self.repository}"
+            raise http_error(
+                HttpErrorKind.TIMED_OUT,
+                f"GitHub did not answer in time (timed out) while trying to {action} in "
+                f"{self.repository}",
             ) from None
         except requests.exceptions.RequestException as err:
             kind = type(err).__name__
-            raise TransientError(
-                f"could not reach GitHub to {action} in {self.repository} ({kind})"
+            raise http_error(
+                HttpErrorKind.TRANSIENT,
+                f"could not reach GitHub to {action} in {self.repository} ({kind})",
             ) from None
         except ValueError:
             # PyGithub lets json.JSONDecodeError through for bodies that look like JSON.
@@ -615,27 +619,32 @@ class GitHubForge:
         said = self._scrub(_github_message(err))
         where = f"{action} in {self.repository}"
         if status == 401:
-            return PermanentError(
+            return http_error(
+                HttpErrorKind.AUTH,
                 f"GitHub refused the token in {self._token_env} while trying to {where} "
-                f"({said or 'Bad credentials'}): set {self._token_env} to a valid, unexpired token"
+                f"({said or 'Bad credentials'}): set {self._token_env} to a valid, unexpired token",
             )
         if _is_rate_limited(err):
             retry_after = _retry_after(err)
             if retry_after is None and hasattr(err, "wait"):
                 retry_after = float(err.wait)
             when = f"; retry in {retry_after:.0f}s" if retry_after is not None else ""
-            return TransientError(
+            return http_error(
+                HttpErrorKind.RATE_LIMITED,
                 f"GitHub's rate limit stopped the attempt to {where} ({said}){when}",
                 retry_after=retry_after,
             )
         if status == 403:
             need = f": the token in {self._token_env} needs {permission}" if permission else ""
-            return PermanentError(f"GitHub forbade the attempt to {where} ({said}){need}")
+            return http_error(
+                HttpErrorKind.AUTH, f"GitHub forbade the attempt to {where} ({said}){need}"
+            )
         if status == 404:
             thing = what or "it"
-            return PermanentError(
+            return http_error(
+                HttpErrorKind.NOT_FOUND,
                 f"GitHub found no {thing} while trying to {where}: check that {thing} exists "
-                f"and that the token in {self._token_env} can see {self.repository}"
+                f"and that the token in {self._token_env} can see {self.repository}",
             )
         if status in (405, 409):
             return ConflictError(f"could not {where}: {said}")
@@ -643,10 +652,16 @@ class GitHubForge:
             details = self._scrub(_github_errors(err))
             if "already exists" in details:
                 return ConflictError(f"could not {where}: {details}")
-            return PermanentError(f"GitHub rejected the attempt to {where}: {said} {details}")
+            return http_error(
+                HttpErrorKind.PERMANENT, f"GitHub rejected the attempt to {where}: {said} {details}"
+            )
         if status >= 500 or status == 0 or not said:
-            return TransientError(f"GitHub failed to {where} (HTTP {status}); retry later")
-        return PermanentError(f"GitHub refused to {where} (HTTP {status}: {said})")
+            return http_error(
+                HttpErrorKind.TRANSIENT, f"GitHub failed to {where} (HTTP {status}); retry later"
+            )
+        return http_error(
+            HttpErrorKind.PERMANENT, f"GitHub refused to {where} (HTTP {status}: {said})"
+        )
 
     def _scrub(self, text: str) -> str:
         return text.replace(self._token, "***") if self._token else text

@@ -293,7 +293,7 @@ def test_faults_become_shunter_errors(
     world.sandbox.inject_fault("GET", PR_PATH, status, headers=headers, body=body, times=5)
     with pytest.raises(error) as caught:
         forge.pull_request(1)
-    assert type(caught.value) is error
+    assert isinstance(caught.value, error)
     assert says in str(caught.value)
     assert BOT_TOKEN not in str(caught.value)
 
@@ -328,7 +328,7 @@ def test_rate_limits_past_the_budget_are_transient(
     )
     with pytest.raises(TransientError) as caught:
         forge.default_branch()
-    assert type(caught.value) is TransientError
+    assert isinstance(caught.value, TransientError)
     assert caught.value.retry_after == 0
     assert BOT_TOKEN not in str(caught.value)
     answers = [r.status for r in world.sandbox.requests if r.path == "/repos/alkon/gitops"]

@@ -39,6 +39,7 @@ from bot.core.discover.artifacts import Commit
 from bot.core.discover.versions import parse_constraint
 from bot.core.model import GitSubscription
 from bot.errors import PermanentError
+from bot.ports import Deadline
 
 __all__ = ["GitSource", "PathFilter", "tag_name_is_safe"]
 
@@ -157,13 +158,24 @@ class GitSource:
     """Discovers commits and tags of git repositories, keeping bare mirrors in ``cache_dir``.
 
     ``timeout`` is the seconds one git command may take (a fetch of a large repository
-    included). Credentials come from the environment git sees (``GIT_ASKPASS``,
-    ``GIT_CONFIG_*``, an SSH agent), never from the config.
+    included), less when the run's ``deadline`` is nearer. Credentials come from the
+    environment git sees (``GIT_ASKPASS``, ``GIT_CONFIG_*``, an SSH agent), never from
+    the config.
     """
 
-    def __init__(self, cache_dir: Path, *, timeout: float = DEFAULT_TIMEOUT) -> None:
+    def __init__(
+        self,
+        cache_dir: Path,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        deadline: Deadline | None = None,
+    ) -> None:
         self.cache_dir = Path(cache_dir)
         self.timeout = timeout
+        self.deadline = deadline
+
+    def _wait(self) -> float:
+        return self.deadline.timeout(self.timeout) if self.deadline else self.timeout
 
     def discover(self, sub: GitSubscription) -> tuple[Commit, ...]:
         """Return the commits ``sub`` selects, best first, at most ``sub.discovery_limit``.
@@ -193,8 +205,8 @@ class GitSource:
         path = self.cache_dir / f"{tail or 'repo'}-{digest}.git"
         if not (path / "HEAD").is_file():
             path.mkdir(parents=True, exist_ok=True)
-            Git(path, timeout=self.timeout).run("init", "--bare", "-q")
-        return Git(path, timeout=self.timeout)
+            Git(path, timeout=self._wait()).run("init", "--bare", "-q")
+        return Git(path, timeout=self._wait())
 
     def _fetch(self, git: Git, repo_url: str, *refspecs: str) -> None:
         args = ("fetch", "--prune", "--no-tags", "--quiet", "--", repo_url, *refspecs)

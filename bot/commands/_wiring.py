@@ -73,7 +73,7 @@ def _world(ctx: RunContext, config: Config, *, forge: bool, registry: bool = Tru
         w.charts = HelmRepository(credentials=credentials, registry=oci, deadline=asking)
         env = ctx.env or {}
         cache = Path(env.get("RUNNER_TEMP") or tempfile.gettempdir()) / "shunter-git"
-        w.git_source = GitSource(cache)
+        w.git_source = GitSource(cache, deadline=asking)
     if forge:
         w.forge = _forge(ctx)
     _gate_providers(w, config, ctx.env or {})

@@ -161,6 +161,8 @@ def decipher(
             ) from None
     if status == 304:
         return NOT_MODIFIED
+    # Status classes: RFC 9110 section 15 (https://www.rfc-editor.org/rfc/rfc9110#section-15);
+    # 429: RFC 6585 section 4 (https://www.rfc-editor.org/rfc/rfc6585#section-4).
     limited, wait = _rate_limit_wait(headers, now)
     if status == 429 or (status == 403 and limited):
         kind = HttpErrorKind.RATE_LIMITED

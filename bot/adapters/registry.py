@@ -602,6 +602,9 @@ class OciRegistry:
         status = response.status_code
         if status < 400:
             return
+        # Error codes of the distribution spec ("Error Codes"): 401/403 DENIED or
+        # UNAUTHORIZED, 404 NAME_UNKNOWN / MANIFEST_UNKNOWN, 429 TOOMANYREQUESTS
+        # (https://github.com/opencontainers/distribution-spec/blob/main/spec.md#error-codes).
         if status in (401, 403) and response.headers.get("Retry-After") is None:
             raise self._denied(addr, status, "after authenticating")
         if tag is not None:

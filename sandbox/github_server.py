@@ -77,13 +77,21 @@ _RULE_SEVERITIES = ("error", "warning", "note", "none")
 
 
 class RecordedRequest(NamedTuple):
-    """One request the sandbox answered: ``path`` has no ``/api/v3`` prefix and no query."""
+    """One request the sandbox answered: ``path`` has no ``/api/v3`` prefix and no query.
+
+    ``content_type`` and ``body`` are the answer as it left the sandbox (the media type
+    without parameters; an empty body for 204, 304, HEAD and a dropped connection), so a
+    test can check the answer against GitHub's REST description.
+    """
 
     method: str
     path: str
     status: int
     login: str | None
     query: str = ""
+    content_type: str = ""
+    body: bytes = b""
+    injected: bool = False  # answered by ``inject_fault``, not by the sandbox's routes
 
 
 class HttpError(Exception):
@@ -643,6 +651,55 @@ def _reason(status: int) -> str:
 # --------------------------------------------------------------------------- rendering
 
 
+def _permissions(role: str) -> dict[str, bool]:
+    """GitHub's ``permissions`` object (``pull``, ``triage``, ``push``, ``maintain``,
+    ``admin``) for a repository role: each holds for the role and every role above it."""
+    rank = ROLES.index(role) if role in ROLES else -1
+    names = ("pull", "triage", "push", "maintain", "admin")
+    return {name: rank >= i for i, name in enumerate(names)}
+
+
+# https://docs.github.com/en/rest/repos/repos#get-a-repository: the hypermedia URLs.
+_REPO_URLS = {
+    "archive": "{archive_format}{/ref}",
+    "assignees": "assignees{/user}",
+    "blobs": "git/blobs{/sha}",
+    "branches": "branches{/branch}",
+    "collaborators": "collaborators{/collaborator}",
+    "comments": "comments{/number}",
+    "commits": "commits{/sha}",
+    "compare": "compare/{base}...{head}",
+    "contents": "contents/{+path}",
+    "contributors": "contributors",
+    "deployments": "deployments",
+    "downloads": "downloads",
+    "events": "events",
+    "forks": "forks",
+    "git_commits": "git/commits{/sha}",
+    "git_refs": "git/refs{/sha}",
+    "git_tags": "git/tags{/sha}",
+    "hooks": "hooks",
+    "issue_comment": "issues/comments{/number}",
+    "issue_events": "issues/events{/number}",
+    "issues": "issues{/number}",
+    "keys": "keys{/key_id}",
+    "labels": "labels{/name}",
+    "languages": "languages",
+    "merges": "merges",
+    "milestones": "milestones{/number}",
+    "notifications": "notifications{?since,all,participating}",
+    "pulls": "pulls{/number}",
+    "releases": "releases{/id}",
+    "stargazers": "stargazers",
+    "statuses": "statuses/{sha}",
+    "subscribers": "subscribers",
+    "subscription": "subscription",
+    "tags": "tags",
+    "teams": "teams",
+    "trees": "git/trees{/sha}",
+}
+
+
 class _View:
     """Renders state as GitHub JSON for one request (URLs use the request's base)."""
 
@@ -656,22 +713,64 @@ class _View:
         if u is None:
             oid = self.sb._orgs.get(login, 0)
             u = _User(oid, login, "Organization")
-        kind = "users"
+        # GitHub's ``simple-user``: every field it requires, URL templates included.
+        url = f"{self.api}/users/{u.login}"
         return {
             "login": u.login,
             "id": u.id,
             "node_id": f"U_{u.id}",
             "avatar_url": f"{self.web}/avatars/{u.login}",
             "gravatar_id": "",
-            "url": f"{self.api}/{kind}/{u.login}",
+            "url": url,
             "html_url": f"{self.web}/{u.login}",
-            "followers_url": f"{self.api}/users/{u.login}/followers",
-            "following_url": f"{self.api}/users/{u.login}/following{{/other_user}}",
-            "repos_url": f"{self.api}/users/{u.login}/repos",
-            "organizations_url": f"{self.api}/users/{u.login}/orgs",
+            "followers_url": f"{url}/followers",
+            "following_url": f"{url}/following{{/other_user}}",
+            "gists_url": f"{url}/gists{{/gist_id}}",
+            "starred_url": f"{url}/starred{{/owner}}{{/repo}}",
+            "subscriptions_url": f"{url}/subscriptions",
+            "organizations_url": f"{url}/orgs",
+            "repos_url": f"{url}/repos",
+            "events_url": f"{url}/events{{/privacy}}",
+            "received_events_url": f"{url}/received_events",
             "type": u.type,
+            "user_view_type": "public",
             "site_admin": False,
         }
+
+    def profile(self, login: str, *, private: bool) -> dict[str, Any]:
+        """GitHub's ``public-user`` (``/users/{username}``), or ``private-user`` (``/user``:
+        the token's owner also sees their plan and two-factor setting)."""
+        data = self.user(login)
+        data.update(
+            {
+                "name": login,
+                "company": None,
+                "blog": "",
+                "location": None,
+                "email": None,
+                "hireable": None,
+                "bio": None,
+                "public_repos": 0,
+                "public_gists": 0,
+                "followers": 0,
+                "following": 0,
+                "created_at": "2020-01-01T00:00:00Z",
+                "updated_at": "2020-01-01T00:00:00Z",
+            }
+        )
+        if private:
+            data.update(
+                {
+                    "user_view_type": "private",
+                    "private_gists": 0,
+                    "total_private_repos": 0,
+                    "owned_private_repos": 0,
+                    "disk_usage": 0,
+                    "collaborators": 0,
+                    "two_factor_authentication": True,
+                }
+            )
+        return data
 
     def team(self, team: _Team) -> dict[str, Any]:
         return {
@@ -687,12 +786,12 @@ class _View:
             "members_url": f"{self.api}/orgs/{team.org}/teams/{team.slug}/members{{/member}}",
             "repositories_url": f"{self.api}/orgs/{team.org}/teams/{team.slug}/repos",
             "parent": None,
+            "type": "organization",
         }
 
     def repo(self, repo: _Repo, login: str | None) -> dict[str, Any]:
         api = f"{self.api}/repos/{repo.full_name}"
         role = self.sb._role(repo, login) if login else "none"
-        rank = ROLES.index(role) if role in ROLES else -1
         return {
             "id": repo.id,
             "node_id": f"R_{repo.id}",
@@ -705,25 +804,47 @@ class _View:
             "description": None,
             "fork": False,
             "url": api,
-            "pulls_url": f"{api}/pulls{{/number}}",
-            "issues_url": f"{api}/issues{{/number}}",
+            # GitHub's URL templates (RFC 6570), as ``full-repository`` requires them.
+            **{f"{key}_url": f"{api}/{tail}" for key, tail in _REPO_URLS.items()},
             # The bare repository itself, so a sandboxed bot can clone what it sees.
             "clone_url": repo.bare.as_uri(),
             "git_url": repo.bare.as_uri(),
+            "ssh_url": repo.bare.as_uri(),
+            "svn_url": f"{self.web}/{repo.full_name}",
+            "mirror_url": None,
+            "homepage": None,
+            "language": None,
+            "license": None,
+            "size": 0,
+            "forks": 0,
+            "forks_count": 0,
+            "stargazers_count": 0,
+            "watchers": 0,
+            "watchers_count": 0,
+            "subscribers_count": 0,
+            "network_count": 0,
+            "open_issues": 0,
+            "open_issues_count": 0,
+            "has_issues": True,
+            "has_projects": False,
+            "has_wiki": False,
+            "has_pages": False,
+            "has_downloads": False,
+            "has_discussions": False,
             "default_branch": repo.default_branch,
             "archived": False,
             "disabled": False,
             "created_at": _ts(repo.created_at),
             "updated_at": _ts(repo.created_at),
             "pushed_at": _ts(repo.created_at),
-            "permissions": {
-                "admin": rank >= ROLES.index("admin"),
-                "maintain": rank >= ROLES.index("maintain"),
-                "push": rank >= ROLES.index("write"),
-                "triage": rank >= ROLES.index("triage"),
-                "pull": rank >= ROLES.index("read"),
-            },
+            "permissions": _permissions(role),
         }
+
+    def minimal_repo(self, repo: _Repo) -> dict[str, Any]:
+        """GitHub's ``minimal-repository`` (as inside a workflow run): no permissions."""
+        data = self.repo(repo, None)
+        del data["permissions"]
+        return data
 
     def branch_ref(self, repo: _Repo, ref: str, sha: str, login: str | None) -> dict[str, Any]:
         return {
@@ -927,9 +1048,9 @@ class _View:
                 f"{url}/attempts/{run.run_attempt - 1}" if run.run_attempt > 1 else None
             ),
             "workflow_url": f"{api}/actions/workflows/{run.workflow_id}",
-            "head_commit": {"id": run.head_sha, "tree_id": None, "message": ""},
-            "repository": {"id": repo.id, "full_name": repo.full_name, "url": api},
-            "head_repository": {"id": repo.id, "full_name": repo.full_name, "url": api},
+            "head_commit": _simple_commit(repo.bare, run.head_sha),
+            "repository": self.minimal_repo(repo),
+            "head_repository": self.minimal_repo(repo),
         }
 
     def deployment(self, repo: _Repo, dep: _Deployment) -> dict[str, Any]:
@@ -1108,16 +1229,14 @@ def _get_user(req: _Request) -> tuple[int, Any]:
     user = req.sb._users[req.login]
     if user.type == "Bot":
         raise HttpError(403, "Resource not accessible by integration")
-    data = req.view.user(req.login)
-    data.update({"name": req.login, "email": None, "created_at": "2020-01-01T00:00:00Z"})
-    return 200, data
+    return 200, req.view.profile(req.login, private=True)
 
 
 @_route("GET", "/users/" + _SEG)
 def _get_named_user(req: _Request, login: str) -> tuple[int, Any]:
     if _unq(login) not in req.sb._users:
         raise HttpError(404, _NOT_FOUND)
-    return 200, req.view.user(_unq(login))
+    return 200, req.view.profile(_unq(login), private=False)
 
 
 @_route("GET", "/rate_limit")
@@ -1137,13 +1256,36 @@ def _get_org(req: _Request, org: str) -> tuple[int, Any]:
     oid = req.sb._orgs.get(org)
     if oid is None:
         raise HttpError(404, _NOT_FOUND)
-    return 200, {
+    return 200, _org_json(req, org, oid)
+
+
+def _org_json(req: _Request, org: str, oid: int) -> dict[str, Any]:
+    """GitHub's ``organization-full``."""
+    url = f"{req.view.api}/orgs/{org}"
+    return {
         "login": org,
         "id": oid,
         "node_id": f"O_{oid}",
-        "url": f"{req.view.api}/orgs/{org}",
+        "url": url,
+        "repos_url": f"{url}/repos",
+        "events_url": f"{url}/events",
+        "hooks_url": f"{url}/hooks",
+        "issues_url": f"{url}/issues",
+        "members_url": f"{url}/members{{/member}}",
+        "public_members_url": f"{url}/public_members{{/member}}",
+        "avatar_url": f"{req.view.web}/avatars/{org}",
+        "description": None,
         "html_url": f"{req.view.web}/{org}",
+        "has_organization_projects": False,
+        "has_repository_projects": False,
+        "public_repos": 0,
+        "public_gists": 0,
+        "followers": 0,
+        "following": 0,
         "type": "Organization",
+        "created_at": "2020-01-01T00:00:00Z",
+        "updated_at": "2020-01-01T00:00:00Z",
+        "archived_at": None,
     }
 
 
@@ -1160,7 +1302,19 @@ def _team(req: _Request, org: str, slug: str) -> _Team:
 
 @_route("GET", "/orgs/" + _SEG + "/teams/" + _SEG)
 def _get_team(req: _Request, org: str, slug: str) -> tuple[int, Any]:
-    return 200, req.view.team(_team(req, org, slug))
+    # GitHub's ``team-full``: the team plus its counts and organization.
+    team = _team(req, org, slug)
+    data = req.view.team(team)
+    data.update(
+        {
+            "members_count": len(team.members),
+            "repos_count": 0,
+            "created_at": "2020-01-01T00:00:00Z",
+            "updated_at": "2020-01-01T00:00:00Z",
+            "organization": _org_json(req, team.org, req.sb._orgs.get(team.org, 0)),
+        }
+    )
+    return 200, data
 
 
 @_route("GET", "/orgs/" + _SEG + "/teams/" + _SEG + "/members")
@@ -1174,33 +1328,66 @@ def _get_repo(req: _Request, owner: str, name: str) -> tuple[int, Any]:
     return 200, req.view.repo(req.repo(owner, name), req.login)
 
 
-def _commit_json(req: _Request, repo: _Repo, sha: str) -> dict[str, Any]:
-    api = f"{req.view.api}/repos/{repo.full_name}"
+class _GitCommit(NamedTuple):
+    author: dict[str, str | None]  # name, email, date
+    committer: dict[str, str | None]
+    tree: str
+    parents: list[str]
+    message: str
+
+
+def _read_commit(bare: Path, sha: str) -> _GitCommit:
     _, raw = _git(
-        repo.bare,
-        "show",
-        "-s",
-        "--format=%an%x00%ae%x00%aI%x00%cn%x00%ce%x00%cI%x00%T%x00%P%x00%B",
-        sha,
+        bare, "show", "-s", "--format=%an%x00%ae%x00%aI%x00%cn%x00%ce%x00%cI%x00%T%x00%P%x00%B", sha
     )
     an, ae, ad, cn, ce, cd, tree, parents, message = (raw.split("\x00") + [""] * 9)[:9]
 
     def when(iso: str) -> str | None:
         return _ts(datetime.fromisoformat(iso)) if iso else None
 
+    return _GitCommit(
+        {"name": an, "email": ae, "date": when(ad)},
+        {"name": cn, "email": ce, "date": when(cd)},
+        tree,
+        parents.split(),
+        message.strip(),
+    )
+
+
+def _simple_commit(bare: Path, sha: str) -> dict[str, Any]:
+    """GitHub's ``simple-commit`` (a workflow run's ``head_commit``)."""
+    c = _read_commit(bare, sha)
+    return {
+        "id": sha,
+        "tree_id": c.tree,
+        "message": c.message,
+        "timestamp": c.committer["date"],
+        "author": {"name": c.author["name"], "email": c.author["email"]},
+        "committer": {"name": c.committer["name"], "email": c.committer["email"]},
+    }
+
+
+def _commit_json(req: _Request, repo: _Repo, sha: str) -> dict[str, Any]:
+    api = f"{req.view.api}/repos/{repo.full_name}"
+    c = _read_commit(repo.bare, sha)
     return {
         "sha": sha,
         "node_id": f"C_{sha[:12]}",
         "url": f"{api}/commits/{sha}",
         "html_url": f"{req.view.web}/{repo.full_name}/commit/{sha}",
+        "comments_url": f"{api}/commits/{sha}/comments",
         "commit": {
             "url": f"{api}/git/commits/{sha}",
-            "author": {"name": an, "email": ae, "date": when(ad)},
-            "committer": {"name": cn, "email": ce, "date": when(cd)},
-            "message": message.strip(),
-            "tree": {"sha": tree, "url": f"{api}/git/trees/{tree}"},
+            "author": c.author,
+            "committer": c.committer,
+            "message": c.message,
+            "tree": {"sha": c.tree, "url": f"{api}/git/trees/{c.tree}"},
+            "comment_count": 0,
         },
-        "parents": [{"sha": p, "url": f"{api}/commits/{p}"} for p in parents.split()],
+        # The sandbox's commits are by e-mail addresses no account holds: GitHub says null.
+        "author": None,
+        "committer": None,
+        "parents": [{"sha": p, "url": f"{api}/commits/{p}"} for p in c.parents],
     }
 
 
@@ -1227,6 +1414,9 @@ def _get_branch(req: _Request, owner: str, name: str, branch: str) -> tuple[int,
         "name": branch,
         "commit": _commit_json(req, repo, sha),
         "protected": False,
+        # An unprotected branch, as GitHub describes one.
+        "protection": {"enabled": False},
+        "protection_url": f"{api}/branches/{branch}/protection",
         "_links": {
             "self": f"{api}/branches/{branch}",
             "html": f"{req.view.web}/{repo.full_name}/tree/{branch}",
@@ -1646,7 +1836,7 @@ def _permission(req: _Request, owner: str, name: str, user: str) -> tuple[int, A
         raise HttpError(404, _NOT_FOUND)
     role = req.sb._role(repo, user)
     data = req.view.user(user)
-    data["permissions"] = {r: role in ROLES and ROLES.index(role) >= i for i, r in enumerate(ROLES)}
+    data.update({"permissions": _permissions(role), "role_name": role})
     return 200, {
         "permission": _LEGACY_PERMISSION.get(role, "none"),
         "role_name": role,
@@ -1685,9 +1875,18 @@ def _get_issue(req: _Request, owner: str, name: str, number: str) -> tuple[int, 
     issue.update(
         {
             "url": data["issue_url"],
+            "repository_url": f"{req.view.api}/repos/{repo.full_name}",
+            "labels_url": f"{data['issue_url']}/labels{{/name}}",
             "comments_url": data["comments_url"],
+            "events_url": f"{data['issue_url']}/events",
             "comments": len(pr.comments),
-            "pull_request": {"url": data["url"], "html_url": data["html_url"]},
+            "pull_request": {
+                "url": data["url"],
+                "html_url": data["html_url"],
+                "diff_url": data["diff_url"],
+                "patch_url": data["patch_url"],
+                "merged_at": data["merged_at"],
+            },
         }
     )
     return 200, issue
@@ -2250,19 +2449,22 @@ class _Handler(BaseHTTPRequestHandler):
         if fault is not None:
             if fault.delay:
                 time.sleep(fault.delay)
-            sb._record(RecordedRequest(method, path, fault.status, login, split.query))
             if fault.status == 0:
+                sb._record(RecordedRequest(method, path, 0, login, split.query, injected=True))
                 self.close_connection = True
                 self.connection.shutdown(socket.SHUT_RDWR)
                 return
             headers = {**sb._rate_headers(login, count=True), **fault.headers}
+            sent = self._sent(fault.status, fault.body)
+            sb._record(RecordedRequest(method, path, fault.status, login, split.query, *sent, True))
             self._send(fault.status, fault.body, headers)
             return
 
         html_match = re.fullmatch(r"/([^/]+)/([^/]+)/pull/(\d+)", path)
         if method == "GET" and not prefix and html_match:
             status, page = self._html(*html_match.groups())
-            sb._record(RecordedRequest(method, path, status, login, split.query))
+            sent = self._sent(status, page.encode(), "text/html")
+            sb._record(RecordedRequest(method, path, status, login, split.query, *sent))
             self._send(status, page.encode(), {}, "text/html")
             return
 
@@ -2284,8 +2486,17 @@ class _Handler(BaseHTTPRequestHandler):
         count = status != 304 and path != "/rate_limit"
         rate_login = login if status != 401 else None
         headers = {**sb._rate_headers(rate_login, count=count), **headers}
-        sb._record(RecordedRequest(method, path, status, login, split.query))
+        sb._record(
+            RecordedRequest(method, path, status, login, split.query, *self._sent(status, body))
+        )
         self._send(status, body, headers)
+
+    def _sent(self, status: int, body: bytes, ctype: str = "application/json") -> tuple[str, bytes]:
+        """The media type and body the client receives for this answer (as ``_send`` sends
+        it); recorded before sending, so a client never sees an answer not yet on record."""
+        if self.command == "HEAD" or status in (204, 304):
+            return "", b""
+        return ctype, body
 
     def _login(self) -> str | None:
         auth = self.headers.get("Authorization") or ""

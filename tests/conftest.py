@@ -8,6 +8,7 @@ pytest_plugins = [
     "sandbox.fixtures.gitrepos",
     "sandbox.fixtures.github",
     "sandbox.fixtures.registry",
+    "sandbox.fixtures.conformance",
 ]
 
 

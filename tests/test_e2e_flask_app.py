@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from bot.cli import main
+from sandbox.fixtures.conformance import ConformanceLog
 from sandbox.pipeline import T0, Pipeline, pipeline_world
 from sandbox.registry import LocalRegistry
 from sandbox.world import ACTIONS_BOT, REPOSITORY
@@ -27,11 +28,16 @@ from sandbox.world import ACTIONS_BOT, REPOSITORY
 
 @pytest.fixture
 def pipeline(
-    tmp_path: Path, oci_registry: LocalRegistry, request: pytest.FixtureRequest
+    tmp_path: Path,
+    oci_registry: LocalRegistry,
+    github_conformance: ConformanceLog,
+    request: pytest.FixtureRequest,
 ) -> Iterator[Pipeline]:
     # Each test gets its own image repository in the shared registry.
     path = "e2e/" + request.node.name.replace("_", "-").lower()
-    with pipeline_world(tmp_path / "world", oci_registry, path) as p:
+    with pipeline_world(
+        tmp_path / "world", oci_registry, path, conformance=github_conformance
+    ) as p:
         yield p
 
 

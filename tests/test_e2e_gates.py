@@ -16,7 +16,6 @@ import pytest
 
 from sandbox.fixtures.github import VERIFY_WORKFLOW
 from sandbox.pipeline import Pipeline, pipeline_world
-from sandbox.registry import LocalRegistry
 from sandbox.world import REPOSITORY
 
 DEV_WITH_GATES = """\
@@ -100,31 +99,33 @@ def healthz() -> Iterator[str]:
     server.server_close()
 
 
-def world(
-    tmp_path: Path, registry: LocalRegistry, name: str, overrides: dict[str, str]
-) -> Iterator[Pipeline]:
-    path = "gates/" + name.replace("_", "-").lower()
-    with pipeline_world(tmp_path / "world", registry, path, overrides) as p:
+def world(request: pytest.FixtureRequest, overrides: dict[str, str]) -> Iterator[Pipeline]:
+    """The pipeline world of the requesting test, with its own image repository."""
+    path = "gates/" + request.node.name.replace("_", "-").lower()
+    tmp_path: Path = request.getfixturevalue("tmp_path")
+    with pipeline_world(
+        tmp_path / "world",
+        request.getfixturevalue("oci_registry"),
+        path,
+        overrides,
+        conformance=request.getfixturevalue("github_conformance"),
+    ) as p:
         yield p
 
 
 @pytest.fixture
-def verified(
-    tmp_path: Path, oci_registry: LocalRegistry, healthz: str, request: pytest.FixtureRequest
-) -> Iterator[Pipeline]:
+def verified(healthz: str, request: pytest.FixtureRequest) -> Iterator[Pipeline]:
     overrides = {
         "kargo/stages/dev.yaml": DEV_WITH_GATES.replace("{url}", healthz),
         ".github/workflows/smoke-tests.yml": VERIFY_WORKFLOW,
     }
-    yield from world(tmp_path, oci_registry, request.node.name, overrides)
+    yield from world(request, overrides)
 
 
 @pytest.fixture
-def scanned(
-    tmp_path: Path, oci_registry: LocalRegistry, request: pytest.FixtureRequest
-) -> Iterator[Pipeline]:
+def scanned(request: pytest.FixtureRequest) -> Iterator[Pipeline]:
     overrides = {"kargo/stages/staging.yaml": STAGING_WITH_CONDITIONS}
-    yield from world(tmp_path, oci_registry, request.node.name, overrides)
+    yield from world(request, overrides)
 
 
 def main_head(p: Pipeline) -> str:
@@ -302,9 +303,7 @@ class PagerDuty(http.server.BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def careful(
-    tmp_path: Path, oci_registry: LocalRegistry, healthz: str, request: pytest.FixtureRequest
-) -> Iterator[Pipeline]:
+def careful(healthz: str, request: pytest.FixtureRequest) -> Iterator[Pipeline]:
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), PagerDuty)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     overrides = {
@@ -315,7 +314,7 @@ def careful(
         ),
     }
     try:
-        yield from world(tmp_path, oci_registry, request.node.name, overrides)
+        yield from world(request, overrides)
     finally:
         server.shutdown()
         server.server_close()
@@ -374,12 +373,8 @@ spec:
 
 
 @pytest.fixture
-def direct(
-    tmp_path: Path, oci_registry: LocalRegistry, request: pytest.FixtureRequest
-) -> Iterator[Pipeline]:
-    yield from world(
-        tmp_path, oci_registry, request.node.name, {"kargo/stages/dev.yaml": DEV_DIRECT}
-    )
+def direct(request: pytest.FixtureRequest) -> Iterator[Pipeline]:
+    yield from world(request, {"kargo/stages/dev.yaml": DEV_DIRECT})
 
 
 def test_direct_push_promotes_without_a_pull_request(direct: Pipeline) -> None:

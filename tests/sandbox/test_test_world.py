@@ -1,8 +1,13 @@
-"""The test world's own rules: tests share helpers through ``sandbox/``, never each other."""
+"""The test world's own rules: tests share helpers through ``sandbox/``, never each other,
+and none of it ships in the package users install."""
 
 from __future__ import annotations
 
 import ast
+import shutil
+import subprocess
+import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -46,3 +51,26 @@ def test_no_test_module_imports_another() -> None:
 )
 def test_the_rule_sees_every_form_of_import(source: str, expected: list[str]) -> None:
     assert imports_of_tests(source) == expected
+
+
+def test_the_wheel_ships_the_bot_and_no_test_world(tmp_path: Path) -> None:
+    # Build from a copy of the tracked files, so the build leaves nothing in the checkout
+    # and the packaging rules (not the copy) are what keep sandbox/ and tests/ out.
+    root = TESTS.parent
+    tracked = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=root, capture_output=True, check=True
+    ).stdout.decode()
+    src = tmp_path / "src"
+    for rel in filter(None, tracked.split("\0")):
+        if (root / rel).is_file():
+            (src / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(root / rel, src / rel)
+    assert (src / "sandbox" / "github_server.py").is_file()
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
+    wheel_cmd = [*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(tmp_path / "dist")]
+    subprocess.run([*wheel_cmd, str(src)], check=True, capture_output=True)
+    (wheel,) = (tmp_path / "dist").glob("*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    tops = {n.split("/")[0] for n in names if ".dist-info/" not in n}
+    assert tops == {"bot"}
+    assert {"bot/cli.py", "bot/py.typed", "bot/core/config/__init__.py"} <= set(names)

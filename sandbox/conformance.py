@@ -14,8 +14,10 @@ would reject every ``null`` GitHub documents as allowed); its ``$ref``s are reso
 document itself through ``referencing``. Formats it can check (``date-time``, ``email``
 ...) are checked. Two readings are GitHub's rather than the strictest: a ``nullable``
 schema admits ``null`` even beside an ``enum`` or ``oneOf`` (see ``_admitting_null``);
-and an error status whose response declares no body may carry GitHub's error body
-(``basic-error``), which GitHub sends with every error.
+and an error the operation does not describe, or describes without a body, must carry
+GitHub's error body (``basic-error``), which GitHub sends with every error: the
+description lists the errors particular to an operation, not the 403 a token without
+the scope meets anywhere.
 
 A verdict is a value (``Verdict``); words are for the report only.
 """
@@ -49,6 +51,7 @@ DESCRIPTION = (
 _BASE = "urn:shunter:github-rest-description"
 _METHODS = ("get", "put", "post", "delete", "patch")
 _SLASHED = frozenset({"ref", "branch", "path"})
+_BASIC_ERROR = "/components/schemas/basic-error"
 
 
 class Verdict(enum.Enum):
@@ -57,7 +60,8 @@ class Verdict(enum.Enum):
     VALID = "valid"
     #: No operation in the description has this method and path.
     UNKNOWN_OPERATION = "unknown operation"
-    #: The operation declares no response for this status.
+    #: A success or redirect the operation does not declare (errors it does not declare
+    #: are checked as GitHub's error body).
     UNDESCRIBED_STATUS = "undescribed status"
     #: The body is not JSON although the declared response is.
     NOT_JSON = "not JSON"
@@ -172,7 +176,12 @@ class RestDescription:
                 # A conditional GET may answer 304 anywhere (GitHub's "use conditional
                 # requests" guide); it carries no body to check.
                 return Finding(ex, Verdict.VALID, name)
-            return Finding(ex, Verdict.UNDESCRIBED_STATUS, name)
+            if ex.status < 400:
+                return Finding(ex, Verdict.UNDESCRIBED_STATUS, name)
+            # The description lists the errors particular to an operation, not those any
+            # call may meet (403 for a token without the scope, 404, 5xx); GitHub answers
+            # those with its error body, so that is what the sandbox must send.
+            return self._validate(ex, name, _BASIC_ERROR)
         pointer = f"{op.pointer}/responses/{key}"
         response = self._resolve(responses[key])
         schema_pointer = _json_schema_pointer(response)
@@ -184,12 +193,16 @@ class RestDescription:
             if ex.status < 400:
                 return Finding(ex, Verdict.UNEXPECTED_BODY, name)
             # GitHub answers every error with its error body, described or not.
-            pointer, schema_pointer = "", "/components/schemas/basic-error"
+            return self._validate(ex, name, _BASIC_ERROR)
+        return self._validate(ex, name, pointer + schema_pointer)
+
+    def _validate(self, ex: RecordedRequest, name: str, pointer: str) -> Finding:
+        """Validate the JSON body of ``ex`` against the schema at ``pointer``."""
         try:
             body = json.loads(ex.body)
         except ValueError:
             return Finding(ex, Verdict.NOT_JSON, name)
-        error = best_match(self._validator(pointer + schema_pointer).iter_errors(body))
+        error = best_match(self._validator(pointer).iter_errors(body))
         if error is None:
             return Finding(ex, Verdict.VALID, name)
         at = "$" + "".join(f"[{p!r}]" if isinstance(p, int) else f".{p}" for p in error.path)

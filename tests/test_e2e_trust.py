@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
+from sandbox.fixtures.conformance import ConformanceLog
 from sandbox.pipeline import Pipeline, pipeline_world
 from sandbox.registry import LocalRegistry
 from sandbox.world import ACTIONS_BOT, REPOSITORY
@@ -24,10 +25,15 @@ PROD_VALUES = "env/prod/values.yaml"
 
 @pytest.fixture
 def pipeline(
-    tmp_path: Path, oci_registry: LocalRegistry, request: pytest.FixtureRequest
+    tmp_path: Path,
+    oci_registry: LocalRegistry,
+    github_conformance: ConformanceLog,
+    request: pytest.FixtureRequest,
 ) -> Iterator[Pipeline]:
     path = "trust/" + request.node.name.replace("_", "-").replace("[", "-").strip("]").lower()
-    with pipeline_world(tmp_path / "world", oci_registry, path) as p:
+    with pipeline_world(
+        tmp_path / "world", oci_registry, path, conformance=github_conformance
+    ) as p:
         assert p.w.github is not None
         p.w.github.set_permission(REPOSITORY, "mallory", "write")
         yield p

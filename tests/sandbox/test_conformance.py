@@ -94,7 +94,22 @@ def test_sandbox_answers_pass_and_broken_ones_fail(github_sandbox: GitHubWorld) 
     ("exchange", "verdict"),
     [
         (RecordedRequest("GET", "/repos/a/b/promotions", 200, "alice"), Verdict.UNKNOWN_OPERATION),
-        (RecordedRequest("GET", "/repos/a/b", 418, "alice"), Verdict.UNDESCRIBED_STATUS),
+        (RecordedRequest("GET", "/repos/a/b", 202, "alice"), Verdict.UNDESCRIBED_STATUS),
+        # An error the operation does not list (GITHUB_TOKEN reading a team) is checked as
+        # GitHub's error body, and must be one.
+        (
+            RecordedRequest(
+                "GET", "/orgs/a/teams/t/members", 403, "gha", "", "application/json", NOT_FOUND
+            ),
+            Verdict.VALID,
+        ),
+        (RecordedRequest("GET", "/orgs/a/teams/t/members", 403, "gha"), Verdict.NOT_JSON),
+        (
+            RecordedRequest(
+                "GET", "/orgs/a/teams/t/members", 403, "gha", "", "application/json", b'"no"'
+            ),
+            Verdict.INVALID,
+        ),
         (
             RecordedRequest("GET", "/repos/a/b", 200, "alice", "", "application/json", b"<html>"),
             Verdict.NOT_JSON,

@@ -12,6 +12,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from bot.core.decide.observations import Discovery, Observations, SubscriptionResult
+from bot.core.decide.outcomes import Decision, DecisionKind, Subject
 from bot.core.decide.planner import OpenPromotionPR, Plan
 from bot.core.decide.pulls import PullRequest
 from bot.core.discover.artifacts import Image
@@ -118,3 +119,13 @@ def obs(**kw: object) -> Observations:
 def kinds(p: Plan) -> list[tuple[str, str]]:
     """The plan's actions as (action type, stage) pairs, in order."""
     return [(type(a).__name__, a.stage) for a in p.actions]
+
+
+def said(p: Plan, stage: str, kind: DecisionKind | None = None) -> Decision:
+    """The one decision (of ``kind``, when given) the plan made about ``stage``."""
+    (d,) = [
+        d
+        for d in p.decisions
+        if d.subject == Subject.stage(stage) and (kind is None or d.kind is kind)
+    ]
+    return d

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.core.decide.outcomes import ChangeKind, Subject
 from bot.core.ledger import CachedSelection, WarehouseRecord, from_files, to_files
 from bot.core.model import Config, ImageSubscription, Warehouse
 from bot.errors import TransientError
@@ -211,7 +212,8 @@ def test_an_explicit_refresh_bypasses_cache_ttl() -> None:
     clock[0] = T0 + timedelta(minutes=1)
     assert not reconcile(world).changes  # inside the TTL: the new tag is not seen yet
     out = reconcile(world, warehouses={"app"})
-    assert any("new freight" in c and "1.1.0" in c for c in out.changes)
+    (new,) = [c for c in out.changes if c.kind is ChangeKind.FREIGHT_DISCOVERED]
+    assert new.subject == Subject.warehouse("app") and "1.1.0" in new.freight
 
 
 def test_one_failing_subscription_is_reported_and_nothing_is_lost() -> None:
@@ -235,10 +237,13 @@ def test_one_failing_subscription_is_reported_and_nothing_is_lost() -> None:
     assert len(after.freight) == 3
     assert "503" in (after.warehouses["app"].error or "")
     assert after.warehouses["app"].cache[other] == before.warehouses["app"].cache[other]
+    (failed,) = [c for c in out.changes if c.kind is ChangeKind.DISCOVERY_FAILED]
+    assert failed.subject == Subject.warehouse("app")
+    assert failed.render().startswith("app: discovery failed: image quay.io/alkon/worker")
     assert any(
-        c.startswith("app: discovery failed: image quay.io/alkon/worker") for c in out.changes
+        (c.kind, c.subject) == (ChangeKind.FREIGHT_DISCOVERED, Subject.warehouse("api"))
+        for c in out.changes
     )
-    assert any(c.startswith("api: new freight") for c in out.changes)
 
 
 def test_removed_subscriptions_leave_the_cache() -> None:
@@ -248,7 +253,9 @@ def test_removed_subscriptions_leave_the_cache() -> None:
     reconcile(world)
     world.config = Config(warehouses=(Warehouse("app", (sub(),)),), stages=())
     out = reconcile(world)
-    assert f"app: discovery cache updated for {other}" in out.changes
+    (cache,) = [c for c in out.changes if c.kind is ChangeKind.DISCOVERY_CACHE]
+    assert (cache.subject, cache.detail) == (Subject.warehouse("app"), other)
+    assert cache.render() == f"app: discovery cache updated for {other}"
     state: MemoryStateStore = world.state  # type: ignore[assignment]
     assert list(from_files(state.files).warehouses["app"].cache) == [APP]
 

@@ -42,6 +42,7 @@ from bot.core.decide.observations import (
     Observations,
     SubscriptionResult,
 )
+from bot.core.decide.outcomes import GateKind
 from bot.core.decide.planner import OpenPromotionPR, plan
 from bot.core.discover.artifacts import Image
 from bot.core.ledger import Ledger
@@ -425,7 +426,7 @@ def planned(policy: PromotionPolicy, minutes_later: int) -> list[str]:
     config = one_stage(policy)
     first = plan(config, Ledger(), discovered(), NOW)
     later = plan(config, first.ledger, Observations(), NOW + timedelta(minutes=minutes_later))
-    return [d.message for d in later.decisions if d.stage == "dev"]
+    return [d.render() for d in later.decisions if d.stage == "dev"]
 
 
 def manual_gate_line() -> str:
@@ -446,20 +447,22 @@ MESSAGES: dict[str, Callable[[], str]] = {
         PromotionPolicy(auto_promotion_enabled=True, auto_promotion_delay=timedelta(minutes=30)),
         18,
     )[0],
-    "schedule": lambda: g.window_gate("schedule", "0 14 * * TUE", timedelta(hours=1), NOW, UTC)[1],
+    "schedule": lambda: g.window_gate(
+        GateKind.SCHEDULE, "0 14 * * TUE", timedelta(hours=1), NOW, UTC
+    )[0].render(),
     "BusinessHoursOnly": lambda: g.window_gate(
-        "BusinessHoursOnly", g.DEFAULT_BUSINESS_HOURS, timedelta(hours=1), NOW, UTC
-    )[1],
+        GateKind.BUSINESS_HOURS, g.DEFAULT_BUSINESS_HOURS, timedelta(hours=1), NOW, UTC
+    )[0].render(),
     "HealthyFor waiting": lambda: g.healthy_for(
         ("dev",), timedelta(minutes=10), {"dev": NOW - timedelta(minutes=4)}, {}, NOW
-    )[1],
+    ).render(),
     "HealthyFor unhealthy": lambda: g.healthy_for(
         ("dev",),
         timedelta(minutes=10),
         {"dev": None},
         {"dev": HealthReport(False, "Argo CD app flask-app-dev: Degraded, Synced")},
         NOW,
-    )[1],
+    ).render(),
     "SecurityScanPassed": lambda: g.security_scan(
         (
             CheckRun("CodeQL", "in_progress", None),
@@ -467,11 +470,11 @@ MESSAGES: dict[str, Callable[[], str]] = {
             CheckRun("shunter/approvals", "completed", "failure"),
         ),
         2,
-    )[1],
+    ).render(),
     "NoActiveIncidents": lambda: g.no_active_incidents(
         Condition("NoActiveIncidents", integrations=("pagerduty",)),
         {"pagerduty": ("#42 Checkout latency (flask-app)",)},
-    )[1],
+    ).render(),
     "approvals": lambda: ApprovalResult(("alice",), 2).describe(RULE),
     "approvals objection": lambda: ApprovalResult(
         ("alice", "tech-lead"), 2, changes_requested_by=("carol",)

@@ -21,12 +21,21 @@ def _report(outcome: Outcome, out: TextIO, fmt: str, *, dry_run: bool) -> None:
             {
                 "dryRun": dry_run,
                 "decisions": [
-                    {"stage": d.stage, "message": d.message, "blocked": d.blocked}
+                    {
+                        "stage": d.subject.render(),
+                        "kind": d.kind.value,
+                        "message": d.render(),
+                        "blocked": d.blocked,
+                        "gates": [
+                            {"kind": g.kind.value, "holds": g.holds, "message": g.render()}
+                            for g in d.gates
+                        ],
+                    }
                     for d in outcome.decisions
                 ],
                 "actions": [_action_json(a) for a in outcome.actions],
-                "changes": outcome.changes,
-                "errors": outcome.errors,
+                "changes": [c.render() for c in outcome.changes],
+                "errors": [e.render() for e in outcome.errors],
                 "stateCommit": outcome.state_commit,
             },
             out,
@@ -35,7 +44,7 @@ def _report(outcome: Outcome, out: TextIO, fmt: str, *, dry_run: bool) -> None:
         out.write("\n")
         return
     for d in outcome.decisions:
-        print(f"{'!' if d.blocked else '-'} {d.stage}: {d.message}", file=out)
+        print(f"{'!' if d.blocked else '-'} {d.subject.render()}: {d.render()}", file=out)
     if dry_run:
         for a in outcome.actions:
             verb = {OpenPromotionPR: "would open", MergePromotionPR: "would merge"}.get(
@@ -43,9 +52,9 @@ def _report(outcome: Outcome, out: TextIO, fmt: str, *, dry_run: bool) -> None:
             )
             print(f"  {verb}: {_action_json(a)}", file=out)
     for c in outcome.changes:
-        print(f"  changed: {c}", file=out)
+        print(f"  changed: {c.render()}", file=out)
     for e in outcome.errors:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {e.render()}", file=sys.stderr)
 
 
 def _action_json(a: object) -> dict[str, Any]:
@@ -75,11 +84,12 @@ def _publish(ctx: RunContext, outcome: Outcome, out: TextIO) -> None:
     from bot.render.summary import step_summary
 
     io.summary(step_summary(outcome))
-    promoted = [c for c in outcome.changes if ": promoted " in c]
-    io.set_output("promotions", json.dumps(promoted))
+    from bot.core.decide.outcomes import SubjectKind
+
+    io.set_output("promotions", json.dumps([c.render() for c in outcome.promoted]))
     io.set_output("state-commit", outcome.state_commit or "")
     for e in outcome.errors:
-        io.error(e, title="shunter")
+        io.error(e.render(), title="shunter")
     for d in outcome.decisions:
-        if d.blocked and d.stage.startswith("warehouse/"):
-            io.warning(d.message, title=f"shunter {d.stage}")
+        if d.blocked and d.subject.kind is SubjectKind.WAREHOUSE:
+            io.warning(d.render(), title=f"shunter {d.subject.render()}")

@@ -23,6 +23,7 @@ def cmd_promote(
     to: str,
     reason: str,
 ) -> int:
+    from bot.core.decide.outcomes import Change, ChangeKind, Subject
     from bot.core.ledger import OperationRecord, Request
     from bot.loop.reconcile import reconcile
 
@@ -38,7 +39,7 @@ def cmd_promote(
     what = f"promoting to {to}"
     actor = _check_actor(ctx, config, world, reason, what)
 
-    def mutate(ledger: Ledger, now: datetime) -> list[str]:
+    def mutate(ledger: Ledger, now: datetime) -> list[Change]:
         if from_stage:
             src = ledger.stages.get(from_stage)
             if src is None or src.current_freight is None:
@@ -70,7 +71,16 @@ def cmd_promote(
         ledger.operations.append(
             OperationRecord(op, to, actor, reason, now, freight=rec.freight.name)
         )
-        return [f"{to}: {actor} asked for {kind} promotion of {rec.freight.alias}: {reason}"]
+        return [
+            Change(
+                Subject.stage(to),
+                ChangeKind.PROMOTION_REQUESTED,
+                freight=rec.freight.alias,
+                by=actor,
+                promotion=kind,
+                detail=reason,
+            )
+        ]
 
     outcome = reconcile(world, discover_now=False, mutate=mutate)
     _report(outcome, out, "text", dry_run=False)

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 
 def cmd_stage_flag(ctx: RunContext, out: TextIO, op: str, stage: str, reason: str) -> int:
+    from bot.core.decide.outcomes import Change, ChangeKind, Subject
     from bot.core.ledger import Hold, OperationRecord
     from bot.loop.reconcile import reconcile
 
@@ -29,16 +30,19 @@ def cmd_stage_flag(ctx: RunContext, out: TextIO, op: str, stage: str, reason: st
     world = _world(ctx, config, forge=True, registry=False)
     actor = _check_actor(ctx, config, world, reason or op, f"{op} {stage}")
 
-    def mutate(ledger: Ledger, now: datetime) -> list[str]:
+    def mutate(ledger: Ledger, now: datetime) -> list[Change]:
         rec = ledger.stage(stage)
         if op == "pause":
             rec.pause = Hold(reason=reason or "paused", by=actor, at=now)
+            kind = ChangeKind.PAUSED
         elif op == "resume":
             rec.pause = None
+            kind = ChangeKind.RESUMED
         else:
             rec.hold = None
+            kind = ChangeKind.HOLD_RELEASED
         ledger.operations.append(OperationRecord(op, stage, actor, reason, now))
-        return [f"{stage}: {op} by {actor}" + (f": {reason}" if reason else "")]
+        return [Change(Subject.stage(stage), kind, by=actor, detail=reason)]
 
     outcome = reconcile(world, discover_now=False, mutate=mutate)
     _report(outcome, out, "text", dry_run=False)

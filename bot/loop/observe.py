@@ -1,8 +1,9 @@
 """Observing what the gates need: health, verification runs, incidents, checks, time zones.
 
-Called by the reconcile loop each round. Every look-up that fails becomes a value the
-planner reads as "not known" (and so fails closed) plus an error line for the run's
-report; one failing provider never stops the others.
+Called by the reconcile loop each round. Every look-up that fails becomes a typed
+:class:`~bot.core.decide.outcomes.Failure`: in place of the value, where the planner reads
+it as "not known" (and so fails closed), and in the run's errors; one failing provider
+never stops the others.
 
 Nothing here builds an adapter or sees a secret: the providers arrive as ports
 (:class:`GatePorts`, which the loop's ``World`` satisfies), wired by the CLI. A gate
@@ -17,10 +18,11 @@ from datetime import UTC, tzinfo
 from typing import Protocol
 
 from bot.core.decide.observations import CheckRun, HealthReport, PromotionPR, StepRun
+from bot.core.decide.outcomes import Failure, FailureKind, Subject, System
 from bot.core.decide.planner import verification_marker
 from bot.core.ledger import Ledger
 from bot.core.model import Config, Stage
-from bot.errors import PermanentError, ShunterError
+from bot.errors import ConfigError, PermanentError, ShunterError, TransientError
 from bot.ports import ApplicationHealth, Forge, HttpProbe, IncidentSource
 
 
@@ -41,13 +43,29 @@ def _missing(what: str) -> PermanentError:
     return PermanentError(f"no {what} client is wired into this run")
 
 
+def failure(
+    exc: Exception, system: System, subject: Subject | None = None, *, step: str = ""
+) -> Failure:
+    """The typed failure for an error raised while talking to ``system``.
+
+    A ``TransientError`` goes away by itself (the next run retries), a ``ConfigError``
+    needs the config fixed, anything else needs a person.
+    """
+    kind = FailureKind.PERMANENT
+    if isinstance(exc, TransientError):
+        kind = FailureKind.TRANSIENT
+    elif isinstance(exc, ConfigError):
+        kind = FailureKind.MISCONFIGURED
+    return Failure(kind, system, str(exc), subject, step)
+
+
 @dataclass
 class GateObservations:
     health: dict[str, HealthReport] = field(default_factory=dict)
     verification: dict[str, dict[str, StepRun]] = field(default_factory=dict)
-    incidents: dict[str, tuple[str, ...] | str] = field(default_factory=dict)
-    checks: dict[str, tuple[CheckRun, ...] | str] = field(default_factory=dict)
-    code_scanning: dict[str, int | str] = field(default_factory=dict)
+    incidents: dict[str, tuple[str, ...] | Failure] = field(default_factory=dict)
+    checks: dict[str, tuple[CheckRun, ...] | Failure] = field(default_factory=dict)
+    code_scanning: dict[str, int | Failure] = field(default_factory=dict)
     timezones: dict[str, tzinfo] = field(default_factory=dict)
 
 
@@ -103,18 +121,19 @@ def observe_gates(
     prs: Mapping[str, PromotionPR],
     forge: Forge | None,
     ports: GatePorts,
-    errors: list[str],
+    errors: list[Failure],
 ) -> GateObservations:
     """Look up what the stages' gates and verifications need this round."""
     out = GateObservations(timezones=timezones(config))
     for stage in config.stages:
+        me = Subject.stage(stage.name)
         try:
             report = _health(stage, forge, ports)
             if report is not None:
                 out.health[stage.name] = report
         except ShunterError as exc:
             out.health[stage.name] = HealthReport(False, f"health unknown: {exc}")
-            errors.append(f"{stage.name}: health: {exc}")
+            errors.append(failure(exc, System.HEALTH, me))
         _verification(config, stage, ledger, forge, ports.http, out, errors)
         seen = prs.get(stage.name)
         conditions = {c.type for c in stage.promotion_policy.conditions}
@@ -126,14 +145,14 @@ def observe_gates(
             try:
                 out.checks[stage.name] = forge.check_runs(seen.pr.head_sha)
             except ShunterError as exc:
-                out.checks[stage.name] = str(exc)
+                out.checks[stage.name] = failure(exc, System.GITHUB, me)
             if "SecurityScanPassed" in conditions:
                 try:
                     out.code_scanning[stage.name] = forge.open_code_scanning_alerts(
                         f"refs/pull/{seen.pr.number}/head"
                     )
                 except ShunterError as exc:
-                    out.code_scanning[stage.name] = str(exc)
+                    out.code_scanning[stage.name] = failure(exc, System.GITHUB, me)
     if uses_pagerduty(config):
         out.incidents["pagerduty"] = _pagerduty(config, ports.incidents)
     return out
@@ -148,13 +167,13 @@ def uses_pagerduty(config: Config) -> bool:
     )
 
 
-def _pagerduty(config: Config, source: IncidentSource | None) -> tuple[str, ...] | str:
+def _pagerduty(config: Config, source: IncidentSource | None) -> tuple[str, ...] | Failure:
     try:
         if source is None:
             raise _missing("PagerDuty")
         return source.active_incidents(config.settings.pagerduty.service_ids)
     except ShunterError as exc:
-        return str(exc)
+        return failure(exc, System.PAGERDUTY)
 
 
 def _verification(
@@ -164,7 +183,7 @@ def _verification(
     forge: Forge | None,
     http: HttpProbe | None,
     out: GateObservations,
-    errors: list[str],
+    errors: list[Failure],
 ) -> None:
     rec = ledger.stages.get(stage.name)
     v = rec.verification if rec else None
@@ -198,6 +217,8 @@ def _verification(
                 if found is not None:
                     runs[step.name] = found
         except ShunterError as exc:
-            errors.append(f"{stage.name}: verification {step.name}: {exc}")
+            errors.append(
+                failure(exc, System.VERIFICATION, Subject.stage(stage.name), step=step.name)
+            )
     if runs:
         out.verification[stage.name] = runs

@@ -20,10 +20,19 @@ from datetime import datetime
 
 from bot.core.decide.approvals import team_key
 from bot.core.decide.observations import Discovery, Observations, PromotionPR
+from bot.core.decide.outcomes import (
+    Change,
+    ChangeKind,
+    Decision,
+    DecisionKind,
+    Failure,
+    FailureKind,
+    Subject,
+    System,
+)
 from bot.core.decide.planner import (
     Action,
     ClosePromotionPR,
-    Decision,
     MergePromotionPR,
     OpenPromotionPR,
     Plan,
@@ -40,7 +49,7 @@ from bot.core.model import Config
 from bot.core.promote import promotion as promo
 from bot.errors import ConflictError, PermanentError, ShunterError
 from bot.loop.discover import Missed, discover_warehouses, discovery_deadline
-from bot.loop.observe import observe_gates
+from bot.loop.observe import failure, observe_gates
 from bot.ports import (
     ApplicationHealth,
     ChartSource,
@@ -82,13 +91,14 @@ class World:
 
 @dataclass
 class Outcome:
-    """What a run did, for the CLI to print and the Action to publish."""
+    """What a run did, for the CLI to print and the Action to publish: typed values that
+    the edge renders (``bot.render.summary``, ``bot.cli``)."""
 
     ledger: Ledger
     decisions: list[Decision] = field(default_factory=list)
     actions: list[Action] = field(default_factory=list)
-    changes: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
+    changes: list[Change] = field(default_factory=list)
+    errors: list[Failure] = field(default_factory=list)
     state_commit: str | None = None
     wrote: bool = False
     pushed: dict[str, tuple[str, str]] = field(default_factory=dict)  # stage: (freight, sha)
@@ -97,8 +107,13 @@ class Outcome:
     def ok(self) -> bool:
         return not self.errors
 
+    @property
+    def promoted(self) -> list[Change]:
+        """The promotions this run recorded as landed (merged or pushed)."""
+        return [c for c in self.changes if c.kind is ChangeKind.PROMOTED]
 
-Mutation = Callable[[Ledger, datetime], list[str]]
+
+Mutation = Callable[[Ledger, datetime], list[Change]]
 
 
 def reconcile(
@@ -129,7 +144,7 @@ def reconcile(
         except ValueError as exc:
             raise PermanentError(f"state branch: {exc}") from exc
         now = world.clock()
-        changes: list[str] = []
+        changes: list[Change] = []
         if mutate is not None:
             changes += mutate(ledger, now)
         if discoveries is None:
@@ -139,7 +154,12 @@ def reconcile(
         out = Outcome(ledger=ledger)
         # A warehouse cut short by the budget or the deadline is loud: it goes first next
         # run, and this run does not pass as done.
-        out.errors += [f"warehouse/{m.warehouse}: {m.detail}" for m in missed]
+        out.errors += [
+            Failure(
+                FailureKind.TRANSIENT, System.REGISTRY, m.detail, Subject.warehouse(m.warehouse)
+            )
+            for m in missed
+        ]
         seen_actions: list[Action] = []
         for round_no in range(rounds):
             obs = _observe(world, ledger, discoveries if round_no == 0 else {}, out)
@@ -183,11 +203,13 @@ def reconcile(
     )
 
 
-def _commit_message(changes: list[str]) -> str:
+def _commit_message(changes: list[Change]) -> str:
+    """The state commit's message: the first change as its subject, every change listed."""
     if not changes:
         return "shunter: initialise the ledger"
-    head = changes[0] if len(changes) == 1 else f"{changes[0]} (+{len(changes) - 1} more)"
-    return f"shunter: {head}\n\n" + "\n".join(f"- {c}" for c in changes) + "\n"
+    lines = [c.render() for c in changes]
+    head = lines[0] if len(lines) == 1 else f"{lines[0]} (+{len(lines) - 1} more)"
+    return f"shunter: {head}\n\n" + "\n".join(f"- {c}" for c in lines) + "\n"
 
 
 def _discover(
@@ -231,11 +253,11 @@ def _observe(
             timezones=extra.timezones,
         )
     prs: dict[str, PromotionPR] = {}
-    teams: dict[str, frozenset[str] | str] = {}
+    teams: dict[str, frozenset[str] | Failure] = {}
     try:
         bot = forge.whoami()
     except ShunterError as exc:
-        out.errors.append(f"GitHub: {exc}")
+        out.errors.append(failure(exc, System.GITHUB))
         return Observations(discoveries=discoveries, forge=False)
     for stage in world.config.stages:
         rec = ledger.stages.get(stage.name)
@@ -266,9 +288,9 @@ def _observe(
                     try:
                         teams[key] = forge.team_members(key)
                     except ShunterError as exc:
-                        teams[key] = str(exc)
+                        teams[key] = failure(exc, System.GITHUB, Subject.stage(stage.name))
         except ShunterError as exc:
-            out.errors.append(f"{stage.name}: GitHub: {exc}")
+            out.errors.append(failure(exc, System.GITHUB, Subject.stage(stage.name)))
     extra = observe_gates(world.config, ledger, prs, forge, world, out.errors)
     return Observations(
         discoveries=discoveries,
@@ -338,9 +360,14 @@ def _apply(world: World, action: Action, out: Outcome) -> None:
             )
     except ConflictError as exc:
         # The PR moved under us (new commit, not mergeable): the next round looks again.
-        out.decisions.append(Decision(action.stage, f"will retry: {exc}", blocked=True))
-    except (ShunterError, ValueError) as exc:
-        out.errors.append(f"{action.stage}: {exc}")
+        retry = Decision(Subject.stage(action.stage), DecisionKind.RETRY, True, detail=str(exc))
+        out.decisions.append(retry)
+    except ShunterError as exc:
+        out.errors.append(failure(exc, System.PROMOTION, Subject.stage(action.stage)))
+    except ValueError as exc:
+        # A manifest the promotion cannot edit as configured (a missing key, an alias).
+        where = Subject.stage(action.stage)
+        out.errors.append(Failure(FailureKind.MISCONFIGURED, System.PROMOTION, str(exc), where))
 
 
 def _edits(

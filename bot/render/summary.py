@@ -17,15 +17,15 @@ def step_summary(outcome: Outcome) -> str:
     lines = ["## Shunter", ""]
     if outcome.changes:
         lines += ["**Changed**", ""]
-        lines += [f"- {_cell(c)}" for c in outcome.changes]
+        lines += [f"- {_cell(c.render())}" for c in outcome.changes]
         lines.append("")
     lines += ["| | Where | What |", "|---|---|---|"]
     for d in outcome.decisions:
         icon = "⏸️" if d.blocked else "✅"
-        lines.append(f"| {icon} | {_cell(d.stage)} | {_cell(d.message)} |")
+        lines.append(f"| {icon} | {_cell(d.subject.render())} | {_cell(d.render())} |")
     if outcome.errors:
         lines += ["", "**Errors**", ""]
-        lines += [f"- {_cell(e)}" for e in outcome.errors]
+        lines += [f"- {_cell(e.render())}" for e in outcome.errors]
     if outcome.state_commit:
         lines += ["", f"Ledger commit: `{outcome.state_commit[:12]}`"]
     return "\n".join(lines) + "\n"

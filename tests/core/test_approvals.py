@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.core.decide.approvals import NotCounted, NotCountedWhy, count_approvals, role_at_least
+from bot.core.decide.outcomes import Failure, FailureKind, System
 from bot.core.decide.pulls import PullRequest, Review
 from bot.core.model import Approvals, Approver
 
@@ -16,7 +17,7 @@ RULE = Approvals(
     approvers=(Approver("team", "platform-team"), Approver("user", "tech-lead")),
     minimum_approvals=2,
 )
-TEAMS: dict[str, frozenset[str] | str] = {"alkon/platform-team": frozenset({"alice", "bob"})}
+TEAMS: dict[str, frozenset[str] | Failure] = {"alkon/platform-team": frozenset({"alice", "bob"})}
 
 
 def pr(head: str = HEAD) -> PullRequest:
@@ -49,7 +50,7 @@ def review(user: str, state: str = "APPROVED", sha: str = HEAD, minutes: int = 1
 
 def count(  # type: ignore[no-untyped-def]
     *reviews: Review,
-    teams: dict[str, frozenset[str] | str] = TEAMS,
+    teams: dict[str, frozenset[str] | Failure] = TEAMS,
     by: str = "shunter",
     rule: Approvals = RULE,
     pushers: frozenset[str] = frozenset(),
@@ -123,7 +124,9 @@ def test_unreadable_team_fails_closed_with_message() -> None:
     r = count(
         review("alice"),
         review("tech-lead", minutes=2),
-        teams={"alkon/platform-team": "403 Forbidden"},
+        teams={
+            "alkon/platform-team": Failure(FailureKind.PERMANENT, System.GITHUB, "403 Forbidden")
+        },
     )
     assert not r.satisfied
     assert "members: read" in r.describe(RULE)

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from bot.core.decide.observations import Discovery, PromotionPR, SubscriptionResult
+from bot.core.decide.outcomes import ChangeKind, DecisionKind, GateKind, Subject
 from bot.core.decide.planner import (
     MergePromotionPR,
     OpenPromotionPR,
@@ -19,7 +20,7 @@ from bot.core.decide.planner import (
 from bot.core.decide.pulls import PullRequest, Review
 from bot.core.ledger import Ledger, PromotionRecord, Request
 from bot.core.model import Config, PromotionPolicy, Retention
-from sandbox.planning import CONFIG, REPO, T0, found, kinds, merged, obs, pr_for
+from sandbox.planning import CONFIG, REPO, T0, found, kinds, merged, obs, pr_for, said
 
 
 def run(led: Ledger, now: datetime, **kw: object) -> Plan:
@@ -30,9 +31,13 @@ def test_new_freight_goes_to_dev_and_nowhere_else() -> None:
     p = run(Ledger(), T0, discoveries=found("1.8.4"))
     assert len(p.ledger.freight) == 1
     assert kinds(p) == [("OpenPromotionPR", "dev")]
-    assert any("new freight" in c for c in p.changes)
-    msgs = {d.stage: d.message for d in p.decisions}
-    assert msgs["staging"] == "no freight available yet"
+    assert [(c.subject, c.kind) for c in p.changes] == [
+        (Subject.warehouse("flask-app"), ChangeKind.FREIGHT_DISCOVERED),
+        (Subject.stage("dev"), ChangeKind.PROMOTION_STARTED),
+    ]
+    staging = said(p, "staging")
+    assert (staging.kind, staging.blocked) == (DecisionKind.NO_FREIGHT, True)
+    assert staging.render() == "no freight available yet"
 
 
 def test_input_ledger_is_not_modified() -> None:
@@ -56,8 +61,10 @@ def test_walk_through_the_pipeline() -> None:
     assert "dev" in p3.ledger.freight[fid].verified_in
     assert p3.ledger.promotions[-1].status == "Succeeded"
     assert p3.actions == []
-    staging = next(d for d in p3.decisions if d.stage == "staging")
-    assert staging.message == "1.8.4 waits 29m more for autoPromotionDelay 30m"
+    staging = said(p3, "staging")
+    assert staging.kind is DecisionKind.SOAKING
+    assert [g.kind for g in staging.gates if g.blocks] == [GateKind.DELAY]
+    assert staging.render() == "1.8.4 waits 29m more for autoPromotionDelay 30m"
     assert staging.blocked
     # After the delay staging opens; prod still has nothing verified upstream.
     p4 = run(p3.ledger, T0 + timedelta(minutes=30))
@@ -74,8 +81,10 @@ def test_walk_through_the_pipeline() -> None:
     one = (Review(1, "alice", "APPROVED", prod_pr.head_sha, T0),)
     p7 = run(p6.ledger, T0 + timedelta(hours=1), prs={"prod": PromotionPR(prod_pr, one)})
     assert [k for k in kinds(p7) if k[0] == "MergePromotionPR"] == []
-    prod = next(d for d in p7.decisions if d.stage == "prod")
-    assert "approvals: 1 of 2 (alice)" in prod.message and prod.blocked
+    prod = said(p7, "prod")
+    assert prod.kind is DecisionKind.WAITING and prod.blocked
+    assert [g.kind for g in prod.gates if g.blocks] == [GateKind.APPROVALS]
+    assert "approvals: 1 of 2 (alice)" in prod.render()
     # The checklist in the PR body is kept current.
     (update,) = [a for a in p7.actions if isinstance(a, UpdatePromotionPR)]
     assert "- [ ] approvals: 1 of 2 (alice)" in update.body
@@ -181,7 +190,10 @@ def test_paused_stage_does_nothing_and_says_why() -> None:
     cfg = replace(CONFIG, stages=(dev, *CONFIG.stages[1:]))
     p = plan(cfg, Ledger(), obs(discoveries=found("1.8.4")), T0)
     assert p.actions == []
-    assert any(d.stage == "dev" and "paused" in d.message and d.blocked for d in p.decisions)
+    dev_said = said(p, "dev")
+    assert (dev_said.kind, dev_said.blocked) == (DecisionKind.PAUSED, True)
+    assert [g.kind for g in dev_said.gates] == [GateKind.PAUSED]
+    assert "paused" in dev_said.render()
 
 
 def test_lost_ledger_write_adopts_the_open_pr_instead_of_opening_another() -> None:
@@ -233,7 +245,7 @@ def test_nothing_new_plans_nothing() -> None:
     p3 = run(p2.ledger, T0, prs={"dev": PromotionPR(merged(pr))})
     again = run(p3.ledger, T0 + timedelta(minutes=1), discoveries=found("1.8.4"))
     assert [a for a in again.actions if a.stage == "dev"] == []
-    assert [c for c in again.changes if c.startswith("dev")] == []
+    assert [c for c in again.changes if c.subject == Subject.stage("dev")] == []
 
 
 def _many_freight(count: int, retention: Retention) -> tuple[Config, Ledger]:
@@ -270,7 +282,8 @@ def test_retention_by_age_keeps_the_newest() -> None:
     later = plan(cfg, led, obs(), T0 + timedelta(days=30), discovery_only=True)
     # 1.8.0 is too old; 1.8.1 runs in dev, 1.8.2 is in the audit log and is the newest.
     assert tags_of(later.ledger) == ["1.8.1", "1.8.2"]
-    assert any("retention pruned" in c and "1.8.0" in c for c in later.changes)
+    (pruned,) = [c for c in later.changes if c.kind is ChangeKind.PRUNED]
+    assert pruned.subject == Subject.warehouse("flask-app") and "1.8.0" in pruned.render()
 
 
 def test_default_retention_is_the_discovery_limit() -> None:

@@ -6,6 +6,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 from bot.core.decide.observations import CheckRun, HealthReport, PromotionPR, StepRun
+from bot.core.decide.outcomes import DecisionKind, GateKind
 from bot.core.decide.planner import (
     MergePromotionPR,
     Plan,
@@ -24,7 +25,7 @@ from bot.core.model import (
     VerificationStep,
     WorkflowCheck,
 )
-from sandbox.planning import CONFIG, T0, TEAMS, found, kinds, merged, obs, pr_for
+from sandbox.planning import CONFIG, T0, TEAMS, found, kinds, merged, obs, pr_for, said
 
 DEV = CONFIG.stages[0]
 STAGING = CONFIG.stages[1]
@@ -64,7 +65,10 @@ def test_steps_run_in_order_and_verify_the_freight() -> None:
     (start,) = [a for a in p.actions if isinstance(a, StartVerificationStep)]
     assert start.workflow == "smoke-tests.yml"  # no AnalysisTemplate: the workflow file
     # staging sees nothing to promote while dev verifies.
-    assert any(d.stage == "dev" and "verifying" in d.message for d in p.decisions)
+    verifying = said(p, "dev", DecisionKind.VERIFYING)
+    assert (verifying.kind, verifying.blocked) == (DecisionKind.VERIFYING, True)
+    assert [g.kind for g in verifying.gates] == [GateKind.VERIFICATION]
+    assert "verifying" in verifying.render()
     t1 = T0 + timedelta(minutes=3)
     ok = {"dev": {"smoke-tests": StepRun("smoke-tests", "succeeded", "", "http://run/1", "1")}}
     p2 = plan(cfg, p.ledger, obs(verification=ok), t1, owner="alkon")
@@ -92,7 +96,9 @@ def test_failed_step_keeps_freight_from_downstream() -> None:
     p2 = plan(cfg, p.ledger, obs(verification=bad), T0 + timedelta(hours=2), owner="alkon")
     fid = next(iter(p2.ledger.freight))
     assert "dev" not in p2.ledger.freight[fid].verified_in
-    assert any("failed" in d.message and "3 tests failed" in d.message for d in p2.decisions)
+    failed = said(p2, "dev", DecisionKind.VERIFICATION_FAILED)
+    assert (failed.kind, failed.blocked) == (DecisionKind.VERIFICATION_FAILED, True)
+    assert "failed" in failed.render() and "3 tests failed" in failed.render()
     assert not [a for a in p2.actions if a.stage == "staging"]
 
 
@@ -116,7 +122,10 @@ def test_health_must_run_the_promotions_commit() -> None:
     stale = {"dev": HealthReport(True, "Healthy, Synced", revision="0" * 40)}
     p2 = plan(cfg, p.ledger, obs(health=stale), T0, owner="alkon")
     assert "dev" not in p2.ledger.freight[fid].verified_in
-    assert any("waits for the promotion's commit" in d.message for d in p2.decisions)
+    stale_said = said(p2, "dev", DecisionKind.NOT_DEPLOYED)
+    assert stale_said.kind is DecisionKind.NOT_DEPLOYED
+    assert [g.kind for g in stale_said.gates] == [GateKind.DEPLOYED]
+    assert "waits for the promotion's commit" in stale_said.render()
     fresh = {"dev": HealthReport(True, "Healthy, Synced", revision="m" * 40)}
     p3 = plan(cfg, p2.ledger, obs(health=fresh), T0, owner="alkon")
     assert "dev" in p3.ledger.freight[fid].verified_in
@@ -166,8 +175,13 @@ def test_conditions_block_the_merge_and_say_why() -> None:
     saturday = T0 + timedelta(days=4)  # T0 is a Tuesday
     o = obs(prs={"staging": PromotionPR(pr)}, incidents={"pagerduty": ("#7 checkout down (web)",)})  # type: ignore[arg-type]
     p2 = plan(cfg, p.ledger, o, saturday, owner="alkon")
-    (d,) = [d for d in p2.decisions if d.stage == "staging"]
-    assert "BusinessHoursOnly: outside" in d.message and "#7 checkout down" in d.message
+    d = said(p2, "staging")
+    assert d.kind is DecisionKind.WAITING
+    assert [g.kind for g in d.gates if g.blocks] == [
+        GateKind.BUSINESS_HOURS,
+        GateKind.NO_ACTIVE_INCIDENTS,
+    ]
+    assert "BusinessHoursOnly: outside" in d.render() and "#7 checkout down" in d.render()
     assert not [a for a in p2.actions if isinstance(a, MergePromotionPR)]
     weekday = T0 + timedelta(hours=1)  # 11:00 on a Tuesday
     calm = obs(prs={"staging": PromotionPR(pr)}, incidents={"pagerduty": ()})  # type: ignore[arg-type]
@@ -218,4 +232,6 @@ def test_unknown_timezone_keeps_the_window_closed() -> None:
     pr = pr_for(p1, "dev", 1)
     p2 = plan(cfg, p1.ledger, obs(prs={"dev": PromotionPR(pr)}), T0, owner="alkon")
     assert not [a for a in p2.actions if isinstance(a, MergePromotionPR)]
-    assert any("unknown timezone 'Mars/Base'" in d.message for d in p2.decisions)
+    d = said(p2, "dev")
+    assert [g.kind for g in d.gates if g.blocks] == [GateKind.SCHEDULE]
+    assert "unknown timezone 'Mars/Base'" in d.render()

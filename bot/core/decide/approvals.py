@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 
+from bot.core.decide.outcomes import Failure
 from bot.core.decide.pulls import PullRequest, Review
 from bot.core.model import Approvals
 
@@ -85,9 +86,13 @@ class ApprovalResult:
         )
 
     def describe(self, rule: Approvals) -> str:
-        """One line for the PR body, the step summary and ``--dry-run``."""
+        """One line for the ``shunter/approvals`` check run: ``approvals: 1 of 2 (alice)``."""
+        return f"approvals: {self.detail(rule)}"
+
+    def detail(self, rule: Approvals) -> str:
+        """Who approved, who objects, what is missing: the approvals gate's detail."""
         who = ", ".join(self.approved_by) or "nobody yet"
-        text = f"approvals: {len(self.approved_by)} of {self.needed} ({who})"
+        text = f"{len(self.approved_by)} of {self.needed} ({who})"
         if self.changes_requested_by:
             text += f"; changes requested by {', '.join(self.changes_requested_by)}"
         if self.problems:
@@ -112,7 +117,7 @@ def count_approvals(
     pr: PullRequest,
     reviews: tuple[Review, ...],
     *,
-    teams: dict[str, frozenset[str] | str],
+    teams: dict[str, frozenset[str] | Failure],
     owner: str,
     excluded: frozenset[str],
     pushers: frozenset[str] = frozenset(),
@@ -121,8 +126,8 @@ def count_approvals(
 ) -> ApprovalResult:
     """Evaluate ``rule`` against the reviews of ``pr``.
 
-    ``teams`` maps ``org/slug`` to its members or to an error message; ``excluded`` holds
-    the logins that may never approve this promotion (author, bot, requester);
+    ``teams`` maps ``org/slug`` to its members or to the failure of their look-up;
+    ``excluded`` holds the logins that may never approve this promotion (author, bot, requester);
     ``pushers`` the logins that authored or committed a commit on the head (they never
     count either). ``permissions`` maps reviewer logins to their repository role; it is
     read only when ``rule`` names no approvers, and a reviewer missing from it does not
@@ -139,7 +144,7 @@ def count_approvals(
             members |= {m.lower() for m in got}
         else:
             problems.append(
-                f"cannot read team {t}: {got or 'not looked up'}"
+                f"cannot read team {t}: {got.detail if got is not None else 'not looked up'}"
                 " (the token needs the organization 'members: read' permission)"
             )
     anyone_with_write = not rule.approvers

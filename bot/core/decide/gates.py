@@ -1,10 +1,11 @@
 """The conditions a promotion must meet before its PR is merged, each a pure function.
 
-Every function returns ``(holds, text)``: whether the gate lets the promotion through,
-and one line saying why, which goes into the PR body's checklist, the step summary and
-``reconcile --dry-run``. Nothing here reads a clock: ``now`` is always a parameter.
-Texts contain no times that change from run to run, so an unchanged world rewrites no
-PR body.
+Every function returns a :class:`~bot.core.decide.outcomes.Gate`: its kind, whether it
+lets the promotion through, and the specifics people read in the PR body's checklist,
+the step summary and ``reconcile --dry-run``. Nothing here reads a clock: ``now`` is
+always a parameter. Details contain no times that change from run to run, so an
+unchanged world rewrites no PR body. A look-up that failed arrives as a
+:class:`~bot.core.decide.outcomes.Failure` and closes the gate.
 """
 
 from __future__ import annotations
@@ -13,9 +14,8 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta, tzinfo
 
 from bot.core.decide.observations import CheckRun, HealthReport
+from bot.core.decide.outcomes import Failure, Gate, GateKind
 from bot.core.model import Condition, Stage
-
-Gate = tuple[bool, str]
 
 DEFAULT_BUSINESS_HOURS = "0 9-17 * * MON-FRI"
 SHUNTER_CHECKS = ("shunter/approvals",)
@@ -36,12 +36,13 @@ def fmt_duration(d: timedelta) -> str:
 
 
 def window_gate(
-    name: str, cron: str, window: timedelta, now: datetime, tz: tzinfo
-) -> tuple[bool, str, datetime | None]:
+    kind: GateKind, cron: str, window: timedelta, now: datetime, tz: tzinfo
+) -> tuple[Gate, datetime | None]:
     """Is ``now`` inside a slot of ``cron`` (slots open at each cron time, for ``window``)?
 
     Scheduled runs start late, so a slot stays open for ``window`` rather than one minute.
-    Returns (open, text, when the next slot opens if closed).
+    Returns the gate of ``kind`` (a schedule or business hours) and, when it is closed,
+    when the next slot opens.
     """
     from croniter import croniter
 
@@ -49,9 +50,9 @@ def window_gate(
     # A run at exactly a slot's time is inside it (croniter's get_prev is strictly before).
     prev = croniter(cron, local + timedelta(seconds=1)).get_prev(datetime)
     if local < prev + window:
-        return True, f"{name}: inside the slot opened at {cron!r}", None
+        return Gate(kind, True, f"inside the slot opened at {cron!r}"), None
     nxt = croniter(cron, local).get_next(datetime)
-    return False, f"{name}: outside {cron!r} (slots stay open {fmt_duration(window)})", nxt
+    return Gate(kind, False, f"outside {cron!r} (slots stay open {fmt_duration(window)})"), nxt
 
 
 def healthy_for(
@@ -72,12 +73,13 @@ def healthy_for(
         elif now - since < duration:
             waiting.append(f"{s} healthy for less than {fmt_duration(duration)}")
     if waiting:
-        return False, f"HealthyFor {fmt_duration(duration)}: " + "; ".join(waiting)
-    return True, f"HealthyFor {fmt_duration(duration)}: {', '.join(stage_names)} healthy"
+        return Gate(GateKind.HEALTHY_FOR, False, f"{fmt_duration(duration)}: " + "; ".join(waiting))
+    healthy = f"{fmt_duration(duration)}: {', '.join(stage_names)} healthy"
+    return Gate(GateKind.HEALTHY_FOR, True, healthy)
 
 
 def no_active_incidents(
-    condition: Condition, incidents: Mapping[str, tuple[str, ...] | str]
+    condition: Condition, incidents: Mapping[str, tuple[str, ...] | Failure]
 ) -> Gate:
     """NoActiveIncidents: no triggered or acknowledged incident in any named integration.
 
@@ -88,23 +90,25 @@ def no_active_incidents(
         got = incidents.get(integration)
         if got is None:
             problems.append(f"{integration} was not asked")
-        elif isinstance(got, str):
-            problems.append(f"{integration} could not be asked: {got}")
+        elif isinstance(got, Failure):
+            problems.append(f"{integration} could not be asked: {got.detail}")
         elif got:
             problems.append(f"{integration}: {len(got)} active ({'; '.join(got[:3])})")
     if problems:
-        return False, "NoActiveIncidents: " + "; ".join(problems)
-    return True, "NoActiveIncidents: none active"
+        return Gate(GateKind.NO_ACTIVE_INCIDENTS, False, "; ".join(problems))
+    return Gate(GateKind.NO_ACTIVE_INCIDENTS, True, "none active")
 
 
-def security_scan(checks: tuple[CheckRun, ...] | str | None, alerts: int | str | None) -> Gate:
+def security_scan(
+    checks: tuple[CheckRun, ...] | Failure | None, alerts: int | Failure | None
+) -> Gate:
     """SecurityScanPassed: every check on the PR head completed well; no open code-scanning
     alert. Shunter's own checks do not count; a look-up that failed fails closed."""
     problems = []
     if checks is None:
         problems.append("check runs not looked up")
-    elif isinstance(checks, str):
-        problems.append(f"check runs could not be read: {checks}")
+    elif isinstance(checks, Failure):
+        problems.append(f"check runs could not be read: {checks.detail}")
     else:
         theirs = [c for c in checks if c.name not in SHUNTER_CHECKS]
         if not theirs:
@@ -116,13 +120,13 @@ def security_scan(checks: tuple[CheckRun, ...] | str | None, alerts: int | str |
                 problems.append(f"{c.name} is {c.status.replace('_', ' ')}")
             elif c.conclusion not in ("success", "neutral", "skipped"):
                 problems.append(f"{c.name} concluded {c.conclusion}")
-    if isinstance(alerts, str):
-        problems.append(f"code scanning could not be read: {alerts}")
+    if isinstance(alerts, Failure):
+        problems.append(f"code scanning could not be read: {alerts.detail}")
     elif alerts:
         problems.append(f"{alerts} open code-scanning alert(s)")
     if problems:
-        return False, "SecurityScanPassed: " + "; ".join(problems)
-    return True, "SecurityScanPassed: checks green, no open alerts"
+        return Gate(GateKind.SECURITY_SCAN, False, "; ".join(problems))
+    return Gate(GateKind.SECURITY_SCAN, True, "checks green, no open alerts")
 
 
 def upstream_of(stage: Stage) -> tuple[str, ...]:

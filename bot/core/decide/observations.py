@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import tzinfo
 from typing import Literal
 
+from bot.core.decide.outcomes import Failure
 from bot.core.decide.pulls import PullRequest, Review
 from bot.core.discover.artifacts import Artifact
 from bot.core.ledger import CachedSelection
@@ -91,15 +92,18 @@ class CheckRun:
 
 @dataclass(frozen=True)
 class Observations:
+    """Everything observed this round. A look-up that failed is a :class:`Failure` in
+    place of its value, so a gate that needs it stays closed and says why."""
+
     discoveries: dict[str, Discovery] = field(default_factory=dict)  # by warehouse
     prs: dict[str, PromotionPR] = field(default_factory=dict)  # by stage
-    teams: dict[str, frozenset[str] | str] = field(default_factory=dict)  # members, or an error
+    teams: dict[str, frozenset[str] | Failure] = field(default_factory=dict)  # org/slug: members
     bot_login: str = "shunter[bot]"
     forge: bool = True  # False: no GitHub API this run (read-only / local commands)
     health: dict[str, HealthReport] = field(default_factory=dict)  # by stage
     verification: dict[str, dict[str, StepRun]] = field(default_factory=dict)  # stage -> step
-    incidents: dict[str, tuple[str, ...] | str] = field(default_factory=dict)  # integration
-    checks: dict[str, tuple[CheckRun, ...] | str] = field(default_factory=dict)  # stage (PR head)
-    code_scanning: dict[str, int | str] = field(default_factory=dict)  # stage: open alerts
+    incidents: dict[str, tuple[str, ...] | Failure] = field(default_factory=dict)  # integration
+    checks: dict[str, tuple[CheckRun, ...] | Failure] = field(default_factory=dict)  # PR head
+    code_scanning: dict[str, int | Failure] = field(default_factory=dict)  # stage: open alerts
     timezones: dict[str, tzinfo] = field(default_factory=dict)  # IANA name -> zone
     pushed: dict[str, tuple[str, str]] = field(default_factory=dict)  # stage: (freight, commit)

@@ -5,8 +5,9 @@ what the world should look like and which actions get it there. The reconcile lo
 applies the actions, observes again and plans again until nothing is left to do, so each
 plan only has to take the next step: open a promotion PR, merge it, record a merge.
 
-Every stage gets a ``Decision`` saying, in words, what it is waiting for; those lines go
-to the PR body, the step summary and ``reconcile --dry-run``.
+Every stage and warehouse gets a typed ``Decision`` saying what it does or waits for,
+and every change to the ledger is a typed ``Change`` (``bot.core.decide.outcomes``);
+the PR body, the step summary and ``reconcile --dry-run`` render them.
 """
 
 from __future__ import annotations
@@ -19,6 +20,15 @@ from bot.core.decide import gates as g
 from bot.core.decide.approvals import ApprovalResult, count_approvals
 from bot.core.decide.gates import fmt_duration
 from bot.core.decide.observations import Observations, PromotionPR
+from bot.core.decide.outcomes import (
+    Change,
+    ChangeKind,
+    Decision,
+    DecisionKind,
+    Gate,
+    GateKind,
+    Subject,
+)
 from bot.core.discover.freight import Freight, make_freight
 from bot.core.ledger import (
     FreightRecord,
@@ -127,22 +137,32 @@ Action = (
 )
 
 
-@dataclass(frozen=True)
-class Decision:
-    stage: str  # or "warehouse/<name>"
-    message: str
-    blocked: bool = False
-
-
 @dataclass
 class Plan:
+    """The ledger after this step, the actions that get the world there, and why."""
+
     ledger: Ledger
     actions: list[Action] = field(default_factory=list)
     decisions: list[Decision] = field(default_factory=list)
-    changes: list[str] = field(default_factory=list)  # what changed in the ledger, for the commit
+    changes: list[Change] = field(default_factory=list)  # what changed in the ledger
 
-    def say(self, stage: str, message: str, *, blocked: bool = False) -> None:
-        self.decisions.append(Decision(stage, message, blocked))
+    def say(
+        self,
+        subject: Subject,
+        kind: DecisionKind,
+        *,
+        blocked: bool = False,
+        freight: str = "",
+        pr: int | None = None,
+        gates: tuple[Gate, ...] = (),
+        detail: str = "",
+    ) -> None:
+        """Record what ``subject`` does or waits for after this plan."""
+        self.decisions.append(Decision(subject, kind, blocked, freight, pr, gates, detail))
+
+    def changed(self, change: Change) -> None:
+        """Record one change to the ledger."""
+        self.changes.append(change)
 
 
 # --------------------------------------------------------------------------- entry
@@ -226,7 +246,7 @@ def _retain(config: Config, p: Plan, now: datetime) -> None:
         if pruned:
             names = ", ".join(_label(f) for f in pruned[:3])
             more = f" and {len(pruned) - 3} more" if len(pruned) > 3 else ""
-            p.changes.append(f"{wh.name}: retention pruned {names}{more}")
+            p.changed(Change(Subject.warehouse(wh.name), ChangeKind.PRUNED, detail=names + more))
 
 
 # --------------------------------------------------------------------------- discovery
@@ -237,7 +257,7 @@ def _discover(warehouse: str, p: Plan, obs: Observations, now: datetime) -> None
     if disc is None:
         return
     rec = p.ledger.warehouse(warehouse)
-    where = f"warehouse/{warehouse}"
+    where = Subject.warehouse(warehouse)
     # Discovery cache: entries of subscriptions no longer configured go, a failed
     # subscription keeps its old entry. A changed selection or selector is a change (a
     # commit); a new ETag or checkedAt alone is not, so an idle run writes nothing, and
@@ -262,19 +282,19 @@ def _discover(warehouse: str, p: Plan, obs: Observations, now: datetime) -> None
             rec.validators[s.cache_key] = dict(s.validators)
     rec.validators = {k: v for k, v in rec.validators.items() if k in keys}
     if moved:
-        p.changes.append(f"{warehouse}: discovery cache updated for {', '.join(moved)}")
+        p.changed(Change(where, ChangeKind.DISCOVERY_CACHE, detail=", ".join(moved)))
     if disc.error:
         if rec.error != disc.error:
             rec.error = disc.error
-            p.changes.append(f"{warehouse}: discovery failed: {disc.error}")
-        p.say(where, f"discovery failed, freight unchanged: {disc.error}", blocked=True)
+            p.changed(Change(where, ChangeKind.DISCOVERY_FAILED, detail=disc.error))
+        p.say(where, DecisionKind.DISCOVERY_FAILED, blocked=True, detail=disc.error)
         return
     if rec.error is not None:
         rec.error = None
-        p.changes.append(f"{warehouse}: discovery works again")
+        p.changed(Change(where, ChangeKind.DISCOVERY_RECOVERED))
     empty = [s.label for s in disc.subscriptions if not s.artifacts]
     if empty:
-        p.say(where, f"no freight: nothing matches {', '.join(empty)}", blocked=True)
+        p.say(where, DecisionKind.NO_MATCH, blocked=True, detail=", ".join(empty))
         return
     from bot.core.discover.artifacts import Chart, Commit, Image
 
@@ -289,12 +309,12 @@ def _discover(warehouse: str, p: Plan, obs: Observations, now: datetime) -> None
         taken_aliases=taken,
     )
     if f.name in p.ledger.freight:
-        p.say(where, f"up to date: newest freight is {_label(p.ledger.freight[f.name].freight)}")
+        p.say(where, DecisionKind.UP_TO_DATE, freight=_label(p.ledger.freight[f.name].freight))
         return
     p.ledger.freight[f.name] = FreightRecord(freight=f)
     rec.last_freight_at = now
-    p.changes.append(f"{warehouse}: new freight {_label(f)}")
-    p.say(where, f"new freight {_label(f)}")
+    p.changed(Change(where, ChangeKind.FREIGHT_DISCOVERED, freight=_label(f)))
+    p.say(where, DecisionKind.NEW_FREIGHT, freight=_label(f))
 
 
 def _alias(p: Plan, name: str) -> str:
@@ -348,6 +368,7 @@ def _stage(
     rec = led.stage(stage.name)
     policy = stage.promotion_policy
     name = stage.name
+    me = Subject.stage(name)
 
     _sync_open_promotion(stage, rec, p, obs, now)
     _health(stage, rec, p, obs, now)
@@ -358,7 +379,9 @@ def _stage(
     if rec.pause is not None:
         paused_by = f"paused by {rec.pause.by}: {rec.pause.reason}"
     if paused_by:
-        p.say(name, f"paused ({paused_by}); no promotion opens or merges", blocked=True)
+        p.say(
+            me, DecisionKind.PAUSED, blocked=True, gates=(Gate(GateKind.PAUSED, False, paused_by),)
+        )
         return
 
     current = (
@@ -369,22 +392,16 @@ def _stage(
     if rec.request is not None:
         req = rec.request
         if req.freight not in led.freight:
-            p.say(
-                name, f"requested freight {req.freight} is unknown; request dropped", blocked=True
-            )
+            p.say(me, DecisionKind.REQUEST_DROPPED, blocked=True, freight=req.freight)
             rec.request = None
-            p.changes.append(f"{name}: dropped request for unknown freight {req.freight}")
+            p.changed(Change(me, ChangeKind.REQUEST_DROPPED, freight=req.freight))
             return
         desired = led.freight[req.freight].freight
         kind, by, reason = req.kind, req.by, req.reason
     else:
         if rec.hold is not None:
-            p.say(
-                name,
-                f"auto-promotion held since {rec.hold.by}'s {rec.hold.reason!r}; "
-                f"release it with `shunter release-hold {name}`",
-                blocked=True,
-            )
+            hold = Gate(GateKind.HOLD, False, f"{rec.hold.by}'s {rec.hold.reason!r}")
+            p.say(me, DecisionKind.HELD, blocked=True, gates=(hold,))
             if rec.promotion is None:
                 return
         available = _available(config, stage, led)
@@ -398,7 +415,7 @@ def _stage(
         if not candidates:
             if rec.promotion is None:
                 if current is None:
-                    p.say(name, "no freight available yet", blocked=True)
+                    p.say(me, DecisionKind.NO_FREIGHT, blocked=True)
                 return
             desired = led.freight[rec.promotion.freight].freight
             kind = rec.promotion.kind
@@ -406,7 +423,7 @@ def _stage(
         else:
             newest = candidates[0]
             if not _newer(newest, current):
-                p.say(name, f"up to date: runs {_label(current)}" if current else "up to date")
+                p.say(me, DecisionKind.UP_TO_DATE, freight=_label(current) if current else "")
                 if rec.promotion is None:
                     return
                 newest = led.freight[rec.promotion.freight].freight
@@ -416,11 +433,18 @@ def _stage(
                 since = available.get(desired.name, now)
                 ready_at = since + policy.auto_promotion_delay
                 if ready_at > now:
-                    p.say(
-                        name,
-                        f"{desired.summary()} waits {fmt_duration(ready_at - now)} more for "
+                    delay = Gate(
+                        GateKind.DELAY,
+                        False,
+                        f"{fmt_duration(ready_at - now)} more for "
                         f"autoPromotionDelay {fmt_duration(policy.auto_promotion_delay)}",
+                    )
+                    p.say(
+                        me,
+                        DecisionKind.SOAKING,
                         blocked=True,
+                        freight=desired.summary(),
+                        gates=(delay,),
                     )
                     return
 
@@ -454,9 +478,10 @@ def _sync_open_promotion(
     if pr_rec is None or seen is None:
         return
     pr = seen.pr
+    me = Subject.stage(stage.name)
     if pr_rec.pr is None or pr_rec.pr != pr.number:
         pr_rec.pr, pr_rec.url = pr.number, pr.url
-        p.changes.append(f"{stage.name}: promotion PR #{pr.number} opened")
+        p.changed(Change(me, ChangeKind.PR_OPENED, pr=pr.number))
     if pr.merged:
         _record_merge(stage, rec, pr_rec, seen, p, now)
     elif pr.state == "closed":
@@ -465,7 +490,7 @@ def _sync_open_promotion(
             f.rejected_for[stage.name] = f"PR #{pr.number} closed without merging"
         _audit(p, stage.name, pr_rec, "Rejected", at=pr.closed_at or now, commit=None)
         rec.promotion = None
-        p.changes.append(f"{stage.name}: PR #{pr.number} closed without merging")
+        p.changed(Change(me, ChangeKind.REJECTED, pr=pr.number))
     elif pr.head_sha != pr_rec.head_sha:
         pr_rec.head_sha = pr.head_sha
 
@@ -473,14 +498,6 @@ def _sync_open_promotion(
 def is_direct(stage: Stage) -> bool:
     """True when the stage's updates are pushed straight to the branch (no pull request)."""
     return bool(stage.git_repo_updates) and not any(u.pull_request for u in stage.git_repo_updates)
-
-
-_VERBS = {
-    "auto": "promotes",
-    "manual": "proposes",
-    "emergency": "emergency-promotes",
-    "rollback": "rolls back to",
-}
 
 
 def _drive_direct(
@@ -502,6 +519,7 @@ def _drive_direct(
     config) and a manual stage moves only by ``shunter promote``.
     """
     name = stage.name
+    me = Subject.stage(name)
     if rec.promotion is None or rec.promotion.freight != desired.name:
         if rec.promotion is not None:
             _audit(p, name, rec.promotion, "Superseded", at=now, commit=None)
@@ -509,18 +527,28 @@ def _drive_direct(
             freight=desired.name, kind=kind, by=by, reason=reason, started_at=now
         )
         rec.request = None
-        p.changes.append(f"{name}: {_VERBS[kind]} {_label(desired)} (direct push)")
+        p.changed(
+            Change(
+                me,
+                ChangeKind.PROMOTION_STARTED,
+                freight=_label(desired),
+                promotion=kind,
+                direct=True,
+            )
+        )
     open_ = rec.promotion
     gates, _ = _gates(stage, open_, None, obs, owner, p.ledger, now)
-    fixed: list[tuple[bool, str]] = []
-    for ok, text in gates:
-        if text.startswith("approvals:"):
-            fixed.append((False, "approvals need a pull request: drop pullRequest: false"))
-        elif text.startswith("autoPromotionEnabled is false"):
-            fixed.append((False, f"autoPromotionEnabled is false: `shunter promote` moves {name}"))
-        elif not text.startswith("not counted"):
-            fixed.append((ok, text))
-    if all(ok for ok, _ in fixed):
+    fixed: list[Gate] = []
+    for gate in gates:
+        if gate.kind is GateKind.APPROVALS:
+            fixed.append(
+                Gate(GateKind.APPROVALS, False, "need a pull request: drop pullRequest: false")
+            )
+        elif gate.kind is GateKind.AUTO_PROMOTION and gate.blocks:
+            fixed.append(Gate(GateKind.AUTO_PROMOTION, False, f"`shunter promote` moves {name}"))
+        elif gate.kind is not GateKind.NOT_COUNTED:
+            fixed.append(gate)
+    if not any(g.blocks for g in fixed):
         p.actions.append(
             PushPromotion(
                 stage=name,
@@ -528,10 +556,9 @@ def _drive_direct(
                 commit_message=_commit_message(stage, desired, current, open_.by),
             )
         )
-        p.say(name, f"pushing {_label(desired)}")
+        p.say(me, DecisionKind.PUSHING, freight=_label(desired))
     else:
-        waiting = "; ".join(text for ok, text in fixed if not ok)
-        p.say(name, f"{_label(desired)} waits: {waiting}", blocked=True)
+        p.say(me, DecisionKind.WAITING, blocked=True, freight=_label(desired), gates=tuple(fixed))
 
 
 def _record_merge(
@@ -552,6 +579,7 @@ def _record_merge(
         commit=pr.merge_commit_sha,
         merged_by=pr.merged_by or pr_rec.by,
         how=f"PR #{pr.number}, merged by {pr.merged_by or pr_rec.by}",
+        pr=pr.number,
     )
 
 
@@ -565,6 +593,7 @@ def _record_success(
     commit: str | None,
     merged_by: str,
     how: str,
+    pr: int | None = None,
 ) -> None:
     """The stage now runs ``pr_rec.freight``: history, verification, holds, audit log."""
     led = p.ledger
@@ -594,7 +623,17 @@ def _record_success(
     rec.promotion = None
     rec.request = None
     label = _label(fr.freight) if fr else pr_rec.freight
-    p.changes.append(f"{stage.name}: promoted {label} ({how})")
+    p.changed(
+        Change(
+            Subject.stage(stage.name),
+            ChangeKind.PROMOTED,
+            freight=label,
+            by=record_by,
+            pr=pr,
+            promotion=pr_rec.kind,
+            detail=how,
+        )
+    )
 
 
 def _audit(
@@ -644,6 +683,7 @@ def _drive(
         _drive_direct(stage, rec, desired, current, kind, by, reason, p, obs, now, owner)
         return
     name = stage.name
+    me = Subject.stage(name)
     policy = stage.promotion_policy
     open_ = rec.promotion
     seen = obs.prs.get(name)
@@ -651,8 +691,14 @@ def _drive(
     if open_ is not None and open_.freight != desired.name:
         # A newer candidate replaces the open one: the same PR is rewritten.
         _audit(p, name, open_, "Superseded", at=now, commit=None)
-        p.changes.append(
-            f"{name}: {_label(desired)} supersedes {_alias(p, open_.freight)} in PR #{open_.pr}"
+        p.changed(
+            Change(
+                me,
+                ChangeKind.SUPERSEDED,
+                freight=_label(desired),
+                pr=open_.pr,
+                detail=_alias(p, open_.freight),
+            )
         )
         rec.promotion = OpenPromotion(
             freight=desired.name,
@@ -671,7 +717,7 @@ def _drive(
             freight=desired.name, kind=kind, by=by, reason=reason, started_at=now
         )
         rec.request = None
-        p.changes.append(f"{name}: {_VERBS[kind]} {_label(desired)}")
+        p.changed(Change(me, ChangeKind.PROMOTION_STARTED, freight=_label(desired), promotion=kind))
         _emit_open(stage, rec, desired, current, p, obs, owner, now, pr=None)
         return
     if rec.request is not None and rec.request.freight == open_.freight:
@@ -681,7 +727,7 @@ def _drive(
             # The PR should exist but GitHub did not show it: open it (idempotently).
             _emit_open(stage, rec, desired, current, p, obs, owner, now, pr=None)
         else:
-            p.say(name, f"promotion of {_label(desired)} is under way (PR #{open_.pr})")
+            p.say(me, DecisionKind.UNDER_WAY, freight=_label(desired), pr=open_.pr)
         return
 
     # ---- the PR is open on GitHub: evaluate the merge gates.
@@ -699,7 +745,7 @@ def _drive(
         fr.rejected_for[name] = f"approvals timed out after {fmt_duration(approvals.timeout)}"
         _audit(p, name, open_, "Expired", at=now, commit=None)
         rec.promotion = None
-        p.changes.append(f"{name}: PR #{pr.number} expired waiting for approvals")
+        p.changed(Change(me, ChangeKind.EXPIRED, pr=pr.number))
         p.actions.append(
             ClosePromotionPR(
                 stage=name,
@@ -712,11 +758,11 @@ def _drive(
                 ),
             )
         )
-        p.say(name, f"PR #{pr.number} expired waiting for approvals", blocked=True)
+        p.say(me, DecisionKind.EXPIRED, blocked=True, pr=pr.number)
         return
 
     title, body = _texts(stage, desired, current, open_, gates)
-    ready = all(ok for ok, _ in gates)
+    ready = not any(g.blocks for g in gates)
     if result is not None and approvals is not None:
         _publish_approvals_check(stage, pr.head_sha, result, approvals, obs, p)
     if (title, body) != (pr.title, pr.body) and not ready:
@@ -733,13 +779,12 @@ def _drive(
                 message=rest.strip("\n"),
             )
         )
-        p.say(name, f"merging PR #{pr.number}: {_label(desired)}")
+        p.say(me, DecisionKind.MERGING, freight=_label(desired), pr=pr.number)
     else:
-        waiting = "; ".join(text for ok, text in gates if not ok)
-        ignored = [text for ok, text in gates if ok and text.startswith("not counted")]
-        if ignored:
-            waiting += " (" + "; ".join(ignored) + ")"
-        p.say(name, f"PR #{pr.number} ({_label(desired)}) waits: {waiting}", blocked=True)
+        why = tuple(g for g in gates if g.blocks or g.kind is GateKind.NOT_COUNTED)
+        p.say(
+            me, DecisionKind.WAITING, blocked=True, freight=_label(desired), pr=pr.number, gates=why
+        )
 
 
 def _gates(
@@ -750,14 +795,14 @@ def _gates(
     owner: str,
     led: Ledger,
     now: datetime,
-) -> tuple[list[tuple[bool, str]], ApprovalResult | None]:
-    """The merge gates of the stage's open promotion, each (holds?, what it says).
+) -> tuple[list[Gate], ApprovalResult | None]:
+    """The merge gates of the stage's open promotion.
 
     Emergency promotions and rollbacks skip approvals and conditions (a person with the
     configured permission asked, with a reason); a pause still stops them.
     """
     policy = stage.promotion_policy
-    gates: list[tuple[bool, str]] = []
+    gates: list[Gate] = []
     emergency = open_.kind in ("emergency", "rollback")
     approvals = policy.approvals
     result: ApprovalResult | None = None
@@ -773,16 +818,17 @@ def _gates(
                 owner=owner,
                 excluded=frozenset({seen.pr.author, obs.bot_login, open_.by}),
             )
-        gates.append((result.satisfied, result.describe(approvals)))
-        gates += [(True, f"not counted: {text}") for text in result.ignored]
+        gates.append(Gate(GateKind.APPROVALS, result.satisfied, result.detail(approvals)))
+        gates += [Gate(GateKind.NOT_COUNTED, True, text) for text in result.ignored]
     if emergency:
-        gates.append((True, f"{open_.kind} promotion by {open_.by}: {open_.reason}"))
+        detail = f"{open_.kind} promotion by {open_.by}: {open_.reason}"
+        gates.append(Gate(GateKind.EMERGENCY, True, detail))
         return gates, result
     gates += _conditions(stage, open_.freight, obs, led, now)
     if not policy.auto_promotion_enabled and (approvals is None or not approvals.required):
-        gates.append((False, "autoPromotionEnabled is false: a person merges this PR"))
+        gates.append(Gate(GateKind.AUTO_PROMOTION, False, "a person merges this PR"))
     elif policy.auto_promotion_enabled:
-        gates.append((True, "autoPromotionEnabled"))
+        gates.append(Gate(GateKind.AUTO_PROMOTION, True))
     return gates, result
 
 
@@ -794,22 +840,22 @@ def _tz(obs: Observations, name: str | None) -> tzinfo | None:
 
 
 def _window(
-    label: str, cron: str, window: timedelta, now: datetime, obs: Observations, tz: str | None
-) -> tuple[bool, str]:
+    kind: GateKind, cron: str, window: timedelta, now: datetime, obs: Observations, tz: str | None
+) -> Gate:
     zone = _tz(obs, tz)
     if zone is None:
         # A misspelt zone must not silently become UTC: the gate stays closed.
-        return False, f"{label}: unknown timezone {tz!r} (write an IANA name like Europe/Berlin)"
-    ok, text, _ = g.window_gate(label, cron, window, now, zone)
-    return ok, text
+        return Gate(kind, False, f"unknown timezone {tz!r} (write an IANA name like Europe/Berlin)")
+    gate, _ = g.window_gate(kind, cron, window, now, zone)
+    return gate
 
 
 def _conditions(
     stage: Stage, freight: str, obs: Observations, led: Ledger, now: datetime
-) -> list[tuple[bool, str]]:
+) -> list[Gate]:
     """The stage's ``conditions`` and ``schedule``, evaluated now."""
     policy = stage.promotion_policy
-    out: list[tuple[bool, str]] = []
+    out: list[Gate] = []
     upstream = g.upstream_of(stage)
     for c in policy.conditions:
         if c.type == "HealthyFor":
@@ -819,7 +865,7 @@ def _conditions(
         elif c.type == "BusinessHoursOnly":
             out.append(
                 _window(
-                    "BusinessHoursOnly",
+                    GateKind.BUSINESS_HOURS,
                     c.schedule or g.DEFAULT_BUSINESS_HOURS,
                     c.window or timedelta(hours=1),
                     now,
@@ -831,16 +877,17 @@ def _conditions(
             rec = led.freight.get(freight)
             missing = [u for u in upstream if rec is None or u not in rec.verified_in]
             want = c.status.lower() != "false"
+            vp = GateKind.VERIFICATION_PASSED
             if not want:
-                out.append((True, "VerificationPassed: not required (status False)"))
+                out.append(Gate(vp, True, "not required (status False)"))
             elif missing:
-                out.append((False, f"VerificationPassed: not verified in {', '.join(missing)}"))
+                out.append(Gate(vp, False, f"not verified in {', '.join(missing)}"))
             else:
                 where = ", ".join(upstream) or "no upstream stage"
-                out.append((True, f"VerificationPassed: verified in {where}"))
+                out.append(Gate(vp, True, f"verified in {where}"))
         elif c.type == "SecurityScanPassed":
             if c.status.lower() == "false":
-                out.append((True, "SecurityScanPassed: not required (status False)"))
+                out.append(Gate(GateKind.SECURITY_SCAN, True, "not required (status False)"))
             else:
                 out.append(
                     g.security_scan(obs.checks.get(stage.name), obs.code_scanning.get(stage.name))
@@ -849,7 +896,14 @@ def _conditions(
             out.append(g.no_active_incidents(c, obs.incidents))
     if policy.schedule:
         out.append(
-            _window("schedule", policy.schedule, policy.schedule_window, now, obs, policy.timezone)
+            _window(
+                GateKind.SCHEDULE,
+                policy.schedule,
+                policy.schedule_window,
+                now,
+                obs,
+                policy.timezone,
+            )
         )
     return out
 
@@ -859,7 +913,7 @@ def _texts(
     freight: Freight,
     current: Freight | None,
     open_: OpenPromotion,
-    gates: list[tuple[bool, str]],
+    gates: list[Gate],
 ) -> tuple[str, str]:
     marker = promo.Marker(
         stage=stage.name, freight=freight.name, kind=open_.kind, by=open_.by, reason=open_.reason
@@ -910,7 +964,7 @@ def _emit_open(
             team_reviewers=teams,
         )
     )
-    p.say(stage.name, f"opening promotion of {_label(desired)}")
+    p.say(Subject.stage(stage.name), DecisionKind.OPENING, freight=_label(desired))
 
 
 # --------------------------------------------------------------------------- health
@@ -921,12 +975,13 @@ def _health(stage: Stage, rec: StageRecord, p: Plan, obs: Observations, now: dat
     report = obs.health.get(stage.name)
     if report is None:
         return
+    me = Subject.stage(stage.name)
     if report.healthy and rec.healthy_since is None:
         rec.healthy_since = now
-        p.changes.append(f"{stage.name}: healthy ({report.message})")
+        p.changed(Change(me, ChangeKind.HEALTHY, detail=report.message))
     elif not report.healthy and rec.healthy_since is not None:
         rec.healthy_since = None
-        p.changes.append(f"{stage.name}: unhealthy ({report.message})")
+        p.changed(Change(me, ChangeKind.UNHEALTHY, detail=report.message))
     if rec.health != report.message:
         rec.health = report.message
 
@@ -957,6 +1012,7 @@ def _verify(
     if v is None or v.result is not None:
         return
     name = stage.name
+    me = Subject.stage(name)
     fr = p.ledger.freight.get(v.freight)
     if fr is None or rec.current_freight != v.freight:
         rec.verification = None  # another promotion replaced the freight under verification
@@ -971,12 +1027,12 @@ def _verify(
         if run is not None and (run.state, run.url, run.run_id) != (st.state, st.url, st.run_id):
             st.state, st.url, st.run_id, st.message = run.state, run.url, run.run_id, run.message
             if run.state in ("succeeded", "failed"):
-                p.changes.append(f"{name}: verification step {step.name} {run.state}")
+                p.changed(Change(me, ChangeKind.STEP_FINISHED, step=step.name, detail=run.state))
         template = _template_for(config, step)
         timeout = template.timeout if template else timedelta(minutes=30)
         if st.state in ("running", "pending") and st.started_at and now - st.started_at > timeout:
             st.state, st.message = "failed", f"timed out after {fmt_duration(timeout)}"
-            p.changes.append(f"{name}: verification step {step.name} timed out")
+            p.changed(Change(me, ChangeKind.STEP_TIMED_OUT, step=step.name))
     parallel = bool(stage.verification and stage.verification.parallel)
     for i, step in enumerate(steps):
         if step.name in v.steps:
@@ -1006,39 +1062,69 @@ def _verify(
                 inputs=inputs,
             )
         )
-        p.changes.append(f"{name}: verification step {step.name} started for {_label(fr.freight)}")
+        p.changed(Change(me, ChangeKind.STEP_STARTED, freight=_label(fr.freight), step=step.name))
         if not parallel:
             break
     failed = [(n, st) for n, st in v.steps.items() if st.state == "failed"]
     if failed:
         v.result = "failed"
         why = "; ".join(f"{n}: {st.message or 'failed'}" for n, st in failed)
-        p.changes.append(f"{name}: verification of {_label(fr.freight)} failed ({why})")
-        p.say(name, f"verification of {_label(fr.freight)} failed: {why}", blocked=True)
+        label = _label(fr.freight)
+        p.changed(Change(me, ChangeKind.VERIFICATION_FAILED, freight=label, detail=why))
+        failed_gate = Gate(GateKind.VERIFICATION, False, f"failed: {why}")
+        p.say(
+            me,
+            DecisionKind.VERIFICATION_FAILED,
+            blocked=True,
+            freight=label,
+            gates=(failed_gate,),
+            detail=why,
+        )
         return
     done = all(v.steps.get(s.name) and v.steps[s.name].state == "succeeded" for s in steps)
     if not done:
-        running = [n for n, st in v.steps.items() if st.state != "succeeded"]
-        p.say(name, f"verifying {_label(fr.freight)}: {', '.join(running)} running", blocked=True)
+        running = ", ".join(n for n, st in v.steps.items() if st.state != "succeeded")
+        verifying = Gate(GateKind.VERIFICATION, False, f"{running} running")
+        p.say(
+            me,
+            DecisionKind.VERIFYING,
+            blocked=True,
+            freight=_label(fr.freight),
+            gates=(verifying,),
+            detail=running,
+        )
         return
     if stage.health is not None:
         report = obs.health.get(name)
         merged = _merge_commit(p.ledger, name, v.freight)
         if report is None or not report.healthy:
             why = report.message if report else "health not reported yet"
-            p.say(name, f"{_label(fr.freight)} waits to be healthy: {why}", blocked=True)
+            health = Gate(GateKind.HEALTH, False, why)
+            p.say(
+                me,
+                DecisionKind.UNHEALTHY,
+                blocked=True,
+                freight=_label(fr.freight),
+                gates=(health,),
+            )
             return
         if report.revision and merged and report.revision != merged:
+            deployed = Gate(
+                GateKind.DEPLOYED,
+                False,
+                f"{merged[:7]} to be deployed (the stage runs {report.revision[:7]})",
+            )
             p.say(
-                name,
-                f"{_label(fr.freight)} waits for the promotion's commit {merged[:7]} to be"
-                f" deployed (the stage runs {report.revision[:7]})",
+                me,
+                DecisionKind.NOT_DEPLOYED,
                 blocked=True,
+                freight=_label(fr.freight),
+                gates=(deployed,),
             )
             return
     v.result = "succeeded"
     fr.verified_in.setdefault(name, now)
-    p.changes.append(f"{name}: {_label(fr.freight)} verified")
+    p.changed(Change(me, ChangeKind.VERIFIED, freight=_label(fr.freight)))
 
 
 def _merge_commit(led: Ledger, stage: str, freight: str) -> str | None:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from bot.core.decide.outcomes import Gate
 from bot.core.discover.freight import Freight
 from bot.core.ledger import PromotionKind
 from bot.core.model import GitRepoUpdate, Stage
@@ -80,7 +81,7 @@ def body(
     marker: Marker,
     freight: Freight,
     current: Freight | None,
-    gates: list[tuple[bool, str]],
+    gates: Sequence[Gate],
 ) -> str:
     """The PR body: what moves where, and a checklist of the gates (kept current)."""
     lines = [
@@ -105,7 +106,7 @@ def body(
         lines.append(f"| Reason | {_md(marker.reason)} |")
     if gates:
         lines += ["", "### Gates", ""]
-        lines += [f"- [{'x' if ok else ' '}] {_md(text)}" for ok, text in gates]
+        lines += [f"- [{' ' if g.blocks else 'x'}] {_md(g.render())}" for g in gates]
     lines += [
         "",
         "<sub>Opened by Shunter. Merging this PR by hand is recorded as a promotion;"

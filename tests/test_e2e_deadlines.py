@@ -16,12 +16,16 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import requests
 
 from bot.cli import main
+from bot.commands._wiring import _deadline
+from bot.core.model import Config, Settings
+from bot.errors import ConfigError
 from sandbox.registry import LocalRegistry, push_image
 from sandbox.world import EXAMPLE, SandboxWorld
 
@@ -190,3 +194,26 @@ def test_202_subscriptions_on_one_host_all_get_freight_within_two_runs(
         assert wanted <= set(_freight_by_warehouse(w)), sorted(
             wanted - set(_freight_by_warehouse(w))
         )
+
+
+# --------------------------------------------------------------------------- the setting
+
+
+@pytest.mark.parametrize(
+    ("configured", "given", "seconds"),
+    [(timedelta(minutes=10), "", 600.0), (timedelta(minutes=3), "", 180.0), (None, "90s", 90.0)],
+)
+def test_the_deadline_comes_from_the_input_or_the_project(
+    configured: timedelta | None, given: str, seconds: float
+) -> None:
+    settings = Settings(deadline=configured) if configured is not None else Settings()
+    deadline = _deadline(
+        Config(warehouses=(), stages=(), settings=settings), {"SHUNTER_DEADLINE": given}
+    )
+    assert seconds - 5 < deadline.remaining() <= seconds
+
+
+@pytest.mark.parametrize("given", ["soon", "-5m", "0s"])
+def test_a_deadline_input_that_is_not_a_positive_duration_is_a_usage_error(given: str) -> None:
+    with pytest.raises(ConfigError):
+        _deadline(Config(warehouses=(), stages=()), {"SHUNTER_DEADLINE": given})

@@ -26,6 +26,7 @@ from bot.adapters.registry import (
 from bot.core.discover.versions import select_tags
 from bot.core.model import ImageSubscription
 from bot.errors import PermanentError, TransientError
+from bot.ports import Deadline
 from sandbox.fixtures.registry import REGISTRY_USER
 from sandbox.loopback import send_json
 from sandbox.registry import LocalRegistry, push_image, write_oci_layout
@@ -357,6 +358,27 @@ def test_network_failures_are_transient(error: Exception, kind: HttpErrorKind) -
     with pytest.raises(TransientError) as info:
         fast().list_tags("ghcr.io/alkon/flask-app")
     assert getattr(info.value, "kind", None) is kind
+
+
+@pytest.mark.parametrize(("wait", "asked_again"), [("3600", False), ("5", True)])
+@responses.activate
+def test_a_retry_after_longer_than_the_run_has_left_stops_asking_that_host(
+    wait: str, asked_again: bool
+) -> None:
+    responses.get(TAGS_URL, status=429, headers={"Retry-After": wait})
+    other = responses.get("https://ghcr.io/v2/alkon/worker/tags/list", json={"tags": ["1"]})
+    registry = fast(deadline=Deadline(60.0))
+    with pytest.raises(TransientError) as first:
+        registry.list_tags("ghcr.io/alkon/flask-app")
+    assert getattr(first.value, "kind", None) is HttpErrorKind.RATE_LIMITED
+    assert first.value.retry_after == float(wait)
+    if asked_again:
+        assert registry.list_tags("ghcr.io/alkon/worker") == ["1"]
+    else:
+        with pytest.raises(TransientError) as second:
+            registry.list_tags("ghcr.io/alkon/worker")
+        assert getattr(second.value, "kind", None) is HttpErrorKind.RATE_LIMITED
+    assert other.call_count == (1 if asked_again else 0)
 
 
 @responses.activate

@@ -42,7 +42,7 @@ from bot.core.decide.pulls import (
     ReviewState,
 )
 from bot.errors import ConflictError, PermanentError, ShunterError, TransientError
-from bot.ports import HttpErrorKind, http_error
+from bot.ports import Deadline, HttpErrorKind, http_error
 
 if TYPE_CHECKING:
     from github.GithubException import GithubException
@@ -89,6 +89,7 @@ class GitHubForge:
         max_retry_wait: float = 60.0,
         backoff: float = 1.0,
         throttle: bool | None = None,
+        deadline: Deadline | None = None,
     ) -> None:
         from github import Auth, Github
 
@@ -118,6 +119,10 @@ class GitHubForge:
         )
         self._repo: Repository = self._gh.get_repo(repository)
         self._login: str | None = None
+        # After GitHub asks to be left alone for longer than the run has left, nothing
+        # more is asked this run: the error that said so is raised again at once.
+        self._deadline = deadline
+        self._given_up: ShunterError | None = None
 
     # ----------------------------------------------------------------- identity
 
@@ -582,12 +587,16 @@ class GitHubForge:
         import requests
         from github.GithubException import GithubException
 
+        if self._given_up is not None:
+            raise self._given_up
         try:
             yield
         except ShunterError as err:
             self._reraise_scrubbed(err)
         except GithubException as err:
-            raise self._from_github(err, action, permission, what) from None
+            error = self._from_github(err, action, permission, what)
+            self._give_up_if_too_long(error)
+            raise error from None
         except requests.exceptions.Timeout:
             raise http_error(
                 HttpErrorKind.TIMED_OUT,
@@ -606,6 +615,18 @@ class GitHubForge:
                 f"GitHub answered with an unreadable body while trying to {action} "
                 f"in {self.repository}"
             ) from None
+
+    def _give_up_if_too_long(self, error: ShunterError) -> None:
+        wait = error.retry_after if isinstance(error, TransientError) else None
+        left = self._deadline.remaining() if self._deadline is not None else None
+        if wait is None or left is None or wait <= left:
+            return
+        self._given_up = http_error(
+            HttpErrorKind.RATE_LIMITED,
+            f"GitHub asked to be left alone for {wait:.0f}s, longer than this run has left "
+            f"({left:.0f}s); not asking GitHub again this run",
+            retry_after=wait,
+        )
 
     def _reraise_scrubbed(self, err: ShunterError) -> NoReturn:
         if self._token and self._token in str(err):

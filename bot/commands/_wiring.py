@@ -75,7 +75,7 @@ def _world(ctx: RunContext, config: Config, *, forge: bool, registry: bool = Tru
         cache = Path(env.get("RUNNER_TEMP") or tempfile.gettempdir()) / "shunter-git"
         w.git_source = GitSource(cache, deadline=asking)
     if forge:
-        w.forge = _forge(ctx)
+        w.forge = _forge(ctx, deadline=w.deadline)
     _gate_providers(w, config, ctx.env or {})
     return w
 
@@ -154,7 +154,7 @@ def _registry_credentials(config: Config, env: Mapping[str, str]) -> Any:
     return lookup
 
 
-def _forge(ctx: RunContext) -> Any:
+def _forge(ctx: RunContext, *, deadline: Deadline | None = None) -> Any:
     if not ctx.token:
         raise PermanentError(
             "this command needs the GitHub API: set GITHUB_TOKEN (in a workflow, pass "
@@ -164,7 +164,9 @@ def _forge(ctx: RunContext) -> Any:
         raise PermanentError("set GITHUB_REPOSITORY (owner/name) or pass --repo owner/name")
     from bot.adapters.github import GitHubForge
 
-    return GitHubForge(api_url=ctx.api_url, token=ctx.token, repository=ctx.repository)
+    return GitHubForge(
+        api_url=ctx.api_url, token=ctx.token, repository=ctx.repository, deadline=deadline
+    )
 
 
 def _actions_io(ctx: RunContext, out: TextIO) -> ActionsIO:

@@ -10,6 +10,7 @@ from github import Auth, Github
 
 from bot.adapters.github import ACTIONS_BOT, GitHubForge
 from bot.errors import ConflictError, PermanentError, TransientError
+from bot.ports import Deadline, HttpErrorKind
 from sandbox.fixtures.github import BOT_TOKEN, GHA_TOKEN, GitHubWorld, token_of
 from sandbox.fixtures.gitrepos import git
 
@@ -341,6 +342,24 @@ def test_long_retry_after_is_not_slept_through(world: GitHubWorld, forge: GitHub
         forge.default_branch()
     assert caught.value.retry_after == 900
     assert "retry in 900s" in str(caught.value)
+
+
+@pytest.mark.parametrize(("wait", "asked_again"), [("900", False), ("5", True)])
+def test_a_retry_after_longer_than_the_run_has_left_stops_asking_github(
+    world: GitHubWorld, wait: str, asked_again: bool
+) -> None:
+    forge = make_forge(world, deadline=Deadline(60.0), max_retry_wait=1)
+    world.sandbox.inject_fault("GET", r"^/repos/alkon/gitops$", 429, headers={"Retry-After": wait})
+    with pytest.raises(TransientError):
+        forge.default_branch()
+    before = len(world.sandbox.requests)
+    if asked_again:
+        assert forge.whoami() == "shunter-bot"
+    else:
+        with pytest.raises(TransientError) as caught:
+            forge.whoami()
+        assert getattr(caught.value, "kind", None) is HttpErrorKind.RATE_LIMITED
+    assert (len(world.sandbox.requests) > before) is asked_again
 
 
 def test_exhausted_primary_rate_limit_reports_the_reset(

@@ -19,7 +19,7 @@ from typing import Protocol
 
 from bot.core.decide.observations import CheckRun, HealthReport, PromotionPR, StepRun
 from bot.core.decide.outcomes import Failure, FailureKind, Subject, System
-from bot.core.decide.planner import verification_marker
+from bot.core.decide.verification import verification_marker
 from bot.core.ledger import Ledger
 from bot.core.model import Config, Stage
 from bot.errors import ConfigError, PermanentError, ShunterError, TransientError

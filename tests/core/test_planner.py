@@ -7,16 +7,11 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from bot.core.decide.actions import MergePromotionPR, OpenPromotionPR, Plan, UpdatePromotionPR
+from bot.core.decide.gates import fmt_duration
 from bot.core.decide.observations import Discovery, PromotionPR, SubscriptionResult
 from bot.core.decide.outcomes import ChangeKind, DecisionKind, GateKind, Subject
-from bot.core.decide.planner import (
-    MergePromotionPR,
-    OpenPromotionPR,
-    Plan,
-    UpdatePromotionPR,
-    fmt_duration,
-    plan,
-)
+from bot.core.decide.planner import plan
 from bot.core.decide.pulls import PullRequest, Review
 from bot.core.ledger import Ledger, PromotionRecord, Request
 from bot.core.model import Config, PromotionPolicy, Retention

@@ -1,0 +1,145 @@
+"""What a plan is made of: the actions the loop carries out, and the ``Plan`` itself. Pure.
+
+Every action the planner can ask for is one frozen dataclass here, so the loop, the
+renderers and the tests import them from one place. ``Plan`` carries the ledger after
+the step with the actions, decisions and changes that explain it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bot.core.decide.outcomes import (
+    Change,
+    Decision,
+    DecisionKind,
+    Gate,
+    Subject,
+)
+from bot.core.discover.freight import Freight
+from bot.core.ledger import (
+    Ledger,
+)
+
+
+@dataclass(frozen=True)
+class OpenPromotionPR:
+    """Write the stage's manifests for ``freight`` on branch ``shunter/<stage>`` and open
+    (or, with ``pr``, rewrite) its pull request."""
+
+    stage: str
+    freight: Freight
+    previous: Freight | None
+    title: str
+    body: str
+    commit_message: str
+    pr: int | None = None
+    reviewers: tuple[str, ...] = ()
+    team_reviewers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class MergePromotionPR:
+    stage: str
+    pr: int
+    head_sha: str
+    title: str
+    message: str
+
+
+@dataclass(frozen=True)
+class ClosePromotionPR:
+    stage: str
+    pr: int
+    comment: str
+
+
+@dataclass(frozen=True)
+class UpdatePromotionPR:
+    stage: str
+    pr: int
+    title: str
+    body: str
+
+
+@dataclass(frozen=True)
+class StartVerificationStep:
+    """Start one verification step: dispatch its workflow (an HTTP check is observed)."""
+
+    stage: str
+    freight: Freight
+    step: str
+    marker: str  # unique; the workflow's run-name carries it so the run can be found
+    workflow: str | None  # .github/workflows/<file>; None for an HTTP check
+    commit: str = ""  # the promotion's merge commit, which the workflow should test
+    ref: str | None = None
+    inputs: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class PushPromotion:
+    """Write the stage's manifests for ``freight`` straight onto its branch (no PR)."""
+
+    stage: str
+    freight: Freight
+    commit_message: str
+
+
+@dataclass(frozen=True)
+class PublishCheck:
+    """Create or update a check run (``shunter/approvals``) that branch protection can require."""
+
+    stage: str
+    sha: str
+    name: str
+    conclusion: str | None  # None: in progress
+    title: str
+    summary: str
+
+
+Action = (
+    OpenPromotionPR
+    | MergePromotionPR
+    | ClosePromotionPR
+    | UpdatePromotionPR
+    | StartVerificationStep
+    | PublishCheck
+    | PushPromotion
+)
+
+
+@dataclass
+class Plan:
+    """The ledger after this step, the actions that get the world there, and why."""
+
+    ledger: Ledger
+    actions: list[Action] = field(default_factory=list)
+    decisions: list[Decision] = field(default_factory=list)
+    changes: list[Change] = field(default_factory=list)  # what changed in the ledger
+
+    def say(
+        self,
+        subject: Subject,
+        kind: DecisionKind,
+        *,
+        blocked: bool = False,
+        freight: str = "",
+        pr: int | None = None,
+        gates: tuple[Gate, ...] = (),
+        detail: str = "",
+    ) -> None:
+        """Record what ``subject`` does or waits for after this plan."""
+        self.decisions.append(Decision(subject, kind, blocked, freight, pr, gates, detail))
+
+    def changed(self, change: Change) -> None:
+        """Record one change to the ledger."""
+        self.changes.append(change)
+
+
+def alias(p: Plan, name: str) -> str:
+    rec = p.ledger.freight.get(name)
+    return freight_label(rec.freight) if rec else name[:7]
+
+
+def freight_label(f: Freight) -> str:
+    return f"{f.alias} ({f.summary()})"

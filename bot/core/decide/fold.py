@@ -1,0 +1,85 @@
+"""Folding a warehouse's discovery into the ledger: its cache, its errors, new freight. Pure."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from bot.core.decide.actions import Plan, freight_label
+from bot.core.decide.observations import Observations
+from bot.core.decide.outcomes import (
+    Change,
+    ChangeKind,
+    DecisionKind,
+    Subject,
+)
+from bot.core.discover.freight import make_freight
+from bot.core.ledger import (
+    FreightRecord,
+)
+
+
+def fold_discovery(warehouse: str, p: Plan, obs: Observations, now: datetime) -> None:
+    disc = obs.discoveries.get(warehouse)
+    if disc is None:
+        return
+    rec = p.ledger.warehouse(warehouse)
+    where = Subject.warehouse(warehouse)
+    # Discovery cache: entries of subscriptions no longer configured go, a failed
+    # subscription keeps its old entry. A changed selection or selector is a change (a
+    # commit); a new ETag or checkedAt alone is not, so an idle run writes nothing, and
+    # they ride along with the next commit.
+    keys = {s.cache_key for s in disc.subscriptions if s.cache_key is not None}
+    cache = {k: c for k, c in rec.cache.items() if k in keys}
+    for s in disc.subscriptions:
+        if s.cache_key is not None and s.cache is not None:
+            cache[s.cache_key] = s.cache
+    moved = sorted(
+        k
+        for k in set(cache) | set(rec.cache)
+        if k not in cache
+        or k not in rec.cache
+        or (cache[k].selector, cache[k].tag, cache[k].digest)
+        != (rec.cache[k].selector, rec.cache[k].tag, rec.cache[k].digest)
+    )
+    rec.cache = cache
+    # Chart validators ride along like ETags: kept in memory, written with the next commit.
+    for s in disc.subscriptions:
+        if s.cache_key is not None and s.validators is not None:
+            rec.validators[s.cache_key] = dict(s.validators)
+    rec.validators = {k: v for k, v in rec.validators.items() if k in keys}
+    if moved:
+        p.changed(Change(where, ChangeKind.DISCOVERY_CACHE, detail=", ".join(moved)))
+    if disc.error:
+        if rec.error != disc.error:
+            rec.error = disc.error
+            p.changed(Change(where, ChangeKind.DISCOVERY_FAILED, detail=disc.error))
+        p.say(where, DecisionKind.DISCOVERY_FAILED, blocked=True, detail=disc.error)
+        return
+    if rec.error is not None:
+        rec.error = None
+        p.changed(Change(where, ChangeKind.DISCOVERY_RECOVERED))
+    empty = [s.label for s in disc.subscriptions if not s.artifacts]
+    if empty:
+        p.say(where, DecisionKind.NO_MATCH, blocked=True, detail=", ".join(empty))
+        return
+    from bot.core.discover.artifacts import Chart, Commit, Image
+
+    newest = [s.artifacts[0] for s in disc.subscriptions]
+    taken = {r.freight.alias for r in p.ledger.freight.values()}
+    f = make_freight(
+        warehouse,
+        images=[a for a in newest if isinstance(a, Image)],
+        charts=[a for a in newest if isinstance(a, Chart)],
+        commits=[a for a in newest if isinstance(a, Commit)],
+        discovered_at=now,
+        taken_aliases=taken,
+    )
+    if f.name in p.ledger.freight:
+        p.say(
+            where, DecisionKind.UP_TO_DATE, freight=freight_label(p.ledger.freight[f.name].freight)
+        )
+        return
+    p.ledger.freight[f.name] = FreightRecord(freight=f)
+    rec.last_freight_at = now
+    p.changed(Change(where, ChangeKind.FREIGHT_DISCOVERED, freight=freight_label(f)))
+    p.say(where, DecisionKind.NEW_FREIGHT, freight=freight_label(f))

@@ -1,0 +1,503 @@
+"""The promotion's lifecycle: open, rewrite, merge or push, record, close. Pure.
+
+Folds what GitHub says about a stage's promotion PR into the ledger, moves the PR one
+step towards the desired freight, and records a landed promotion (history, holds,
+verification, the audit log).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from bot.core.decide.actions import (
+    ClosePromotionPR,
+    MergePromotionPR,
+    OpenPromotionPR,
+    Plan,
+    PublishCheck,
+    PushPromotion,
+    UpdatePromotionPR,
+    alias,
+    freight_label,
+)
+from bot.core.decide.approvals import ApprovalResult
+from bot.core.decide.gates import fmt_duration
+from bot.core.decide.observations import Observations, PromotionPR
+from bot.core.decide.outcomes import (
+    Change,
+    ChangeKind,
+    DecisionKind,
+    Gate,
+    GateKind,
+    Subject,
+)
+from bot.core.decide.promotion_gates import promotion_gates
+from bot.core.decide.selection import newer
+from bot.core.discover.freight import Freight
+from bot.core.ledger import (
+    Hold,
+    OpenPromotion,
+    PromotionKind,
+    PromotionRecord,
+    PromotionStatus,
+    StageRecord,
+    VerificationRecord,
+)
+from bot.core.model import Approvals, Stage
+from bot.core.promote import promotion as promo
+
+HISTORY_LIMIT = 10
+
+
+def sync_open_promotion(
+    stage: Stage, rec: StageRecord, p: Plan, obs: Observations, now: datetime
+) -> None:
+    """Fold what GitHub says about the stage's promotion PR into the ledger."""
+    pushed = obs.pushed.get(stage.name)
+    if rec.promotion is not None and pushed is not None and pushed[0] == rec.promotion.freight:
+        _record_success(
+            stage, rec, rec.promotion, p, at=now, commit=pushed[1], merged_by=rec.promotion.by,
+            how=f"pushed to the branch as {pushed[1][:7]}",
+        )  # fmt: skip
+        return
+    seen = obs.prs.get(stage.name)
+    if rec.promotion is None and seen is not None and seen.pr.state == "open":
+        # Opened by an earlier run whose ledger write was lost: adopt it from its marker.
+        marker = promo.parse_marker(seen.pr.body)
+        if marker and seen.pr.author == obs.bot_login and marker.freight in p.ledger.freight:
+            rec.promotion = OpenPromotion(
+                freight=marker.freight,
+                kind=marker.kind,
+                by=marker.by,
+                reason=marker.reason,
+                started_at=seen.pr.created_at,
+            )
+    pr_rec = rec.promotion
+    if pr_rec is None or seen is None:
+        return
+    pr = seen.pr
+    me = Subject.stage(stage.name)
+    if pr_rec.pr is None or pr_rec.pr != pr.number:
+        pr_rec.pr, pr_rec.url = pr.number, pr.url
+        p.changed(Change(me, ChangeKind.PR_OPENED, pr=pr.number))
+    if pr.merged:
+        _record_merge(stage, rec, pr_rec, seen, p, now)
+    elif pr.state == "closed":
+        f = p.ledger.freight.get(pr_rec.freight)
+        if f is not None:
+            f.rejected_for[stage.name] = f"PR #{pr.number} closed without merging"
+        _audit(p, stage.name, pr_rec, "Rejected", at=pr.closed_at or now, commit=None)
+        rec.promotion = None
+        p.changed(Change(me, ChangeKind.REJECTED, pr=pr.number))
+    elif pr.head_sha != pr_rec.head_sha:
+        pr_rec.head_sha = pr.head_sha
+
+
+def is_direct(stage: Stage) -> bool:
+    """True when the stage's updates are pushed straight to the branch (no pull request)."""
+    return bool(stage.git_repo_updates) and not any(u.pull_request for u in stage.git_repo_updates)
+
+
+def _drive_direct(
+    stage: Stage,
+    rec: StageRecord,
+    desired: Freight,
+    current: Freight | None,
+    kind: PromotionKind,
+    by: str,
+    reason: str,
+    p: Plan,
+    obs: Observations,
+    now: datetime,
+    owner: str,
+) -> None:
+    """A stage without pull requests: push the manifests once every gate holds.
+
+    There is no PR to review, so approvals cannot be met (the gate says how to fix the
+    config) and a manual stage moves only by ``shunter promote``.
+    """
+    name = stage.name
+    me = Subject.stage(name)
+    if rec.promotion is None or rec.promotion.freight != desired.name:
+        if rec.promotion is not None:
+            _audit(p, name, rec.promotion, "Superseded", at=now, commit=None)
+        rec.promotion = OpenPromotion(
+            freight=desired.name, kind=kind, by=by, reason=reason, started_at=now
+        )
+        rec.request = None
+        p.changed(
+            Change(
+                me,
+                ChangeKind.PROMOTION_STARTED,
+                freight=freight_label(desired),
+                promotion=kind,
+                direct=True,
+            )
+        )
+    open_ = rec.promotion
+    gates, _ = promotion_gates(stage, open_, None, obs, owner, p.ledger, now)
+    fixed: list[Gate] = []
+    for gate in gates:
+        if gate.kind is GateKind.APPROVALS:
+            fixed.append(
+                Gate(GateKind.APPROVALS, False, "need a pull request: drop pullRequest: false")
+            )
+        elif gate.kind is GateKind.AUTO_PROMOTION and gate.blocks:
+            fixed.append(Gate(GateKind.AUTO_PROMOTION, False, f"`shunter promote` moves {name}"))
+        elif gate.kind is not GateKind.NOT_COUNTED:
+            fixed.append(gate)
+    if not any(g.blocks for g in fixed):
+        p.actions.append(
+            PushPromotion(
+                stage=name,
+                freight=desired,
+                commit_message=_commit_message(stage, desired, current, open_.by),
+            )
+        )
+        p.say(me, DecisionKind.PUSHING, freight=freight_label(desired))
+    else:
+        p.say(
+            me,
+            DecisionKind.WAITING,
+            blocked=True,
+            freight=freight_label(desired),
+            gates=tuple(fixed),
+        )
+
+
+def _record_merge(
+    stage: Stage,
+    rec: StageRecord,
+    pr_rec: OpenPromotion,
+    seen: PromotionPR,
+    p: Plan,
+    now: datetime,
+) -> None:
+    pr = seen.pr
+    _record_success(
+        stage,
+        rec,
+        pr_rec,
+        p,
+        at=pr.merged_at or now,
+        commit=pr.merge_commit_sha,
+        merged_by=pr.merged_by or pr_rec.by,
+        how=f"PR #{pr.number}, merged by {pr.merged_by or pr_rec.by}",
+        pr=pr.number,
+    )
+
+
+def _record_success(
+    stage: Stage,
+    rec: StageRecord,
+    pr_rec: OpenPromotion,
+    p: Plan,
+    *,
+    at: datetime,
+    commit: str | None,
+    merged_by: str,
+    how: str,
+    pr: int | None = None,
+) -> None:
+    """The stage now runs ``pr_rec.freight``: history, verification, holds, audit log."""
+    led = p.ledger
+    fr = led.freight.get(pr_rec.freight)
+    previous = rec.current_freight
+    rec.current_freight = pr_rec.freight
+    rec.since = at
+    rec.history = [pr_rec.freight, *[h for h in rec.history if h != pr_rec.freight]][:HISTORY_LIMIT]
+    if fr is not None and stage.verification is None and stage.health is None:
+        # Nothing to verify: a merged promotion is a verified one (Kargo does the same
+        # for a stage without verification).
+        fr.verified_in.setdefault(stage.name, at)
+    elif fr is not None:
+        rec.verification = VerificationRecord(freight=fr.freight.name, started_at=at)
+    if pr_rec.kind == "rollback" or (
+        pr_rec.kind == "emergency"
+        and fr is not None
+        and previous in led.freight
+        and not newer(fr.freight, led.freight[previous].freight)
+    ):
+        rec.hold = Hold(reason=pr_rec.reason or "rollback", by=pr_rec.by, at=at)
+    elif pr_rec.kind in ("emergency", "manual") and rec.hold is not None and fr is not None:
+        # A newer freight promoted by hand releases the hold.
+        rec.hold = None
+    record_by = pr_rec.by if pr_rec.kind in ("emergency", "rollback") else merged_by
+    _audit(p, stage.name, pr_rec, "Succeeded", at=at, commit=commit, by=record_by)
+    rec.promotion = None
+    rec.request = None
+    label = freight_label(fr.freight) if fr else pr_rec.freight
+    p.changed(
+        Change(
+            Subject.stage(stage.name),
+            ChangeKind.PROMOTED,
+            freight=label,
+            by=record_by,
+            pr=pr,
+            promotion=pr_rec.kind,
+            detail=how,
+        )
+    )
+
+
+def _audit(
+    p: Plan,
+    stage: str,
+    pr_rec: OpenPromotion,
+    status: PromotionStatus,
+    *,
+    at: datetime,
+    commit: str | None,
+    by: str | None = None,
+) -> None:
+    fr = p.ledger.freight.get(pr_rec.freight)
+    p.ledger.promotions.append(
+        PromotionRecord(
+            stage=stage,
+            freight=pr_rec.freight,
+            alias=fr.freight.alias if fr else "",
+            version=fr.freight.summary() if fr else "",
+            kind=pr_rec.kind,
+            status=status,
+            by=by or pr_rec.by,
+            reason=pr_rec.reason,
+            at=at,
+            pr=pr_rec.pr,
+            url=pr_rec.url,
+            commit=commit,
+        )
+    )
+
+
+def drive(
+    stage: Stage,
+    rec: StageRecord,
+    desired: Freight,
+    current: Freight | None,
+    kind: PromotionKind,
+    by: str,
+    reason: str,
+    p: Plan,
+    obs: Observations,
+    now: datetime,
+    owner: str,
+) -> None:
+    """Move the stage's promotion PR towards ``desired`` by one step."""
+    if is_direct(stage):
+        _drive_direct(stage, rec, desired, current, kind, by, reason, p, obs, now, owner)
+        return
+    name = stage.name
+    me = Subject.stage(name)
+    policy = stage.promotion_policy
+    open_ = rec.promotion
+    seen = obs.prs.get(name)
+
+    if open_ is not None and open_.freight != desired.name:
+        # A newer candidate replaces the open one: the same PR is rewritten.
+        _audit(p, name, open_, "Superseded", at=now, commit=None)
+        p.changed(
+            Change(
+                me,
+                ChangeKind.SUPERSEDED,
+                freight=freight_label(desired),
+                pr=open_.pr,
+                detail=alias(p, open_.freight),
+            )
+        )
+        rec.promotion = OpenPromotion(
+            freight=desired.name,
+            kind=kind,
+            by=by,
+            reason=reason,
+            started_at=now,
+            pr=open_.pr,
+            url=open_.url,
+        )
+        open_ = rec.promotion
+        _emit_open(stage, rec, desired, current, p, obs, owner, now, pr=open_.pr)
+        return
+    if open_ is None:
+        rec.promotion = OpenPromotion(
+            freight=desired.name, kind=kind, by=by, reason=reason, started_at=now
+        )
+        rec.request = None
+        p.changed(
+            Change(me, ChangeKind.PROMOTION_STARTED, freight=freight_label(desired), promotion=kind)
+        )
+        _emit_open(stage, rec, desired, current, p, obs, owner, now, pr=None)
+        return
+    if rec.request is not None and rec.request.freight == open_.freight:
+        rec.request = None
+    if seen is None or seen.pr.state != "open" or open_.pr is None:
+        if obs.forge:
+            # The PR should exist but GitHub did not show it: open it (idempotently).
+            _emit_open(stage, rec, desired, current, p, obs, owner, now, pr=None)
+        else:
+            p.say(me, DecisionKind.UNDER_WAY, freight=freight_label(desired), pr=open_.pr)
+        return
+
+    # ---- the PR is open on GitHub: evaluate the merge gates.
+    pr = seen.pr
+    gates, result = promotion_gates(stage, open_, seen, obs, owner, p.ledger, now)
+    approvals = policy.approvals
+    if (
+        result is not None
+        and not result.satisfied
+        and approvals is not None
+        and approvals.timeout is not None
+        and now >= open_.started_at + approvals.timeout
+    ):
+        fr = p.ledger.freight[desired.name]
+        fr.rejected_for[name] = f"approvals timed out after {fmt_duration(approvals.timeout)}"
+        _audit(p, name, open_, "Expired", at=now, commit=None)
+        rec.promotion = None
+        p.changed(Change(me, ChangeKind.EXPIRED, pr=pr.number))
+        p.actions.append(
+            ClosePromotionPR(
+                stage=name,
+                pr=pr.number,
+                comment=(
+                    "Closed by Shunter: approvals did not reach "
+                    f"{approvals.minimum_approvals} within {fmt_duration(approvals.timeout)}."
+                    f" {freight_label(desired)} will not be proposed to {name} again;"
+                    " newer freight opens a new promotion."
+                ),
+            )
+        )
+        p.say(me, DecisionKind.EXPIRED, blocked=True, pr=pr.number)
+        return
+
+    title, body = _texts(stage, desired, current, open_, gates)
+    ready = not any(g.blocks for g in gates)
+    if result is not None and approvals is not None:
+        publish_approvals_check(stage, pr.head_sha, result, approvals, obs, p)
+    if (title, body) != (pr.title, pr.body) and not ready:
+        p.actions.append(UpdatePromotionPR(stage=name, pr=pr.number, title=title, body=body))
+    if ready:
+        msg = _commit_message(stage, desired, current, open_.by)
+        first, _, rest = msg.partition("\n")
+        p.actions.append(
+            MergePromotionPR(
+                stage=name,
+                pr=pr.number,
+                head_sha=pr.head_sha,
+                title=first,
+                message=rest.strip("\n"),
+            )
+        )
+        p.say(me, DecisionKind.MERGING, freight=freight_label(desired), pr=pr.number)
+    else:
+        why = tuple(g for g in gates if g.blocks or g.kind is GateKind.NOT_COUNTED)
+        p.say(
+            me,
+            DecisionKind.WAITING,
+            blocked=True,
+            freight=freight_label(desired),
+            pr=pr.number,
+            gates=why,
+        )
+
+
+def _texts(
+    stage: Stage,
+    freight: Freight,
+    current: Freight | None,
+    open_: OpenPromotion,
+    gates: list[Gate],
+) -> tuple[str, str]:
+    marker = promo.Marker(
+        stage=stage.name, freight=freight.name, kind=open_.kind, by=open_.by, reason=open_.reason
+    )
+    return promo.title(stage.name, freight), promo.body(marker, freight, current, gates)
+
+
+def _commit_message(stage: Stage, freight: Freight, current: Freight | None, by: str) -> str:
+    template = next(
+        (u.commit_message_template for u in stage.git_repo_updates if u.commit_message_template),
+        None,
+    )
+    return promo.commit_message(template, stage.name, freight, current, by)
+
+
+def _emit_open(
+    stage: Stage,
+    rec: StageRecord,
+    desired: Freight,
+    current: Freight | None,
+    p: Plan,
+    obs: Observations,
+    owner: str,
+    now: datetime,
+    *,
+    pr: int | None,
+) -> None:
+    assert rec.promotion is not None
+    gates, _ = promotion_gates(stage, rec.promotion, None, obs, owner, p.ledger, now)
+    title, body = _texts(stage, desired, current, rec.promotion, gates)
+    approvals = stage.promotion_policy.approvals
+    users: tuple[str, ...] = ()
+    teams: tuple[str, ...] = ()
+    emergency = rec.promotion.kind in ("emergency", "rollback")
+    if approvals is not None and approvals.required and not emergency:
+        users = tuple(a.name for a in approvals.approvers if a.type == "user")
+        teams = tuple(a.name for a in approvals.approvers if a.type == "team")
+    p.actions.append(
+        OpenPromotionPR(
+            stage=stage.name,
+            freight=desired,
+            previous=current,
+            title=title,
+            body=body,
+            commit_message=_commit_message(stage, desired, current, rec.promotion.by),
+            pr=pr,
+            reviewers=users,
+            team_reviewers=teams,
+        )
+    )
+    p.say(Subject.stage(stage.name), DecisionKind.OPENING, freight=freight_label(desired))
+
+
+APPROVALS_CHECK = "shunter/approvals"
+
+
+def publish_approvals_check(
+    stage: Stage,
+    sha: str,
+    result: ApprovalResult,
+    rule: Approvals,
+    obs: Observations,
+    p: Plan,
+) -> None:
+    """Publish the approval gate as a check run on the PR head, when it changed.
+
+    Branch protection can require ``shunter/approvals``, so a person cannot merge a
+    promotion PR by hand before the stage's own quorum holds (GitHub's required reviews
+    are one number for every stage; this check is per stage).
+    """
+    conclusion: str | None = None
+    if result.satisfied:
+        conclusion = "success"
+    elif result.changes_requested_by or result.problems:
+        conclusion = "failure"
+    text = result.describe(rule)
+    title = f"{stage.name}: {len(result.approved_by)} of {result.needed} approvals"
+    seen = obs.checks.get(stage.name)
+    if isinstance(seen, tuple):
+        for c in seen:
+            if (
+                c.name == APPROVALS_CHECK
+                and c.conclusion == conclusion
+                and ((c.status == "completed") == (conclusion is not None))
+                and c.title == title
+            ):
+                return
+    p.actions.append(
+        PublishCheck(
+            stage=stage.name,
+            sha=sha,
+            name=APPROVALS_CHECK,
+            conclusion=conclusion,
+            title=title,
+            summary=text,
+        )
+    )

@@ -1,0 +1,156 @@
+"""Freight selection: what a stage may take, and what it should run next. Pure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.core.decide.actions import Plan, freight_label
+from bot.core.decide.gates import fmt_duration
+from bot.core.decide.outcomes import (
+    Change,
+    ChangeKind,
+    DecisionKind,
+    Gate,
+    GateKind,
+    Subject,
+)
+from bot.core.discover.freight import Freight
+from bot.core.ledger import (
+    Ledger,
+    PromotionKind,
+)
+from bot.core.model import Config, Stage
+
+
+def available_freight(config: Config, stage: Stage, led: Ledger) -> dict[str, datetime]:
+    """Freight the stage may take, with the time it became available to it."""
+    out: dict[str, datetime] = {}
+
+    def offer(name: str, since: datetime) -> None:
+        if name not in out or since < out[name]:
+            out[name] = since
+
+    for req in stage.requested_freight:
+        for rec in led.freight.values():
+            f = rec.freight
+            if f.warehouse != req.warehouse:
+                continue
+            if req.direct and f.discovered_at is not None:
+                offer(f.name, f.discovered_at)
+            for up in req.upstream_stages:
+                if up in rec.verified_in:
+                    offer(f.name, rec.verified_in[up])
+            if stage.name in rec.approved_for and f.discovered_at is not None:
+                offer(f.name, f.discovered_at)
+    return out
+
+
+def newer(a: Freight, b: Freight | None) -> bool:
+    """True when ``a`` came after ``b`` (discovery time, then name; anything beats none)."""
+    if b is None:
+        return True
+    ta, tb = a.discovered_at, b.discovered_at
+    if ta is None or tb is None:
+        return a.name != b.name
+    return (ta, a.name) > (tb, b.name)
+
+
+@dataclass(frozen=True)
+class Choice:
+    """What a stage should run next, and who asked: the input of the PR lifecycle."""
+
+    desired: Freight
+    current: Freight | None
+    kind: PromotionKind
+    by: str
+    reason: str
+
+
+def choose(config: Config, stage: Stage, p: Plan, now: datetime) -> Choice | None:
+    """The freight ``stage`` should move to now, or ``None`` when it stays as it is.
+
+    A pause stops everything; a person's request wins over selection; a hold stops
+    auto-promotion; otherwise the newest available freight not rejected for the stage,
+    once its ``autoPromotionDelay`` has passed. Says why in ``p`` whenever it waits.
+    """
+    led = p.ledger
+    rec = led.stage(stage.name)
+    policy = stage.promotion_policy
+    name = stage.name
+    me = Subject.stage(name)
+    paused_by = "promotionPolicy.paused" if policy.paused else None
+    if rec.pause is not None:
+        paused_by = f"paused by {rec.pause.by}: {rec.pause.reason}"
+    if paused_by:
+        p.say(
+            me, DecisionKind.PAUSED, blocked=True, gates=(Gate(GateKind.PAUSED, False, paused_by),)
+        )
+        return None
+
+    current = (
+        led.freight[rec.current_freight].freight if rec.current_freight in led.freight else None
+    )
+    kind: PromotionKind
+    by, reason = "shunter", ""
+    if rec.request is not None:
+        req = rec.request
+        if req.freight not in led.freight:
+            p.say(me, DecisionKind.REQUEST_DROPPED, blocked=True, freight=req.freight)
+            rec.request = None
+            p.changed(Change(me, ChangeKind.REQUEST_DROPPED, freight=req.freight))
+            return None
+        desired = led.freight[req.freight].freight
+        kind, by, reason = req.kind, req.by, req.reason
+    else:
+        if rec.hold is not None:
+            hold = Gate(GateKind.HOLD, False, f"{rec.hold.by}'s {rec.hold.reason!r}")
+            p.say(me, DecisionKind.HELD, blocked=True, gates=(hold,))
+            if rec.promotion is None:
+                return None
+        available = available_freight(config, stage, led)
+        candidates = sorted(
+            (led.freight[n].freight for n in available if name not in led.freight[n].rejected_for),
+            key=lambda f: (f.discovered_at or now, f.name),
+            reverse=True,
+        )
+        if rec.hold is not None:
+            candidates = []
+        if not candidates:
+            if rec.promotion is None:
+                if current is None:
+                    p.say(me, DecisionKind.NO_FREIGHT, blocked=True)
+                return None
+            desired = led.freight[rec.promotion.freight].freight
+            kind = rec.promotion.kind
+            by, reason = rec.promotion.by, rec.promotion.reason
+        else:
+            newest = candidates[0]
+            if not newer(newest, current):
+                p.say(
+                    me, DecisionKind.UP_TO_DATE, freight=freight_label(current) if current else ""
+                )
+                if rec.promotion is None:
+                    return None
+                newest = led.freight[rec.promotion.freight].freight
+            desired = newest
+            kind = "auto" if policy.auto_promotion_enabled else "manual"
+            if rec.promotion is None and policy.auto_promotion_enabled:
+                since = available.get(desired.name, now)
+                ready_at = since + policy.auto_promotion_delay
+                if ready_at > now:
+                    delay = Gate(
+                        GateKind.DELAY,
+                        False,
+                        f"{fmt_duration(ready_at - now)} more for "
+                        f"autoPromotionDelay {fmt_duration(policy.auto_promotion_delay)}",
+                    )
+                    p.say(
+                        me,
+                        DecisionKind.SOAKING,
+                        blocked=True,
+                        freight=desired.summary(),
+                        gates=(delay,),
+                    )
+                    return None
+    return Choice(desired, current, kind, by, reason)

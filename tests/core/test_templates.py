@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import time
+
 import pytest
 import yaml
 
+from bot.core.config import parse_config
 from bot.core.promote.templates import (
     DEFAULT_TEMPLATE,
     KNOWN_VARIABLES,
@@ -10,6 +13,7 @@ from bot.core.promote.templates import (
     go_to_jinja,
     render_commit_message,
 )
+from bot.errors import ConfigError
 
 CONTEXT = {
     "ArtifactType": "image",
@@ -115,3 +119,97 @@ def test_broken_templates_are_reported(template: str, fragment: str) -> None:
     assert fragment in message
     with pytest.raises(ValueError, match="template"):
         render_commit_message(template, CONTEXT)
+
+
+# --------------------------------------------------------------------------- bounds
+
+HOSTILE = {
+    "huge repeat": "{{ 'x' * 400000000 }}",
+    "huge range": "{{ range(100000000)|length }}",
+    "nested loops": "{% for a in range(60000) %}{% for b in range(60000) %}{% endfor %}"
+    "{% endfor %}",
+    "padding filter": "{{ 'x'|center(400000000) }}",
+    "format filter width": "{{ '%400000000s'|format('x') }}",
+    "percent width": "{{ '%-400000000s' % 'x' }}",
+    "star width": "{{ '%*s' % (400000000, 'x') }}",
+    "str.format width": '{{ "{:>400000000}".format(1) }}',
+    "huge power": "{{ 9 ** 400000000 }}",
+    "doubling namespace": (
+        "{% set ns = namespace(s='x') %}{% for i in range(40) %}"
+        "{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s }}"
+    ),
+    "replace blow-up": "{{ ('x' * 60000).replace('x', 'y' * 60000) }}",
+    "join blow-up": "{{ ('x' * 60000)|list|join('y' * 60000) }}",
+    "macro recursion": "{% macro f(n) %}{{ f(n) }}{{ f(n) }}{% endmacro %}{{ f(1) }}",
+    "buffered block": "{% set s %}{% for i in range(9) %}{{ FreightID }}{% endfor %}{% endset %}",
+    "recursive loop": "{% for i in [[1]] recursive %}{{ loop(i) }}{% endfor %}",
+    "long output": "{% for i in range(5000) %}{{ FreightID }}{% endfor %}",
+    "division by zero": "{{ 1 / 0 }}",
+    "type error": "{{ ('a', 'b')|sum }}",
+}
+
+
+@pytest.mark.parametrize("template", HOSTILE.values(), ids=HOSTILE.keys())
+def test_a_template_that_cannot_render_within_the_bounds_is_refused_quickly(template: str) -> None:
+    start = time.perf_counter()
+    message = check_template(template)
+    assert message is not None and message.startswith("commit message template")
+    with pytest.raises(ValueError):
+        render_commit_message(template, CONTEXT)
+    assert time.perf_counter() - start < 5  # both, on a loaded 2-core runner
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{{ Digest|replace('sha256:', '') }} {{ '%s-%s' % (Stage, ArtifactVersion) }}",
+        "{{ '{}:{}'.format(Image, ArtifactVersion) }} {{ '%.2f'|format(1.5) }}",
+        "{% for part in ArtifactVersion.split('.') %}{{ part }}{% if not loop.last %}-{% endif %}"
+        "{% endfor %}",
+        "{% set ns = namespace(n=0) %}{% for c in FreightID %}{% set ns.n = ns.n + 1 %}"
+        "{% endfor %}{{ ns.n }}",
+    ],
+)
+def test_ordinary_templates_stay_within_the_bounds(template: str) -> None:
+    assert check_template(template) is None
+    assert render_commit_message(template, CONTEXT)
+
+
+def test_the_output_is_capped_even_when_validate_passed() -> None:
+    # 200 freight IDs: within the bounds for validate's samples, not for real values
+    # someone made longer than any real one.
+    template = "{% for i in range(200) %}{{ Stage }}{% endfor %}"
+    assert check_template(template) is None
+    with pytest.raises(ValueError, match="more than 65,536 characters"):
+        render_commit_message(template, {**CONTEXT, "Stage": "s" * 1000})
+
+
+def document(kind: str, spec: dict[str, object]) -> str:
+    return yaml.safe_dump(
+        {
+            "apiVersion": "kargo.akuity.io/v1alpha1",
+            "kind": kind,
+            "metadata": {"name": "flask-app" if kind == "Warehouse" else "dev"},
+            "spec": spec,
+        },
+        sort_keys=False,
+    )
+
+
+def test_a_template_past_the_bounds_is_a_located_config_error() -> None:
+    image = {"image": {"repoURL": "ghcr.io/alkon/flask-app"}}
+    template = "{{ range(100000000)|length }}"
+    updates = [{"commitMessageTemplate": template}]
+    warehouse = document("Warehouse", {"subscriptions": [image]})
+    dev = document(
+        "Stage", {"subscriptions": {"warehouse": "flask-app"}, "gitRepoUpdates": updates}
+    )
+    with pytest.raises(ConfigError) as caught:
+        parse_config([("kargo/warehouse.yaml", warehouse), ("kargo/dev.yaml", dev)])
+    (problem,) = caught.value.problems
+    line = next(i for i, text in enumerate(dev.splitlines(), 1) if "range(" in text)
+    assert (problem.file, problem.line, problem.path) == (
+        "kargo/dev.yaml",
+        line,
+        "spec.gitRepoUpdates[0].commitMessageTemplate",
+    )

@@ -15,9 +15,10 @@ import argparse
 import os
 import sys
 from collections.abc import Mapping, Sequence
+from contextlib import redirect_stderr
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import TextIO, cast
 
 from bot.commands._context import RunContext
 from bot.errors import ConfigError, LedgerError, PermanentError, ShunterError
@@ -111,37 +112,49 @@ def main(
     env: Mapping[str, str] | None = None,
     out: TextIO | None = None,
 ) -> int:
-    """Run the ``shunter`` command; return the exit code (0 ok, 1 failed, 2 bad config)."""
-    out = out or sys.stdout
+    """Run the ``shunter`` command; return the exit code (0 ok, 1 failed, 2 bad config).
+
+    stdout (``out``) and stderr are wrapped in ``LogGuard`` for the whole run, so no line
+    printed with outside text in it reaches the Actions runner as a workflow command.
+    """
+    from bot.adapters.actions import LogGuard
+
+    guarded_out, guarded_err = LogGuard(out or sys.stdout), LogGuard(sys.stderr)
+    try:
+        with redirect_stderr(cast(TextIO, guarded_err)):
+            return _main(argv, env, cast(TextIO, guarded_out))
+    finally:
+        guarded_out.flush()
+        guarded_err.flush()
+
+
+def _main(argv: Sequence[str] | None, env: Mapping[str, str] | None, out: TextIO) -> int:
+    from bot.adapters.actions import ActionsIO, one_line
+
     args = _parser().parse_args(argv)
     environ = dict(os.environ if env is None else env)
     try:
         ctx = _context(args, environ)
         return _dispatch(args, ctx, out)
     except ConfigError as exc:
-        from bot.adapters.actions import ActionsIO
-
         for problem in exc.problems:
-            print(str(problem), file=sys.stderr)
+            print(one_line(str(problem)), file=sys.stderr)
         io = ActionsIO(environ, stream=out)
         if io.enabled:
             io.config_problems(exc.problems)
         print(f"{len(exc.problems)} problem(s) in the config; nothing was changed", file=sys.stderr)
         return exc.exit_code
     except LedgerError as exc:
-        from bot.adapters.actions import ActionsIO
-
-        print(f"shunter: {exc}", file=sys.stderr)
+        print(f"shunter: {str(exc).splitlines()[0]}", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {one_line(str(problem))}", file=sys.stderr)
         io = ActionsIO(environ, stream=out)
         if io.enabled:
             io.ledger_problems(exc.problems)
         return exc.exit_code
-    except ShunterError as exc:
-        print(f"shunter: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except ValueError as exc:  # bad flag values (e.g. --now)
-        print(f"shunter: {exc}", file=sys.stderr)
-        return 2
+    except (ShunterError, ValueError) as exc:  # ValueError: bad flag values (e.g. --now)
+        print(one_line(f"shunter: {exc}"), file=sys.stderr)
+        return exc.exit_code if isinstance(exc, ShunterError) else 2
 
 
 def _dispatch(args: argparse.Namespace, ctx: RunContext, out: TextIO) -> int:

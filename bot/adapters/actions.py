@@ -16,10 +16,27 @@ Everything here follows GitHub's workflow-commands reference
 
 Outside Actions (``GITHUB_ACTIONS`` is not ``"true"``) annotations become plain lines
 on stderr, and masking, outputs and summaries do nothing.
+
+**Outside text never starts a line of the job log.** The runner reads every line of
+stdout and stderr that starts (after blanks) with ``::`` as a workflow command, and a line
+holding ``##[`` as an old-style one, so a tag, a reason, a PR title or an error body
+carrying ``\n::add-mask::...`` or ``::stop-commands::...`` could act on the rest of the
+job. So:
+
+- every line the bot prints with outside text in it goes through :func:`one_line`, which
+  escapes ``%``, ``\r`` and ``\n`` the way command data is escaped: the text stays on
+  the line the bot started, whatever it holds;
+- every annotation escapes its message the same way (:func:`escape_data`), and is
+  printed once per run however often a run reports the same problem;
+- :class:`LogGuard` wraps the command's stdout and stderr as a last line of defence: a
+  line that did not come from :class:`ActionsIO` and that the runner would read as a
+  command has its ``::``/``##[`` escaped (``%3A``, ``%5B``), so it prints as text.
 """
 
 from __future__ import annotations
 
+import io
+import re
 import secrets
 import sys
 from collections.abc import Iterable, Iterator, Mapping
@@ -44,6 +61,62 @@ def escape_property(text: str) -> str:
     return escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
+# What the runner reads as a command: "::name" at the start of a line (after blanks), or
+# the old "##[name]" form anywhere in it.
+_COMMAND_START = re.compile(r"^(\s*):")
+_OLD_COMMAND = "##["
+
+
+def inert(line: str) -> str:
+    """Return one physical ``line`` the runner will not read as a workflow command: a
+    leading ``::`` becomes ``%3A:`` and every ``##[`` becomes ``##%5B`` (visible, and
+    telling what was escaped); any other line is returned unchanged."""
+    if line.lstrip().startswith("::"):
+        line = _COMMAND_START.sub(r"\1%3A", line, count=1)
+    return line.replace(_OLD_COMMAND, "##%5B")
+
+
+def one_line(text: str) -> str:
+    """Return ``text`` (which may hold outside data) as one inert line of the job log:
+    ``%``, ``\r`` and ``\n`` escaped as for command data, then made :func:`inert`."""
+    return inert(escape_data(text))
+
+
+class LogGuard(io.TextIOBase):
+    """A text stream that passes each complete line to ``raw`` made :func:`inert`.
+
+    The CLI wraps stdout and stderr in it; :class:`ActionsIO` writes its commands to
+    ``raw`` itself, so only the bot's own commands reach the
+    runner as commands.
+    """
+
+    def __init__(self, raw: TextIO) -> None:
+        super().__init__()
+        self.raw = raw
+        self._partial = ""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        data = self._partial + text
+        *lines, self._partial = data.split("\n")
+        if lines:
+            self.raw.write("".join(inert(line) + "\n" for line in lines))
+        return len(text)
+
+    def flush(self) -> None:
+        if self._partial:
+            self.raw.write(inert(self._partial))
+            self._partial = ""
+        self.raw.flush()
+
+    def end_line(self) -> None:
+        """End a partly written line, so that what ``raw`` gets next starts a line."""
+        if self._partial:
+            self.write("\n")
+
+
 class ActionsIO:
     """Talks to the Actions runner through stdout and the files it names in the environment.
 
@@ -60,8 +133,12 @@ class ActionsIO:
         err_stream: TextIO | None = None,
     ) -> None:
         self.enabled: bool = env.get("GITHUB_ACTIONS") == "true"
-        self._stream = stream if stream is not None else sys.stdout
+        stream = stream if stream is not None else sys.stdout
+        # Commands go to the stream under any LogGuard: they are the bot's own lines.
+        self._guard = stream if isinstance(stream, LogGuard) else None
+        self._stream = stream.raw if isinstance(stream, LogGuard) else stream
         self._err = err_stream if err_stream is not None else sys.stderr
+        self._annotated: set[tuple[str, ...]] = set()
         self._output_file = env.get("GITHUB_OUTPUT") or None
         self._summary_file = env.get("GITHUB_STEP_SUMMARY") or None
         self._summary_bytes = 0
@@ -71,6 +148,8 @@ class ActionsIO:
     def _command(
         self, name: str, message: str, properties: Mapping[str, str] | None = None
     ) -> None:
+        if self._guard is not None:
+            self._guard.end_line()
         props = ",".join(f"{k}={escape_property(v)}" for k, v in (properties or {}).items())
         self._stream.write(f"::{name}{' ' + props if props else ''}::{escape_data(message)}\n")
         self._stream.flush()
@@ -93,6 +172,10 @@ class ActionsIO:
         col: int | None,
         title: str | None,
     ) -> None:
+        key = (level, message, file or "", str(line), str(col), title or "")
+        if key in self._annotated:
+            return  # one problem, one annotation, however many times a run reports it
+        self._annotated.add(key)
         props: dict[str, str] = {}
         if title:
             props["title"] = title
@@ -109,7 +192,7 @@ class ActionsIO:
         head = " ".join(
             x for x in (where + ":" if where else "", f"[{title}]" if title else "") if x
         )
-        self._err.write(f"{level}: {head + ' ' if head else ''}{message}\n")
+        self._err.write(one_line(f"{level}: {head + ' ' if head else ''}{message}") + "\n")
         self._err.flush()
 
     def error(

@@ -43,8 +43,10 @@ def _report(outcome: Outcome, out: TextIO, fmt: str, *, dry_run: bool) -> None:
         )
         out.write("\n")
         return
+    from bot.adapters.actions import one_line
+
     for d in outcome.decisions:
-        print(f"{'!' if d.blocked else '-'} {d.subject.render()}: {d.render()}", file=out)
+        print(one_line(f"{'!' if d.blocked else '-'} {d.subject.render()}: {d.render()}"), file=out)
     if dry_run:
         for a in outcome.actions:
             verb = {OpenPromotionPR: "would open", MergePromotionPR: "would merge"}.get(
@@ -52,9 +54,9 @@ def _report(outcome: Outcome, out: TextIO, fmt: str, *, dry_run: bool) -> None:
             )
             print(f"  {verb}: {_action_json(a)}", file=out)
     for c in outcome.changes:
-        print(f"  changed: {c.render()}", file=out)
-    for e in outcome.errors:
-        print(f"error: {e.render()}", file=sys.stderr)
+        print(one_line(f"  changed: {c.render()}"), file=out)
+    for text in dict.fromkeys(e.render() for e in outcome.errors):  # each once, in order
+        print(one_line(f"error: {text}"), file=sys.stderr)
 
 
 def _action_json(a: object) -> dict[str, Any]:

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any, TextIO
 
+from bot.adapters.actions import one_line
 from bot.commands._context import RunContext
 from bot.commands._output import _publish, _report
 from bot.commands._wiring import _load_config, _world
@@ -59,7 +60,7 @@ def _reconcile_event(ctx: RunContext, out: TextIO, *, dry_run: bool) -> int:
         except (OSError, ValueError):
             payload = {}  # unreadable: a full reconcile is always safe
     trigger = trigger_for(config, env.get("GITHUB_EVENT_NAME", ""), payload)
-    print(f"trigger: {trigger.reason}", file=out)
+    print(one_line(f"trigger: {trigger.reason}"), file=out)
     world = _world(ctx, config, forge=bool(ctx.token) or not dry_run)
     outcome = reconcile(
         world,

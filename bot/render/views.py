@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.adapters.actions import one_line
 from bot.core.ledger import FreightRecord, Ledger
 from bot.core.model import Config
 
@@ -230,7 +231,8 @@ def _flat(kind: str, row: dict[str, Any]) -> dict[str, str]:
 def table(kind: str, rows_: list[dict[str, Any]], *, wide: bool = False) -> str:
     """A plain, aligned text table like ``kubectl get`` prints."""
     cols = _COLUMNS[kind] + (_WIDE[kind] if wide else [])
-    flat = [_flat(kind, r) for r in rows_]
+    # Cells hold outside text (reasons, tags, PR titles): each stays on its row.
+    flat = [{k: one_line(str(v)) for k, v in _flat(kind, r).items()} for r in rows_]
     if not flat:
         return f"No {kind} yet.\n"
     widths = [max(len(h), *(len(f.get(k, "-")) for f in flat)) for h, k in cols]
@@ -275,7 +277,7 @@ def describe_freight(rec: FreightRecord, ledger: Ledger) -> str:
         for p in promos:
             pr = f" PR #{p.pr}" if p.pr else ""
             lines.append(f"  {_ts(p.at)} {p.stage} {p.status} ({p.kind} by {p.by}){pr}")
-    return "\n".join(lines) + "\n"
+    return _page(lines)
 
 
 def describe_stage(name: str, config: Config, ledger: Ledger) -> str:
@@ -324,4 +326,9 @@ def describe_stage(name: str, config: Config, ledger: Ledger) -> str:
         for p in recent:
             pr_text = f" PR #{p.pr}" if p.pr else ""
             lines.append(f"  {_ts(p.at)} {p.version} {p.status} ({p.kind} by {p.by}){pr_text}")
-    return "\n".join(lines) + "\n"
+    return _page(lines)
+
+
+def _page(lines: list[str]) -> str:
+    """``lines`` as printed text; each may hold outside text, which stays on its line."""
+    return "".join(one_line(line) + "\n" for line in lines)

@@ -6,7 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from bot.adapters.actions import SUMMARY_LIMIT, ActionsIO, escape_data, escape_property
+from bot.adapters.actions import (
+    SUMMARY_LIMIT,
+    ActionsIO,
+    LogGuard,
+    escape_data,
+    escape_property,
+    one_line,
+)
 from bot.errors import PermanentError, Problem
 
 
@@ -159,3 +166,47 @@ def test_unwritable_runner_file_is_a_permanent_error(tmp_path: Path) -> None:
     io_, _, _ = actions(tmp_path, GITHUB_OUTPUT=str(tmp_path / "missing" / "out"))
     with pytest.raises(PermanentError, match="cannot write to the runner file"):
         io_.set_output("promotions", "[]")
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ("tag 1.0\n::add-mask::x", "tag 1.0%0A::add-mask::x"),
+        ("::warning::pwned", "%3A:warning::pwned"),
+        ("  ::stop-commands::tok", "  %3A:stop-commands::tok"),
+        ("why ##[add-mask]x", "why ##%5Badd-mask]x"),
+        ("100% done\r\n", "100%25 done%0D%0A"),
+        ("plain words: fine", "plain words: fine"),
+    ],
+)
+def test_one_line_keeps_outside_text_on_one_inert_line(text: str, line: str) -> None:
+    assert one_line(text) == line
+    assert "\n" not in one_line(text) and not one_line(text).lstrip().startswith("::")
+
+
+def test_the_log_guard_lets_only_actions_io_write_commands(tmp_path: Path) -> None:
+    raw = io.StringIO()
+    guard = LogGuard(raw)
+    io_ = ActionsIO({"GITHUB_ACTIONS": "true"}, stream=guard)  # type: ignore[arg-type]
+    guard.write("a line\n::add-mask::from-outside\n  ::warning::x")
+    io_.error("real", title="shunter")
+    guard.write("partial")
+    guard.flush()
+    assert raw.getvalue().splitlines() == [
+        "a line",
+        "%3A:add-mask::from-outside",
+        "  %3A:warning::x",
+        "::error title=shunter::real",
+        "partial",
+    ]
+
+
+def test_each_annotation_is_printed_once(tmp_path: Path) -> None:
+    io_, out, _err = actions(tmp_path)
+    for _ in range(9):
+        io_.error("GitHub: 502", title="shunter")
+        io_.warning("registry down", title="shunter warehouse/app")
+    io_.error("GitHub: 502", title="other title")
+    assert out.getvalue().count("::error title=shunter::GitHub: 502\n") == 1
+    assert out.getvalue().count("::warning ") == 1
+    assert out.getvalue().count("::error ") == 2

@@ -12,11 +12,12 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks import cli, tags
+from benchmarks import cli, history, tags
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -187,7 +188,8 @@ Measured {date} on {machine}.
   run records the freight on the state branch, the runs after it are timed. Each run
   loads the config, reads the state branch with git and lists the tags (docker-registry
   sends no ETag, so in full); the best tag is unchanged, so its cached digest is reused.
-"""
+
+{history.section(results["history"]) if "history" in results else ""}"""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -211,6 +213,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"slowest imports: {results['imports']}", flush=True)
     results["refresh"] = cli.refresh_time()
     print(f"shunter refresh: {json.dumps(results['refresh'])}", flush=True)
+    with tempfile.TemporaryDirectory(prefix="shunter-bench-") as tmp:
+        results["history"] = history.run(Path(tmp))
+    print(f"history: {json.dumps(results['history'])}", flush=True)
     if not args.no_write:
         date = datetime.now(UTC).strftime("%Y-%m-%d")
         (ROOT / "BENCHMARKS.md").write_text(render(results, machine, date))

@@ -56,6 +56,9 @@ def _parser() -> argparse.ArgumentParser:
     g = sub.add_parser("get", help="list stages, freight, promotions or warehouses")
     g.add_argument("kind", choices=("stages", "freight", "promotions", "warehouses"))
     g.add_argument("-o", "--output", choices=("table", "wide", "json", "yaml"), default="table")
+    g.add_argument(
+        "--all", action="store_true", help="promotions: the archived history too, oldest first"
+    )
 
     d = sub.add_parser("describe", help="show one freight or stage in detail")
     d.add_argument("kind", choices=("freight", "stage"))
@@ -178,7 +181,7 @@ def _dispatch(args: argparse.Namespace, ctx: RunContext, out: TextIO) -> int:
     if c == "run":
         return cmd_run(ctx, out)
     if c == "get":
-        return cmd_get(ctx, out, args.kind, args.output)
+        return cmd_get(ctx, out, args.kind, args.output, every=args.all)
     if c == "describe":
         return cmd_describe(ctx, out, args.kind, args.name)
     if c == "promote":

@@ -8,11 +8,13 @@ leave the branch exactly as it was: nothing is written back, nothing is rolled b
 from __future__ import annotations
 
 import io
+import json
 import subprocess
 from collections.abc import Callable, Iterator
 from contextlib import redirect_stderr
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -100,3 +102,39 @@ def test_a_bad_hand_edit_stops_the_run_and_changes_nothing(world: SandboxWorld, 
 
     assert git(world.bare, "rev-parse", f"refs/heads/{BRANCH}") == head
     assert git(world.bare, "rev-parse", "refs/heads/main") == main_before
+
+
+PROJECT = """\
+apiVersion: kargo.akuity.io/v1alpha1
+kind: ProjectConfig
+metadata:
+  name: flask-app
+spec:
+  promotionHistory: 1
+"""
+
+
+def test_old_promotions_move_to_the_archive_and_get_all_still_shows_them(
+    tmp_path: Path, oci_registry: LocalRegistry
+) -> None:
+    overrides = {"kargo/project.yaml": PROJECT}
+    with SandboxWorld(
+        tmp_path / "w", registry=oci_registry, image_path="e2e-ledger/archive", overrides=overrides
+    ) as w:
+        for tag in ("1.8.4", "1.8.5", "1.8.6"):
+            w.push(tag)
+            code, out, err = shunter(w, "reconcile")
+            assert code == 0, out + err
+
+        def promotions(*flags: str) -> list[dict[str, Any]]:
+            code, out, err = shunter(w, "get", "promotions", "-o", "json", *flags)
+            assert code == 0, err
+            rows: list[dict[str, Any]] = json.loads(out)
+            return sorted((r for r in rows if r["stage"] == "dev"), key=lambda r: r["pr"])
+
+        every = promotions("--all")
+        assert len(every) >= 2 and every[0]["version"] == "1.8.4", every
+        assert promotions() == every[-1:], every  # the window is one record per stage
+        archived = git(w.bare, "ls-tree", "--name-only", f"refs/heads/{BRANCH}", "archive/")
+        assert len(archived.split()) == len(every) - 1, (archived, every)  # one per archiving
+        assert "1.8.4" not in git(w.bare, "show", f"refs/heads/{BRANCH}:promotions.yaml")

@@ -17,7 +17,7 @@ from bot.errors import ConfigError, PermanentError, Problem
 if TYPE_CHECKING:
     from bot.adapters.actions import ActionsIO
     from bot.commands._context import RunContext
-    from bot.core.ledger import Ledger
+    from bot.core.ledger import Ledger, PromotionRecord
     from bot.core.model import Config
     from bot.loop.reconcile import World
     from bot.ports import Deadline
@@ -176,6 +176,15 @@ def _actions_io(ctx: RunContext, out: TextIO) -> ActionsIO:
     if ctx.token:
         io.mask(ctx.token)
     return io
+
+
+def _archived_promotions(ctx: RunContext, config: Config) -> list[PromotionRecord]:
+    """The promotion records archived on the state branch, oldest first."""
+    from bot.adapters.git import GitStateStore
+    from bot.core.ledger import read_archive
+
+    branch = ctx.state_branch or config.settings.state_branch
+    return read_archive(GitStateStore(ctx.repo_dir, branch=branch).load_archive())
 
 
 def _ledger(ctx: RunContext, config: Config) -> Ledger:

@@ -10,6 +10,8 @@ Secrets never enter the ledger: it holds names, versions, digests, logins and ti
 
 from __future__ import annotations
 
+import hashlib
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, cast, get_args
@@ -341,25 +343,7 @@ def to_files(ledger: Ledger) -> dict[str, str]:
                 "verification": _verification_out(s.verification),
             }
         )
-    promotions = [
-        _drop_none(
-            {
-                "stage": p.stage,
-                "freight": p.freight,
-                "alias": p.alias,
-                "version": p.version,
-                "kind": p.kind,
-                "status": p.status,
-                "by": p.by,
-                "reason": p.reason or None,
-                "at": _ts(p.at),
-                "pr": p.pr,
-                "url": p.url,
-                "commit": p.commit,
-            }
-        )
-        for p in ledger.promotions
-    ]
+    promotions = [_promotion_out(p) for p in ledger.promotions]
     return {
         "README.md": _README,
         "ledger.yaml": _dump({"schemaVersion": SCHEMA_VERSION}),
@@ -385,6 +369,94 @@ def to_files(ledger: Ledger) -> dict[str, str]:
     }
 
 
+def _promotion_out(p: PromotionRecord) -> dict[str, Any]:
+    return _drop_none(
+        {
+            "stage": p.stage,
+            "freight": p.freight,
+            "alias": p.alias,
+            "version": p.version,
+            "kind": p.kind,
+            "status": p.status,
+            "by": p.by,
+            "reason": p.reason or None,
+            "at": _ts(p.at),
+            "pr": p.pr,
+            "url": p.url,
+            "commit": p.commit,
+        }
+    )
+
+
+# --------------------------------------------------------------------------- archive
+
+_ARCHIVE_HEADER = (
+    "# Archived by Shunter: promotion records past the retention window (promotionHistory).\n"
+    "# Reconcile never reads this file; `shunter get promotions --all` does.\n"
+)
+
+
+@dataclass(frozen=True)
+class Archived:
+    """What :func:`archive_promotions` moved: the new file (``{}``: none) and, by stage,
+    how many records went into it."""
+
+    files: dict[str, str] = field(default_factory=dict)
+    moved: dict[str, int] = field(default_factory=dict)
+
+
+def archive_promotions(ledger: Ledger, keep: int) -> Archived:
+    """Move old promotion records out of ``ledger.promotions`` into a new archive file.
+
+    A stage's records are archived once it has more than ``keep + keep // 2`` of them
+    (the slack makes each archive file hold a batch rather than one record per run); its
+    oldest records then go, leaving the newest ``keep``. Returns the one new file under
+    ``archive/`` (none when nothing moved), named after the month of its newest record and
+    a digest of its content, so two runs never pick one name for different records, and
+    how many records of each stage it took. Deterministic: same ledger, same result.
+    """
+    by_stage: dict[str, list[int]] = {}
+    for i, rec in enumerate(ledger.promotions):
+        by_stage.setdefault(rec.stage, []).append(i)
+    moved: set[int] = set()
+    counts: dict[str, int] = {}
+    for stage, indexes in by_stage.items():
+        if len(indexes) > keep + keep // 2:
+            # Oldest first by time (then by position: the log is appended in order).
+            ordered = sorted(indexes, key=lambda i: (ledger.promotions[i].at, i))
+            moved.update(ordered[: len(indexes) - keep])
+            counts[stage] = len(indexes) - keep
+    if not moved:
+        return Archived()
+    archived = [rec for i, rec in enumerate(ledger.promotions) if i in moved]
+    ledger.promotions = [rec for i, rec in enumerate(ledger.promotions) if i not in moved]
+    text = _ARCHIVE_HEADER + ledger_yaml.dump([_promotion_out(p) for p in archived])
+    newest = max(p.at for p in archived).astimezone(UTC)
+    digest = hashlib.sha256(text.encode()).hexdigest()[:12]
+    return Archived({f"{ARCHIVE_DIR}promotions-{newest:%Y-%m}-{digest}.yaml": text}, counts)
+
+
+def read_archive(files: dict[str, str]) -> list[PromotionRecord]:
+    """Every promotion record in the ``archive/`` files among ``files``, oldest first.
+
+    Raises ``LedgerError`` when an archive file is not what Shunter writes.
+    """
+    problems: list[_Issue] = []
+    records: list[PromotionRecord] = []
+    for name in sorted(files):
+        if not name.startswith(ARCHIVE_DIR):
+            continue
+        try:
+            value = ledger_yaml.load(files[name])
+        except (ledger_yaml.AliasFound, ValueError, yaml.YAMLError) as exc:
+            problems.append(_Issue(name, (), f"not readable YAML: {exc}", _RESTORE))
+            continue
+        records += read_promotions(_File(name, problems), value or [])
+    if problems:
+        raise LedgerError([_locate(files, p) for p in problems])
+    return sorted(records, key=lambda r: r.at)
+
+
 _README = """\
 # Shunter state
 
@@ -394,7 +466,8 @@ here, saying what changed. The files are plain YAML:
 - `freight.yaml`: every piece of freight (artifacts, when it was found, where it was
   verified or approved);
 - `stages.yaml`: what each stage runs now, its history, open promotions, holds and pauses;
-- `promotions.yaml`: the audit log of promotions (who, when, what, why, PR, commit);
+- `promotions.yaml`: the audit log of promotions (who, when, what, why, PR, commit): the
+  newest records of each stage; older ones are in `archive/promotions-*.yaml`;
 - `operations.yaml`: the emergency operations people asked for (who, when, why);
 - `warehouses.yaml`: discovery bookkeeping.
 
@@ -582,15 +655,19 @@ class _File:
         return parsed
 
 
+_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
+
+
 def _parse_ts(value: Any) -> datetime | None:
     """A stored time: a datetime (an unquoted YAML timestamp) or ``YYYY-MM-DDTHH:MM:SSZ``."""
     if value is None:
         return None
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
-    if not isinstance(value, str):
+    if not isinstance(value, str) or not _TIME.fullmatch(value):
         raise ValueError(value)
-    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    # fromisoformat is several times faster than strptime; the regex keeps the format exact.
+    return datetime.fromisoformat(value)
 
 
 def from_files(files: dict[str, str]) -> Ledger:

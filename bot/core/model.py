@@ -347,6 +347,9 @@ class Settings:
 
     state_branch: str = "shunter/state"
     emergency_permission: str = "maintain"  # admin | maintain | write
+    # promotionHistory: promotion records kept per stage in promotions.yaml; older ones
+    # move to archive/ on the state branch (see bot.core.ledger.archive_promotions).
+    promotion_history: int = 200
     monitoring: Monitoring = Monitoring()
     pagerduty: PagerDuty = PagerDuty()
     # The whole run's time limit, well under a workflow job's usual 15-minute timeout; a

@@ -43,7 +43,7 @@ from bot.core.decide.planner import (
     plan,
 )
 from bot.core.discover.freight import Freight
-from bot.core.ledger import Ledger, from_files, to_files
+from bot.core.ledger import Ledger, archive_promotions, from_files, to_files
 from bot.core.metrics import metrics_text
 from bot.core.model import Config
 from bot.core.promote import promotion as promo
@@ -186,10 +186,17 @@ def reconcile(
         out.changes = changes
         if not dry_run:
             out.actions = seen_actions
-        new_files = to_files(ledger)
+        if dry_run or (not changes and head):
+            return out  # nothing to write: an idle run does not even render the ledger
+        archived = archive_promotions(ledger, world.config.settings.promotion_history)
+        for path in archived.files:
+            for stage, n in archived.moved.items():
+                detail = f"{n} to {path}"
+                changes.append(Change(Subject.stage(stage), ChangeKind.ARCHIVED, detail=detail))
+        new_files = {**to_files(ledger), **archived.files}
         if world.config.settings.monitoring.enabled:
             new_files["metrics.prom"] = metrics_text(world.config, ledger)
-        if dry_run or (new_files == files and head is not None) or (not changes and head):
+        if new_files == files and head is not None:
             return out
         message = _commit_message(changes)
         try:

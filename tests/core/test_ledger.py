@@ -1,22 +1,26 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import yaml
 
 from bot.core import ledger_yaml
+from bot.core.decide.planner import protected_freight
 from bot.core.discover.artifacts import Image
 from bot.core.discover.freight import make_freight
 from bot.core.ledger import (
+    Archived,
     FreightRecord,
     Hold,
     Ledger,
     OpenPromotion,
     PromotionRecord,
     StageRecord,
+    archive_promotions,
     from_files,
+    read_archive,
     to_files,
 )
 from bot.errors import LedgerError, Problem
@@ -204,3 +208,69 @@ def test_archive_files_are_not_part_of_the_ledger() -> None:
     files = to_files(sample())
     files["archive/promotions-2026-01-0000.yaml"] = "not: [even yaml"
     assert from_files(files) == sample()
+
+
+# --------------------------------------------------------------------------- archive
+
+
+def history(led: Ledger, stage: str, n: int, start: int = 0) -> None:
+    """Append ``n`` promotion records of the sample freight to ``stage``, a minute apart."""
+    f = led.freight[FREIGHT].freight
+    for i in range(start, start + n):
+        at = T.replace(minute=0) + timedelta(minutes=i)
+        led.promotions.append(
+            PromotionRecord(
+                stage, f.name, f.alias, "1.8.4", "auto", "Succeeded", "bot", "", at, i + 1
+            )
+        )
+
+
+def test_promotion_history_past_the_window_moves_to_an_archive_file() -> None:
+    led = sample()
+    led.promotions.clear()
+    history(led, "dev", 6)  # keep 4: up to 4 + 2 stay, no archive file for one record
+    history(led, "prod", 3)
+    assert archive_promotions(led, keep=4) == Archived()
+
+    history(led, "dev", 1, start=6)
+    result = archive_promotions(led, keep=4)
+
+    archived = result.files
+    (path,) = archived
+    assert result.moved == {"dev": 3}
+    assert path.startswith("archive/promotions-2026-05-") and path.endswith(".yaml")
+    assert [p.pr for p in led.promotions if p.stage == "dev"] == [4, 5, 6, 7]
+    assert [p.pr for p in led.promotions if p.stage == "prod"] == [1, 2, 3]
+    assert [p.pr for p in read_archive(archived)] == [1, 2, 3]
+    # The retained ledger reads as before; the archive is not part of it.
+    files = {**to_files(led), **archived}
+    assert from_files(files) == led
+    assert archive_promotions(led, keep=4) == Archived()  # nothing more to move
+
+
+def test_an_archive_file_is_checked_like_the_ledger() -> None:
+    led = sample()
+    history(led, "dev", 10)
+    archived = archive_promotions(led, keep=2)
+    ((path, text),) = archived.files.items()
+    with pytest.raises(LedgerError) as caught:
+        read_archive({path: text.replace("status: Succeeded", "status: Bogus", 1)})
+    assert [(p.file, p.path) for p in caught.value.problems] == [(path, "[0].status")]
+
+
+def test_freight_only_archived_records_name_is_no_longer_protected() -> None:
+    led = sample()
+    Y = T - timedelta(days=1)
+    old = make_freight(
+        "flask-app", images=[Image("ghcr.io/alkon/flask-app", "1.8.3", "sha256:" + "b" * 64)]
+    )
+    led.freight[old.name] = FreightRecord(old)
+    led.promotions.insert(
+        0, PromotionRecord("dev", old.name, old.alias, "1.8.3", "auto", "Succeeded", "bot", "", Y)
+    )
+    history(led, "dev", 4)
+    assert old.name in protected_freight(led)
+
+    archive_promotions(led, keep=2)
+
+    assert old.name not in protected_freight(led)

@@ -817,6 +817,7 @@ def build_settings(doc: Parsed) -> Settings:
             "stateBranch": "state_branch",
             "emergencyPermission": "emergency_permission",
             "deadline": "deadline",
+            "promotionHistory": "promotion_history",
         },
     )
     if "discovery" in spec.values:

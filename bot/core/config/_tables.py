@@ -965,6 +965,11 @@ PROJECT_SPEC: Final = Obj(
             Enum(("admin", "maintain", "write")),
             doc="the repository permission emergency operations need",
         ),
+        "promotionHistory": F(
+            Int(minimum=1),
+            doc="promotion records kept per stage on the state branch; older ones are "
+            "archived (default 200)",
+        ),
         "monitoring": F(
             Obj(
                 {

@@ -259,6 +259,7 @@ class ChangeKind(Enum):
     PAUSED = "paused"
     RESUMED = "resumed"
     HOLD_RELEASED = "hold released"
+    ARCHIVED = "promotion records archived"
 
 
 @dataclass(frozen=True)
@@ -313,6 +314,7 @@ class Change:
             ChangeKind.PAUSED: f"pause by {self.by}",
             ChangeKind.RESUMED: f"resume by {self.by}",
             ChangeKind.HOLD_RELEASED: f"release-hold by {self.by}",
+            ChangeKind.ARCHIVED: f"archived old promotion records ({d})",
         }[k]
         if k in (ChangeKind.PAUSED, ChangeKind.RESUMED, ChangeKind.HOLD_RELEASED) and d:
             text += f": {d}"

@@ -15,6 +15,7 @@ from enum import Enum
 from typing import Literal, Protocol
 
 from bot.core.decide.identity import RunActor
+from bot.core.decide.mainrules import BranchRules
 from bot.core.decide.observations import CheckRun, HealthReport, StepRun
 from bot.core.decide.pulls import ChangedFile, HeadCommit, PullRequest, Review, ReviewState
 from bot.core.discover.artifacts import Chart, Commit
@@ -22,6 +23,7 @@ from bot.core.model import ArgoCDHealth, ChartSubscription, GitSubscription, Htt
 from bot.errors import PermanentError, TransientError
 
 __all__ = [
+    "ActionsSettings",
     "ApplicationHealth",
     "ChangedFile",
     "ChartSource",
@@ -243,6 +245,18 @@ class IncidentSource(Protocol):
 # --------------------------------------------------------------------------- forge
 
 
+@dataclass(frozen=True)
+class ActionsSettings:
+    """The repository's Actions settings that decide whether Shunter can work at all.
+
+    https://docs.github.com/en/rest/actions/permissions#get-default-workflow-permissions-for-a-repository
+    (``can_create_pull_requests`` is GitHub's ``can_approve_pull_request_reviews``: the
+    one setting "Allow GitHub Actions to create and approve pull requests")."""
+
+    default_workflow_permissions: Literal["read", "write"]
+    can_create_pull_requests: bool
+
+
 class Forge(DeploymentStatuses, Protocol):
     """GitHub (or a GitHub-compatible server) for one repository."""
 
@@ -343,6 +357,29 @@ class Forge(DeploymentStatuses, Protocol):
 
     def run_actor(self, run_id: int) -> RunActor:
         """Who workflow run ``run_id`` of this repository acts for, now."""
+        ...
+
+    def is_private(self) -> bool:
+        """Whether the repository is private or internal (its Actions minutes are billed)."""
+        ...
+
+    def actions_settings(self) -> ActionsSettings | None:
+        """Default workflow permissions and whether Actions may create PRs; ``None`` when
+        the token may not read them (``GITHUB_TOKEN`` may not)."""
+        ...
+
+    def branch_rules(self, branch: str) -> BranchRules:
+        """Classic protection and rulesets of ``branch``, combined (the strictest wins)."""
+        ...
+
+    def repository_dispatch(self, event_type: str, payload: dict[str, str]) -> None:
+        """Send ``repository_dispatch`` ``event_type`` with ``payload`` to the repository."""
+        ...
+
+    def package_repository(self, owner: str, name: str) -> str | None:
+        """The repository a container package is linked to, or ``None``.
+
+        Raises ``PermanentError`` when the package is unknown or unreadable."""
         ...
 
 

@@ -263,10 +263,43 @@ class _Repo:
     deployments: dict[int, _Deployment] = field(default_factory=dict)
     alerts: list[_Alert] = field(default_factory=list)
     code_scanning: bool = False  # an analysis was uploaded: alerts answer 200, not 404
+    # Settings -> Actions -> General; GitHub's defaults for a new repository.
+    workflow_permissions: str = "read"
+    actions_can_create_prs: bool = False
+    protection: dict[str, _Protection] = field(default_factory=dict)  # branch -> classic rules
+    rulesets: dict[int, _Ruleset] = field(default_factory=dict)
+    dispatches: list[tuple[str, dict[str, Any]]] = field(
+        default_factory=list
+    )  # repository_dispatch
 
     @property
     def full_name(self) -> str:
         return f"{self.owner}/{self.name}"
+
+
+@dataclass
+class _Protection:
+    """Classic branch protection, as the settings page sets it."""
+
+    required_approvals: int | None = None  # None: reviews not required at all
+    code_owners: bool = False
+    dismiss_stale: bool = False
+    required_checks: tuple[str, ...] = ()
+    enforce_admins: bool = False
+
+
+@dataclass
+class _Ruleset:
+    """A repository ruleset: ``include`` holds ref patterns (``~DEFAULT_BRANCH``,
+    ``~ALL``, ``refs/heads/shunter/*``); ``rules`` are GitHub's rule objects
+    (``{"type": ..., "parameters": {...}}``); ``bypass`` the logins that may bypass it."""
+
+    id: int
+    name: str
+    include: tuple[str, ...]
+    rules: list[dict[str, Any]]
+    bypass: tuple[str, ...] = ()
+    enforcement: str = "active"
 
 
 @dataclass
@@ -344,6 +377,7 @@ class GitHubSandbox:
         self._teams: dict[tuple[str, str], _Team] = {}
         self._orgs: dict[str, int] = {}
         self._faults: list[_Fault] = []
+        self._packages: dict[tuple[str, str], tuple[int, str | None]] = {}
         self._used: dict[str, int] = {}
         self.requests: list[RecordedRequest] = []
         self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
@@ -590,6 +624,70 @@ class GitHubSandbox:
             )
             repo.alerts.append(alert)
             return alert.number
+
+    def set_actions_permissions(
+        self, full_name: str, *, default: str = "read", can_create_prs: bool = False
+    ) -> None:
+        """Settings -> Actions -> General: the default ``GITHUB_TOKEN`` permissions and
+        "Allow GitHub Actions to create and approve pull requests"."""
+        if default not in ("read", "write"):
+            raise ValueError(f"default must be read or write, not {default!r}")
+        with self._lock:
+            repo = self._repos[full_name.lower()]
+            repo.workflow_permissions = default
+            repo.actions_can_create_prs = can_create_prs
+
+    def protect_branch(
+        self,
+        full_name: str,
+        branch: str,
+        *,
+        required_approvals: int | None = None,
+        code_owners: bool = False,
+        dismiss_stale: bool = False,
+        required_checks: tuple[str, ...] = (),
+        enforce_admins: bool = False,
+    ) -> None:
+        """Classic branch protection on ``branch`` (``required_approvals=None``: no
+        review rule; 0-6 otherwise, as GitHub allows)."""
+        if required_approvals is not None and not 0 <= required_approvals <= 6:
+            raise ValueError("GitHub allows 0 to 6 required approving reviews")
+        with self._lock:
+            self._repos[full_name.lower()].protection[branch] = _Protection(
+                required_approvals,
+                code_owners,
+                dismiss_stale,
+                tuple(required_checks),
+                enforce_admins,
+            )
+
+    def add_ruleset(
+        self,
+        full_name: str,
+        name: str,
+        *,
+        include: tuple[str, ...] = ("~DEFAULT_BRANCH",),
+        rules: list[dict[str, Any]],
+        bypass: tuple[str, ...] = (),
+        enforcement: str = "active",
+    ) -> int:
+        """Add a branch ruleset; return its id."""
+        with self._lock:
+            rid = self._next_id()
+            self._repos[full_name.lower()].rulesets[rid] = _Ruleset(
+                rid, name, tuple(include), list(rules), tuple(bypass), enforcement
+            )
+            return rid
+
+    def repository_dispatches(self, full_name: str) -> list[tuple[str, dict[str, Any]]]:
+        """(event_type, client_payload) of every ``repository_dispatch`` received."""
+        with self._lock:
+            return list(self._repos[full_name.lower()].dispatches)
+
+    def add_package(self, owner: str, name: str, *, repository: str | None = None) -> None:
+        """A container package ``owner/name``, linked to ``repository`` (or to none)."""
+        with self._lock:
+            self._packages[(owner.lower(), name)] = (self._next_id(), repository)
 
     def _creator(self) -> str:
         return next((u.login for u in self._users.values() if u.type == "User"), "octocat")
@@ -1402,7 +1500,7 @@ def _get_commit(req: _Request, owner: str, name: str, ref: str) -> tuple[int, An
     return 200, data
 
 
-@_route("GET", _REPO + "/branches/(.+)")
+@_route("GET", _REPO + "/branches/(.+)(?<!/protection)")
 def _get_branch(req: _Request, owner: str, name: str, branch: str) -> tuple[int, Any]:
     repo = req.repo(owner, name)
     branch = _unq(branch)
@@ -1410,12 +1508,22 @@ def _get_branch(req: _Request, owner: str, name: str, branch: str) -> tuple[int,
     if sha is None:
         raise HttpError(404, "Branch not found")
     api = f"{req.view.api}/repos/{repo.full_name}"
+    classic = repo.protection.get(branch)
+    checks = list(classic.required_checks) if classic else []
     return 200, {
         "name": branch,
         "commit": _commit_json(req, repo, sha),
-        "protected": False,
-        # An unprotected branch, as GitHub describes one.
-        "protection": {"enabled": False},
+        "protected": classic is not None or bool(_branch_rules(repo, branch)),
+        # https://docs.github.com/en/rest/branches/branches#get-a-branch: the summary any
+        # reader sees; the full rules need administration: read.
+        "protection": {
+            "enabled": classic is not None,
+            "required_status_checks": {
+                "enforcement_level": "non_admins" if checks else "off",
+                "contexts": checks,
+                "checks": [{"context": c, "app_id": None} for c in checks],
+            },
+        },
         "protection_url": f"{api}/branches/{branch}/protection",
         "_links": {
             "self": f"{api}/branches/{branch}",
@@ -1466,6 +1574,9 @@ def _list_pulls(req: _Request, owner: str, name: str) -> tuple[int, Any]:
 def _create_pull(req: _Request, owner: str, name: str) -> tuple[int, Any]:
     repo = req.repo(owner, name)
     login = req.need_role(repo, "write")
+    if req.sb._users[login].type == "Bot" and not repo.actions_can_create_prs:
+        # https://docs.github.com/en/repositories/managing-your-repositorys-settings-and-features/enabling-features-for-your-repository/managing-github-actions-settings-for-a-repository#preventing-github-actions-from-creating-or-approving-pull-requests
+        raise HttpError(403, "GitHub Actions is not permitted to create or approve pull requests.")
     title, head, base = (req.json_field(k) for k in ("title", "head", "base"))
     missing = [k for k, v in (("title", title), ("head", head), ("base", base)) if not v]
     if missing:
@@ -1696,6 +1807,9 @@ def _merge(req: _Request, owner: str, name: str, number: str) -> tuple[int, Any]
     base = _tip(repo.bare, pr.base_ref)
     if base is None:
         raise HttpError(405, "Pull Request is not mergeable")
+    violations = _merge_violations(req.sb, repo, pr, head, base, login)
+    if violations:
+        raise HttpError(405, "\n".join(violations))
     merger = req.sb._users[login]
     env = {
         "GIT_AUTHOR_NAME": login,
@@ -2376,6 +2490,319 @@ def _list_alerts(req: _Request, owner: str, name: str) -> tuple[int, Any]:
         and (severity is None or severity in (a.severity, a.security_severity_level))
     ]
     return req.page(found)
+
+
+# --------------------------------------------------------------------------- rules and settings
+
+
+def _ref_matches(repo: _Repo, pattern: str, branch: str) -> bool:
+    # https://docs.github.com/en/repositories/configuring-branches-and-merges-in-your-repository/managing-rulesets/creating-rulesets-for-a-repository#using-fnmatch-syntax
+    if pattern == "~ALL":
+        return True
+    if pattern == "~DEFAULT_BRANCH":
+        return branch == repo.default_branch
+    regex = re.escape(pattern.removeprefix("refs/heads/"))
+    regex = regex.replace(r"\*\*", ".*").replace(r"\*", "[^/]*")
+    return re.fullmatch(regex, branch) is not None
+
+
+def _rulesets_of(repo: _Repo, branch: str) -> list[_Ruleset]:
+    return [
+        rs
+        for rs in repo.rulesets.values()
+        if rs.enforcement == "active" and any(_ref_matches(repo, p, branch) for p in rs.include)
+    ]
+
+
+def _branch_rules(repo: _Repo, branch: str) -> list[dict[str, Any]]:
+    return [
+        {
+            **rule,
+            "ruleset_source_type": "Repository",
+            "ruleset_source": repo.full_name,
+            "ruleset_id": rs.id,
+        }
+        for rs in _rulesets_of(repo, branch)
+        for rule in rs.rules
+    ]
+
+
+def _codeowners_of(repo: _Repo, ref: str) -> list[tuple[str, list[str]]]:
+    """(pattern, owners) lines of the first CODEOWNERS GitHub finds on ``ref``."""
+    for path in (".github/CODEOWNERS", "CODEOWNERS", "docs/CODEOWNERS"):
+        code, text = _git(repo.bare, "show", f"{ref}:{path}")
+        if code == 0:
+            out = []
+            for line in text.splitlines():
+                parts = line.split("#", 1)[0].split()
+                if parts:
+                    out.append((parts[0], [o.lstrip("@") for o in parts[1:]]))
+            return out
+    return []
+
+
+def _owners(lines: list[tuple[str, list[str]]], path: str) -> list[str]:
+    import fnmatch
+
+    found: list[str] = []
+    for pattern, owners in lines:
+        bare = pattern.strip("/")
+        anchored = "/" in pattern.rstrip("/")
+        candidates = (
+            [path]
+            if anchored
+            else [path, *(path.split("/", i)[-1] for i in range(1, path.count("/") + 1))]
+        )
+        for cand in candidates:
+            if fnmatch.fnmatchcase(cand, bare) or (
+                not pattern.endswith("*") and cand.startswith(bare + "/")
+            ):
+                found = owners
+                break
+    return found
+
+
+def _merge_violations(
+    sb: GitHubSandbox, repo: _Repo, pr: _Pull, head: str, base: str, login: str
+) -> list[str]:
+    """What stops ``login`` merging ``pr`` under the base branch's protection and
+    rulesets, in GitHub's words; empty when nothing does."""
+    branch = pr.base_ref
+    classic = repo.protection.get(branch)
+    needed: list[tuple[int, bool, bool, tuple[str, ...]]] = []  # approvals, owners, stale, checks
+    if classic is not None and not (
+        sb._role(repo, login) == "admin" and not classic.enforce_admins
+    ):
+        needed.append(
+            (
+                classic.required_approvals or 0,
+                classic.code_owners,
+                classic.dismiss_stale,
+                classic.required_checks,
+            )
+        )
+    for rs in _rulesets_of(repo, branch):
+        if login in rs.bypass:
+            continue
+        for rule in rs.rules:
+            params = rule.get("parameters") or {}
+            if rule["type"] == "pull_request":
+                needed.append(
+                    (
+                        int(params.get("required_approving_review_count", 0)),
+                        bool(params.get("require_code_owner_review")),
+                        bool(params.get("dismiss_stale_reviews_on_push")),
+                        (),
+                    )
+                )
+            elif rule["type"] == "required_status_checks":
+                contexts = tuple(c["context"] for c in params.get("required_status_checks", []))
+                needed.append((0, False, False, contexts))
+    if not needed:
+        return []
+    latest: dict[str, _Review] = {}
+    for rv in pr.reviews:
+        if rv.user == pr.user or rv.state in ("COMMENTED", "PENDING"):
+            continue
+        latest.pop(rv.user, None)
+        if rv.state != "DISMISSED":
+            latest[rv.user] = rv
+    stale = any(n[2] for n in needed)
+    approvers = [
+        u
+        for u, rv in latest.items()
+        if rv.state == "APPROVED"
+        and (not stale or rv.commit_id == head)
+        and ROLES.index(sb._role(repo, u)) >= ROLES.index("write")
+        if sb._role(repo, u) in ROLES
+    ]
+    out = []
+    count = max(n[0] for n in needed)
+    if any(rv.state == "CHANGES_REQUESTED" for rv in latest.values()) and count:
+        out.append("Changes must be made through a pull request. Changes were requested.")
+    if len(approvers) < count:
+        noun = "review is" if count == 1 else "reviews are"
+        out.append(f"At least {count} approving {noun} required by reviewers with write access.")
+    if any(n[1] for n in needed):
+        lines = _codeowners_of(repo, base)
+        _, diff = _git(repo.bare, "diff", "--name-only", base, head)
+        for path in diff.splitlines():
+            owners = _owners(lines, path)
+            if owners and not any(
+                u == o
+                or any(
+                    u in t.members
+                    for (org, slug), t in sb._teams.items()
+                    if f"{org}/{slug}" == o.lower()
+                )
+                for u in approvers
+                for o in owners
+            ):
+                out.append(f"Waiting on code owner review from {', '.join(owners)}.")
+                break
+    runs: dict[str, _CheckRun] = {}
+    for cr in sorted(repo.check_runs.values(), key=operator.attrgetter("id")):
+        if cr.head_sha == head:
+            runs[cr.name] = cr
+    for contexts in (n[3] for n in needed):
+        for ctx in contexts:
+            found = runs.get(ctx)
+            if (
+                found is None
+                or found.status != "completed"
+                or found.conclusion not in ("success", "neutral", "skipped")
+            ):
+                out.append(f'Required status check "{ctx}" is expected.')
+    return list(dict.fromkeys(out))
+
+
+@_route("POST", _REPO + "/dispatches")
+def _repository_dispatch(req: _Request, owner: str, name: str) -> tuple[int, Any]:
+    # https://docs.github.com/en/rest/repos/repos#create-a-repository-dispatch-event
+    repo = req.repo(owner, name)
+    req.need_role(repo, "write")
+    event_type = req.json_field("event_type")
+    payload = req.json_field("client_payload", {})
+    if not isinstance(event_type, str) or not 1 <= len(event_type) <= 100:
+        raise HttpError(422, "Validation Failed", [{"field": "event_type", "code": "invalid"}])
+    if not isinstance(payload, dict) or len(payload) > 10:
+        raise HttpError(422, "Validation Failed", [{"field": "client_payload", "code": "invalid"}])
+    repo.dispatches.append((event_type, dict(payload)))
+    return 204, None
+
+
+@_route("GET", _REPO + "/actions/permissions/workflow")
+def _workflow_permissions(req: _Request, owner: str, name: str) -> tuple[int, Any]:
+    # https://docs.github.com/en/rest/actions/permissions#get-default-workflow-permissions-for-a-repository
+    repo = req.repo(owner, name)
+    req.need_role(repo, "admin")
+    return 200, {
+        "default_workflow_permissions": repo.workflow_permissions,
+        "can_approve_pull_request_reviews": repo.actions_can_create_prs,
+    }
+
+
+@_route("GET", _REPO + "/branches/(.+)/protection")
+def _get_protection(req: _Request, owner: str, name: str, branch: str) -> tuple[int, Any]:
+    # https://docs.github.com/en/rest/branches/branch-protection#get-branch-protection
+    repo = req.repo(owner, name)
+    req.need_role(repo, "admin")
+    branch = _unq(branch)
+    p = repo.protection.get(branch)
+    if p is None:
+        raise HttpError(404, "Branch not protected")
+    url = f"{req.view.api}/repos/{repo.full_name}/branches/{branch}/protection"
+    data: dict[str, Any] = {
+        "url": url,
+        "enforce_admins": {"url": f"{url}/enforce_admins", "enabled": p.enforce_admins},
+        "required_linear_history": {"enabled": False},
+        "allow_force_pushes": {"enabled": False},
+        "allow_deletions": {"enabled": False},
+        "required_conversation_resolution": {"enabled": False},
+    }
+    if p.required_checks:
+        data["required_status_checks"] = {
+            "url": f"{url}/required_status_checks",
+            "strict": False,
+            "contexts": list(p.required_checks),
+            "checks": [{"context": c, "app_id": None} for c in p.required_checks],
+        }
+    if p.required_approvals is not None:
+        data["required_pull_request_reviews"] = {
+            "url": f"{url}/required_pull_request_reviews",
+            "dismiss_stale_reviews": p.dismiss_stale,
+            "require_code_owner_reviews": p.code_owners,
+            "required_approving_review_count": p.required_approvals,
+            "require_last_push_approval": False,
+        }
+    return 200, data
+
+
+@_route("GET", _REPO + "/rules/branches/(.+)")
+def _rules_for_branch(req: _Request, owner: str, name: str, branch: str) -> tuple[int, Any]:
+    # https://docs.github.com/en/rest/repos/rules#get-rules-for-a-branch: metadata: read
+    # is enough; the branch need not exist.
+    repo = req.repo(owner, name)
+    return req.page(_branch_rules(repo, _unq(branch)))
+
+
+def _ruleset_json(req: _Request, repo: _Repo, rs: _Ruleset) -> dict[str, Any]:
+    login = req.login or ""
+    admin = req.sb._role(repo, login) == "admin"
+    data: dict[str, Any] = {
+        "id": rs.id,
+        "name": rs.name,
+        "target": "branch",
+        "source_type": "Repository",
+        "source": repo.full_name,
+        "enforcement": rs.enforcement,
+        "conditions": {"ref_name": {"include": list(rs.include), "exclude": []}},
+        "rules": rs.rules,
+        "current_user_can_bypass": "always" if login in rs.bypass else "never",
+        "node_id": f"RRS_{rs.id}",
+        "_links": {"self": {"href": f"{req.view.api}/repos/{repo.full_name}/rulesets/{rs.id}"}},
+    }
+    if admin:  # bypass actors are shown only to those who may edit the ruleset
+        data["bypass_actors"] = [
+            {"actor_id": req.sb._users[b].id, "actor_type": "Integration", "bypass_mode": "always"}
+            for b in rs.bypass
+            if b in req.sb._users
+        ]
+    return data
+
+
+@_route("GET", _REPO + "/rulesets")
+def _list_rulesets(req: _Request, owner: str, name: str) -> tuple[int, Any]:
+    # https://docs.github.com/en/rest/repos/rules#get-all-repository-rulesets
+    repo = req.repo(owner, name)
+    return req.page([_ruleset_json(req, repo, rs) for rs in repo.rulesets.values()])
+
+
+@_route("GET", _REPO + r"/rulesets/(\d+)")
+def _get_ruleset(req: _Request, owner: str, name: str, rid: str) -> tuple[int, Any]:
+    # https://docs.github.com/en/rest/repos/rules#get-a-repository-ruleset
+    repo = req.repo(owner, name)
+    rs = repo.rulesets.get(int(rid))
+    if rs is None:
+        raise HttpError(404, _NOT_FOUND)
+    return 200, _ruleset_json(req, repo, rs)
+
+
+def _package(req: _Request, kind: str, owner: str, package: str) -> tuple[int, Any]:
+    # https://docs.github.com/en/rest/packages/packages#get-a-package-for-an-organization
+    owner, package = _unq(owner), _unq(package)
+    is_org = owner in req.sb._orgs and owner not in req.sb._users
+    found = req.sb._packages.get((owner.lower(), package))
+    if found is None or (kind == "orgs") != is_org:
+        raise HttpError(404, "Package not found.")
+    pid, linked = found
+    data: dict[str, Any] = {
+        "id": pid,
+        "name": package,
+        "package_type": "container",
+        "owner": req.view.user(owner),
+        "version_count": 1,
+        "visibility": "private",
+        "url": f"{req.view.api}/{kind}/{owner}/packages/container/"
+        + urllib.parse.quote(package, safe=""),
+        "html_url": f"{req.view.web}/{owner}/packages/container/package/{package}",
+        "created_at": "2024-01-01T00:00:00Z",
+        "updated_at": "2024-01-01T00:00:00Z",
+    }
+    repo = req.sb._repos.get((linked or "").lower())
+    if repo is not None:
+        data["repository"] = req.view.repo(repo, req.login)
+    return 200, data
+
+
+@_route("GET", "/orgs/" + _SEG + "/packages/container/" + _SEG)
+def _org_package(req: _Request, org: str, package: str) -> tuple[int, Any]:
+    return _package(req, "orgs", org, package)
+
+
+@_route("GET", "/users/" + _SEG + "/packages/container/" + _SEG)
+def _user_package(req: _Request, user: str, package: str) -> tuple[int, Any]:
+    return _package(req, "users", user, package)
 
 
 # --------------------------------------------------------------------------- HTTP

@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
 from bot.core.decide.identity import RunActor
+from bot.core.decide.mainrules import BranchRules
 from bot.core.decide.observations import CheckRun, HealthReport, StepRun, StepState
 from bot.core.decide.pulls import (
     ChangedFile,
@@ -42,7 +43,7 @@ from bot.core.decide.pulls import (
     ReviewState,
 )
 from bot.errors import ConflictError, PermanentError, ShunterError, TransientError
-from bot.ports import Deadline, HttpErrorKind, http_error
+from bot.ports import ActionsSettings, Deadline, HttpErrorKind, http_error
 
 if TYPE_CHECKING:
     from github.GithubException import GithubException
@@ -576,6 +577,226 @@ class GitHubForge:
                 if err.status == 404 and "no analysis found" in _github_message(err).lower():
                     return 0
                 raise
+
+    # ----------------------------------------------------------------- settings and rules
+
+    def _get_json(self, path: str) -> Any:
+        """``GET`` a REST path PyGithub has no object for; the JSON body."""
+        _headers, data = self._gh.requester.requestJsonAndCheck("GET", path)
+        return data
+
+    def is_private(self) -> bool:
+        """Whether the repository is private or internal (Actions minutes are billed)."""
+        with self._translate("read the repository", permission="metadata: read", what=""):
+            return bool(self._repo.private)
+
+    def actions_settings(self) -> ActionsSettings | None:
+        """The repository's default ``GITHUB_TOKEN`` permissions and whether Actions may
+        create and approve pull requests; ``None`` when the token may not read them (it
+        needs ``administration: read``, which ``GITHUB_TOKEN`` never has).
+
+        https://docs.github.com/en/rest/actions/permissions#get-default-workflow-permissions-for-a-repository
+        Raises ``TransientError`` (or ``PermanentError`` for a refused token)."""
+        from github.GithubException import GithubException
+
+        with self._translate(
+            "read the default workflow permissions",
+            permission="administration: read",
+            what="",
+        ):
+            try:
+                data = self._get_json(f"/repos/{self.repository}/actions/permissions/workflow")
+            except GithubException as err:
+                if err.status in (403, 404) and not _is_rate_limited(err):
+                    return None
+                raise
+            default = data.get("default_workflow_permissions")
+            if default not in ("read", "write"):
+                raise _unreadable(f"default_workflow_permissions {default!r}")
+            return ActionsSettings(
+                default_workflow_permissions=default,
+                can_create_pull_requests=bool(data.get("can_approve_pull_request_reviews")),
+            )
+
+    def branch_rules(self, branch: str) -> BranchRules:
+        """What GitHub requires of a merge into ``branch`` and of a push to it: classic
+        branch protection and every active ruleset, combined (the strictest wins).
+
+        Rulesets come from "get rules for a branch", which any token that can read the
+        repository may call (https://docs.github.com/en/rest/repos/rules#get-rules-for-a-branch);
+        whether the token may bypass a ruleset from the ruleset itself
+        (``current_user_can_bypass``, https://docs.github.com/en/rest/repos/rules#get-a-repository-ruleset).
+        Classic protection needs ``administration: read``
+        (https://docs.github.com/en/rest/branches/branch-protection#get-branch-protection);
+        without it ``protection_readable`` is ``False`` and only the required checks the
+        branch reports (https://docs.github.com/en/rest/branches/branches#get-a-branch)
+        are known. Raises ``PermanentError`` / ``TransientError``."""
+        quoted = urllib.parse.quote(branch, safe="")
+        with self._translate(
+            f"read the rules of branch {branch}", permission="metadata: read", what=""
+        ):
+            rules = self._ruleset_rules(branch, quoted)
+            return rules.combine(self._classic_protection(branch, quoted))
+
+    def _ruleset_rules(self, branch: str, quoted: str) -> BranchRules:
+        data = self._get_json(f"/repos/{self.repository}/rules/branches/{quoted}")
+        if not isinstance(data, list):
+            raise _unreadable("rules of a branch")
+        approvals, owners, stale = 0, False, False
+        checks: list[str] = []
+        push, force = False, False
+        restricting: dict[int, str] = {}
+        for rule in data:
+            kind = rule.get("type")
+            params = rule.get("parameters") or {}
+            if kind == "pull_request":
+                approvals = max(approvals, int(params.get("required_approving_review_count", 0)))
+                owners = owners or bool(params.get("require_code_owner_review"))
+                stale = stale or bool(params.get("dismiss_stale_reviews_on_push"))
+            elif kind == "required_status_checks":
+                checks += [c["context"] for c in params.get("required_status_checks", [])]
+            elif kind in ("update", "creation", "deletion"):
+                push = True
+            elif kind == "non_fast_forward":
+                force = True
+            else:
+                continue
+            rid = rule.get("ruleset_id")
+            if isinstance(rid, int):
+                source = rule.get("ruleset_source_type", "Repository")
+                restricting[rid] = (
+                    str(rule.get("ruleset_source") or "") if source == "Organization" else ""
+                )
+        bypass = bool(restricting) and all(
+            self._can_bypass(rid, org) for rid, org in sorted(restricting.items())
+        )
+        names = tuple(f"ruleset {rid}" for rid in sorted(restricting))
+        return BranchRules(
+            branch=branch,
+            required_approvals=approvals,
+            code_owner_review=owners,
+            dismiss_stale_reviews=stale,
+            required_checks=tuple(dict.fromkeys(checks)),
+            can_bypass=bypass,
+            restricts_push=push,
+            forbids_force_push=force,
+            sources=names,
+        )
+
+    def _can_bypass(self, ruleset_id: int, org: str) -> bool:
+        from github.GithubException import GithubException
+
+        path = (
+            f"/orgs/{org}/rulesets/{ruleset_id}"
+            if org
+            else f"/repos/{self.repository}/rulesets/{ruleset_id}"
+        )
+        try:
+            data = self._get_json(path)
+        except GithubException as err:
+            if err.status in (403, 404) and not _is_rate_limited(err):
+                return False  # cannot tell: assume the rules apply to us
+            raise
+        return bool(data.get("current_user_can_bypass") == "always")
+
+    def _classic_protection(self, branch: str, quoted: str) -> BranchRules:
+        from github.GithubException import GithubException
+
+        try:
+            data = self._get_json(f"/repos/{self.repository}/branches/{quoted}/protection")
+        except GithubException as err:
+            if _is_rate_limited(err) or err.status not in (403, 404):
+                raise
+            if err.status == 404:
+                return BranchRules(branch=branch)  # "Branch not protected" (or no branch)
+            # No administration: read. The branch itself says which checks it requires.
+            try:
+                info = self._get_json(f"/repos/{self.repository}/branches/{quoted}")
+            except GithubException as inner:
+                if inner.status != 404:
+                    raise
+                # No such branch yet: no classic rule can name it (rulesets still may).
+                return BranchRules(branch=branch, protection_readable=False)
+            status = ((info.get("protection") or {}).get("required_status_checks")) or {}
+            return BranchRules(
+                branch=branch,
+                required_checks=tuple(status.get("contexts") or ()),
+                protection_readable=False,
+                sources=("branch protection",) if info.get("protected") else (),
+            )
+        reviews = data.get("required_pull_request_reviews") or {}
+        status = data.get("required_status_checks") or {}
+        enforce_admins = bool((data.get("enforce_admins") or {}).get("enabled"))
+        checks = tuple(
+            dict.fromkeys(
+                [
+                    *(status.get("contexts") or ()),
+                    *(c["context"] for c in status.get("checks") or ()),
+                ]
+            )
+        )
+        return BranchRules(
+            branch=branch,
+            required_approvals=int(reviews.get("required_approving_review_count", 0)),
+            code_owner_review=bool(reviews.get("require_code_owner_reviews")),
+            dismiss_stale_reviews=bool(reviews.get("dismiss_stale_reviews")),
+            required_checks=checks,
+            # Admins merge past classic protection unless it includes administrators.
+            can_bypass=not enforce_admins and self._is_admin(),
+            restricts_push=bool(data.get("restrictions")),
+            forbids_force_push=not bool((data.get("allow_force_pushes") or {}).get("enabled")),
+            sources=("branch protection",),
+        )
+
+    def _is_admin(self) -> bool:
+        login = self.whoami()
+        return login != ACTIONS_BOT and self.permission(login) == "admin"
+
+    def package_repository(self, owner: str, name: str) -> str | None:
+        """The repository (``owner/name``) the container package ``owner/name`` is linked
+        to, or ``None`` when it is linked to none. ``registry_package`` events reach only
+        the linked repository's workflows.
+
+        https://docs.github.com/en/rest/packages/packages#get-a-package-for-an-organization
+        (and ``/users/{owner}`` for a personal account). Raises ``PermanentError`` when the
+        package is unknown or the token lacks ``packages: read``."""
+        from github.GithubException import GithubException
+
+        package = urllib.parse.quote(name, safe="")
+        with self._translate(
+            f"read the container package {owner}/{name}",
+            permission="packages: read",
+            what=f"container package {owner}/{name}",
+        ):
+            try:
+                data = self._get_json(f"/orgs/{owner}/packages/container/{package}")
+            except GithubException as err:
+                if err.status != 404:
+                    raise
+                # Not an organization's package: a personal account's, or none.
+                data = self._get_json(f"/users/{owner}/packages/container/{package}")
+            repo = data.get("repository") or {}
+            full = repo.get("full_name")
+            return str(full) if full else None
+
+    def repository_dispatch(self, event_type: str, payload: dict[str, str]) -> None:
+        """Send ``repository_dispatch`` ``event_type`` with ``client_payload`` to this
+        repository (it starts workflows even when sent with ``GITHUB_TOKEN``).
+
+        https://docs.github.com/en/rest/repos/repos#create-a-repository-dispatch-event
+        Raises ``PermanentError`` (no ``contents: write`` on the repository, unknown
+        repository) or ``TransientError``."""
+        with self._translate(
+            f"send repository_dispatch {event_type}",
+            permission="contents: write",
+            what=f"repository {self.repository}",
+        ):
+            # PyGithub's create_repository_dispatch hides a refusal in a boolean.
+            self._gh.requester.requestJsonAndCheck(
+                "POST",
+                f"/repos/{self.repository}/dispatches",
+                input={"event_type": event_type, "client_payload": dict(payload)},
+            )
 
     # ----------------------------------------------------------------- errors
 

@@ -79,6 +79,17 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument("stage")
         sp.add_argument("--reason", default="")
 
+    nt = sub.add_parser(
+        "notify", help="ask another repository's Shunter to refresh a warehouse now"
+    )
+    nt.add_argument("--to", required=True, metavar="OWNER/NAME", help="the GitOps repository")
+    nt.add_argument("--warehouse", required=True, help="warehouse to refresh")
+
+    dr = sub.add_parser(
+        "doctor", help="check the repository's settings, rules, workflow and registries"
+    )
+    dr.add_argument("-o", "--output", choices=("text", "json"), default="text")
+
     rf = sub.add_parser("refresh", help="discover a warehouse's freight now")
     rf.add_argument("kind", choices=("warehouse",))
     rf.add_argument("name")
@@ -162,7 +173,9 @@ def _main(argv: Sequence[str] | None, env: Mapping[str, str] | None, out: TextIO
 
 def _dispatch(args: argparse.Namespace, ctx: RunContext, out: TextIO) -> int:
     from bot.commands.describe import cmd_describe
+    from bot.commands.doctor import cmd_doctor
     from bot.commands.get import cmd_get
+    from bot.commands.notify import cmd_notify
     from bot.commands.promote import cmd_promote
     from bot.commands.reconcile import cmd_reconcile
     from bot.commands.refresh import cmd_refresh
@@ -190,6 +203,10 @@ def _dispatch(args: argparse.Namespace, ctx: RunContext, out: TextIO) -> int:
         return cmd_stage_flag(ctx, out, c, args.stage, args.reason)
     if c == "refresh":
         return cmd_refresh(ctx, out, args.name)
+    if c == "notify":
+        return cmd_notify(ctx, out, args.to, args.warehouse)
+    if c == "doctor":
+        return cmd_doctor(ctx, out, args.output)
     raise PermanentError(f"unknown command {c}")
 
 

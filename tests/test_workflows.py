@@ -19,13 +19,16 @@ ROOT = Path(__file__).resolve().parents[1]
 ACTION = ROOT / "action.yml"
 CI = ROOT / ".github" / "workflows" / "ci.yml"
 EXAMPLE = ROOT / "examples" / "flask-app" / ".github" / "workflows" / "shunter.yml"
-ALL_FILES = [ACTION, CI, EXAMPLE]
+APP_EXAMPLE = ROOT / "examples" / "app-token" / ".github" / "workflows" / "shunter.yml"
+NOTIFY_EXAMPLE = ROOT / "examples" / "image-build" / ".github" / "workflows" / "build.yml"
+PIPELINES = [EXAMPLE, APP_EXAMPLE]
+ALL_FILES = [ACTION, CI, *PIPELINES, NOTIFY_EXAMPLE]
 
 OPERATIONS = ["promote", "promote-from", "rollback", "pause", "resume", "refresh", "release-hold"]
 EMERGENCY_INPUTS = ["operation", "freight", "from", "stage", "warehouse", "reason"]
 # The environment the CLI reads, and the action input that feeds each name.
 CLI_ENV = {
-    "GITHUB_TOKEN": "token",
+    "GITHUB_TOKEN": "github-token",
     "SHUNTER_API_URL": "api-url",  # exported as GITHUB_API_URL inside the step
     "SHUNTER_CONFIG": "config",
     "SHUNTER_STATE_BRANCH": "state-branch",
@@ -37,6 +40,8 @@ CLI_ENV = {
     "SHUNTER_WAREHOUSE": "warehouse",
     "SHUNTER_REASON": "reason",
     "SHUNTER_DEADLINE": "deadline",
+    "SHUNTER_MODE": "mode",
+    "SHUNTER_NOTIFY_REPOSITORY": "repository",
 }
 SHA_PIN = re.compile(r"^[\w.-]+/[\w.-]+(/[\w./-]+)?@[0-9a-f]{40}$")
 
@@ -89,7 +94,7 @@ def test_the_same_action_is_pinned_to_the_same_commit_everywhere() -> None:
     assert {name: len(shas) for name, shas in pins.items()} == dict.fromkeys(pins, 1)
 
 
-@pytest.mark.parametrize("path", [CI, EXAMPLE], ids=lambda p: p.name)
+@pytest.mark.parametrize("path", [CI, *PIPELINES, NOTIFY_EXAMPLE], ids=str)
 def test_top_level_permissions_are_empty_or_read_only(path: Path) -> None:
     permissions = load(path)["permissions"]
     assert permissions == {} or set(permissions.values()) == {"read"}
@@ -110,18 +115,77 @@ def test_the_example_job_asks_for_least_privilege_and_says_why() -> None:
         assert "#" in line, f"permission {scope} has no comment saying why"
 
 
-def test_the_example_never_cancels_a_running_reconcile() -> None:
-    concurrency = load(EXAMPLE)["jobs"]["shunter"]["concurrency"]
+@pytest.mark.parametrize("path", PIPELINES, ids=str)
+def test_no_run_can_cancel_another_or_a_queued_emergency_dispatch(path: Path) -> None:
+    workflow = load(path)
+    assert "concurrency" not in workflow  # a workflow-level group would be shared by all
+    concurrency = workflow["jobs"]["shunter"]["concurrency"]
     assert concurrency["cancel-in-progress"] is False
-    assert concurrency["group"]
+    # The group as GitHub evaluates it for each event: dispatches never share one, so a
+    # newer run (schedule tick, review, package, another dispatch) cannot replace a
+    # pending emergency run; event runs share one, where replacing loses nothing.
+    groups = {
+        (event, run_id): evaluate_group(concurrency["group"], event, run_id)
+        for event in ("schedule", "pull_request_review", "registry_package", "workflow_dispatch")
+        for run_id in ("101", "102")
+    }
+    dispatch = {g for (e, _), g in groups.items() if e == "workflow_dispatch"}
+    others = {g for (e, _), g in groups.items() if e != "workflow_dispatch"}
+    assert len(dispatch) == 2 and not dispatch & others
+    assert len(others) == 1
 
 
-def test_the_example_listens_to_the_events_shunter_reacts_to() -> None:
-    on = load(EXAMPLE)["on"]
-    assert on["schedule"] == [{"cron": "*/10 * * * *"}]
+def evaluate_group(template: str, event: str, run_id: str) -> str:
+    """The group GitHub computes, for the one expression form the examples use:
+    ``${{ github.event_name == 'X' && github.run_id || 'Y' }}``."""
+    match = re.fullmatch(
+        r"(.*)\$\{\{\s*github\.event_name == '(\w+)' && github\.run_id \|\| '(\w+)'\s*\}\}(.*)",
+        template.strip(),
+    )
+    assert match, f"unexpected concurrency group {template!r}"
+    prefix, wanted, other, suffix = match.groups()
+    return prefix + (run_id if event == wanted else other) + suffix
+
+
+@pytest.mark.parametrize("path", PIPELINES, ids=str)
+def test_the_example_listens_to_the_events_shunter_reacts_to(path: Path) -> None:
+    on = load(path)["on"]
+    assert on["schedule"] == [{"cron": "17 * * * *"}]  # hourly: ~744 billed minutes a month
     assert on["registry_package"]["types"] == ["published", "updated"]
+    assert on["repository_dispatch"]["types"] == ["shunter-refresh"]
     assert on["pull_request_review"]["types"] == ["submitted"]
-    assert "pull_request_target" not in on and "workflow_run" not in on
+    # `package` is not a workflow trigger (GitHub rejects the file); PR code never runs
+    # with the repository's write token.
+    assert not {"package", "pull_request_target", "workflow_run"} & set(on)
+
+
+def test_the_app_token_example_mints_a_token_and_hands_it_to_checkout_and_shunter() -> None:
+    steps = steps_of(APP_EXAMPLE)
+    mint = steps[0]
+    assert mint["uses"].startswith("actions/create-github-app-token@")
+    assert {k: v for k, v in mint["with"].items() if k.startswith("permission-")} == {
+        "permission-contents": "write",
+        "permission-pull-requests": "write",
+        "permission-checks": "write",
+        "permission-actions": "write",
+        "permission-packages": "read",
+        "permission-members": "read",  # approver teams: what GITHUB_TOKEN cannot read
+    }
+    assert mint["with"]["private-key"].startswith("${{ secrets.")
+    token = "${{ steps." + mint["id"] + ".outputs.token }}"
+    checkout = next(s for s in steps if s["uses"].startswith("actions/checkout@"))
+    shunter = next(s for s in steps if s.get("id") == "shunter")
+    assert checkout["with"]["token"] == token
+    assert shunter["with"]["github-token"] == token
+    # GITHUB_TOKEN itself gets nothing: the App's permissions are what Shunter uses.
+    assert load(APP_EXAMPLE)["jobs"]["shunter"]["permissions"] == {}
+
+
+def test_the_notify_example_dispatches_with_a_token_for_the_other_repository() -> None:
+    step = next(s for s in steps_of(NOTIFY_EXAMPLE) if "shunter" in s.get("uses", ""))
+    assert step["with"]["mode"] == "notify"
+    assert step["with"]["github-token"].startswith("${{ secrets.")
+    assert step["with"]["repository"] and step["with"]["warehouse"]
 
 
 def test_the_example_checkout_makes_a_deliberate_credentials_choice() -> None:
@@ -132,13 +196,15 @@ def test_the_example_checkout_makes_a_deliberate_credentials_choice() -> None:
     assert ci_checkout["with"]["persist-credentials"] is False
 
 
-def test_dispatch_inputs_mirror_the_actions_emergency_inputs() -> None:
-    dispatch = load(EXAMPLE)["on"]["workflow_dispatch"]["inputs"]
+@pytest.mark.parametrize("path", PIPELINES, ids=str)
+def test_dispatch_inputs_mirror_the_actions_emergency_inputs(path: Path) -> None:
+    dispatch = load(path)["on"]["workflow_dispatch"]["inputs"]
     assert list(dispatch) == EMERGENCY_INPUTS
     assert dispatch["operation"]["type"] == "choice"
     assert dispatch["operation"]["options"] == ["reconcile", *OPERATIONS]
-    shunter = next(s for s in steps_of(EXAMPLE) if s.get("id") == "shunter")
-    assert shunter["with"] == {name: f"${{{{ inputs.{name} }}}}" for name in EMERGENCY_INPUTS}
+    shunter = next(s for s in steps_of(path) if s.get("id") == "shunter")
+    passed = {k: v for k, v in shunter["with"].items() if k != "github-token"}
+    assert passed == {name: f"${{{{ inputs.{name} }}}}" for name in EMERGENCY_INPUTS}
     action_inputs = load(ACTION)["inputs"]
     for name in EMERGENCY_INPUTS:
         assert action_inputs[name]["default"] == ""
@@ -148,7 +214,9 @@ def test_dispatch_inputs_mirror_the_actions_emergency_inputs() -> None:
 def test_action_inputs_and_defaults() -> None:
     inputs = load(ACTION)["inputs"]
     assert {name: spec.get("default") for name, spec in inputs.items()} == {
-        "token": "${{ github.token }}",
+        "github-token": "${{ github.token }}",
+        "mode": "run",
+        "repository": "",
         "config": "kargo",
         "state-branch": "shunter/state",
         "dry-run": "false",
@@ -174,7 +242,7 @@ def test_inputs_reach_the_cli_only_through_env() -> None:
 
 def test_the_token_is_masked_before_anything_else_runs() -> None:
     first = steps_of(ACTION)[0]
-    assert first["env"] == {"SHUNTER_TOKEN": "${{ inputs.token }}"}
+    assert first["env"] == {"SHUNTER_TOKEN": "${{ inputs.github-token }}"}
     assert "::add-mask::" in first["run"]
 
 
@@ -232,3 +300,17 @@ def test_the_run_step_hands_the_cli_its_environment(
         "api=https://ghe.example.com/api/v3",
         "reason=it's broken; $(rm -rf /) `x`",
     ]
+
+
+@pytest.mark.parametrize(("mode", "ran"), [("run", "args=doctor\n"), ("notify", "")])
+def test_a_failed_run_diagnoses_the_repository_except_in_notify_mode(
+    tmp_path: Path, mode: str, ran: str
+) -> None:
+    step = action_step("Diagnose the repository")
+    assert step["if"] == "failure()"
+    fake = tmp_path / "shunter-venv" / "bin" / "shunter"
+    fake.parent.mkdir(parents=True)
+    fake.write_text('#!/bin/sh\necho "args=$*"\nexit 1\n')  # doctor found a problem
+    fake.chmod(0o755)
+    result = run_step(step, {"RUNNER_TEMP": str(tmp_path), "SHUNTER_MODE": mode})
+    assert result.stdout == ran  # and the step itself succeeds: the run already failed

@@ -158,7 +158,7 @@ def _forge(ctx: RunContext, *, deadline: Deadline | None = None) -> Any:
     if not ctx.token:
         raise PermanentError(
             "this command needs the GitHub API: set GITHUB_TOKEN (in a workflow, pass "
-            "`token: ${{ github.token }}` to the action)"
+            "`github-token: ${{ github.token }}` to the action, its default)"
         )
     if not ctx.repository or "/" not in ctx.repository:
         raise PermanentError("set GITHUB_REPOSITORY (owner/name) or pass --repo owner/name")

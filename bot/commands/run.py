@@ -10,7 +10,9 @@ from bot.adapters.actions import one_line
 from bot.commands._context import RunContext
 from bot.commands._output import _publish, _report
 from bot.commands._wiring import _load_config, _world
+from bot.commands.notify import cmd_notify
 from bot.commands.promote import cmd_promote
+from bot.commands.refresh import require_warehouse
 from bot.commands.stage_flag import cmd_stage_flag
 from bot.errors import PermanentError
 
@@ -18,8 +20,15 @@ OPERATIONS = ("promote", "promote-from", "rollback", "pause", "resume", "refresh
 
 
 def cmd_run(ctx: RunContext, out: TextIO) -> int:
-    """The Action's entry point: the operation input picks the subcommand."""
+    """The Action's entry point: the mode and operation inputs pick the subcommand."""
     env = ctx.env or {}
+    mode = (env.get("SHUNTER_MODE") or "run").strip()
+    if mode == "notify":
+        return cmd_notify(
+            ctx, out, env.get("SHUNTER_NOTIFY_REPOSITORY", ""), env.get("SHUNTER_WAREHOUSE", "")
+        )
+    if mode != "run":
+        raise PermanentError(f"mode {mode!r} is not one of run, notify")
     op = (env.get("SHUNTER_OPERATION") or "").strip()
     reason = env.get("SHUNTER_REASON", "")
     stage = env.get("SHUNTER_STAGE", "")
@@ -36,8 +45,10 @@ def cmd_run(ctx: RunContext, out: TextIO) -> int:
         from bot.loop.reconcile import reconcile
 
         config = _load_config(ctx)
+        name = env.get("SHUNTER_WAREHOUSE", "")
+        require_warehouse(ctx, config, name)
         world = _world(ctx, config, forge=True)
-        outcome = reconcile(world, warehouses={env.get("SHUNTER_WAREHOUSE", "")})
+        outcome = reconcile(world, warehouses={name})
         _report(outcome, out, "text", dry_run=False)
         _publish(ctx, outcome, out)
         return 0 if outcome.ok else 1

@@ -37,7 +37,7 @@ from typing import Any
 
 import yaml
 
-from bot.core.decide.codeowners import CodeOwners, parse_codeowners
+from bot.core.codeowners import CodeOwners, parse_codeowners
 from bot.core.decide.gates import SHUNTER_CHECKS
 from bot.core.decide.mainrules import BranchRules
 from bot.core.model import Config, ImageSubscription, Stage
@@ -583,7 +583,7 @@ def _stage_vs_main(stage: Stage, rules: BranchRules, facts: Facts) -> Finding:
     owners = ""
     if rules.code_owner_review and facts.codeowners is not None:
         names = sorted({o for p in _managed_paths(stage) for o in facts.codeowners.owners(p)})
-        owners = ", ".join("@" + n for n in names)
+        owners = ", ".join(names)
     fix = (
         f"either give the bot a bypass of {main}'s rules (a ruleset bypass actor) and keep "
         "the stage's approvals as the gate, or scope CODEOWNERS to the stage's folder so "

@@ -77,6 +77,9 @@ class SandboxWorld:
             self.github.add_user(login, token)
         self.github.add_user(ACTIONS_BOT, ACTIONS_TOKEN, type="Bot")
         self.github.add_repo(REPOSITORY, self.bare, default_branch="main")
+        # Set up as the README asks: Actions may open promotion PRs (new repositories
+        # forbid it, and the sandbox refuses GITHUB_TOKEN's PRs until this is on).
+        self.github.set_actions_permissions(REPOSITORY, can_create_prs=True)
         self.github.add_team("alkon", "platform-team", ["alice", "bob"])
         for login, perm in (
             ("alice", "write"),

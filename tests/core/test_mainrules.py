@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.core.decide.codeowners import parse_codeowners
+from bot.core.codeowners import parse_codeowners
 from bot.core.decide.mainrules import (
     BlockKind,
     BranchRules,
@@ -31,14 +31,14 @@ env/staging/*       @alice
 @pytest.mark.parametrize(
     ("path", "owners"),
     [
-        ("env/prod/values.yaml", ("alkon/sre", "tech-lead")),
-        ("env/prod/deep/file.yaml", ("alkon/sre", "tech-lead")),
-        ("env/staging/kustomization.yaml", ("alice",)),
-        ("env/staging/nested/x.yaml", ("alkon/platform-team",)),  # `dir/*` is one level
+        ("env/prod/values.yaml", ("@alkon/sre", "@tech-lead")),
+        ("env/prod/deep/file.yaml", ("@alkon/sre", "@tech-lead")),
+        ("env/staging/kustomization.yaml", ("@alice",)),
+        ("env/staging/nested/x.yaml", ("@alkon/platform-team",)),  # `dir/*` is one level
         ("README.md", ("docs@alkon.invalid",)),
         ("env/prod/NOTES.md", ("docs@alkon.invalid",)),  # the last match wins
         ("kargo/stages/prod.yaml", ()),
-        ("other/env/prod/values.yaml", ("alkon/platform-team",)),  # anchored to the root
+        ("other/env/prod/values.yaml", ("@alkon/platform-team",)),  # anchored to the root
     ],
 )
 def test_codeowners_last_match_wins(path: str, owners: tuple[str, ...]) -> None:
@@ -101,7 +101,7 @@ def test_code_owners_of_every_changed_file_must_approve() -> None:
     (block,) = blocks(rules, [review("alice", "APPROVED")], **kw)
     assert (block.kind, block.names, block.have) == (
         BlockKind.CODE_OWNER_REVIEW,
-        ("alkon/sre", "tech-lead"),
+        ("@alkon/sre", "@tech-lead"),
         0,
     )
     assert describe_block(block) == (

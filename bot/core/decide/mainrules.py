@@ -33,7 +33,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
-from bot.core.decide.codeowners import CodeOwners
+from bot.core.codeowners import CodeOwners
 from bot.core.decide.observations import CheckRun
 from bot.core.decide.pulls import Review
 
@@ -216,7 +216,7 @@ def describe_block(block: MergeBlock) -> str:
     if block.kind is BlockKind.CHANGES_REQUESTED:
         return f"{b} blocks merging while changes are requested by {', '.join(block.names)}"
     if block.kind is BlockKind.CODE_OWNER_REVIEW:
-        owners = ", ".join("@" + n if "@" not in n else n for n in block.names)
+        owners = ", ".join(block.names)
         so_far = "none yet" if not block.have else f"{block.have} of {block.needed} so far"
         return f"{b} requires 1 approving review from a code owner ({owners}); {so_far}"
     name = block.names[0] if block.names else "?"
@@ -245,4 +245,7 @@ def _latest_reviews(reviews: Sequence[Review], author: str) -> dict[str, Review]
 
 
 def _is_owner(user: str, owners: tuple[str, ...], members: Mapping[str, frozenset[str]]) -> bool:
-    return any(user == o or user in members.get(o, frozenset()) for o in owners)
+    # Owners are written ``@login``, ``@org/team`` or as an e-mail (never matched: GitHub
+    # needs the address verified on an account, which the API does not show).
+    handle = "@" + user
+    return any(handle == o or user in members.get(o.removeprefix("@"), frozenset()) for o in owners)

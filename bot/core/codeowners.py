@@ -26,8 +26,8 @@ class CodeOwners:
     rules: tuple[tuple[re.Pattern[str], str, tuple[str, ...]], ...] = ()
 
     def owners(self, path: str) -> tuple[str, ...]:
-        """Owners of ``path`` (relative to the repository root, ``/``-separated), without
-        the ``@``: ``alice``, ``org/team`` or an e-mail. Empty: nobody owns it."""
+        """Owners of ``path`` (relative to the repository root, ``/``-separated) as written:
+        ``@alice``, ``@org/team`` or an e-mail. Empty: nobody owns it."""
         for regex, _pattern, owners in reversed(self.rules):
             if regex.match(path.lstrip("/")):
                 return owners
@@ -53,7 +53,7 @@ def parse_codeowners(text: str) -> CodeOwners:
         regex = _compile(pattern)
         if regex is None:
             continue
-        rules.append((regex, pattern, tuple(o.lstrip("@") for o in owners)))
+        rules.append((regex, pattern, tuple(owners)))
     return CodeOwners(tuple(rules))
 
 

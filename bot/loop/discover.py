@@ -30,6 +30,7 @@ from datetime import datetime
 from enum import Enum
 
 from bot.core.decide.observations import Discovery, SubscriptionResult
+from bot.core.decide.outcomes import Failure, FailureKind, System
 from bot.core.discover.artifacts import Artifact, Image
 from bot.core.ledger import CachedSelection, WarehouseRecord
 from bot.core.model import (
@@ -39,6 +40,7 @@ from bot.core.model import (
     Warehouse,
 )
 from bot.errors import PermanentError, ShunterError
+from bot.loop.observe import failure
 from bot.ports import (
     ChartSource,
     CommitSource,
@@ -346,13 +348,12 @@ def discover_warehouses(
                 shortfall = Shortfall.DEADLINE
                 result = SubscriptionResult(
                     label(sub),
-                    error="timed out: the run's discovery deadline came before an answer; "
-                    "the next run asks this warehouse first",
+                    error=_out_of_time("the run's discovery deadline came before an answer"),
                     cache_key=key,
                 )
             results.append(result)
             if shortfall is not None and short is None:
-                short = Missed(wh.name, shortfall, result.error or "")
+                short = Missed(wh.name, shortfall, result.error.detail if result.error else "")
         found[wh.name] = Discovery(warehouse=wh.name, subscriptions=tuple(results))
         if short is not None:
             missed.append(short)
@@ -381,8 +382,7 @@ def _ask(
         return (
             SubscriptionResult(
                 label(sub),
-                error="timed out: the run's discovery deadline came before it was asked; "
-                "the next run asks this warehouse first",
+                error=_out_of_time("the run's discovery deadline came before it was asked"),
                 cache_key=key,
             ),
             Shortfall.DEADLINE,
@@ -406,4 +406,16 @@ def _ask(
     except (ShunterError, ValueError) as exc:
         kind = exc.kind if isinstance(exc, HttpTransientError) else None
         shortfall = _SHORTFALLS.get(kind) if kind is not None else None
-        return SubscriptionResult(label(sub), error=str(exc), cache_key=key), shortfall
+        failed = failure(exc, System.REGISTRY) if isinstance(exc, ShunterError) else None
+        if failed is None:  # a ValueError: the answer did not fit what was asked
+            failed = Failure(FailureKind.PERMANENT, System.REGISTRY, str(exc))
+        return SubscriptionResult(label(sub), error=failed, cache_key=key), shortfall
+
+
+def _out_of_time(why: str) -> Failure:
+    """The failure of a subscription the run had no time left to ask (or to hear)."""
+    return Failure(
+        FailureKind.TRANSIENT,
+        System.REGISTRY,
+        f"timed out: {why}; the next run asks this warehouse first",
+    )

@@ -10,7 +10,15 @@ import pytest
 from bot.core.decide.actions import MergePromotionPR, OpenPromotionPR, Plan, UpdatePromotionPR
 from bot.core.decide.gates import fmt_duration
 from bot.core.decide.observations import Discovery, PromotionPR, SubscriptionResult
-from bot.core.decide.outcomes import ChangeKind, DecisionKind, GateKind, Subject
+from bot.core.decide.outcomes import (
+    ChangeKind,
+    DecisionKind,
+    Failure,
+    FailureKind,
+    GateKind,
+    Subject,
+    System,
+)
 from bot.core.decide.planner import plan
 from bot.core.decide.pulls import PullRequest, Review
 from bot.core.ledger import Ledger, PromotionRecord, Request
@@ -214,10 +222,14 @@ def test_emergency_request_skips_delay_and_approvals() -> None:
 
 def test_discovery_failure_keeps_freight_and_is_reported() -> None:
     p = run(Ledger(), T0, discoveries=found("1.8.4"))
-    bad = {"flask-app": Discovery("flask-app", (SubscriptionResult(f"image {REPO}", error="429"),))}
-    p2 = run(p.ledger, T0, discoveries=bad)
+    rate_limited = Failure(FailureKind.TRANSIENT, System.REGISTRY, "429")
+    seen = Discovery("flask-app", (SubscriptionResult(f"image {REPO}", error=rate_limited),))
+    assert seen.error == Failure(FailureKind.TRANSIENT, System.REGISTRY, f"image {REPO}: 429")
+    p2 = run(p.ledger, T0, discoveries={"flask-app": seen})
     assert p2.ledger.freight == p.ledger.freight
     assert p2.ledger.warehouses["flask-app"].error == f"image {REPO}: 429"
+    (d,) = [d for d in p2.decisions if d.subject == Subject.warehouse("flask-app")]
+    assert (d.kind, d.blocked) == (DecisionKind.DISCOVERY_FAILED, True)
 
 
 @pytest.mark.parametrize(

@@ -49,11 +49,13 @@ def fold_discovery(warehouse: str, p: Plan, obs: Observations, now: datetime) ->
     rec.validators = {k: v for k, v in rec.validators.items() if k in keys}
     if moved:
         p.changed(Change(where, ChangeKind.DISCOVERY_CACHE, detail=", ".join(moved)))
-    if disc.error:
-        if rec.error != disc.error:
-            rec.error = disc.error
-            p.changed(Change(where, ChangeKind.DISCOVERY_FAILED, detail=disc.error))
-        p.say(where, DecisionKind.DISCOVERY_FAILED, blocked=True, detail=disc.error)
+    failed = disc.error
+    if failed is not None:
+        # The ledger keeps the words (a person reads them on GitHub); the run keeps the kind.
+        if rec.error != failed.detail:
+            rec.error = failed.detail
+            p.changed(Change(where, ChangeKind.DISCOVERY_FAILED, detail=failed.detail))
+        p.say(where, DecisionKind.DISCOVERY_FAILED, blocked=True, detail=failed.detail)
         return
     if rec.error is not None:
         rec.error = None

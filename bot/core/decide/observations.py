@@ -7,7 +7,7 @@ planner then leaves that part of the ledger alone (a failing registry loses noth
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import tzinfo
 from typing import Literal
 
@@ -21,13 +21,14 @@ from bot.core.ledger import CachedSelection
 class SubscriptionResult:
     """One subscription's candidates, newest first, or why there are none.
 
+    ``error`` is the typed failure of asking it (transient, permanent or misconfigured).
     ``cache_key``/``cache`` carry the discovery cache entry to keep for this
     subscription (``None``: nothing to keep, e.g. after an error, which keeps the old one).
     """
 
     label: str  # e.g. "image ghcr.io/alkon/flask-app"
     artifacts: tuple[Artifact, ...] = ()
-    error: str | None = None
+    error: Failure | None = None
     cache_key: str | None = None
     cache: CachedSelection | None = None
     validators: dict[str, str] | None = None  # a chart repository's, keyed by cache_key
@@ -41,11 +42,12 @@ class Discovery:
     subscriptions: tuple[SubscriptionResult, ...]
 
     @property
-    def error(self) -> str | None:
-        """The first failure among the subscriptions, or ``None`` when all answered."""
+    def error(self) -> Failure | None:
+        """The first failure among the subscriptions (its detail names the subscription),
+        or ``None`` when all answered."""
         for s in self.subscriptions:
-            if s.error:
-                return f"{s.label}: {s.error}"
+            if s.error is not None:
+                return replace(s.error, detail=f"{s.label}: {s.error.detail}")
         return None
 
 

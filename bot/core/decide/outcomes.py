@@ -336,7 +336,7 @@ class System(Enum):
     """The outside system a failure came from, or what the run was doing."""
 
     GITHUB = "GitHub"
-    REGISTRY = "registry"
+    REGISTRY = "registry"  # what a warehouse subscribes to: image registry, chart repo, git
     HEALTH = "health"  # Argo CD, GitHub deployments, HTTP health checks
     VERIFICATION = "verification"  # workflow runs and HTTP checks of a verification step
     PAGERDUTY = "PagerDuty"

@@ -4,9 +4,11 @@
 ``RunContext`` and calls the subcommand's function, one module per command in
 ``bot/commands/`` (adapters are built in ``bot/commands/_wiring.py``). It is also the
 only place that catches errors broadly: a ``ConfigError`` exits 2 with every problem
-listed (and GitHub annotations in Actions), other Shunter errors exit 1 with a message
-that says what to fix. Heavy imports (PyGithub, requests, jinja2) happen inside the
-subcommands, so ``shunter --help`` stays fast.
+listed (and GitHub annotations in Actions); every other error exits with the code
+``bot.errors.exit_code`` gives it (1 refused, 2 usage, 75 transient) and a message
+that says what to fix, and anything unexpected exits 3 with its traceback. Heavy
+imports (PyGithub, requests, jinja2) happen inside the subcommands, so ``shunter --help``
+stays fast.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import traceback
 from collections.abc import Mapping, Sequence
 from contextlib import redirect_stderr
 from datetime import UTC, datetime
@@ -21,7 +24,7 @@ from pathlib import Path
 from typing import TextIO, cast
 
 from bot.commands._context import RunContext
-from bot.errors import ConfigError, LedgerError, PermanentError, ShunterError
+from bot.errors import EXIT_INTERNAL, EXIT_USAGE, ConfigError, LedgerError, UsageError, exit_code
 
 __all__ = ["RunContext", "main"]
 
@@ -100,7 +103,12 @@ def _context(args: argparse.Namespace, env: Mapping[str, str]) -> RunContext:
     now = None
     raw_now = args.now or env.get("SHUNTER_NOW")
     if raw_now:
-        now = datetime.fromisoformat(raw_now.replace("Z", "+00:00"))
+        try:
+            now = datetime.fromisoformat(raw_now.replace("Z", "+00:00"))
+        except ValueError:
+            raise UsageError(
+                f"--now {raw_now!r} is not an ISO 8601 time; write it like 2026-11-30T09:00:00Z"
+            ) from None
         if now.tzinfo is None:
             now = now.replace(tzinfo=UTC)
     return RunContext(
@@ -126,7 +134,11 @@ def main(
     env: Mapping[str, str] | None = None,
     out: TextIO | None = None,
 ) -> int:
-    """Run the ``shunter`` command; return the exit code (0 ok, 1 failed, 2 bad config).
+    """Run the ``shunter`` command and return its exit code.
+
+    0 done; 1 a stage is stuck or an operation was refused; 2 bad config or usage;
+    3 internal error (the traceback goes to stderr); 75 transient, the next run retries.
+    The table and the error each code comes from are in ``bot.errors``.
 
     stdout (``out``) and stderr are wrapped in ``LogGuard`` for the whole run, so no line
     printed with outside text in it reaches the Actions runner as a workflow command.
@@ -145,7 +157,10 @@ def main(
 def _main(argv: Sequence[str] | None, env: Mapping[str, str] | None, out: TextIO) -> int:
     from bot.adapters.actions import ActionsIO, one_line
 
-    args = _parser().parse_args(argv)
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exc:  # argparse has printed help (0) or a usage error (2)
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     environ = dict(os.environ if env is None else env)
     try:
         ctx = _context(args, environ)
@@ -166,9 +181,33 @@ def _main(argv: Sequence[str] | None, env: Mapping[str, str] | None, out: TextIO
         if io.enabled:
             io.ledger_problems(exc.problems)
         return exc.exit_code
-    except (ShunterError, ValueError) as exc:  # ValueError: bad flag values (e.g. --now)
-        print(one_line(f"shunter: {exc}"), file=sys.stderr)
-        return exc.exit_code if isinstance(exc, ShunterError) else 2
+    except KeyboardInterrupt:
+        print("shunter: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # the one broad handler: every error ends here as a code
+        return _fail(exc, environ, out)
+
+
+def _fail(exc: Exception, env: Mapping[str, str], out: TextIO) -> int:
+    """Say what went wrong (a bug: with its traceback), annotate it in Actions, return the code."""
+    from bot.adapters.actions import one_line
+
+    code = exit_code(exc)
+    if code == EXIT_INTERNAL:
+        traceback.print_exc(file=sys.stderr)
+        message = f"internal error (a bug in Shunter, please report it): {exc!r}"
+    else:
+        message = str(exc)
+    print(one_line(f"shunter: {message}"), file=sys.stderr)
+    if env.get("GITHUB_ACTIONS") == "true":
+        from bot.adapters.actions import ActionsIO
+
+        io = ActionsIO(env, stream=out)
+        for secret in (env.get("GITHUB_TOKEN"), env.get("GH_TOKEN")):
+            if secret:
+                io.mask(secret)
+        io.error(message, title="shunter")
+    return code
 
 
 def _dispatch(args: argparse.Namespace, ctx: RunContext, out: TextIO) -> int:
@@ -207,7 +246,7 @@ def _dispatch(args: argparse.Namespace, ctx: RunContext, out: TextIO) -> int:
         return cmd_notify(ctx, out, args.to, args.warehouse)
     if c == "doctor":
         return cmd_doctor(ctx, out, args.output)
-    raise PermanentError(f"unknown command {c}")
+    raise UsageError(f"unknown command {c}")
 
 
 if __name__ == "__main__":

@@ -1,28 +1,50 @@
-"""Shunter's one error tree.
+"""Shunter's one error tree, and the exit code each error ends a run with.
 
 Every failure the bot reports is one of these, so that ``bot.cli.main`` is the only
 place that catches broadly and turns an error into an exit code and a message::
 
     ShunterError
     ├── ConfigError      the user must fix the config; exit 2; carries every problem found
-    ├── TransientError   the outside world failed for now (timeouts, 429, 5xx); retry later
-    └── PermanentError   the outside world said no (401, 404, a refused push); a person acts
-        └── LedgerError  a state-branch file is not what Shunter writes; exit 1, nothing written
+    ├── UsageError       the command line or the Action's inputs are wrong; exit 2
+    ├── TransientError   the outside world failed for now (timeouts, 429, 5xx); exit 75
+    │   └── ConflictError  a compare-and-swap write lost a race
+    └── PermanentError   the outside world said no (401, 404, a refused push); exit 1
+        └── LedgerError  a state-branch file is not what Shunter writes; nothing written
 
 Adapters translate library exceptions (requests, PyGithub, git) into these at the edge,
-so the core and the reconcile loop never see a third-party exception type.
+so the core and the reconcile loop never see a third-party exception type. The pure
+core raises its own types (``bot.core.errors``); :func:`exit_code` maps them too.
+
+Exit codes of the ``shunter`` command (the README's table says the same):
+
+====  =====================================================================================
+0     done: everything asked for happened, or there was nothing to do
+1     a person must act: a stage is stuck (an outcome error) or an operation was refused
+      (no permission, no such freight, a GitOps file that cannot be edited, a bad ledger)
+2     bad config or usage: fix the config, the flags or the Action's inputs, then re-run
+3     internal error: a bug in Shunter; the traceback is printed on stderr
+75    transient: the outside world failed for now; the next run retries (``EX_TEMPFAIL``)
+====  =====================================================================================
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.core import errors as core
+
+EXIT_OK = 0
+EXIT_ACT = 1
+EXIT_USAGE = 2
+EXIT_INTERNAL = 3
+EXIT_TRANSIENT = 75  # sysexits.h EX_TEMPFAIL: "try again later"
+
 
 class ShunterError(Exception):
     """Base of every error Shunter raises on purpose."""
 
     #: The process exit code ``main`` returns when this error ends a run.
-    exit_code = 1
+    exit_code = EXIT_ACT
 
 
 @dataclass(frozen=True)
@@ -52,15 +74,23 @@ class Problem:
 class ConfigError(ShunterError):
     """The config is invalid. Holds every problem found in one pass, never just the first."""
 
-    exit_code = 2
+    exit_code = EXIT_USAGE
 
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = list(problems)
         super().__init__("\n".join(str(p) for p in self.problems) or "invalid config")
 
 
+class UsageError(ShunterError):
+    """The command was asked wrongly (a flag, an argument, an input): the message says how."""
+
+    exit_code = EXIT_USAGE
+
+
 class TransientError(ShunterError):
     """A failure that is expected to go away: retry on the next run (or after ``retry_after``)."""
+
+    exit_code = EXIT_TRANSIENT
 
     def __init__(self, message: str, *, retry_after: float | None = None) -> None:
         super().__init__(message)
@@ -87,3 +117,24 @@ class LedgerError(PermanentError):
 
 class ConflictError(TransientError):
     """A compare-and-swap write lost a race (the state branch moved); re-read and retry."""
+
+
+#: What each of the core's error types means for a run (``bot.core.errors``).
+_CORE_EXIT_CODES: dict[type[core.CoreError], int] = {
+    core.ConstraintError: EXIT_USAGE,  # the config's constraint or regex
+    core.TemplateError: EXIT_USAGE,  # the config's commit-message template
+    core.ManifestError: EXIT_ACT,  # a GitOps file a person must fix
+}
+
+
+def exit_code(exc: BaseException) -> int:
+    """The exit code a run ended by ``exc`` returns (see the table in this module's docstring).
+
+    Shunter's own errors carry theirs; the core's map by type; anything else is a bug (3).
+    """
+    if isinstance(exc, ShunterError):
+        return exc.exit_code
+    for kind, code in _CORE_EXIT_CODES.items():
+        if isinstance(exc, kind):
+            return code
+    return EXIT_INTERNAL

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
+from sandbox.fixtures.github import GitHubWorld, token_of
 from sandbox.fixtures.gitrepos import git, make_remote
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "flask-app"
@@ -98,11 +99,11 @@ def test_promote_needs_a_reason_and_the_api(tmp_path: Path) -> None:
     work = checkout(tmp_path)
     base = ["--repo-dir", str(work), "--config", str(work / "kargo")]
     code, _, err = run([*base, "promote", "abc1234", "--to", "prod"], {})
-    assert code == 1 and "needs a reason" in err
+    assert code == 2 and "needs a reason" in err
     code, _, err = run([*base, "promote", "abc1234", "--to", "prod", "--reason", "hotfix"], {})
-    assert code == 1 and "GITHUB_TOKEN" in err
+    assert code == 2 and "GITHUB_TOKEN" in err
     code, _, err = run([*base, "promote", "abc1234", "--to", "nowhere", "--reason", "x"], {})
-    assert code == 1 and "no stage 'nowhere'" in err
+    assert code == 2 and "no stage 'nowhere'" in err
 
 
 def test_unknown_warehouse_is_named(tmp_path: Path) -> None:
@@ -111,7 +112,7 @@ def test_unknown_warehouse_is_named(tmp_path: Path) -> None:
         ["--repo-dir", str(work), "--config", str(work / "kargo"), "refresh", "warehouse", "nope"],
         {},
     )
-    assert code == 1 and "no warehouse 'nope'" in err
+    assert code == 2 and "no warehouse 'nope'" in err
 
 
 def test_help_runs_as_a_process() -> None:
@@ -127,3 +128,98 @@ def test_help_runs_as_a_process() -> None:
 def test_bad_now_is_a_usage_error(bad: str) -> None:
     code, _, err = run(["--now", bad, "schema"], {})
     assert code == 2 and "shunter:" in err
+
+
+# --------------------------------------------------------------------------- exit codes
+# 0 done; 1 a person must act; 2 bad config or usage; 3 a bug; 75 transient (bot.errors).
+
+
+def refs(tmp_path: Path) -> list[str]:
+    return git(tmp_path / "gitops.git", "for-each-ref", "--format=%(refname)").split()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["frobnicate"],  # no such command
+        ["get"],  # a missing argument
+        ["get", "stages", "-o", "xml"],  # a value argparse refuses
+        ["--now", "yesterday", "schema"],  # a flag Shunter refuses
+    ],
+)
+def test_usage_errors_exit_2(argv: list[str]) -> None:
+    code, _, _ = run(argv, {})
+    assert code == 2
+
+
+def test_help_exits_0() -> None:
+    code, _, _ = run(["--help"], {})
+    assert code == 0
+
+
+def test_unreadable_ledger_exits_1_and_is_left_as_it_was(tmp_path: Path) -> None:
+    work = checkout(tmp_path)
+    git(work, "checkout", "-q", "--orphan", "shunter/state")
+    git(work, "rm", "-rqf", ".")
+    (work / "stages.yaml").write_text("- this is a list, not the stages mapping\n")
+    git(work, "add", "stages.yaml")
+    git(work, "commit", "-qm", "a hand edit gone wrong")
+    git(work, "push", "-q", "origin", "shunter/state")
+    head = git(tmp_path / "gitops.git", "rev-parse", "shunter/state")
+    git(work, "checkout", "-q", "main")
+    base = ["--repo-dir", str(work), "--config", str(work / "kargo")]
+    for argv in (["get", "stages"], ["describe", "stage", "dev"]):
+        code, _, err = run([*base, *argv], {})
+        assert code == 1, err
+    assert git(tmp_path / "gitops.git", "rev-parse", "shunter/state") == head
+
+
+def test_refused_emergency_operation_exits_1_and_records_nothing(
+    tmp_path: Path, github_sandbox: GitHubWorld
+) -> None:
+    work = checkout(tmp_path)
+    github_sandbox.sandbox.add_repo("alkon/gitops", tmp_path / "gitops.git")
+    github_sandbox.sandbox.set_permission("alkon/gitops", "alice", "write")  # needs maintain
+    env = {
+        "GITHUB_TOKEN": token_of("alice"),
+        "GITHUB_REPOSITORY": "alkon/gitops",
+        "GITHUB_API_URL": github_sandbox.api_url,
+    }
+    base = ["--repo-dir", str(work), "--config", str(work / "kargo")]
+    code, _, _ = run([*base, "pause", "prod", "--reason", "freeze"], env)
+    assert code == 1
+    assert refs(tmp_path) == ["refs/heads/main"]
+
+
+def test_github_unavailable_exits_75_so_the_next_run_retries(
+    tmp_path: Path, github_sandbox: GitHubWorld
+) -> None:
+    work = checkout(tmp_path)
+    github_sandbox.sandbox.add_repo("alkon/gitops", tmp_path / "gitops.git")
+    github_sandbox.sandbox.set_permission("alkon/gitops", "tech-lead", "maintain")
+    github_sandbox.sandbox.inject_fault("*", ".*", 503, times=50)
+    env = {
+        "GITHUB_TOKEN": token_of("tech-lead"),
+        "GITHUB_REPOSITORY": "alkon/gitops",
+        "GITHUB_API_URL": github_sandbox.api_url,
+        "GITHUB_ACTIONS": "true",
+    }
+    base = ["--repo-dir", str(work), "--config", str(work / "kargo")]
+    code, out, _ = run([*base, "pause", "prod", "--reason", "freeze"], env)
+    assert code == 75
+    assert "::error title=shunter::" in out  # the run is marked, not silently green
+    assert refs(tmp_path) == ["refs/heads/main"]
+
+
+def test_a_bug_exits_3_with_its_traceback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import bot.commands.validate
+
+    def broken(ctx: object, out: object) -> int:
+        return {}["no such key"]  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(bot.commands.validate, "cmd_validate", broken)
+    work = checkout(tmp_path)
+    code, out, err = run(["--config", str(work / "kargo"), "validate"], {"GITHUB_ACTIONS": "true"})
+    assert code == 3
+    assert "Traceback (most recent call last)" in err and "KeyError" in err
+    assert "::error title=shunter::" in out

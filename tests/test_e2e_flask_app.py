@@ -431,6 +431,6 @@ def test_workflow_dispatch_inputs_drive_an_emergency_promotion(pipeline: Pipelin
     )
     assert "asked for emergency promotion" in out
     assert p.version("prod") == "1.8.4"
-    # Without a reason the same dispatch is refused and changes nothing.
-    p.shunter("run", expect=1, SHUNTER_OPERATION="pause", SHUNTER_STAGE="prod", **action)
+    # Without a reason the same dispatch is a usage error (2) and changes nothing.
+    p.shunter("run", expect=2, SHUNTER_OPERATION="pause", SHUNTER_STAGE="prod", **action)
     assert p.stages()["prod"]["paused"] is False

@@ -37,7 +37,7 @@ def test_notify_mode_sends_shunter_refresh_to_the_gitops_repository(
 
 
 def test_an_unknown_mode_is_refused(tmp_path: Path) -> None:
-    assert main(["run"], env={"SHUNTER_MODE": "notfy"}, out=io.StringIO()) == 1
+    assert main(["run"], env={"SHUNTER_MODE": "notfy"}, out=io.StringIO()) == 2  # usage
 
 
 def test_refresh_of_an_unknown_warehouse_fails_in_the_action_as_on_the_cli(
@@ -46,7 +46,7 @@ def test_refresh_of_an_unknown_warehouse_fails_in_the_action_as_on_the_cli(
     config = Path(__file__).resolve().parents[1] / "examples" / "flask-app" / "kargo"
     env = {"SHUNTER_CONFIG": str(config), "GITHUB_WORKSPACE": str(tmp_path)}
     out = io.StringIO()
-    assert main(["refresh", "warehouse", "nope"], env=env, out=out) == 1
+    assert main(["refresh", "warehouse", "nope"], env=env, out=out) == 2  # usage
     action = {**env, "SHUNTER_OPERATION": "refresh", "SHUNTER_WAREHOUSE": "nope"}
-    assert main(["run"], env=action, out=out) == 1
+    assert main(["run"], env=action, out=out) == 2
     assert out.getvalue() == ""  # nothing ran

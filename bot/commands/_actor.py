@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bot.errors import PermanentError
+from bot.errors import PermanentError, UsageError
 
 if TYPE_CHECKING:
     from bot.commands._context import RunContext
@@ -16,7 +16,7 @@ PERMISSION_RANK = {"none": 0, "read": 1, "triage": 2, "write": 3, "maintain": 4,
 
 def _require_reason(reason: str, what: str) -> None:
     if not reason.strip():
-        raise PermanentError(f"{what} needs a reason: pass --reason '...' (it goes in the ledger)")
+        raise UsageError(f"{what} needs a reason: pass --reason '...' (it goes in the ledger)")
 
 
 def _check_actor(ctx: RunContext, config: Config, world: World, reason: str, what: str) -> str:

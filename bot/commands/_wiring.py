@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from bot.errors import ConfigError, PermanentError, Problem
+from bot.errors import ConfigError, Problem, UsageError
 
 if TYPE_CHECKING:
     from bot.adapters.actions import ActionsIO
@@ -156,12 +156,12 @@ def _registry_credentials(config: Config, env: Mapping[str, str]) -> Any:
 
 def _forge(ctx: RunContext, *, deadline: Deadline | None = None) -> Any:
     if not ctx.token:
-        raise PermanentError(
+        raise UsageError(
             "this command needs the GitHub API: set GITHUB_TOKEN (in a workflow, pass "
             "`github-token: ${{ github.token }}` to the action, its default)"
         )
     if not ctx.repository or "/" not in ctx.repository:
-        raise PermanentError("set GITHUB_REPOSITORY (owner/name) or pass --repo owner/name")
+        raise UsageError("set GITHUB_REPOSITORY (owner/name) or pass --repo owner/name")
     from bot.adapters.github import GitHubForge
 
     return GitHubForge(
@@ -193,7 +193,4 @@ def _ledger(ctx: RunContext, config: Config) -> Ledger:
 
     branch = ctx.state_branch or config.settings.state_branch
     files, _head = GitStateStore(ctx.repo_dir, branch=branch).load()
-    try:
-        return from_files(files)
-    except ValueError as exc:
-        raise PermanentError(f"state branch {branch}: {exc}") from exc
+    return from_files(files)  # LedgerError (exit 1) lists what is wrong with the branch

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TextIO
 
 from bot.commands._context import RunContext
+from bot.commands._names import _require_stage
 from bot.commands._wiring import _ledger, _load_config
 from bot.errors import PermanentError
 
@@ -15,10 +16,7 @@ def cmd_describe(ctx: RunContext, out: TextIO, kind: str, name: str) -> int:
     config = _load_config(ctx)
     ledger = _ledger(ctx, config)
     if kind == "stage":
-        try:
-            config.stage(name)
-        except KeyError:
-            raise PermanentError(f"no stage {name!r} in {ctx.config_dir}") from None
+        _require_stage(ctx, config, name)
         out.write(views.describe_stage(name, config, ledger))
         return 0
     rec = ledger.find_freight(name)

@@ -7,9 +7,10 @@ from typing import TYPE_CHECKING, TextIO
 
 from bot.commands._actor import _check_actor, _require_reason
 from bot.commands._context import RunContext
+from bot.commands._names import _require_stage
 from bot.commands._output import _publish, _report
 from bot.commands._wiring import _load_config, _world
-from bot.errors import PermanentError
+from bot.errors import PermanentError, UsageError
 
 if TYPE_CHECKING:
     from bot.core.ledger import Ledger, PromotionKind
@@ -28,12 +29,9 @@ def cmd_promote(
     from bot.loop.reconcile import reconcile
 
     config = _load_config(ctx)
-    try:
-        config.stage(to)
-    except KeyError:
-        raise PermanentError(f"no stage {to!r} in {ctx.config_dir}") from None
+    _require_stage(ctx, config, to)
     if bool(freight_ref) == bool(from_stage):
-        raise PermanentError("name a freight, or --from STAGE, but not both")
+        raise UsageError("name a freight, or --from STAGE, but not both")
     _require_reason(reason, f"promoting to {to}")
     world = _world(ctx, config, forge=True, registry=False)
     what = f"promoting to {to}"

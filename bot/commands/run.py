@@ -8,13 +8,13 @@ from typing import Any, TextIO
 
 from bot.adapters.actions import one_line
 from bot.commands._context import RunContext
+from bot.commands._names import _require_warehouse
 from bot.commands._output import _publish, _report
 from bot.commands._wiring import _load_config, _world
 from bot.commands.notify import cmd_notify
 from bot.commands.promote import cmd_promote
-from bot.commands.refresh import require_warehouse
 from bot.commands.stage_flag import cmd_stage_flag
-from bot.errors import PermanentError
+from bot.errors import UsageError
 
 OPERATIONS = ("promote", "promote-from", "rollback", "pause", "resume", "refresh", "release-hold")
 
@@ -28,13 +28,13 @@ def cmd_run(ctx: RunContext, out: TextIO) -> int:
             ctx, out, env.get("SHUNTER_NOTIFY_REPOSITORY", ""), env.get("SHUNTER_WAREHOUSE", "")
         )
     if mode != "run":
-        raise PermanentError(f"mode {mode!r} is not one of run, notify")
+        raise UsageError(f"mode {mode!r} is not one of run, notify")
     op = (env.get("SHUNTER_OPERATION") or "").strip()
     reason = env.get("SHUNTER_REASON", "")
     stage = env.get("SHUNTER_STAGE", "")
     dry_run = env.get("SHUNTER_DRY_RUN", "false").lower() == "true"
     if op and op not in OPERATIONS:
-        raise PermanentError(f"operation {op!r} is not one of {', '.join(OPERATIONS)}")
+        raise UsageError(f"operation {op!r} is not one of {', '.join(OPERATIONS)}")
     if op in ("promote", "rollback"):
         return cmd_promote(ctx, out, env.get("SHUNTER_FREIGHT"), None, stage, reason)
     if op == "promote-from":
@@ -46,7 +46,7 @@ def cmd_run(ctx: RunContext, out: TextIO) -> int:
 
         config = _load_config(ctx)
         name = env.get("SHUNTER_WAREHOUSE", "")
-        require_warehouse(ctx, config, name)
+        _require_warehouse(ctx, config, name)
         world = _world(ctx, config, forge=True)
         outcome = reconcile(world, warehouses={name})
         _report(outcome, out, "text", dry_run=False)

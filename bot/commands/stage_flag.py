@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING, TextIO
 
 from bot.commands._actor import _check_actor, _require_reason
 from bot.commands._context import RunContext
+from bot.commands._names import _require_stage
 from bot.commands._output import _publish, _report
 from bot.commands._wiring import _load_config, _world
-from bot.errors import PermanentError
 
 if TYPE_CHECKING:
     from bot.core.ledger import Ledger
@@ -21,10 +21,7 @@ def cmd_stage_flag(ctx: RunContext, out: TextIO, op: str, stage: str, reason: st
     from bot.loop.reconcile import reconcile
 
     config = _load_config(ctx)
-    try:
-        config.stage(stage)
-    except KeyError:
-        raise PermanentError(f"no stage {stage!r} in {ctx.config_dir}") from None
+    _require_stage(ctx, config, stage)
     if op == "pause":
         _require_reason(reason, f"pausing {stage}")
     world = _world(ctx, config, forge=True, registry=False)

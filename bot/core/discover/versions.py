@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 
 import semver
 
+from bot.core.errors import ConstraintError
 from bot.core.model import ImageSubscription
 
 __all__ = [
@@ -232,8 +233,8 @@ class Constraint:
         return False
 
 
-def _error(text: str, what: str) -> ValueError:
-    return ValueError(f"invalid version constraint {text!r}: {what}; {_HOW_TO}")
+def _error(text: str, what: str) -> ConstraintError:
+    return ConstraintError(f"invalid version constraint {text!r}: {what}; {_HOW_TO}")
 
 
 def _part(raw: str | None, text: str) -> int | None:
@@ -371,11 +372,11 @@ def parse_constraint(text: str) -> Constraint:
 
     Blank text means no constraint: every version is allowed, pre-releases included.
 
-    Returns a :class:`Constraint`. Raises ``ValueError`` whose message quotes the
+    Returns a :class:`Constraint`. Raises ``ConstraintError`` whose message quotes the
     constraint, says what is wrong with it and shows how to write one.
     """
     if not isinstance(text, str):
-        raise ValueError(f"a version constraint must be text, not {type(text).__name__}")
+        raise ConstraintError(f"a version constraint must be text, not {type(text).__name__}")
     return _parse_constraint(text)
 
 
@@ -425,7 +426,9 @@ def _compile(patterns: tuple[str, ...], key: str) -> tuple[re.Pattern[str], ...]
         try:
             compiled.append(re.compile(p))
         except re.error as exc:
-            raise ValueError(f"{key}: {p!r} is not a valid regular expression: {exc}") from None
+            raise ConstraintError(
+                f"{key}: {p!r} is not a valid regular expression: {exc}"
+            ) from None
     return tuple(compiled)
 
 
@@ -452,7 +455,7 @@ def select_tags(tags: Iterable[str], sub: ImageSubscription) -> list[str]:
       ``discovery_limit``: the caller orders them by build date and cuts afterwards.
 
     At most ``sub.discovery_limit`` tags are returned (except for ``NewestBuild``).
-    Raises ``ValueError`` if the constraint or a regex does not parse (config validation
+    Raises ``ConstraintError`` if the constraint or a regex does not parse (config validation
     reports those first).
     """
     allow = _compile(tuple(sub.allow_tags), "allowTags")

@@ -26,6 +26,8 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from bot.core.errors import ManifestError
+
 _STR_TAG = "tag:yaml.org,2002:str"
 
 # Plain scalars that some YAML reader takes as something other than a string: YAML 1.2
@@ -64,7 +66,7 @@ def set_yaml_value(text: str, key_path: str, value: str, *, file: str = "") -> s
     first document that has the key is edited. Only the value's characters change;
     setting the value it already has returns ``text`` unchanged.
 
-    Raises ``ValueError`` naming ``file`` and the key when the text is not YAML, the key
+    Raises ``ManifestError`` naming ``file`` and the key when the text is not YAML, the key
     is missing, or the key holds a mapping, a list or an alias (Shunter never invents
     structure in a user's file).
     """
@@ -79,7 +81,7 @@ def set_yaml_value(text: str, key_path: str, value: str, *, file: str = "") -> s
             continue
         return _set_scalar(text, found, value, where=where, key=key_path, steps=steps)
     detail = misses[0] if misses else "the file is empty"
-    raise ValueError(f"{where}: cannot set {key_path!r}: {detail}")
+    raise ManifestError(f"{where}: cannot set {key_path!r}: {detail}")
 
 
 def set_kustomize_image(
@@ -102,17 +104,17 @@ def set_kustomize_image(
     With no matching entry, one is appended to ``images:`` (which is created at the end
     of the file when absent), indented like the file's other lists.
 
-    Raises ``ValueError`` naming ``file`` when neither ``new_tag`` nor ``digest`` is given,
+    Raises ``ManifestError`` naming ``file`` when neither ``new_tag`` nor ``digest`` is given,
     the text is not a YAML mapping, or the entry is written in flow style and would need
     a key added or removed.
     """
     where = file or "kustomization.yaml"
     if not new_tag and not digest:
-        raise ValueError(f"{where}: set_kustomize_image needs a new tag or a digest")
+        raise ManifestError(f"{where}: set_kustomize_image needs a new tag or a digest")
     docs = _compose_all(text, where)
     root = docs[0] if docs else None
     if root is not None and not isinstance(root, MappingNode):
-        raise ValueError(f"{where}: expected a mapping of kustomization fields at the top")
+        raise ManifestError(f"{where}: expected a mapping of kustomization fields at the top")
     wanted: dict[str, str] = {}
     if new_tag:
         wanted["newTag"] = new_tag
@@ -129,7 +131,7 @@ def set_kustomize_image(
     if isinstance(seq, SequenceNode) and seq.flow_style and not seq.value:
         return _replace_empty_images(text, root, key_node, seq, image, wanted)
     if not isinstance(seq, SequenceNode):
-        raise ValueError(f"{where}: images must be a list of {{name, newTag}} entries")
+        raise ManifestError(f"{where}: images must be a list of {{name, newTag}} entries")
 
     # An exact name wins over one that only matches without the registry host.
     for exact in (True, False):
@@ -150,18 +152,18 @@ def image_value(repo_url: str, tag: str, digest: str, kind: str) -> str:
 
     ``kind`` is ``Tag`` (``1.8.4``), ``Digest`` (``sha256:...``), ``ImageAndTag``
     (``ghcr.io/alkon/flask-app:1.8.4``) or ``ImageAndDigest``
-    (``ghcr.io/alkon/flask-app@sha256:...``). Raises ``ValueError`` for another kind or
+    (``ghcr.io/alkon/flask-app@sha256:...``). Raises ``ManifestError`` for another kind or
     when the part it needs is empty.
     """
     if kind in ("Tag", "ImageAndTag"):
         if not tag:
-            raise ValueError(f"{repo_url}: no tag to write for {kind}")
+            raise ManifestError(f"{repo_url}: no tag to write for {kind}")
         return tag if kind == "Tag" else f"{repo_url}:{tag}"
     if kind in ("Digest", "ImageAndDigest"):
         if not digest:
-            raise ValueError(f"{repo_url}: no digest to write for {kind}")
+            raise ManifestError(f"{repo_url}: no digest to write for {kind}")
         return digest if kind == "Digest" else f"{repo_url}@{digest}"
-    raise ValueError(
+    raise ManifestError(
         f"unknown image value kind {kind!r}: use Tag, Digest, ImageAndTag or ImageAndDigest"
     )
 
@@ -173,12 +175,14 @@ _SEGMENT = re.compile(r"([^.\[\]]+)?((?:\[\d+\])*)")
 
 def _parse_key_path(key_path: str) -> list[_Step]:
     if not key_path or key_path.startswith(".") or key_path.endswith(".") or ".." in key_path:
-        raise ValueError(f"bad key path {key_path!r}: write it like image.tag or items[0].name")
+        raise ManifestError(f"bad key path {key_path!r}: write it like image.tag or items[0].name")
     steps: list[_Step] = []
     for part in key_path.split("."):
         m = _SEGMENT.fullmatch(part)
         if m is None or (m.group(1) is None and not steps):
-            raise ValueError(f"bad key path {key_path!r}: write it like image.tag or items[0].name")
+            raise ManifestError(
+                f"bad key path {key_path!r}: write it like image.tag or items[0].name"
+            )
         if m.group(1) is not None:
             steps.append(_Step(key=m.group(1)))
         steps += [_Step(key=None, index=int(i)) for i in re.findall(r"\[(\d+)\]", m.group(2))]
@@ -202,7 +206,7 @@ def _compose_all(text: str, where: str) -> list[Node]:
         mark = getattr(exc, "problem_mark", None)
         at = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc)
-        raise ValueError(f"{where}{at}: not valid YAML: {problem}") from exc
+        raise ManifestError(f"{where}{at}: not valid YAML: {problem}") from exc
 
 
 def _mapping_get(node: Node | None, key: str) -> tuple[ScalarNode, Node] | None:
@@ -282,7 +286,7 @@ def _set_scalar(
         new = text[:body_start] + lead + candidate + suffix + text[end:]
         if _reads_back(new, steps, value):
             return new
-    raise ValueError(f"{where}: cannot write {value!r} at {key!r} without changing its meaning")
+    raise ManifestError(f"{where}: cannot write {value!r} at {key!r} without changing its meaning")
 
 
 _STR_TAG_RE = re.compile(r"!!str\b|!<tag:yaml\.org,2002:str>")
@@ -445,7 +449,7 @@ def _append_images_key(
     text: str, root: Node | None, image: str, wanted: dict[str, str], where: str
 ) -> str:
     if isinstance(root, MappingNode) and root.flow_style:
-        raise ValueError(f"{where}: the file is a flow mapping {{...}}; add images: by hand")
+        raise ManifestError(f"{where}: the file is a flow mapping {{...}}; add images: by hand")
     nl = _newline(text)
     return (
         _ensure_final_newline(text)
@@ -491,7 +495,7 @@ def _update_entry(
     missing = [k for k in wanted if _mapping_get(entry, k) is None]
     drop = [k for k in stale if _mapping_get(entry, k) is not None]
     if (missing or drop) and entry.flow_style:
-        raise ValueError(
+        raise ManifestError(
             f"{where}: {label} is written as {{...}}; write it as a block so Shunter can "
             "add or remove keys"
         )
@@ -534,12 +538,14 @@ def _drop_key(text: str, index: int, key: str, where: str) -> str:
     if before.strip():
         # ``- digest: ...`` opens the item: removing the line would merge it into the
         # previous item, so this one shape is left for a person to tidy.
-        raise ValueError(
+        raise ManifestError(
             f"{where}: images[{index}] starts with {key}; put name first so Shunter can "
             f"remove the stale {key}"
         )
     if text.find("\n", k.start_mark.index, v.end_mark.index) >= 0:
-        raise ValueError(f"{where}: images[{index}].{key} spans several lines; remove it by hand")
+        raise ManifestError(
+            f"{where}: images[{index}].{key} spans several lines; remove it by hand"
+        )
     return text[:line_start] + text[_line_end(text, v.end_mark.index) :]
 
 
@@ -547,7 +553,7 @@ def _append_entry(
     text: str, seq: SequenceNode, image: str, wanted: dict[str, str], where: str
 ) -> str:
     if seq.flow_style:
-        raise ValueError(f"{where}: images is written as [...]; write it as a block list")
+        raise ManifestError(f"{where}: images is written as [...]; write it as a block list")
     nl = _newline(text)
     at = _line_end(text, _last_scalar_end(seq))
     lead = "" if at == 0 or text[at - 1] == "\n" else nl

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from bot.core.decide.outcomes import Gate
 from bot.core.discover.freight import Freight
+from bot.core.errors import ManifestError
 from bot.core.ledger import PromotionKind
 from bot.core.model import GitRepoUpdate, Stage
 from bot.core.promote import manifests, templates
@@ -170,7 +171,7 @@ def render_edits(
     """Return ``{path: new text}`` for the files ``update`` changes to run ``freight``.
 
     ``current`` maps each path of ``files_to_read(update)`` to its text (``None``: absent).
-    Raises ``ValueError`` naming the file and key when a file or key is missing.
+    Raises ``ManifestError`` naming the file and key when a file or key is missing.
     """
     out: dict[str, str] = {}
 
@@ -179,14 +180,16 @@ def render_edits(
             return out[path]
         text = current.get(path)
         if text is None:
-            raise ValueError(f"stage {stage.name}: {path} does not exist in the GitOps repository")
+            raise ManifestError(
+                f"stage {stage.name}: {path} does not exist in the GitOps repository"
+            )
         return text
 
     for k in update.kustomize:
         path = _join(k.path, "kustomization.yaml")
         image = freight.image(k.image)
         if image is None:
-            raise ValueError(f"stage {stage.name}: freight has no image {k.image} for {path}")
+            raise ManifestError(f"stage {stage.name}: freight has no image {k.image} for {path}")
         out[path] = manifests.set_kustomize_image(
             text_of(path),
             k.image,
@@ -200,7 +203,7 @@ def render_edits(
         else:
             image = freight.image(y.image)
             if image is None:
-                raise ValueError(
+                raise ManifestError(
                     f"stage {stage.name}: freight has no image {y.image or ''} for {y.file}"
                 )
             value = manifests.image_value(image.repo_url, image.tag, image.digest, y.value)

@@ -40,6 +40,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import wraps
 from typing import TYPE_CHECKING, Any
 
+from bot.core import errors
+
 if TYPE_CHECKING:
     from jinja2.sandbox import SandboxedEnvironment
 
@@ -91,7 +93,7 @@ def render_commit_message(template: str | None, context: Mapping[str, str]) -> s
     The result is the template with its placeholders replaced, nothing more: line
     breaks, blank lines and a trailing newline stay as written.
 
-    Raises ``ValueError`` when the template does not parse, uses a variable that is
+    Raises ``TemplateError`` when the template does not parse, uses a variable that is
     not in ``context`` (the message names it and lists the ones that exist), tries
     something the sandbox forbids, breaks a bound (see the module docstring), or fails
     in any other way while rendering.
@@ -99,7 +101,7 @@ def render_commit_message(template: str | None, context: Mapping[str, str]) -> s
     source = go_to_jinja(DEFAULT_TEMPLATE if template is None else template)
     message = _render(source, dict(context))
     if isinstance(message, _Failure):
-        raise ValueError(message.text)
+        raise errors.TemplateError(message.text)
     return message
 
 

@@ -1,0 +1,25 @@
+"""Names typed on the command line, checked against the config: a wrong one is a usage error."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from bot.errors import UsageError
+
+if TYPE_CHECKING:
+    from bot.commands._context import RunContext
+    from bot.core.model import Config
+
+
+def _require_stage(ctx: RunContext, config: Config, name: str) -> None:
+    """Raise ``UsageError`` (exit 2) unless the config defines stage ``name``."""
+    if name not in {s.name for s in config.stages}:
+        known = ", ".join(s.name for s in config.stages)
+        raise UsageError(f"no stage {name!r} in {ctx.config_dir} (stages: {known})")
+
+
+def _require_warehouse(ctx: RunContext, config: Config, name: str) -> None:
+    """Raise ``UsageError`` (exit 2) unless the config defines warehouse ``name``."""
+    if name not in {w.name for w in config.warehouses}:
+        known = ", ".join(w.name for w in config.warehouses)
+        raise UsageError(f"no warehouse {name!r} in {ctx.config_dir} (warehouses: {known})")

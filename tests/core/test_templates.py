@@ -4,11 +4,14 @@ import time
 
 import pytest
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bot.core.config import parse_config
 from bot.core.promote.templates import (
     DEFAULT_TEMPLATE,
     KNOWN_VARIABLES,
+    _check_compiled,
     check_template,
     go_to_jinja,
     render_commit_message,
@@ -213,3 +216,35 @@ def test_a_template_past_the_bounds_is_a_located_config_error() -> None:
         line,
         "spec.gitRepoUpdates[0].commitMessageTemplate",
     )
+
+
+# Read-only commands parse the config, templates included, and should not load Jinja2:
+# plain placeholders are accepted without it. These pin that shortcut to Jinja's answer.
+PLACEHOLDER_CASES = [
+    "promote {{.ArtifactVersion}} to {{.Stage}}",
+    "{{- .Stage -}}\n{{ Warehouse}}{{FreightAlias }}",
+    "{{ Stage -}} and {{- Stage }}",
+    "no placeholders at all",
+    "braces alone: { } }} {",
+    "{{{ Stage }}",  # Jinja reads a dict literal here and fails
+    "{{ Stag }}",  # unknown
+    "{{ Stage }}{% if true %}x{% endif %}",
+    "{# a comment #}{{ Stage }}",
+    "{{ Stage | upper }}",
+    "{{ Stage.__class__ }}",
+    "{{ Stage + }}",
+    "{{ Stage - }}",
+    "{{ true }}",
+]
+
+
+@pytest.mark.parametrize("template", PLACEHOLDER_CASES)
+def test_the_placeholder_shortcut_agrees_with_jinja(template: str) -> None:
+    assert (check_template(template) is None) == (_check_compiled(go_to_jinja(template)) is None)
+
+
+@given(st.lists(st.sampled_from(["{{", "}}", "{", "}", "-", " ", "%", "#", "Stage", "x", "\n"])))
+def test_the_placeholder_shortcut_never_accepts_what_jinja_refuses(parts: list[str]) -> None:
+    template = "".join(parts)
+    if check_template(template) is None:
+        assert _check_compiled(go_to_jinja(template)) is None

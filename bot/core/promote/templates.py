@@ -111,10 +111,19 @@ def check_template(template: str) -> str | None:
     The template is parsed, checked for variables outside ``KNOWN_VARIABLES`` and for
     constructs outside the bounds, and rendered once with sample values as long as real
     ones get (:data:`SAMPLE_LENGTH`), so filters, the sandbox and the bounds get their say.
+    A template of plain ``{{ Name }}`` placeholders of known variables is accepted without
+    compiling it (see ``_only_known_placeholders``): the answer would be the same.
     """
+    source = go_to_jinja(template)
+    if _only_known_placeholders(source):
+        return None
+    return _check_compiled(source)
+
+
+def _check_compiled(source: str) -> str | None:
+    """``check_template``'s answer from Jinja2 itself, for a template already in its syntax."""
     from jinja2 import TemplateError, meta
 
-    source = go_to_jinja(template)
     known = sorted(KNOWN_VARIABLES)
     try:
         unknown = sorted(meta.find_undeclared_variables(_environment().parse(source)) - set(known))
@@ -135,6 +144,29 @@ def check_template(template: str) -> str | None:
 #: How long each sample value is when ``validate`` renders a template: longer than any
 #: real one (a 40-character freight ID, an image reference, a 128-character tag).
 SAMPLE_LENGTH = 256
+
+# Only placeholders of known variables (``{{ Name }}``, trim markers allowed): the common
+# template, which is checked here without loading Jinja2 (read-only commands parse the
+# config too, and should not pay for a template engine they never run).
+_PLACEHOLDER = re.compile(r"(?<!\{)\{\{-?\s*([A-Za-z_][A-Za-z0-9_]*)\s*-?\}\}")
+_JINJA_START = re.compile(r"\{[{%#]")
+
+
+def _only_known_placeholders(source: str) -> bool:
+    """Whether ``source`` uses no Jinja syntax but ``{{ Name }}`` of ``KNOWN_VARIABLES``,
+    and renders within :data:`MAX_OUTPUT` with sample values.
+
+    Such a template parses and renders in Jinja2 whatever the values are, so it needs no
+    compiling to be checked; anything else (a filter, a block, an unknown name, a size
+    near the bound) is not decided here.
+    """
+    names = _PLACEHOLDER.findall(source)
+    rest = _PLACEHOLDER.sub("", source)
+    return (
+        all(n in KNOWN_VARIABLES for n in names)
+        and _JINJA_START.search(rest) is None
+        and len(rest) + SAMPLE_LENGTH * len(names) <= MAX_OUTPUT
+    )
 
 
 def _bounds(exc: _OutOfBounds) -> str:

@@ -6,9 +6,11 @@
 only place that catches errors broadly: a ``ConfigError`` exits 2 with every problem
 listed (and GitHub annotations in Actions); every other error exits with the code
 ``bot.errors.exit_code`` gives it (1 refused, 2 usage, 75 transient) and a message
-that says what to fix, and anything unexpected exits 3 with its traceback. Heavy
-imports (PyGithub, requests, jinja2) happen inside the subcommands, so ``shunter --help``
-stays fast.
+that says what to fix, and anything unexpected exits 3 with its traceback.
+
+Importing this module costs argparse and nothing else: the run context, the error tree
+and each command are imported once the arguments are parsed, and each command imports
+the adapters it uses, so ``shunter --help`` never pays for YAML, HTTP or git.
 """
 
 from __future__ import annotations
@@ -16,19 +18,50 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import traceback
-from collections.abc import Mapping, Sequence
-from contextlib import redirect_stderr
-from datetime import UTC, datetime
-from pathlib import Path
-from typing import TextIO, cast
+from typing import TYPE_CHECKING
 
-from bot.commands._context import RunContext
-from bot.errors import EXIT_INTERNAL, EXIT_USAGE, ConfigError, LedgerError, UsageError, exit_code
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+    from typing import TextIO
 
-__all__ = ["RunContext", "main"]
+    from bot.commands._context import RunContext
+
+__all__ = ["main"]
 
 # --------------------------------------------------------------------------- parsing
+
+
+def _global_options(*, suppress: bool) -> argparse.ArgumentParser:
+    """The options every command takes, before or after the command's name.
+
+    Added to the top parser and to each subcommand; with ``suppress`` (the subcommands)
+    an option not given leaves no attribute, so it never overwrites one given before
+    the command.
+    """
+    g = argparse.ArgumentParser(add_help=False)
+    default = argparse.SUPPRESS if suppress else None
+    opts = g.add_argument_group("global options")
+    opts.add_argument(
+        "--config", default=default, help="config folder (default: $SHUNTER_CONFIG or kargo)"
+    )
+    opts.add_argument(
+        "--repo-dir", default=default, help="checkout of the GitOps repository (default: .)"
+    )
+    opts.add_argument(
+        "--state-branch", default=default, help="ledger branch (default: shunter/state)"
+    )
+    opts.add_argument(
+        "--repo",
+        default=default,
+        help="GitHub repository owner/name (default: $GITHUB_REPOSITORY)",
+    )
+    opts.add_argument(
+        "--api-url",
+        default=default,
+        help="GitHub API URL (default: $GITHUB_API_URL or api.github.com)",
+    )
+    opts.add_argument("--now", default=default, help=argparse.SUPPRESS)  # a fixed clock
+    return g
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -38,68 +71,81 @@ def _parser() -> argparse.ArgumentParser:
             "Promote freight (images, charts, commits) from dev to staging to prod through "
             "pull requests, with the config Kargo users write."
         ),
+        parents=[_global_options(suppress=False)],
     )
-    p.add_argument("--config", help="config folder (default: $SHUNTER_CONFIG or kargo)")
-    p.add_argument("--repo-dir", help="checkout of the GitOps repository (default: .)")
-    p.add_argument("--state-branch", help="ledger branch (default: shunter/state)")
-    p.add_argument("--repo", help="GitHub repository owner/name (default: $GITHUB_REPOSITORY)")
-    p.add_argument("--api-url", help="GitHub API URL (default: $GITHUB_API_URL or api.github.com)")
-    p.add_argument("--now", help=argparse.SUPPRESS)  # fixed clock, for demos and tests
+    common = [_global_options(suppress=True)]
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    sub.add_parser("validate", help="check the config; print every problem")
-    sub.add_parser("schema", help="print the JSON Schema of the config, for editors")
+    def command(name: str, text: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=text, description=text, parents=common)
 
-    r = sub.add_parser("reconcile", help="discover, promote, record: the loop the Action runs")
+    command("validate", "check the config; print every problem")
+    command("schema", "print the JSON Schema of the config, for editors")
+
+    r = command("reconcile", "discover, promote, record: the loop the Action runs")
     r.add_argument("--dry-run", action="store_true", help="plan and print; change nothing")
     r.add_argument("-o", "--output", choices=("text", "json"), default="text")
 
-    sub.add_parser("run", help="what the GitHub Action runs (reads SHUNTER_* and the event)")
+    command("run", "what the GitHub Action runs (reads SHUNTER_* and the event)")
 
-    g = sub.add_parser("get", help="list stages, freight, promotions or warehouses")
+    g = command("get", "list stages, freight, promotions or warehouses")
     g.add_argument("kind", choices=("stages", "freight", "promotions", "warehouses"))
     g.add_argument("-o", "--output", choices=("table", "wide", "json", "yaml"), default="table")
     g.add_argument(
         "--all", action="store_true", help="promotions: the archived history too, oldest first"
     )
+    g.add_argument("--stage", help="freight: only what this stage runs, ran or may take")
+    g.add_argument(
+        "--warehouse", "--origin", dest="warehouse", help="freight: only this warehouse's"
+    )
 
-    d = sub.add_parser("describe", help="show one freight or stage in detail")
+    d = command("describe", "show one freight or stage in detail")
     d.add_argument("kind", choices=("freight", "stage"))
-    d.add_argument("name", help="freight ID, ID prefix or alias; or a stage name")
+    d.add_argument("name", help="freight ID, ID prefix, alias or freight/ID; or a stage name")
 
-    pr = sub.add_parser("promote", help="promote a freight to a stage, or a stage's freight onward")
+    pr = command("promote", "promote a freight to a stage, or a stage's freight onward")
     pr.add_argument("freight", nargs="?", help="freight ID or alias (or use --from)")
+    pr.add_argument(
+        "--freight", dest="freight_flag", metavar="ID", help="the freight, Kargo's spelling"
+    )
     pr.add_argument("--from", dest="from_stage", help="promote what this stage runs")
-    pr.add_argument("--to", required=True, help="target stage")
+    pr.add_argument("--to", "--stage", dest="to", help="target stage")
     pr.add_argument("--reason", default="", help="why (required for emergency promotions)")
+
+    ap = command("approve", "let a freight into a stage without upstream verification")
+    ap.add_argument("--freight", required=True, metavar="ID", help="freight ID or alias")
+    ap.add_argument("--stage", required=True, help="the stage it may enter")
+    ap.add_argument("--reason", default="", help="why (required; it goes in the ledger)")
 
     for name, text in (
         ("pause", "stop promotions to a stage"),
         ("resume", "let promotions to a stage go on"),
         ("release-hold", "let auto-promotion go on after a rollback"),
     ):
-        sp = sub.add_parser(name, help=text)
+        sp = command(name, text)
         sp.add_argument("stage")
         sp.add_argument("--reason", default="")
 
-    nt = sub.add_parser(
-        "notify", help="ask another repository's Shunter to refresh a warehouse now"
-    )
+    nt = command("notify", "ask another repository's Shunter to refresh a warehouse now")
     nt.add_argument("--to", required=True, metavar="OWNER/NAME", help="the GitOps repository")
     nt.add_argument("--warehouse", required=True, help="warehouse to refresh")
 
-    dr = sub.add_parser(
-        "doctor", help="check the repository's settings, rules, workflow and registries"
-    )
+    dr = command("doctor", "check the repository's settings, rules, workflow and registries")
     dr.add_argument("-o", "--output", choices=("text", "json"), default="text")
 
-    rf = sub.add_parser("refresh", help="discover a warehouse's freight now")
+    rf = command("refresh", "discover a warehouse's freight now")
     rf.add_argument("kind", choices=("warehouse",))
     rf.add_argument("name")
     return p
 
 
 def _context(args: argparse.Namespace, env: Mapping[str, str]) -> RunContext:
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    from bot.commands._context import RunContext
+    from bot.errors import UsageError
+
     now = None
     raw_now = args.now or env.get("SHUNTER_NOW")
     if raw_now:
@@ -140,28 +186,36 @@ def main(
     3 internal error (the traceback goes to stderr); 75 transient, the next run retries.
     The table and the error each code comes from are in ``bot.errors``.
 
-    stdout (``out``) and stderr are wrapped in ``LogGuard`` for the whole run, so no line
-    printed with outside text in it reaches the Actions runner as a workflow command.
+    Inside GitHub Actions (``GITHUB_ACTIONS=true``) stdout (``out``) and stderr are
+    wrapped in ``LogGuard`` for the whole run, so no line printed with outside text in it
+    reaches the runner as a workflow command. Elsewhere no runner reads the lines, and the
+    guard's imports are left out of the start-up.
     """
+    environ = dict(os.environ if env is None else env)
+    if environ.get("GITHUB_ACTIONS") != "true":
+        return _main(argv, environ, out or sys.stdout)
+    from contextlib import redirect_stderr
+    from typing import cast
+
     from bot.adapters.actions import LogGuard
 
     guarded_out, guarded_err = LogGuard(out or sys.stdout), LogGuard(sys.stderr)
     try:
-        with redirect_stderr(cast(TextIO, guarded_err)):
-            return _main(argv, env, cast(TextIO, guarded_out))
+        with redirect_stderr(cast("TextIO", guarded_err)):
+            return _main(argv, environ, cast("TextIO", guarded_out))
     finally:
         guarded_out.flush()
         guarded_err.flush()
 
 
-def _main(argv: Sequence[str] | None, env: Mapping[str, str] | None, out: TextIO) -> int:
-    from bot.adapters.actions import ActionsIO, one_line
-
+def _main(argv: Sequence[str] | None, environ: dict[str, str], out: TextIO) -> int:
     try:
         args = _parser().parse_args(argv)
     except SystemExit as exc:  # argparse has printed help (0) or a usage error (2)
-        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
-    environ = dict(os.environ if env is None else env)
+        return exc.code if isinstance(exc.code, int) else 2
+    from bot.adapters.actions import ActionsIO, one_line
+    from bot.errors import ConfigError, LedgerError
+
     try:
         ctx = _context(args, environ)
         return _dispatch(args, ctx, out)
@@ -191,9 +245,12 @@ def _main(argv: Sequence[str] | None, env: Mapping[str, str] | None, out: TextIO
 def _fail(exc: Exception, env: Mapping[str, str], out: TextIO) -> int:
     """Say what went wrong (a bug: with its traceback), annotate it in Actions, return the code."""
     from bot.adapters.actions import one_line
+    from bot.errors import EXIT_INTERNAL, exit_code
 
     code = exit_code(exc)
     if code == EXIT_INTERNAL:
+        import traceback
+
         traceback.print_exc(file=sys.stderr)
         message = f"internal error (a bug in Shunter, please report it): {exc!r}"
     else:
@@ -211,42 +268,69 @@ def _fail(exc: Exception, env: Mapping[str, str], out: TextIO) -> int:
 
 
 def _dispatch(args: argparse.Namespace, ctx: RunContext, out: TextIO) -> int:
-    from bot.commands.describe import cmd_describe
-    from bot.commands.doctor import cmd_doctor
-    from bot.commands.get import cmd_get
-    from bot.commands.notify import cmd_notify
-    from bot.commands.promote import cmd_promote
-    from bot.commands.reconcile import cmd_reconcile
-    from bot.commands.refresh import cmd_refresh
-    from bot.commands.run import cmd_run
-    from bot.commands.schema import cmd_schema
-    from bot.commands.stage_flag import cmd_stage_flag
-    from bot.commands.validate import cmd_validate
-
+    """Call the command's function; each command module is imported only when it runs."""
     c = args.command
     if c == "validate":
+        from bot.commands.validate import cmd_validate
+
         return cmd_validate(ctx, out)
     if c == "schema":
+        from bot.commands.schema import cmd_schema
+
         return cmd_schema(out)
     if c == "reconcile":
+        from bot.commands.reconcile import cmd_reconcile
+
         return cmd_reconcile(ctx, out, dry_run=args.dry_run, fmt=args.output)
     if c == "run":
+        from bot.commands.run import cmd_run
+
         return cmd_run(ctx, out)
     if c == "get":
-        return cmd_get(ctx, out, args.kind, args.output, every=args.all)
+        from bot.commands.get import cmd_get
+
+        return cmd_get(
+            ctx,
+            out,
+            args.kind,
+            args.output,
+            every=args.all,
+            stage=args.stage,
+            warehouse=args.warehouse,
+        )
     if c == "describe":
+        from bot.commands.describe import cmd_describe
+
         return cmd_describe(ctx, out, args.kind, args.name)
     if c == "promote":
-        return cmd_promote(ctx, out, args.freight, args.from_stage, args.to, args.reason)
+        from bot.commands._names import _one_of
+        from bot.commands.promote import cmd_promote
+
+        freight = _one_of("the freight", args.freight, args.freight_flag)
+        if not args.to:
+            from bot.errors import UsageError
+
+            raise UsageError("name the target stage: --to STAGE (or Kargo's --stage STAGE)")
+        return cmd_promote(ctx, out, freight, args.from_stage, args.to, args.reason)
+    if c == "approve":
+        from bot.commands.approve import cmd_approve
+
+        return cmd_approve(ctx, out, args.freight, args.stage, args.reason)
     if c in ("pause", "resume", "release-hold"):
+        from bot.commands.stage_flag import cmd_stage_flag
+
         return cmd_stage_flag(ctx, out, c, args.stage, args.reason)
-    if c == "refresh":
-        return cmd_refresh(ctx, out, args.name)
     if c == "notify":
+        from bot.commands.notify import cmd_notify
+
         return cmd_notify(ctx, out, args.to, args.warehouse)
     if c == "doctor":
+        from bot.commands.doctor import cmd_doctor
+
         return cmd_doctor(ctx, out, args.output)
-    raise UsageError(f"unknown command {c}")
+    from bot.commands.refresh import cmd_refresh
+
+    return cmd_refresh(ctx, out, args.name)
 
 
 if __name__ == "__main__":

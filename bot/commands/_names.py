@@ -23,3 +23,18 @@ def _require_warehouse(ctx: RunContext, config: Config, name: str) -> None:
     if name not in {w.name for w in config.warehouses}:
         known = ", ".join(w.name for w in config.warehouses)
         raise UsageError(f"no warehouse {name!r} in {ctx.config_dir} (warehouses: {known})")
+
+
+def _freight_ref(ref: str | None) -> str | None:
+    """A freight reference as typed: ``freight/<id>`` (Kargo's resource form) means ``<id>``."""
+    if ref is None:
+        return None
+    ref = ref.strip()
+    return ref.removeprefix("freight/").removeprefix("freights/")
+
+
+def _one_of(what: str, positional: str | None, flag: str | None) -> str | None:
+    """The one value given for ``what``, written as an argument or as a flag (not both apart)."""
+    if positional and flag and _freight_ref(positional) != _freight_ref(flag):
+        raise UsageError(f"{what} is given twice ({positional!r} and {flag!r}); give it once")
+    return positional or flag

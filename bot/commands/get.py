@@ -3,22 +3,54 @@
 from __future__ import annotations
 
 import json
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from bot.commands._context import RunContext
+from bot.commands._names import _require_stage, _require_warehouse
 from bot.commands._wiring import _archived_promotions, _ledger, _load_config
+from bot.errors import UsageError
+
+if TYPE_CHECKING:
+    from bot.core.ledger import Ledger
+    from bot.core.model import Config
 
 
-def cmd_get(ctx: RunContext, out: TextIO, kind: str, fmt: str, *, every: bool = False) -> int:
-    """Print the ``kind`` records; ``every`` adds the archived promotion history (read
-    from ``archive/`` on the state branch, which reconcile never reads)."""
+def cmd_get(
+    ctx: RunContext,
+    out: TextIO,
+    kind: str,
+    fmt: str,
+    *,
+    every: bool = False,
+    stage: str | None = None,
+    warehouse: str | None = None,
+) -> int:
+    """Print the ledger's records of ``kind``.
+
+    ``every`` adds the archived promotion history (read from ``archive/`` on the state
+    branch, which reconcile never reads). Freight may be narrowed: ``stage`` to the
+    freight the stage runs or may be promoted to (from its warehouse directly, verified
+    upstream, or approved for it), as the planner sees it; ``warehouse`` to the freight
+    that warehouse made (Kargo's ``--origin``).
+    """
     from bot.render import views
 
+    if (stage or warehouse) and kind != "freight":
+        raise UsageError(f"--stage and --warehouse narrow `get freight`, not `get {kind}`")
     config = _load_config(ctx)
+    if stage:
+        _require_stage(ctx, config, stage)
+    if warehouse:
+        _require_warehouse(ctx, config, warehouse)
     ledger = _ledger(ctx, config)
     if every and kind == "promotions":
         ledger.promotions = [*_archived_promotions(ctx, config), *ledger.promotions]
     rows = views.rows(kind, config, ledger)
+    if stage:
+        wanted = _stage_freight(config, ledger, stage)
+        rows = [r for r in rows if r["name"] in wanted]
+    if warehouse:
+        rows = [r for r in rows if r["origin"]["name"] == warehouse]
     if fmt == "json":
         json.dump(rows, out, indent=2)
         out.write("\n")
@@ -29,3 +61,15 @@ def cmd_get(ctx: RunContext, out: TextIO, kind: str, fmt: str, *, every: bool = 
     else:
         out.write(views.table(kind, rows, wide=fmt == "wide"))
     return 0
+
+
+def _stage_freight(config: Config, ledger: Ledger, stage: str) -> set[str]:
+    """The names of the freight ``stage`` runs, and of every freight it may take."""
+    # The planner's own rule, so `get` can never disagree with what a reconcile would do.
+    from bot.core.decide.selection import available_freight
+
+    names = set(available_freight(config, config.stage(stage), ledger))
+    current = ledger.stages.get(stage)
+    if current is not None and current.current_freight:
+        names.add(current.current_freight)
+    return names

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from bot.commands._actor import _check_actor, _require_reason
 from bot.commands._context import RunContext
-from bot.commands._names import _require_stage
+from bot.commands._names import _freight_ref, _require_stage
 from bot.commands._output import _publish, _report
 from bot.commands._wiring import _load_config, _world
 from bot.errors import PermanentError, UsageError
@@ -28,6 +28,7 @@ def cmd_promote(
     from bot.core.ledger import OperationRecord, Request
     from bot.loop.reconcile import reconcile
 
+    freight_ref = _freight_ref(freight_ref)
     config = _load_config(ctx)
     _require_stage(ctx, config, to)
     if bool(freight_ref) == bool(from_stage):

@@ -156,7 +156,7 @@ class PromotionRecord:
 class OperationRecord:
     """One emergency operation a person asked for (the audit log of who did what, and why)."""
 
-    operation: str  # promote | rollback | promote-from | pause | resume | release-hold
+    operation: str  # promote | rollback | promote-from | pause | resume | release-hold | approve
     stage: str
     by: str
     reason: str
@@ -482,7 +482,7 @@ compare-and-swap, so a concurrent edit makes its write retry rather than be lost
 LEDGER_FILES = ("ledger.yaml", "warehouses.yaml", "freight.yaml", "stages.yaml", "promotions.yaml")
 OPTIONAL_FILES = ("operations.yaml",)
 
-OPERATIONS = ("promote", "rollback", "promote-from", "pause", "resume", "release-hold")
+OPERATIONS = ("promote", "rollback", "promote-from", "pause", "resume", "release-hold", "approve")
 STEP_STATES = ("pending", "running", "succeeded", "failed")
 VERIFICATION_RESULTS = ("succeeded", "failed")
 PROMOTION_KINDS: tuple[str, ...] = get_args(PromotionKind)

@@ -260,6 +260,7 @@ class ChangeKind(Enum):
     RESUMED = "resumed"
     HOLD_RELEASED = "hold released"
     ARCHIVED = "promotion records archived"
+    APPROVED = "approved"  # a person let a freight into the stage (``shunter approve``)
 
 
 @dataclass(frozen=True)
@@ -315,6 +316,7 @@ class Change:
             ChangeKind.RESUMED: f"resume by {self.by}",
             ChangeKind.HOLD_RELEASED: f"release-hold by {self.by}",
             ChangeKind.ARCHIVED: f"archived old promotion records ({d})",
+            ChangeKind.APPROVED: f"{self.by} approved {f}: {d}",
         }[k]
         if k in (ChangeKind.PAUSED, ChangeKind.RESUMED, ChangeKind.HOLD_RELEASED) and d:
             text += f": {d}"

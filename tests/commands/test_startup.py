@@ -1,0 +1,77 @@
+"""The read and refresh paths start without PyGithub or Jinja2, and ``--help`` without
+anything but argparse: decided by the modules a real process imported, never by a time.
+
+``python -X importtime`` lists every module a process imports on stderr; each command
+runs as the Action runs it, in a fresh interpreter, against the sandbox.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sandbox.registry import LocalRegistry
+from sandbox.world import SandboxWorld
+
+HEAVY = ("github", "jinja2")
+
+
+def imported(argv: list[str], *, cwd: Path, env: dict[str, str]) -> set[str]:
+    """The modules ``python -m bot ARGV`` imports; fails the test unless it exits 0."""
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "bot", *argv],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    # Lines read "import time: <self us> | <cumulative us> | <indented module>".
+    return {
+        line.rsplit("|", 1)[1].strip()
+        for line in done.stderr.splitlines()
+        if line.startswith("import time:") and "cumulative" not in line
+    }
+
+
+@pytest.fixture
+def world(tmp_path: Path, oci_registry: LocalRegistry) -> Iterator[SandboxWorld]:
+    with SandboxWorld(tmp_path / "world", registry=oci_registry, image_path="startup/app") as w:
+        w.push("1.8.5")
+        yield w
+
+
+def test_help_imports_argparse_and_nothing_of_the_bot_beyond_the_cli() -> None:
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+    mods = imported(["--help"], cwd=Path.cwd(), env=env)
+    assert "bot.cli" in mods and "argparse" in mods
+    assert {m for m in mods if m.startswith("bot.")} == {"bot.cli"}
+    assert not mods & {"yaml", "requests", "dataclasses", *HEAVY}
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["refresh", "warehouse", "flask-app"],
+        ["get", "stages"],
+        ["get", "freight", "-o", "json"],
+        ["describe", "stage", "prod"],  # prod's stage has a commitMessageTemplate
+        ["validate"],
+    ],
+)
+def test_read_and_refresh_paths_import_neither_pygithub_nor_jinja2(
+    world: SandboxWorld, argv: list[str]
+) -> None:
+    env = world.env()
+    # The first run records the freight, so the runs measured are the idle ones.
+    imported(["refresh", "warehouse", "flask-app"], cwd=world.checkout, env=env)
+    mods = imported(argv, cwd=world.checkout, env=env)
+    assert "bot.adapters.configdir" in mods  # the config was really read
+    assert not {m for m in mods if m.split(".")[0] in HEAVY}

@@ -47,10 +47,8 @@ def _world(ctx: RunContext, config: Config, *, forge: bool, registry: bool = Tru
         w.clock = lambda: datetime.now(UTC)
     w.deadline = _deadline(config, ctx.env or {})
     if registry:
-        from bot.adapters.gitsource import GitSource
-        from bot.adapters.helm import HelmRepository
         from bot.adapters.registry import OciRegistry, parse_repo_url
-        from bot.core.model import ImageSubscription
+        from bot.core.model import ChartSubscription, GitSubscription, ImageSubscription
 
         credentials = _registry_credentials(config, ctx.env or {})
         insecure = frozenset(
@@ -70,10 +68,19 @@ def _world(ctx: RunContext, config: Config, *, forge: bool, registry: bool = Tru
             deadline=asking,
         )
         w.registry = oci
-        w.charts = HelmRepository(credentials=credentials, registry=oci, deadline=asking)
-        env = ctx.env or {}
-        cache = Path(env.get("RUNNER_TEMP") or tempfile.gettempdir()) / "shunter-git"
-        w.git_source = GitSource(cache, deadline=asking)
+        # Chart and git sources are built only when a subscription needs them: each
+        # costs its imports at start-up, and many pipelines follow images alone.
+        kinds = {type(sub) for wh in config.warehouses for sub in wh.subscriptions}
+        if ChartSubscription in kinds:
+            from bot.adapters.helm import HelmRepository
+
+            w.charts = HelmRepository(credentials=credentials, registry=oci, deadline=asking)
+        if GitSubscription in kinds:
+            from bot.adapters.gitsource import GitSource
+
+            env = ctx.env or {}
+            cache = Path(env.get("RUNNER_TEMP") or tempfile.gettempdir()) / "shunter-git"
+            w.git_source = GitSource(cache, deadline=asking)
     if forge:
         w.forge = _forge(ctx, deadline=w.deadline)
     _gate_providers(w, config, ctx.env or {})

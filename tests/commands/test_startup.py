@@ -75,3 +75,5 @@ def test_read_and_refresh_paths_import_neither_pygithub_nor_jinja2(
     mods = imported(argv, cwd=world.checkout, env=env)
     assert "bot.adapters.configdir" in mods  # the config was really read
     assert not {m for m in mods if m.split(".")[0] in HEAVY}
+    # The seed follows one image: no chart or git source is built, so none is imported.
+    assert not mods & {"bot.adapters.helm", "bot.adapters.gitsource"}

@@ -51,7 +51,8 @@ def _mark(ok: bool) -> str:
 
 def render(results: dict[str, Any], machine: str, date: str) -> str:
     """The text of ``BENCHMARKS.md`` for ``results``."""
-    t, idle, h, r = results["tags"], results["idle"], results["help"], results["refresh"]
+    t, idle = results["tags"], results["idle"]
+    h, r = results["help"]["installed"], results["refresh"]["installed"]
     runs = idle["scenarios"]
     etag, no_etag, ttl, expired = (runs[k] for k in ("etag", "no_etag", "ttl", "ttl_expired"))
     ttl_text = f"{ttl['cache_ttl_s'] / 60:g}m"
@@ -118,18 +119,34 @@ def render(results: dict[str, Any], machine: str, date: str) -> str:
             _mark(idle["process_maxrss_mib"] <= 150),
         ),
         (
-            f"`shunter --help`, whole process (median of {h['runs']})",
+            f"`shunter --help`, whole process, as the Action installs it (median of {h['runs']})",
             f"{h['median_ms']:.0f} ms (best {h['best_ms']:.0f})",
-            "≤ 150 ms",
-            _mark(h["median_ms"] <= 150),
+            f"≤ {cli.TARGET['help']:.0f} ms",
+            _mark(h["median_ms"] <= cli.TARGET["help"]),
         ),
         (
-            f"`shunter refresh warehouse flask-app`, whole process (median of {r['runs']})",
+            "`shunter refresh warehouse flask-app`, whole process, as the Action installs it "
+            f"(median of {r['runs']})",
             f"{r['median_ms']:.0f} ms (best {r['best_ms']:.0f})",
-            "< 0.5 s",
-            _mark(r["median_ms"] < 500),
+            f"≤ {cli.TARGET['refresh']:.0f} ms",
+            _mark(r["median_ms"] <= cli.TARGET["refresh"]),
         ),
     ]
+
+    def timed(run: dict[str, Any]) -> str:
+        return (
+            f"{run['median_ms']:.0f} ms (best {run['best_ms']:.0f}; "
+            f"CPU {run['cpu_median_ms']:.0f} ms)"
+        )
+
+    startup = "\n".join(
+        f"| {what} | {cli.BEFORE[key]:.0f} ms | {timed(results[key]['dev'])} | "
+        f"{timed(results[key]['installed'])} | ≤ {cli.TARGET[key]:.0f} ms |"
+        for key, what in (
+            ("help", "`shunter --help`"),
+            ("refresh", "`shunter refresh warehouse flask-app`"),
+        )
+    )
     table = "\n".join(f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows)
     imports = "\n".join(f"  | `{name}` | {ms:.1f} ms |" for name, ms in results["imports"])
     return f"""# Shunter benchmarks
@@ -142,6 +159,20 @@ Measured {date} on {machine}.
 | What | Measured | Target | |
 | --- | --- | --- | --- |
 {table}
+
+## Start-up, before and after
+
+Whole-process wall-clock medians, the best run, and the median CPU time (user + system
+of the process and the git it runs; other work on this shared machine stretches the
+wall time far more than the CPU time). "Before" is the previous `make bench`
+(2026-11-27), which timed the development virtualenv's editable install; "editable" is
+the same measurement now; "as the Action installs it" is a fresh virtualenv with
+`pip install .`, which is what a workflow step runs (an editable install adds an import
+hook to every process).
+
+| Command | Before | Now, editable | Now, as the Action installs it | Target |
+| --- | --- | --- | --- | --- |
+{startup}
 
 ## How each number is made
 
@@ -175,8 +206,9 @@ Measured {date} on {machine}.
   profile puts nearly all of the idle wall time in reading and re-rendering the ledger's
   YAML with pure-Python PyYAML, not in discovery: that is why a run inside cacheTTL,
   which asks nothing, takes about as long as one that asks.
-- **`shunter --help`**: the console script in a fresh process, repeated; the slowest imports
-  at start-up (`python -X importtime -m bot --help`, cumulative) were:
+- **`shunter --help`**: the console script in a fresh process, repeated, the two installs
+  taking turns run by run; the slowest imports at start-up
+  (`python -X importtime -m bot --help`, cumulative) were:
 
   | Module | Cumulative import |
   | --- | --- |
@@ -185,7 +217,8 @@ Measured {date} on {machine}.
 - **`shunter refresh warehouse flask-app`** (`benchmarks/cli.py`): the sandbox of `make demo`
   (`sandbox.world.SandboxWorld`: Debian's `docker-registry` on loopback holding one
   image, `flask-app:1.8.5`, and a clone of the flask-app GitOps repository); the first
-  run records the freight on the state branch, the runs after it are timed. Each run
+  run records the freight on the state branch, the runs after it are timed, the two
+  installs taking turns run by run. Each run
   loads the config, reads the state branch with git and lists the tags (docker-registry
   sends no ETag, so in full); the best tag is unchanged, so its cached digest is reused.
 
@@ -207,12 +240,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"select_tags: {json.dumps(results['tags'])}", flush=True)
     results["idle"] = _idle()
     print(f"idle reconcile: {json.dumps(results['idle'])}", flush=True)
-    results["help"] = cli.help_time()
-    print(f"shunter --help: {json.dumps(results['help'])}", flush=True)
-    results["imports"] = cli.slowest_imports()
-    print(f"slowest imports: {results['imports']}", flush=True)
-    results["refresh"] = cli.refresh_time()
-    print(f"shunter refresh: {json.dumps(results['refresh'])}", flush=True)
+    with cli.installed_script() as installed:
+        scripts = {"dev": cli.dev_script(), "installed": installed}
+        results["help"] = cli.help_time(scripts)
+        print(f"shunter --help: {json.dumps(results['help'])}", flush=True)
+        results["imports"] = cli.slowest_imports()
+        print(f"slowest imports: {results['imports']}", flush=True)
+        results["refresh"] = cli.refresh_time(scripts)
+        print(f"shunter refresh: {json.dumps(results['refresh'])}", flush=True)
     with tempfile.TemporaryDirectory(prefix="shunter-bench-") as tmp:
         results["history"] = history.run(Path(tmp))
     print(f"history: {json.dumps(results['history'])}", flush=True)

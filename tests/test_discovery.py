@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.core.decide.outcomes import ChangeKind, Subject
+from bot.core.discover.artifacts import Artifact, Chart, Commit, Image
 from bot.core.ledger import CachedSelection, WarehouseRecord, from_files, to_files
 from bot.core.model import Config, ImageSubscription, Warehouse
 from bot.errors import TransientError
@@ -34,6 +35,12 @@ def sub(**kw: object) -> ImageSubscription:
     return ImageSubscription(**{"repo_url": APP, **kw})  # type: ignore[arg-type]
 
 
+def images(found: tuple[Artifact, ...]) -> list[Image]:
+    """What image discovery found, each asserted to be an image."""
+    assert all(isinstance(a, Image) for a in found), found
+    return [a for a in found if isinstance(a, Image)]
+
+
 # ------------------------------------------------------------------ strategies
 
 
@@ -52,8 +59,8 @@ def test_each_strategy_selects_its_tag(
 ) -> None:
     registry = FakeRegistry({APP: ["1.8.0", "1.10.0", "2.0.0", "latest", "1.9.9-rc.1"]})
     artifacts, _ = discover_image(registry, sub(strategy=strategy, semver_constraint=constraint))
-    assert [a.tag for a in artifacts] == [expected]  # type: ignore[attr-defined]
-    assert artifacts[0].digest == registry.repos[APP][expected]  # type: ignore[attr-defined]
+    assert [a.tag for a in images(artifacts)] == [expected]
+    assert images(artifacts)[0].digest == registry.repos[APP][expected]
 
 
 def test_newest_build_picks_the_latest_created_image_not_the_highest_tag() -> None:
@@ -63,7 +70,7 @@ def test_newest_build_picks_the_latest_created_image_not_the_highest_tag() -> No
     registry.push(APP, "main-ccc", created=T0 + timedelta(hours=1))
     registry.push(APP, "main-zzz")  # no build date: never preferred
     artifacts, _ = discover_image(registry, sub(strategy="NewestBuild"))
-    assert [(a.tag, a.digest) for a in artifacts] == [("main-bbb", newest)]  # type: ignore[attr-defined]
+    assert [(a.tag, a.digest) for a in images(artifacts)] == [("main-bbb", newest)]
 
 
 @pytest.mark.parametrize(("limit", "inspected"), [(2, 2), (20, NEWEST_BUILD_MAX), (100, 10)])
@@ -74,7 +81,7 @@ def test_newest_build_reads_few_build_dates(limit: int, inspected: int) -> None:
     artifacts, _ = discover_image(registry, sub(strategy="NewestBuild", discovery_limit=limit))
     assert [kind for kind, _ in registry.calls].count("info") == inspected
     # The candidates are the highest tags, so the newest build among them wins.
-    assert artifacts[0].tag == "build-29"  # type: ignore[attr-defined]
+    assert images(artifacts)[0].tag == "build-29"
 
 
 def test_digest_strategy_follows_a_repushed_tag_without_listing_tags() -> None:
@@ -84,7 +91,7 @@ def test_digest_strategy_follows_a_repushed_tag_without_listing_tags() -> None:
     a1, e1 = discover_image(registry, follow, now=T0)
     second = registry.push(APP, "latest", "b")
     a2, e2 = discover_image(registry, follow, cached=e1, now=T0 + timedelta(minutes=5))
-    assert [a.digest for a in a1 + a2] == [first, second]  # type: ignore[attr-defined]
+    assert [a.digest for a in images(a1 + a2)] == [first, second]
     assert [kind for kind, _ in registry.calls] == ["digest", "digest"]
     assert e2 is not None and e2.digest == second
 
@@ -101,7 +108,7 @@ def test_discovery_limit_cuts_the_semver_candidates_it_keeps() -> None:
     # Only the best candidate makes freight; the limit still bounds what is considered.
     registry = FakeRegistry({APP: [f"1.0.{i}" for i in range(150)]})
     artifacts, entry = discover_image(registry, sub(discovery_limit=1), now=T0)
-    assert [a.tag for a in artifacts] == ["1.0.149"]  # type: ignore[attr-defined]
+    assert [a.tag for a in images(artifacts)] == ["1.0.149"]
     assert entry is not None and entry.tag == "1.0.149"
 
 
@@ -115,7 +122,7 @@ def test_inside_cache_ttl_no_request_is_made_and_refresh_bypasses_it() -> None:
     before = registry.requests
     artifacts, again = discover_image(registry, ttl, cached=entry, now=T0 + timedelta(minutes=29))
     assert registry.requests == before and again == entry
-    assert artifacts[0].tag == "1.0.0"  # type: ignore[attr-defined]
+    assert images(artifacts)[0].tag == "1.0.0"
     # Past the TTL, or asked for explicitly: one conditional listing, answered 304.
     for now, refresh in ((T0 + timedelta(minutes=31), False), (T0 + timedelta(minutes=1), True)):
         registry.calls.clear()
@@ -130,7 +137,8 @@ def test_a_new_tag_past_the_ttl_is_found_and_its_digest_fetched() -> None:
     registry.calls.clear()
     artifacts, entry2 = discover_image(registry, sub(), cached=entry, now=T0)
     assert registry.calls == [("tags", APP), ("digest", APP)]
-    assert artifacts[0].digest == new and entry2 is not None and entry2.etag != entry.etag  # type: ignore[attr-defined, union-attr]
+    assert images(artifacts)[0].digest == new
+    assert entry is not None and entry2 is not None and entry2.etag != entry.etag
 
 
 def test_without_etags_an_unchanged_best_tag_reuses_the_cached_digest() -> None:
@@ -140,7 +148,7 @@ def test_without_etags_an_unchanged_best_tag_reuses_the_cached_digest() -> None:
     registry.calls.clear()
     artifacts, _ = discover_image(registry, sub(), cached=entry, now=T0)
     assert registry.calls == [("tags", APP)]
-    assert artifacts[0].tag == "1.0.0"  # type: ignore[attr-defined]
+    assert images(artifacts)[0].tag == "1.0.0"
 
 
 def test_a_changed_subscription_ignores_the_old_entry() -> None:
@@ -149,7 +157,7 @@ def test_a_changed_subscription_ignores_the_old_entry() -> None:
     narrowed = sub(cache_ttl=timedelta(hours=1), semver_constraint="^1")
     assert entry is not None and entry.selector != selector(narrowed)
     artifacts, _ = discover_image(registry, narrowed, cached=entry, now=T0)
-    assert artifacts[0].tag == "1.0.0"  # type: ignore[attr-defined]
+    assert images(artifacts)[0].tag == "1.0.0"
 
 
 def test_cache_entries_survive_the_state_branch() -> None:
@@ -346,6 +354,7 @@ def test_a_warehouse_of_image_git_and_chart_makes_one_freight(tmp_path: Path) ->
         server.server_close()
     assert d.error is None, d
     (image,), (commit,), (chart,) = (s.artifacts[:1] for s in d.subscriptions)
+    assert isinstance(image, Image) and isinstance(commit, Commit) and isinstance(chart, Chart)
     assert (commit.id, chart.version) == (head, "1.0.9")
     fid = freight_id("mixed", [image], [chart], [commit])
     assert len(fid) == 40

@@ -420,17 +420,26 @@ def test_workflow_dispatch_inputs_drive_an_emergency_promotion(pipeline: Pipelin
     # tech-lead dispatches the workflow; its run holds the workflow's own token, and the
     # run's triggering actor (read from the API) is who asks.
     run = p.dispatch("tech-lead")
-    action = {"login": ACTIONS_BOT, "GITHUB_RUN_ID": run, "GITHUB_EVENT_NAME": "workflow_dispatch"}
     out = p.shunter(
         "run",
+        login=ACTIONS_BOT,
+        GITHUB_RUN_ID=run,
+        GITHUB_EVENT_NAME="workflow_dispatch",
         SHUNTER_OPERATION="promote-from",
         SHUNTER_FROM="dev",
         SHUNTER_STAGE="prod",
         SHUNTER_REASON="CVE-2026-1234",
-        **action,
     )
     assert "asked for emergency promotion" in out
     assert p.version("prod") == "1.8.4"
     # Without a reason the same dispatch is a usage error (2) and changes nothing.
-    p.shunter("run", expect=2, SHUNTER_OPERATION="pause", SHUNTER_STAGE="prod", **action)
+    p.shunter(
+        "run",
+        expect=2,
+        login=ACTIONS_BOT,
+        GITHUB_RUN_ID=run,
+        GITHUB_EVENT_NAME="workflow_dispatch",
+        SHUNTER_OPERATION="pause",
+        SHUNTER_STAGE="prod",
+    )
     assert p.stages()["prod"]["paused"] is False

@@ -328,21 +328,20 @@ def test_healthy_for_incidents_and_business_hours(careful: Pipeline) -> None:
     ]  # fmt: skip
     try:
         p.w.push("1.8.4")
-        env = {"PAGERDUTY_TOKEN": "pd-key"}
-        out = p.shunter("reconcile", **env)  # Thursday 09:00
+        out = p.shunter("reconcile", PAGERDUTY_TOKEN="pd-key")  # Thursday 09:00
         assert p.version("dev") == "1.8.4"
         assert "HealthyFor 10m: dev healthy for less than 10m" in out
         assert "NoActiveIncidents: pagerduty: 1 active (#42 checkout 500s (checkout))" in out
         p.now += timedelta(minutes=11)
-        out = p.shunter("reconcile", **env)
+        out = p.shunter("reconcile", PAGERDUTY_TOKEN="pd-key")
         assert "HealthyFor" not in out.split("waits:")[-1]  # dev has been healthy long enough
         assert p.version("staging") is None
         PagerDuty.incidents = []
         p.now += timedelta(days=2)  # Saturday: outside business hours
-        out = p.shunter("reconcile", **env)
+        out = p.shunter("reconcile", PAGERDUTY_TOKEN="pd-key")
         assert "BusinessHoursOnly: outside" in out and p.version("staging") is None
         p.now += timedelta(days=2)  # Monday 09:11
-        p.shunter("reconcile", **env)
+        p.shunter("reconcile", PAGERDUTY_TOKEN="pd-key")
         assert p.version("staging") == "1.8.4"
         # Without the PagerDuty key the gate fails closed and says what to set.
         p.w.push("1.8.5")

@@ -60,7 +60,10 @@ def replace(name: str, old: str, new: str) -> Callable[[Path], None]:
 
 
 def empty(name: str) -> Callable[[Path], None]:
-    return lambda work: (work / name).write_text("")
+    def edit(work: Path) -> None:
+        (work / name).write_text("")
+
+    return edit
 
 
 @pytest.fixture

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Literal
 
 import pytest
-from github import Auth, Github
 
 from bot.adapters.github import ACTIONS_BOT, GitHubForge
 from bot.errors import ConflictError, PermanentError, TransientError
 from bot.ports import Deadline, HttpErrorKind
-from sandbox.fixtures.github import BOT_TOKEN, GHA_TOKEN, GitHubWorld, token_of
+from sandbox.fixtures.github import BOT_TOKEN, GHA_TOKEN, GitHubWorld
 from sandbox.fixtures.gitrepos import git
 
 REPO = "alkon/gitops"
-FAST: dict[str, None] = {"seconds_between_requests": None, "seconds_between_writes": None}
 
 
 @pytest.fixture
@@ -44,7 +43,7 @@ def push(world: GitHubWorld, tag: str, branch: str = "shunter/dev") -> str:
 
 
 def approve(world: GitHubWorld, login: str, number: int) -> None:
-    gh = Github(auth=Auth.Token(token_of(login)), base_url=world.api_url, retry=None, **FAST)
+    gh = world.client(login)
     gh.get_repo(REPO).get_pull(number).create_review(event="APPROVE")
 
 
@@ -94,7 +93,7 @@ def test_pull_request_lifecycle(world: GitHubWorld, forge: GitHubForge) -> None:
     assert (closed.state, closed.merged, closed.merged_by) == ("closed", False, None)
     assert closed.closed_at is not None
     assert forge.open_pull_requests("shunter/dev") == []
-    gh = Github(auth=Auth.Token(BOT_TOKEN), base_url=world.api_url, retry=None, **FAST)
+    gh = world.client()
     comments = gh.get_repo(REPO).get_issue(pr.number).get_comments()
     assert [c.body for c in comments] == ["Superseded by a newer freight"]
 
@@ -184,7 +183,7 @@ def test_request_reviewers(world: GitHubWorld, forge: GitHubForge) -> None:
     forge.request_reviewers(pr.number, users=[], teams=[])
     assert len(world.sandbox.write_requests()) == writes
     forge.request_reviewers(pr.number, users=["carol"], teams=["alkon/platform-team"])
-    gh = Github(auth=Auth.Token(BOT_TOKEN), base_url=world.api_url, retry=None, **FAST)
+    gh = world.client()
     users, teams = gh.get_repo(REPO).get_pull(pr.number).get_review_requests()
     assert ([u.login for u in users], [t.slug for t in teams]) == (["carol"], ["platform-team"])
 
@@ -222,7 +221,7 @@ def test_permission_of_a_stranger(world: GitHubWorld, forge: GitHubForge) -> Non
 
 
 def check_runs(world: GitHubWorld, sha: str) -> list[tuple[str, str | None, str]]:
-    gh = Github(auth=Auth.Token(BOT_TOKEN), base_url=world.api_url, retry=None, **FAST)
+    gh = world.client()
     runs = gh.get_repo(REPO).get_commit(sha).get_check_runs()
     return [(r.status, r.conclusion, r.output.title) for r in runs]
 
@@ -233,13 +232,13 @@ def test_set_check_writes_only_on_change(world: GitHubWorld, forge: GitHubForge)
     def writes() -> int:
         return len(world.sandbox.write_requests())
 
-    def publish(conclusion: str | None, title: str) -> None:
+    def publish(conclusion: Literal["success", "failure", "neutral"] | None, title: str) -> None:
         forge.set_check(
             sha=sha,
             name="shunter/gates",
             conclusion=conclusion,
             title=title,
-            summary="s",  # type: ignore[arg-type]
+            summary="s",
         )
 
     publish(None, "Waiting for approvals")

@@ -8,20 +8,19 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from github import Auth, Github
+from github import Github
 
 from bot.adapters.github import GitHubForge
 from bot.core.decide.identity import RunActor
 from bot.core.decide.pulls import ChangedFile, HeadCommit
 from bot.core.promote.exact import check_edit, git_blob_sha
 from bot.errors import PermanentError
-from sandbox.fixtures.github import BOT_TOKEN, GitHubWorld, token_of
+from sandbox.fixtures.github import BOT_TOKEN, GitHubWorld
 from sandbox.fixtures.gitrepos import git
 
 REPO = "alkon/gitops"
 OLD = "image:\n  tag: 1.0.0\n"
 NEW = "image:\n  tag: 1.1.0\n"
-FAST: dict[str, None] = {"seconds_between_requests": None, "seconds_between_writes": None}
 WORKFLOW = """\
 name: Shunter
 on:
@@ -55,7 +54,7 @@ def forge(world: GitHubWorld) -> GitHubForge:
 
 
 def gh(world: GitHubWorld, login: str) -> Github:
-    return Github(auth=Auth.Token(token_of(login)), base_url=world.api_url, retry=None, **FAST)
+    return world.client(login)
 
 
 def work(world: GitHubWorld) -> Path:

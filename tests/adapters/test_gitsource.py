@@ -271,7 +271,7 @@ def test_hostile_tag_names_are_never_selected(
         refs.write(f"{sha} refs/tags/{hostile}\n")
 
     for strategy in ("SemVer", "Lexical", "NewestTag"):
-        sub = GitSubscription(repo_url=str(bare), strategy=strategy)  # type: ignore[arg-type]
+        sub = GitSubscription(repo_url=str(bare), strategy=strategy)
         assert [c.tag for c in source(tmp_path).discover(sub)] == ["v1.0.0"]
 
 

@@ -39,7 +39,7 @@ class ChartServer:
     def set_index(
         self, charts: dict[str, list[str]], *, extra: dict[str, object] | None = None
     ) -> None:
-        entries = {
+        entries: dict[str, list[object]] = {
             name: [
                 {"name": name, "version": v, "urls": [f"{name}-{v}.tgz"], "digest": "0" * 64}
                 for v in versions

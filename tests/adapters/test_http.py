@@ -120,11 +120,13 @@ def test_retry_after_reads_seconds_and_http_dates(value: str | None, seconds: fl
 
 
 class _Recorder(BaseHTTPRequestHandler):
-    seen: list[tuple[int, str | None]]
+    seen: ClassVar[list[tuple[int, str | None]]]
     target = ""
 
     def do_GET(self) -> None:
-        self.seen.append((self.server.server_address[1], self.headers.get("Authorization")))
+        address = self.server.server_address
+        assert isinstance(address, tuple)
+        self.seen.append((address[1], self.headers.get("Authorization")))
         if self.path == "/start":
             self.send_response(302)
             self.send_header("Location", self.target)

@@ -30,7 +30,7 @@ def incident(number: int, title: str, service: str, status: str = "triggered") -
     }
 
 
-def page(items: list[dict[str, Any]], offset: int, more: bool) -> dict[str, Any]:
+def page(items: list[Any], offset: int, more: bool) -> dict[str, Any]:
     return {"incidents": items, "limit": 100, "offset": offset, "more": more, "total": None}
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 import pytest
 from github import Auth, Github
@@ -39,7 +40,9 @@ def side(request: pytest.FixtureRequest) -> Side:
         fake.permissions.update({"alice": "write", "carol": "admin"})
 
         def review_fake(login: str, number: int, event: str) -> None:
-            state = "APPROVED" if event == "APPROVE" else "CHANGES_REQUESTED"
+            state: Literal["APPROVED", "CHANGES_REQUESTED"] = (
+                "APPROVED" if event == "APPROVE" else "CHANGES_REQUESTED"
+            )
             fake.review(number, login, state)
 
         return Side(fake, lambda branch, tag: fake.push_branch(branch, values(tag)), review_fake)

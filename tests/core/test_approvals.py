@@ -48,7 +48,7 @@ def review(user: str, state: str = "APPROVED", sha: str = HEAD, minutes: int = 1
     )
 
 
-def count(  # type: ignore[no-untyped-def]
+def count(
     *reviews: Review,
     teams: dict[str, frozenset[str] | Failure] = TEAMS,
     by: str = "shunter",

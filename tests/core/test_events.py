@@ -105,7 +105,7 @@ def test_the_tag_in_the_package_url_counts_when_container_metadata_has_none() ->
     p = payload("registry_package.published")
     p["registry_package"]["package_version"]["container_metadata"] = {}
     trigger = trigger_for(PIPELINE, "registry_package", p)
-    assert trigger.warehouses == {"flask-app"}
+    assert trigger.warehouses == frozenset({"flask-app"})
     assert trigger.reason.endswith("flask-app:1.8.5")
 
 
@@ -115,7 +115,7 @@ def test_without_a_package_url_the_image_is_ghcr_owner_and_name_lower_cased() ->
     del pkg["package_version"]["package_url"]
     pkg["namespace"] = "Alkon"
     pkg["name"] = "Flask-App"
-    assert trigger_for(PIPELINE, "registry_package", p).warehouses == {"flask-app"}
+    assert trigger_for(PIPELINE, "registry_package", p).warehouses == frozenset({"flask-app"})
 
 
 def test_a_package_that_is_not_a_container_refreshes_nothing() -> None:
@@ -134,7 +134,7 @@ def test_package_actions_other_than_published_and_updated_refresh_nothing(action
 def test_updated_package_refreshes_like_published() -> None:
     p = payload("registry_package.published")
     p["action"] = "updated"
-    assert trigger_for(PIPELINE, "registry_package", p).warehouses == {"flask-app"}
+    assert trigger_for(PIPELINE, "registry_package", p).warehouses == frozenset({"flask-app"})
 
 
 def test_an_image_nobody_watches_says_so_and_refreshes_nothing() -> None:
@@ -151,9 +151,9 @@ def test_webhook_disabled_keeps_a_subscription_out_of_every_event() -> None:
     muted = config(flask_app=(MUTED,))
     assert (
         trigger_for(muted, "registry_package", payload("registry_package.published")).warehouses
-        == set()
+        == frozenset()
     )
-    assert trigger_for(muted, "push", payload("push")).warehouses == set()
+    assert trigger_for(muted, "push", payload("push")).warehouses == frozenset()
     # ...but the schedule still reconciles it.
     assert trigger_for(muted, "schedule", {"schedule": "*/10 * * * *"}).full
 
@@ -165,7 +165,9 @@ def test_an_image_webhook_counts_only_for_the_events_it_lists() -> None:
     )
     cfg = config(hooked=(only_release,))
     assert trigger_for(cfg, "push", payload("push")).warehouses == frozenset()
-    assert trigger_for(cfg, "release", payload("release.published")).warehouses == {"hooked"}
+    assert trigger_for(cfg, "release", payload("release.published")).warehouses == frozenset(
+        {"hooked"}
+    )
 
 
 def test_a_push_to_another_repository_refreshes_nothing() -> None:
@@ -191,15 +193,15 @@ def test_deletions_add_nothing_to_discover() -> None:
 @pytest.mark.parametrize(
     ("client_payload", "warehouses"),
     [
-        ({"warehouse": "other"}, {"other"}),
-        ({"warehouse": "nope"}, set()),
-        ({"repoURL": "ghcr.io/Alkon/flask-app"}, {"flask-app"}),
-        ({"repoURL": "git@github.com:alkon/flask-app.git"}, {"source"}),
-        ({"repoURL": "ghcr.io/alkon/unknown"}, set()),
+        ({"warehouse": "other"}, frozenset({"other"})),
+        ({"warehouse": "nope"}, frozenset()),
+        ({"repoURL": "ghcr.io/Alkon/flask-app"}, frozenset({"flask-app"})),
+        ({"repoURL": "git@github.com:alkon/flask-app.git"}, frozenset({"source"})),
+        ({"repoURL": "ghcr.io/alkon/unknown"}, frozenset()),
     ],
 )
 def test_shunter_refresh_dispatch_names_a_warehouse_or_a_repository(
-    client_payload: dict[str, str], warehouses: set[str]
+    client_payload: dict[str, str], warehouses: frozenset[str]
 ) -> None:
     p = payload("repository_dispatch")
     p["client_payload"] = client_payload
@@ -209,9 +211,9 @@ def test_shunter_refresh_dispatch_names_a_warehouse_or_a_repository(
 def test_a_dispatch_naming_a_warehouse_refreshes_it_even_with_webhooks_off() -> None:
     p = payload("repository_dispatch")
     p["client_payload"] = {"warehouse": "flask-app"}
-    assert trigger_for(config(flask_app=(MUTED,)), "repository_dispatch", p).warehouses == {
-        "flask-app"
-    }
+    assert trigger_for(
+        config(flask_app=(MUTED,)), "repository_dispatch", p
+    ).warehouses == frozenset({"flask-app"})
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,7 @@ from bot.core.decide.planner import (
     StartVerificationStep,
     plan,
 )
+from bot.core.decide.pulls import PullRequest
 from bot.core.ledger import Ledger
 from bot.core.model import (
     AnalysisTemplate,
@@ -31,12 +32,12 @@ DEV = CONFIG.stages[0]
 STAGING = CONFIG.stages[1]
 
 
-def with_dev(**changes: object):  # type: ignore[no-untyped-def]
+def with_dev(**changes: object):
     dev = replace(DEV, **changes)  # type: ignore[arg-type]
     return replace(CONFIG, stages=(dev, *CONFIG.stages[1:]))
 
 
-def promote_dev(cfg, at=T0) -> Plan:  # type: ignore[no-untyped-def]
+def promote_dev(cfg, at=T0) -> Plan:
     """Discover 1.8.4, open dev's PR, see it merged: return the plan after the merge."""
     p1 = plan(cfg, Ledger(), obs(discoveries=found("1.8.4")), at, owner="alkon")
     pr = pr_for(p1, "dev", 1)
@@ -132,7 +133,7 @@ def test_health_must_run_the_promotions_commit() -> None:
     assert p3.ledger.stages["dev"].healthy_since == T0
 
 
-def _staging_open(cfg) -> tuple[Plan, object]:  # type: ignore[no-untyped-def]
+def _staging_open(cfg) -> tuple[Plan, PullRequest]:
     p = promote_dev(cfg)
     later = T0 + timedelta(hours=1)
     p2 = plan(cfg, p.ledger, obs(health={"dev": HealthReport(True, "ok")}), later, owner="alkon")
@@ -150,16 +151,16 @@ def test_healthy_for_blocks_until_upstream_healthy_long_enough() -> None:
     healthy = {"dev": HealthReport(True, "ok")}
     p2 = plan(
         cfg, p.ledger, obs(prs={"staging": PromotionPR(pr)}, health=healthy), t, owner="alkon"
-    )  # type: ignore[arg-type]
+    )
     assert not [a for a in p2.actions if isinstance(a, MergePromotionPR)]
     t2 = T0 + timedelta(hours=1, minutes=11)
     p3 = plan(
         cfg, p2.ledger, obs(prs={"staging": PromotionPR(pr)}, health=healthy), t2, owner="alkon"
-    )  # type: ignore[arg-type]
+    )
     assert ("MergePromotionPR", "staging") in kinds(p3)
     # One unhealthy report resets the clock.
     sick = {"dev": HealthReport(False, "Degraded")}
-    p4 = plan(cfg, p2.ledger, obs(prs={"staging": PromotionPR(pr)}, health=sick), t2, owner="alkon")  # type: ignore[arg-type]
+    p4 = plan(cfg, p2.ledger, obs(prs={"staging": PromotionPR(pr)}, health=sick), t2, owner="alkon")
     assert p4.ledger.stages["dev"].healthy_since is None
     assert not [a for a in p4.actions if isinstance(a, MergePromotionPR)]
 
@@ -173,7 +174,7 @@ def test_conditions_block_the_merge_and_say_why() -> None:
     cfg = replace(CONFIG, stages=(DEV, staging, CONFIG.stages[2]))
     p, pr = _staging_open(cfg)
     saturday = T0 + timedelta(days=4)  # T0 is a Tuesday
-    o = obs(prs={"staging": PromotionPR(pr)}, incidents={"pagerduty": ("#7 checkout down (web)",)})  # type: ignore[arg-type]
+    o = obs(prs={"staging": PromotionPR(pr)}, incidents={"pagerduty": ("#7 checkout down (web)",)})
     p2 = plan(cfg, p.ledger, o, saturday, owner="alkon")
     d = said(p2, "staging")
     assert d.kind is DecisionKind.WAITING
@@ -184,7 +185,7 @@ def test_conditions_block_the_merge_and_say_why() -> None:
     assert "BusinessHoursOnly: outside" in d.render() and "#7 checkout down" in d.render()
     assert not [a for a in p2.actions if isinstance(a, MergePromotionPR)]
     weekday = T0 + timedelta(hours=1)  # 11:00 on a Tuesday
-    calm = obs(prs={"staging": PromotionPR(pr)}, incidents={"pagerduty": ()})  # type: ignore[arg-type]
+    calm = obs(prs={"staging": PromotionPR(pr)}, incidents={"pagerduty": ()})
     p3 = plan(cfg, p.ledger, calm, weekday, owner="alkon")
     assert ("MergePromotionPR", "staging") in kinds(p3)
 

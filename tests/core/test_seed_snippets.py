@@ -24,6 +24,7 @@ from bot.core.model import (
     Condition,
     Config,
     FreightRequest,
+    ImageSubscription,
     Monitoring,
     Verification,
     VerificationStep,
@@ -61,6 +62,13 @@ def project() -> dict[str, Any]:
     }
 
 
+def image_sub(c: Config) -> ImageSubscription:
+    """The first subscription of warehouse flask-app, asserted to be an image's."""
+    sub = c.warehouse("flask-app").subscriptions[0]
+    assert isinstance(sub, ImageSubscription), sub
+    return sub
+
+
 def merge(base: Any, extra: Any) -> Any:
     """Deep-merge ``extra`` into ``base``: mappings key by key, lists item by item."""
     if isinstance(base, dict) and isinstance(extra, dict):
@@ -84,7 +92,8 @@ def place(doc: dict[str, Any], at: tuple[str | int, ...], snippet: str) -> dict[
     if at:
         target[at[-1]] = merge(target.get(at[-1], {}), yaml.safe_load(snippet))
         return doc
-    return merge(doc, yaml.safe_load(snippet))
+    merged: dict[str, Any] = merge(doc, yaml.safe_load(snippet))
+    return merged
 
 
 @dataclass(frozen=True)
@@ -138,7 +147,7 @@ spec:
 """,
         "full",
         (),
-        lambda c: c.warehouse("flask-app").subscriptions[0].semver_constraint,
+        lambda c: image_sub(c).semver_constraint,
         ">=1.8.0",
     ),
     Snippet(
@@ -256,7 +265,7 @@ subscriptions:
 """,
         "Warehouse",
         ("spec",),
-        lambda c: c.warehouse("flask-app").subscriptions[0].webhook,
+        lambda c: image_sub(c).webhook,
         Webhook(True, "alkon/final-project-devops-repo", ("push", "release")),
     ),
     Snippet(
@@ -354,8 +363,8 @@ retention:
         "Warehouse",
         ("spec",),
         lambda c: (
-            c.warehouse("flask-app").subscriptions[0].discovery_limit,
-            c.warehouse("flask-app").subscriptions[0].cache_ttl,
+            image_sub(c).discovery_limit,
+            image_sub(c).cache_ttl,
             c.warehouse("flask-app").retention.max_artifacts,
             c.warehouse("flask-app").retention.max_age,
         ),
@@ -432,7 +441,7 @@ semverConstraint: ">=1.8.0 <2.0.0"
 """,
         "Warehouse",
         ("spec", "subscriptions", 0, "image"),
-        lambda c: c.warehouse("flask-app").subscriptions[0].semver_constraint,
+        lambda c: image_sub(c).semver_constraint,
         ">=1.8.0 <2.0.0",
     ),
     Snippet(
@@ -443,7 +452,7 @@ semverConstraint: "*"
 """,
         "Warehouse",
         ("spec", "subscriptions", 0, "image"),
-        lambda c: c.warehouse("flask-app").subscriptions[0].semver_constraint,
+        lambda c: image_sub(c).semver_constraint,
         "*",
     ),
     Snippet(

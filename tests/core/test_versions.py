@@ -188,9 +188,7 @@ def test_semver_selection_is_ordered_by_precedence(versions: list[semver.Version
     # Newest first, consistent with Version.compare, and nothing lost but duplicates.
     assert all(a.compare(b) >= 0 for a, b in itertools.pairwise(picked))
     assert sorted(set(map(str, picked))) == sorted(set(tags))
-    expected = sorted(
-        set(versions), key=functools.cmp_to_key(lambda a, b: a.compare(b)), reverse=True
-    )
+    expected = sorted(set(versions), key=functools.cmp_to_key(semver.Version.compare), reverse=True)
     assert [v.compare(e) for v, e in zip(picked, expected, strict=True)] == [0] * len(picked)
 
 
@@ -342,7 +340,7 @@ def test_select_tags(sub: ImageSubscription, expected: list[str]) -> None:
 def test_select_tags_never_selects_hostile_names() -> None:
     hostile = ["9.9.9\n", "../9.9.9", "$(reboot)", "9" * 200, "9.9.9 ", "-9.9.9"]
     for strategy in ("SemVer", "Lexical", "NewestBuild", "Digest"):
-        sub = ImageSubscription(repo_url="r", strategy=strategy)  # type: ignore[arg-type]
+        sub = ImageSubscription(repo_url="r", strategy=strategy)
         assert select_tags([*hostile, "1.0.0"], sub) == ["1.0.0"]
 
 
@@ -402,7 +400,7 @@ def test_sorting_by_precedence_key_sorts_as_semver_compare(versions: list[semver
     from bot.core.discover.versions import precedence_key
 
     by_key = sorted(versions, key=precedence_key)
-    by_compare = sorted(versions, key=functools.cmp_to_key(lambda a, b: a.compare(b)))
+    by_compare = sorted(versions, key=functools.cmp_to_key(semver.Version.compare))
     assert [v.compare(w) for v, w in zip(by_key, by_compare, strict=True)] == [0] * len(versions)
 
 

@@ -25,7 +25,7 @@ from github.PullRequest import PullRequest
 from github.Repository import Repository
 
 from bot.cli import main
-from sandbox.fixtures.conformance import ConformanceLog
+from sandbox.fixtures.conformance import ConformanceLog, checked_world
 from sandbox.registry import LocalRegistry
 from sandbox.world import REPOSITORY, USERS, SandboxWorld
 
@@ -128,11 +128,9 @@ def pipeline_world(
 
     When the block ends without error, every answer the GitHub sandbox gave is checked
     against GitHub's REST description (``conformance``); a non-conforming one fails it."""
-    with SandboxWorld(
-        root, registry=registry, image_path=image_path, overrides=overrides or {}
-    ) as w:
+    world = SandboxWorld(root, registry=registry, image_path=image_path, overrides=overrides or {})
+    with checked_world(world, conformance) as w:
         p = Pipeline(w)
         assert w.github is not None
         w.github.clock = lambda: p.now  # GitHub's timestamps follow the simulated clock
         yield p
-    conformance.check(w.github.requests)

@@ -26,6 +26,7 @@ from bot.cli import main
 from bot.commands._wiring import _deadline
 from bot.core.model import Config, Settings
 from bot.errors import ConfigError
+from sandbox.fixtures.conformance import ConformanceLog, checked_world
 from sandbox.registry import LocalRegistry, push_image
 from sandbox.world import EXAMPLE, SandboxWorld
 
@@ -117,15 +118,19 @@ def hung() -> Iterator[HungRegistry]:
 
 
 def test_a_hung_registry_meets_the_deadline_and_the_others_get_freight(
-    tmp_path: Path, oci_registry: LocalRegistry, hung: HungRegistry
+    tmp_path: Path,
+    oci_registry: LocalRegistry,
+    hung: HungRegistry,
+    github_conformance: ConformanceLog,
 ) -> None:
     stuck = "".join(_warehouse(f"hung-{i}", f"127.0.0.1:{hung.port}/hung/app{i}") for i in range(3))
-    with SandboxWorld(
+    world = SandboxWorld(
         tmp_path / "world",
         registry=oci_registry,
         image_path="e2e/deadline-hung",
         overrides={"kargo/hung.yaml": stuck, "kargo/project.yaml": _project("  deadline: 30s\n")},
-    ) as w:
+    )
+    with checked_world(world, github_conformance) as w:
         w.push("1.8.4")
         started = time.monotonic()
         code, out = _shunter(w, "reconcile", SHUNTER_DEADLINE="20s")  # the input wins
@@ -157,7 +162,7 @@ def _retag(host: str, repo: str, source: str, tags: list[str]) -> None:
 
 
 def test_202_subscriptions_on_one_host_all_get_freight_within_two_runs(
-    tmp_path: Path, oci_registry: LocalRegistry
+    tmp_path: Path, oci_registry: LocalRegistry, github_conformance: ConformanceLog
 ) -> None:
     repo = "e2e/budget-many"
     tags = [f"t{i:03d}" for i in range(202)]
@@ -170,12 +175,13 @@ def test_202_subscriptions_on_one_host_all_get_freight_within_two_runs(
         for tag in tags
     )
     project = _project("  discovery:\n    requestsPerHost: 200\n")
-    with SandboxWorld(
+    world = SandboxWorld(
         tmp_path / "world",
         registry=oci_registry,
         image_path="e2e/budget-flask",
         overrides={"kargo/many.yaml": many, "kargo/project.yaml": project},
-    ) as w:
+    )
+    with checked_world(world, github_conformance) as w:
         w.push("1.8.4")
         push_image(oci_registry.host, repo, tags[0], workdir=w.root / "images")
         _retag(oci_registry.host, repo, tags[0], tags[1:])

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from bot.cli import main
+from sandbox.fixtures.conformance import ConformanceLog, checked_world
 from sandbox.registry import LocalRegistry
 from sandbox.world import SandboxWorld
 
@@ -68,10 +69,14 @@ def empty(name: str) -> Callable[[Path], None]:
 
 @pytest.fixture
 def world(
-    tmp_path: Path, oci_registry: LocalRegistry, request: pytest.FixtureRequest
+    tmp_path: Path,
+    oci_registry: LocalRegistry,
+    github_conformance: ConformanceLog,
+    request: pytest.FixtureRequest,
 ) -> Iterator[SandboxWorld]:
     path = "e2e-ledger/" + request.node.name.replace("_", "-").replace("[", "-").strip("]").lower()
-    with SandboxWorld(tmp_path / "world", registry=oci_registry, image_path=path) as w:
+    world = SandboxWorld(tmp_path / "world", registry=oci_registry, image_path=path)
+    with checked_world(world, github_conformance) as w:
         w.push("1.8.4")
         code, out, err = shunter(w, "reconcile")
         assert code == 0, out + err

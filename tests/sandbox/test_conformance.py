@@ -14,7 +14,7 @@ import requests
 
 from sandbox.conformance import Verdict, description
 from sandbox.demo import Demo
-from sandbox.fixtures.conformance import ConformanceLog
+from sandbox.fixtures.conformance import ConformanceLog, checked_world
 from sandbox.fixtures.github import GitHubWorld, token_of
 from sandbox.github_server import RecordedRequest
 from sandbox.registry import LocalRegistry
@@ -187,12 +187,11 @@ def test_a_check_run_in_progress_has_no_conclusion_yet(
 def test_the_demo_world_answers_as_github_does(
     tmp_path: Path, oci_registry: LocalRegistry, github_conformance: ConformanceLog
 ) -> None:
-    with SandboxWorld(tmp_path / "demo", registry=oci_registry, image_path="demo/flask-app") as w:
-        with contextlib.redirect_stdout(io.StringIO()):
-            Demo(w).run()
-        assert w.github is not None
-        exchanges = list(w.github.requests)
-    github_conformance.check(exchanges)  # raises, listing each answer GitHub would not give
-    checked = [f for f in description().check_all(exchanges) if f.verdict is Verdict.VALID]
+    world = SandboxWorld(tmp_path / "demo", registry=oci_registry, image_path="demo/flask-app")
+    # checked_world raises on leaving, listing each answer GitHub would not give.
+    with checked_world(world, github_conformance) as w, contextlib.redirect_stdout(io.StringIO()):
+        Demo(w).run()
+    assert w.github is not None
+    checked = [f for f in description().check_all(w.github.requests) if f.verdict is Verdict.VALID]
     # The demo walks 1.8.4 to prod and two more versions behind it: hundreds of calls.
     assert len(checked) > 200

@@ -29,6 +29,56 @@ def imports_of_tests(source: str) -> list[str]:
     return found
 
 
+def unchecked_worlds(source: str) -> list[int]:
+    """Lines where ``source`` starts a ``SandboxWorld`` itself (``with SandboxWorld(...)``
+    or ``SandboxWorld(...).start()``) rather than through ``checked_world``."""
+
+    def is_world(node: ast.AST) -> bool:
+        return (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == "SandboxWorld"
+        )
+
+    lines: list[int] = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.With | ast.AsyncWith):
+            lines += [
+                item.context_expr.lineno for item in node.items if is_world(item.context_expr)
+            ]
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in ("start", "__enter__")
+            and is_world(node.func.value)
+        ):
+            lines.append(node.lineno)
+    return lines
+
+
+def test_every_end_to_end_world_is_checked_against_github() -> None:
+    # checked_world (and pipeline_world, built on it) checks every answer the sandbox gave.
+    unchecked = {
+        path.name: unchecked_worlds(path.read_text()) for path in TESTS.glob("test_e2e_*.py")
+    }
+    assert unchecked
+    assert {k: v for k, v in unchecked.items() if v} == {}
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("with SandboxWorld(root) as w:\n    pass", [1]),
+        ("w = SandboxWorld(root).start()", [1]),
+        ("with x, SandboxWorld(root, registry=r) as w:\n    pass", [1]),
+        ("with checked_world(SandboxWorld(root), log) as w:\n    pass", []),
+        ("world = SandboxWorld(root)\nwith checked_world(world, log) as w:\n    pass", []),
+    ],
+)
+def test_the_world_rule_sees_unchecked_starts(source: str, expected: list[int]) -> None:
+    assert unchecked_worlds(source) == expected
+
+
 def test_no_test_module_imports_another() -> None:
     offenders = {
         str(path.relative_to(TESTS)): imports_of_tests(path.read_text())

@@ -123,12 +123,13 @@ spec:
 
 
 def test_old_promotions_move_to_the_archive_and_get_all_still_shows_them(
-    tmp_path: Path, oci_registry: LocalRegistry
+    tmp_path: Path, oci_registry: LocalRegistry, github_conformance: ConformanceLog
 ) -> None:
     overrides = {"kargo/project.yaml": PROJECT}
-    with SandboxWorld(
+    world = SandboxWorld(
         tmp_path / "w", registry=oci_registry, image_path="e2e-ledger/archive", overrides=overrides
-    ) as w:
+    )
+    with checked_world(world, github_conformance) as w:
         for tag in ("1.8.4", "1.8.5", "1.8.6"):
             w.push(tag)
             code, out, err = shunter(w, "reconcile")

@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
+from sandbox.fixtures.conformance import ConformanceLog, checked_world
 from sandbox.registry import LocalRegistry
 from sandbox.world import SandboxWorld
 
@@ -65,6 +66,7 @@ class Hostile(BaseHTTPRequestHandler):
     ``INJECTED`` as a tag."""
 
     def _answer(self) -> None:
+        body: dict[str, object]
         if self.path.split("?")[0].endswith("/tags/list"):
             status, body = 200, {"name": "x", "tags": [INJECTED, "1.9.0" + INJECTED]}
         elif self.path.startswith("/v2/"):
@@ -106,10 +108,14 @@ def shunter(world: SandboxWorld, *args: str, login: str = "shunter-bot", **env: 
 
 @pytest.fixture
 def world(
-    tmp_path: Path, oci_registry: LocalRegistry, request: pytest.FixtureRequest
+    tmp_path: Path,
+    oci_registry: LocalRegistry,
+    github_conformance: ConformanceLog,
+    request: pytest.FixtureRequest,
 ) -> Iterator[SandboxWorld]:
     path = "e2e-logs/" + request.node.name.replace("_", "-").lower()
-    with SandboxWorld(tmp_path / "world", registry=oci_registry, image_path=path) as w:
+    world = SandboxWorld(tmp_path / "world", registry=oci_registry, image_path=path)
+    with checked_world(world, github_conformance) as w:
         w.push("1.8.4")
         shunter(w, "reconcile")
         yield w
@@ -124,7 +130,11 @@ def test_a_reason_is_inert(world: SandboxWorld) -> None:
 
 def test_an_event_payload_is_inert(world: SandboxWorld, tmp_path: Path) -> None:
     event = tmp_path / "event.json"
-    package = {"name": INJECTED, "package_type": "container", "namespace": INJECTED}
+    package: dict[str, object] = {
+        "name": INJECTED,
+        "package_type": "container",
+        "namespace": INJECTED,
+    }
     package["package_version"] = {"container_metadata": {"tag": {"name": INJECTED}}}
     event.write_text(json.dumps({"action": "published", "registry_package": package}))
     log = shunter(world, "run", GITHUB_EVENT_NAME="registry_package", GITHUB_EVENT_PATH=str(event))
@@ -147,9 +157,12 @@ class HostileRegistry:
         pass
 
 
-def test_a_registry_error_body_and_tag_list_are_inert(tmp_path: Path, hostile: str) -> None:
+def test_a_registry_error_body_and_tag_list_are_inert(
+    tmp_path: Path, hostile: str, github_conformance: ConformanceLog
+) -> None:
     registry = HostileRegistry(hostile)
-    with SandboxWorld(tmp_path / "world", registry=registry) as w:  # type: ignore[arg-type]
+    world = SandboxWorld(tmp_path / "world", registry=registry)  # type: ignore[arg-type]
+    with checked_world(world, github_conformance) as w:
         log = shunter(w, "reconcile")
         log += shunter(w, "refresh", "warehouse", "flask-app")
     assert_inert(log, "bot-token")

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from bot.core.decide.identity import RunActor
+from bot.core.decide.mainrules import BranchRules
 from bot.core.decide.observations import CheckRun, HealthReport, StepRun
 from bot.core.decide.pulls import (
     ChangedFile,
@@ -26,7 +27,7 @@ from bot.core.decide.pulls import (
 )
 from bot.core.model import ArgoCDHealth, HttpCheck, HttpHealth
 from bot.errors import ConflictError, PermanentError, ShunterError
-from bot.ports import HttpErrorKind, ImageInfo, TagList, http_error
+from bot.ports import ActionsSettings, HttpErrorKind, ImageInfo, TagList, http_error
 
 
 class FakeRegistry:
@@ -281,6 +282,11 @@ class FakeForge:
         self.actors: dict[int, RunActor] = {}
         self.deployments: dict[str, HealthReport] = {}
         self.alerts: dict[str, int] = {}
+        self.private = True
+        self.settings: ActionsSettings | None = None  # None: the token may not read them
+        self.rules: dict[str, BranchRules] = {}  # branch -> rules; none: unprotected
+        self.repository_dispatches: list[tuple[str, dict[str, str]]] = []
+        self.packages: dict[tuple[str, str], str | None] = {}  # (owner, name) -> repository
 
     # ------------------------------------------------------------------ the test world
 
@@ -461,3 +467,20 @@ class FakeForge:
         if run_id not in self.actors:
             raise http_error(HttpErrorKind.NOT_FOUND, f"no workflow run {run_id}", status=404)
         return self.actors[run_id]
+
+    def is_private(self) -> bool:
+        return self.private
+
+    def actions_settings(self) -> ActionsSettings | None:
+        return self.settings
+
+    def branch_rules(self, branch: str) -> BranchRules:
+        return self.rules.get(branch, BranchRules(branch))
+
+    def repository_dispatch(self, event_type: str, payload: dict[str, str]) -> None:
+        self.repository_dispatches.append((event_type, dict(payload)))
+
+    def package_repository(self, owner: str, name: str) -> str | None:
+        if (owner, name) not in self.packages:
+            raise http_error(HttpErrorKind.NOT_FOUND, f"no package {owner}/{name}", status=404)
+        return self.packages[owner, name]

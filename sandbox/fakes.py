@@ -204,7 +204,7 @@ class FakeIncidents:
 
     def active_incidents(self, service_ids: tuple[str, ...]) -> tuple[str, ...]:
         if self.key is None:
-            raise PermanentError("set PAGERDUTY_TOKEN to a PagerDuty REST API key")
+            raise http_error(HttpErrorKind.AUTH, "set PAGERDUTY_TOKEN to a PagerDuty REST API key")
         return tuple(
             title
             for service, title, status in self.incidents

@@ -193,7 +193,8 @@ def test_202_subscriptions_on_one_host_all_get_freight_within_two_runs(
         # 202 + 2 requests are needed, 200 may be made: some are left out, and loudly.
         assert left_out, out
         assert code != 0, out
-        warned = "\n".join(_annotations(out))
+        # Cut short by the budget is transient (the next run reaches them): a warning.
+        warned = "\n".join(line for line in _annotations(out) if line.startswith("::warning"))
         assert all(name in warned for name in left_out), warned
 
         code, out = _shunter(w, "reconcile")

@@ -22,8 +22,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from bot.adapters.http import HttpErrorKind, fetch_json
-from bot.errors import PermanentError, TransientError
+from bot.adapters.http import HttpErrorKind, fetch_json, http_error
+from bot.errors import TransientError
 from bot.ports import Deadline
 
 __all__ = ["PagerDutyClient"]
@@ -77,8 +77,9 @@ class PagerDutyClient:
         are not an incident list). Without a key no request is made.
         """
         if not self._has_token:
-            raise PermanentError(
-                f"set {self._token_env} to a PagerDuty REST API key (a repository secret)"
+            raise http_error(
+                HttpErrorKind.AUTH,
+                f"set {self._token_env} to a PagerDuty REST API key (a repository secret)",
             )
         out: list[str] = []
         offset = 0

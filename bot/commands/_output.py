@@ -86,12 +86,17 @@ def _publish(ctx: RunContext, outcome: Outcome, out: TextIO) -> None:
     from bot.render.summary import step_summary
 
     io.summary(step_summary(outcome))
-    from bot.core.decide.outcomes import SubjectKind
+    from bot.core.decide.outcomes import FailureKind, SubjectKind
 
     io.set_output("promotions", json.dumps([c.render() for c in outcome.promoted]))
     io.set_output("state-commit", outcome.state_commit or "")
     for e in outcome.errors:
-        io.error(e.render(), title="shunter")
+        # A transient failure (a budget or deadline cut short, a 5xx) heals on the next run:
+        # a warning; anything else needs a person: an error.
+        if e.kind is FailureKind.TRANSIENT:
+            io.warning(e.render(), title="shunter")
+        else:
+            io.error(e.render(), title="shunter")
     for d in outcome.decisions:
         if d.blocked and d.subject.kind is SubjectKind.WAREHOUSE:
             io.warning(d.render(), title=f"shunter {d.subject.render()}")

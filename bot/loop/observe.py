@@ -23,7 +23,14 @@ from bot.core.decide.verification import verification_marker
 from bot.core.ledger import Ledger
 from bot.core.model import Config, Stage
 from bot.errors import ConfigError, PermanentError, ShunterError, TransientError
-from bot.ports import ApplicationHealth, Forge, HttpProbe, IncidentSource
+from bot.ports import (
+    ApplicationHealth,
+    Forge,
+    HttpErrorKind,
+    HttpPermanentError,
+    HttpProbe,
+    IncidentSource,
+)
 
 
 class GatePorts(Protocol):
@@ -48,13 +55,17 @@ def failure(
 ) -> Failure:
     """The typed failure for an error raised while talking to ``system``.
 
-    A ``TransientError`` goes away by itself (the next run retries), a ``ConfigError``
-    needs the config fixed, anything else needs a person.
+    A ``TransientError`` goes away by itself (the next run retries), a ``ConfigError`` or a
+    refused or missing credential (``HttpErrorKind.AUTH``) needs the config or a secret
+    fixed, anything else needs a person.
     """
     kind = FailureKind.PERMANENT
     if isinstance(exc, TransientError):
         kind = FailureKind.TRANSIENT
-    elif isinstance(exc, ConfigError):
+    elif isinstance(exc, ConfigError) or (
+        isinstance(exc, HttpPermanentError) and exc.kind is HttpErrorKind.AUTH
+    ):
+        # A refused or missing credential is fixed by changing a secret or the config.
         kind = FailureKind.MISCONFIGURED
     return Failure(kind, system, str(exc), subject, step)
 

@@ -152,8 +152,9 @@ def test_no_key_is_refused_before_asking(side: str, base: str) -> None:
         if side == "fake"
         else PagerDutyClient(None, api_url=base)
     )
-    with pytest.raises(PermanentError):
+    with pytest.raises(PermanentError) as info:
         source.active_incidents(())
+    assert getattr(info.value, "kind", None) is HttpErrorKind.AUTH
 
 
 # --------------------------------------------------------------------------- HTTP probes

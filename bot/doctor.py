@@ -39,7 +39,7 @@ import yaml
 
 from bot.core.codeowners import CodeOwners, parse_codeowners
 from bot.core.decide.gates import SHUNTER_CHECKS
-from bot.core.decide.mainrules import BranchRules
+from bot.core.decide.mainrules import BranchRules, managed_paths
 from bot.core.model import Config, ImageSubscription, Stage
 from bot.errors import PermanentError, ShunterError
 from bot.ports import ActionsSettings, Forge, GitRepo, Registry
@@ -321,14 +321,6 @@ def _images(config: Config) -> list[ImageSubscription]:
     return list(seen.values())
 
 
-def _managed_paths(stage: Stage) -> list[str]:
-    out: list[str] = []
-    for upd in stage.git_repo_updates:
-        out += [f"{k.path.strip('/')}/kustomization.yaml" for k in upd.kustomize]
-        out += [y.file.strip("/") for y in upd.yaml]
-    return out
-
-
 # --------------------------------------------------------------------------- diagnose
 
 
@@ -582,7 +574,7 @@ def _stage_vs_main(stage: Stage, rules: BranchRules, facts: Facts) -> Finding:
     subject = f"stage {stage.name}"
     owners = ""
     if rules.code_owner_review and facts.codeowners is not None:
-        names = sorted({o for p in _managed_paths(stage) for o in facts.codeowners.owners(p)})
+        names = sorted({o for p in managed_paths(stage) for o in facts.codeowners.owners(p)})
         owners = ", ".join(names)
     fix = (
         f"either give the bot a bypass of {main}'s rules (a ruleset bypass actor) and keep "

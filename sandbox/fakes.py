@@ -26,7 +26,7 @@ from bot.core.decide.pulls import (
     ReviewState,
 )
 from bot.core.model import ArgoCDHealth, HttpCheck, HttpHealth
-from bot.errors import ConflictError, PermanentError, ShunterError
+from bot.errors import ConflictError, ShunterError
 from bot.ports import ActionsSettings, HttpErrorKind, ImageInfo, TagList, http_error
 
 

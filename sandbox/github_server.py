@@ -675,7 +675,12 @@ class GitHubSandbox:
         with self._lock:
             rid = self._next_id()
             self._repos[full_name.lower()].rulesets[rid] = _Ruleset(
-                rid, name, tuple(include), list(rules), tuple(bypass), enforcement
+                rid,
+                name,
+                tuple(include),
+                [_full_rule(r) for r in rules],
+                tuple(bypass),
+                enforcement,
             )
             return rid
 
@@ -2493,6 +2498,31 @@ def _list_alerts(req: _Request, owner: str, name: str) -> tuple[int, Any]:
 
 
 # --------------------------------------------------------------------------- rules and settings
+
+
+# Every parameter GitHub returns for a rule, with the value the settings page starts from
+# (https://docs.github.com/en/rest/repos/rules#get-rules-for-a-branch).
+_RULE_DEFAULTS: dict[str, dict[str, Any]] = {
+    "pull_request": {
+        "dismiss_stale_reviews_on_push": False,
+        "require_code_owner_review": False,
+        "require_last_push_approval": False,
+        "required_approving_review_count": 0,
+        "required_review_thread_resolution": False,
+    },
+    "required_status_checks": {
+        "required_status_checks": [],
+        "strict_required_status_checks_policy": False,
+    },
+}
+
+
+def _full_rule(rule: dict[str, Any]) -> dict[str, Any]:
+    """``rule`` with every parameter GitHub would list for it."""
+    defaults = _RULE_DEFAULTS.get(rule["type"])
+    if defaults is None:
+        return dict(rule)
+    return {"type": rule["type"], "parameters": {**defaults, **(rule.get("parameters") or {})}}
 
 
 def _ref_matches(repo: _Repo, pattern: str, branch: str) -> bool:

@@ -86,7 +86,7 @@ def _publish(ctx: RunContext, outcome: Outcome, out: TextIO) -> None:
     from bot.render.summary import step_summary
 
     io.summary(step_summary(outcome))
-    from bot.core.decide.outcomes import FailureKind, SubjectKind
+    from bot.core.decide.outcomes import DecisionKind, FailureKind, SubjectKind
 
     io.set_output("promotions", json.dumps([c.render() for c in outcome.promoted]))
     io.set_output("state-commit", outcome.state_commit or "")
@@ -100,3 +100,5 @@ def _publish(ctx: RunContext, outcome: Outcome, out: TextIO) -> None:
     for d in outcome.decisions:
         if d.blocked and d.subject.kind is SubjectKind.WAREHOUSE:
             io.warning(d.render(), title=f"shunter {d.subject.render()}")
+        elif d.kind is DecisionKind.STUCK:
+            io.error(d.render(), title=f"shunter {d.subject.render()} is stuck")

@@ -33,6 +33,11 @@ class CodeOwners:
                 return owners
         return ()
 
+    def teams(self) -> tuple[str, ...]:
+        """Every team named as an owner, as ``org/slug``."""
+        out = [o[1:] for _r, _p, owners in self.rules for o in owners if o[:1] == "@" and "/" in o]
+        return tuple(dict.fromkeys(out))
+
     def pattern(self, path: str) -> str | None:
         """The pattern as written that decides ``path``, or ``None``."""
         for regex, pattern, _owners in reversed(self.rules):

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, tzinfo
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from bot.core.decide.observations import CheckRun, HealthReport, PromotionPR, StepRun
 from bot.core.decide.outcomes import Failure, FailureKind, Subject, System
@@ -26,11 +26,16 @@ from bot.errors import ConfigError, PermanentError, ShunterError, TransientError
 from bot.ports import (
     ApplicationHealth,
     Forge,
+    GitRepo,
     HttpErrorKind,
     HttpPermanentError,
     HttpProbe,
     IncidentSource,
 )
+
+if TYPE_CHECKING:
+    from bot.core.codeowners import CodeOwners
+    from bot.core.decide.mainrules import BranchRules
 
 
 class GatePorts(Protocol):
@@ -233,3 +238,57 @@ def _verification(
             )
     if runs:
         out.verification[stage.name] = runs
+
+
+def observe_main_rules(
+    config: Config,
+    prs: Mapping[str, PromotionPR],
+    forge: Forge,
+    gitops: GitRepo | None,
+    teams: dict[str, frozenset[str] | Failure],
+    checks: dict[str, tuple[CheckRun, ...] | Failure],
+) -> tuple[dict[str, BranchRules | Failure], CodeOwners | None]:
+    """The rules of each open promotion PR's base branch (read once per branch), and what
+    those rules need: the PR head's check runs, CODEOWNERS and its teams' members, added
+    to ``checks`` and ``teams`` in place. A rule that cannot be read is a ``Failure`` the
+    gate reads as unknown; GitHub still enforces it at merge time."""
+    from bot.core.codeowners import CODEOWNERS_PATHS, parse_codeowners
+    from bot.core.decide.mainrules import BranchRules
+
+    rules: dict[str, BranchRules | Failure] = {}
+    owners: CodeOwners | None = None
+    for stage in config.stages:
+        seen = prs.get(stage.name)
+        if seen is None or seen.pr.state != "open":
+            continue
+        me = Subject.stage(stage.name)
+        base = seen.pr.base_branch
+        if base not in rules:
+            try:
+                rules[base] = forge.branch_rules(base)
+            except ShunterError as exc:
+                rules[base] = failure(exc, System.GITHUB, me)
+        found = rules[base]
+        if not isinstance(found, BranchRules) or found.can_bypass or not found.restricts_merge:
+            continue
+        if found.required_checks and stage.name not in checks:
+            try:
+                checks[stage.name] = forge.check_runs(seen.pr.head_sha)
+            except ShunterError as exc:
+                checks[stage.name] = failure(exc, System.GITHUB, me)
+        if found.code_owner_review and owners is None and gitops is not None:
+            for path in CODEOWNERS_PATHS:
+                try:
+                    text = gitops.read_file(base, path)
+                except ShunterError:
+                    text = None
+                if text is not None:
+                    owners = parse_codeowners(text)
+                    break
+            for team in owners.teams() if owners is not None else ():
+                if team not in teams:
+                    try:
+                        teams[team] = forge.team_members(team)
+                    except ShunterError as exc:
+                        teams[team] = failure(exc, System.GITHUB, me)
+    return rules, owners

@@ -49,7 +49,7 @@ from bot.core.model import Config
 from bot.core.promote import promotion as promo
 from bot.errors import ConflictError, PermanentError, ShunterError
 from bot.loop.discover import Missed, discover_warehouses, discovery_deadline
-from bot.loop.observe import failure, observe_gates
+from bot.loop.observe import failure, observe_gates, observe_main_rules
 from bot.ports import (
     ApplicationHealth,
     ChartSource,
@@ -105,7 +105,8 @@ class Outcome:
 
     @property
     def ok(self) -> bool:
-        return not self.errors
+        """No error, and no stage stuck behind a rule only a person can satisfy."""
+        return not self.errors and not any(d.kind is DecisionKind.STUCK for d in self.decisions)
 
     @property
     def promoted(self) -> list[Change]:
@@ -299,7 +300,12 @@ def _observe(
         except ShunterError as exc:
             out.errors.append(failure(exc, System.GITHUB, Subject.stage(stage.name)))
     extra = observe_gates(world.config, ledger, prs, forge, world, out.errors)
+    main_rules, codeowners = observe_main_rules(
+        world.config, prs, forge, world.gitops, teams, extra.checks
+    )
     return Observations(
+        main_rules=main_rules,
+        codeowners=codeowners,
         discoveries=discoveries,
         pushed=dict(out.pushed),
         prs=prs,

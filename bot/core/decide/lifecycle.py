@@ -31,7 +31,7 @@ from bot.core.decide.outcomes import (
     GateKind,
     Subject,
 )
-from bot.core.decide.promotion_gates import promotion_gates
+from bot.core.decide.promotion_gates import main_rules_gate, promotion_gates
 from bot.core.decide.selection import newer
 from bot.core.discover.freight import Freight
 from bot.core.ledger import (
@@ -339,6 +339,10 @@ def drive(
     # ---- the PR is open on GitHub: evaluate the merge gates.
     pr = seen.pr
     gates, result = promotion_gates(stage, open_, seen, obs, owner, p.ledger, now)
+    # GitHub's rules hold back every promotion, emergencies included.
+    main_gate = main_rules_gate(stage, seen, obs)
+    if main_gate is not None:
+        gates.append(main_gate)
     approvals = policy.approvals
     if (
         result is not None
@@ -388,9 +392,11 @@ def drive(
         p.say(me, DecisionKind.MERGING, freight=freight_label(desired), pr=pr.number)
     else:
         why = tuple(g for g in gates if g.blocks or g.kind is GateKind.NOT_COUNTED)
+        # Stuck, not waiting: Shunter would merge, GitHub will not; a person must act.
+        stuck = main_gate is not None and [g for g in gates if g.blocks] == [main_gate]
         p.say(
             me,
-            DecisionKind.WAITING,
+            DecisionKind.STUCK if stuck else DecisionKind.WAITING,
             blocked=True,
             freight=freight_label(desired),
             pr=pr.number,

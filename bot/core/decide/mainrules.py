@@ -36,8 +36,16 @@ from enum import Enum
 from bot.core.codeowners import CodeOwners
 from bot.core.decide.observations import CheckRun
 from bot.core.decide.pulls import Review
+from bot.core.model import Stage
 
-__all__ = ["BlockKind", "BranchRules", "MergeBlock", "describe_block", "merge_blocks"]
+__all__ = [
+    "BlockKind",
+    "BranchRules",
+    "MergeBlock",
+    "describe_block",
+    "managed_paths",
+    "merge_blocks",
+]
 
 #: Conclusions GitHub accepts for a required check.
 PASSING = frozenset({"success", "neutral", "skipped"})
@@ -225,6 +233,15 @@ def describe_block(block: MergeBlock) -> str:
         "pending": "it is still running",
     }.get(block.state, f"it ended {block.state}")
     return f"{b} requires check {name} to pass; {state}"
+
+
+def managed_paths(stage: Stage) -> tuple[str, ...]:
+    """The files a promotion of ``stage`` edits (what CODEOWNERS is asked about)."""
+    out: list[str] = []
+    for upd in stage.git_repo_updates:
+        out += [f"{k.path.strip('/')}/kustomization.yaml" for k in upd.kustomize]
+        out += [y.file.strip("/") for y in upd.yaml]
+    return tuple(dict.fromkeys(out))
 
 
 def _reviews(n: int) -> str:

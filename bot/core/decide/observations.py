@@ -9,12 +9,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import tzinfo
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from bot.core.decide.outcomes import Failure
 from bot.core.decide.pulls import PullRequest, Review
 from bot.core.discover.artifacts import Artifact
 from bot.core.ledger import CachedSelection
+
+if TYPE_CHECKING:  # mainrules reads CheckRun from here
+    from bot.core.codeowners import CodeOwners
+    from bot.core.decide.mainrules import BranchRules
 
 
 @dataclass(frozen=True)
@@ -109,3 +113,5 @@ class Observations:
     code_scanning: dict[str, int | Failure] = field(default_factory=dict)  # stage: open alerts
     timezones: dict[str, tzinfo] = field(default_factory=dict)  # IANA name -> zone
     pushed: dict[str, tuple[str, str]] = field(default_factory=dict)  # stage: (freight, commit)
+    main_rules: dict[str, BranchRules | Failure] = field(default_factory=dict)  # base branch
+    codeowners: CodeOwners | None = None  # the base branch's CODEOWNERS, when a rule needs it

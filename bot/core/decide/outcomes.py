@@ -72,6 +72,7 @@ class GateKind(Enum):
     VERIFICATION = "verification"  # the stage's own verification of what it runs
     HEALTH = "health"  # the stage's own health after a promotion
     DEPLOYED = "deployed"  # the stage runs the promotion's commit
+    MAIN_RULES = "mainRules"  # the base branch's protection and rulesets (GitHub's own)
 
 
 # How each gate reads: (when it holds, when it blocks). ``{detail}`` is filled in.
@@ -92,6 +93,7 @@ _GATE_TEXT: dict[GateKind, tuple[str, str]] = {
     GateKind.VERIFICATION: ("verified: {detail}", "verification {detail}"),
     GateKind.HEALTH: ("healthy: {detail}", "waits to be healthy: {detail}"),
     GateKind.DEPLOYED: ("deployed: {detail}", "waits for the promotion's commit {detail}"),
+    GateKind.MAIN_RULES: ("branch rules: {detail}", "branch rules: {detail}"),
 }
 
 
@@ -139,6 +141,7 @@ class DecisionKind(Enum):
     OPENING = "opening"
     UNDER_WAY = "under way"
     WAITING = "waiting"
+    STUCK = "stuck"  # every gate of Shunter's holds; GitHub's branch rules do not
     MERGING = "merging"
     PUSHING = "pushing"
     EXPIRED = "expired"
@@ -208,6 +211,8 @@ class Decision:
             if self.pr is None:
                 return f"{f} waits: {waiting}"
             return f"PR #{self.pr} ({f}) waits: {waiting}"
+        if k is DecisionKind.STUCK:
+            return f"PR #{self.pr} ({f}) is stuck: {waiting}"
         if k is DecisionKind.MERGING:
             return f"merging PR #{self.pr}: {f}"
         if k is DecisionKind.PUSHING:

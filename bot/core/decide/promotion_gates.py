@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 
 from bot.core.decide import gates as g
 from bot.core.decide.approvals import ApprovalResult, count_approvals
+from bot.core.decide.mainrules import BranchRules, describe_block, managed_paths, merge_blocks
 from bot.core.decide.observations import Observations, PromotionPR
 from bot.core.decide.outcomes import (
     Gate,
@@ -66,6 +67,35 @@ def promotion_gates(
     elif policy.auto_promotion_enabled:
         gates.append(Gate(GateKind.AUTO_PROMOTION, True))
     return gates, result
+
+
+def main_rules_gate(stage: Stage, seen: PromotionPR, obs: Observations) -> Gate | None:
+    """GitHub's own rules for merging into the PR's base branch, as a gate: ``None`` when
+    the branch has none or the token bypasses them; holding when a look-up failed (GitHub
+    still decides at merge time, so passing here lets nothing through on its own)."""
+    base = seen.pr.base_branch
+    rules = obs.main_rules.get(base)
+    if rules is None:
+        return None
+    if not isinstance(rules, BranchRules):
+        return Gate(GateKind.MAIN_RULES, True, f"{base}'s rules unknown ({rules.render()})")
+    if rules.can_bypass or not rules.restricts_merge:
+        return None
+    checks = obs.checks.get(stage.name)
+    blocks = merge_blocks(
+        rules,
+        author=seen.pr.author,
+        head_sha=seen.pr.head_sha,
+        reviews=seen.reviews,
+        checks=checks if isinstance(checks, tuple) else (),
+        own_checks=frozenset(g.SHUNTER_CHECKS),
+        changed_files=managed_paths(stage),
+        codeowners=obs.codeowners,
+        team_members={k: v for k, v in obs.teams.items() if isinstance(v, frozenset)},
+    )
+    if not blocks:
+        return Gate(GateKind.MAIN_RULES, True, f"{base}'s rules hold")
+    return Gate(GateKind.MAIN_RULES, False, "; ".join(describe_block(b) for b in blocks))
 
 
 def _tz(obs: Observations, name: str | None) -> tzinfo | None:

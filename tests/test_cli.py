@@ -215,7 +215,8 @@ def test_a_bug_exits_3_with_its_traceback(tmp_path: Path, monkeypatch: pytest.Mo
     import bot.commands.validate
 
     def broken(ctx: object, out: object) -> int:
-        return {}["no such key"]  # type: ignore[no-any-return]
+        table: dict[str, int] = {}
+        return table["no such key"]
 
     monkeypatch.setattr(bot.commands.validate, "cmd_validate", broken)
     work = checkout(tmp_path)

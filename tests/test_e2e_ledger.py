@@ -12,7 +12,7 @@ import json
 import subprocess
 from collections.abc import Callable, Iterator
 from contextlib import redirect_stderr
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +33,9 @@ def git(cwd: Path, *args: str) -> str:
     ).stdout.strip()
 
 
-def shunter(world: SandboxWorld, *args: str) -> tuple[int, str, str]:
+def shunter(world: SandboxWorld, *args: str, now: datetime = T0) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
-    env = world.env(SHUNTER_NOW=T0.isoformat(), GITHUB_ACTIONS="true")
+    env = world.env(SHUNTER_NOW=now.isoformat(), GITHUB_ACTIONS="true")
     with redirect_stderr(err):
         code = main(["--repo-dir", str(world.checkout), *args], env=env, out=out)
     return code, out.getvalue(), err.getvalue()
@@ -130,9 +130,11 @@ def test_old_promotions_move_to_the_archive_and_get_all_still_shows_them(
         tmp_path / "w", registry=oci_registry, image_path="e2e-ledger/archive", overrides=overrides
     )
     with checked_world(world, github_conformance) as w:
-        for tag in ("1.8.4", "1.8.5", "1.8.6"):
+        # The clock moves between pushes, as it does for real runs: with one frozen
+        # instant every tag would be discovered "at the same time".
+        for minute, tag in enumerate(("1.8.4", "1.8.5", "1.8.6")):
             w.push(tag)
-            code, out, err = shunter(w, "reconcile")
+            code, out, err = shunter(w, "reconcile", now=T0 + timedelta(minutes=10 * minute))
             assert code == 0, out + err
 
         def promotions(*flags: str) -> list[dict[str, Any]]:

@@ -192,9 +192,9 @@ def _runs_shunter(step: Any) -> bool:
     mode = (step.get("with") or {}).get("mode") if isinstance(step.get("with"), dict) else None
     if mode == "notify":
         return False
-    return "shunter" in uses.split("@")[0].lower() or str(
-        step.get("run") or ""
-    ).lstrip().startswith("shunter ")
+    # A `run:` step that calls the command: its first word is the program.
+    program = str(step.get("run") or "").split()[:1]
+    return "shunter" in uses.split("@")[0].lower() or program == ["shunter"]
 
 
 def monthly_minutes(cron: str, *, job_minutes: int = 1, days: int = 30) -> int:

@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+from bot.core.decide.actions import OpenPromotionPR, Plan
 from bot.core.decide.observations import Discovery, Observations, SubscriptionResult
 from bot.core.decide.outcomes import Decision, DecisionKind, Subject
-from bot.core.decide.planner import OpenPromotionPR, Plan
 from bot.core.decide.pulls import PullRequest
 from bot.core.discover.artifacts import Image
 from bot.core.model import (

@@ -34,6 +34,7 @@ from bot.core.config._tables import (
     WAREHOUSE_SPEC,
 )
 from bot.core.decide import gates as g
+from bot.core.decide.actions import OpenPromotionPR
 from bot.core.decide.approvals import ApprovalResult
 from bot.core.decide.observations import (
     CheckRun,
@@ -43,7 +44,7 @@ from bot.core.decide.observations import (
     SubscriptionResult,
 )
 from bot.core.decide.outcomes import GateKind
-from bot.core.decide.planner import OpenPromotionPR, plan
+from bot.core.decide.planner import plan
 from bot.core.discover.artifacts import Image
 from bot.core.ledger import Ledger
 from bot.core.model import (

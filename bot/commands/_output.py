@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 
 def _report(outcome: Outcome, out: TextIO, fmt: str, *, dry_run: bool) -> None:
-    from bot.core.decide.planner import MergePromotionPR, OpenPromotionPR
+    from bot.core.decide.actions import MergePromotionPR, OpenPromotionPR
 
     if fmt == "json":
         json.dump(
@@ -60,7 +60,7 @@ def _report(outcome: Outcome, out: TextIO, fmt: str, *, dry_run: bool) -> None:
 
 
 def _action_json(a: object) -> dict[str, Any]:
-    from bot.core.decide.planner import ClosePromotionPR, MergePromotionPR, OpenPromotionPR
+    from bot.core.decide.actions import ClosePromotionPR, MergePromotionPR, OpenPromotionPR
 
     if isinstance(a, OpenPromotionPR):
         return {

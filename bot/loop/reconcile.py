@@ -18,6 +18,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from bot.core.decide.actions import (
+    Action,
+    ClosePromotionPR,
+    MergePromotionPR,
+    OpenPromotionPR,
+    Plan,
+    PublishCheck,
+    PushPromotion,
+    StartVerificationStep,
+    UpdatePromotionPR,
+)
 from bot.core.decide.approvals import team_key
 from bot.core.decide.observations import Discovery, Observations, PromotionPR
 from bot.core.decide.outcomes import (
@@ -30,18 +41,7 @@ from bot.core.decide.outcomes import (
     Subject,
     System,
 )
-from bot.core.decide.planner import (
-    Action,
-    ClosePromotionPR,
-    MergePromotionPR,
-    OpenPromotionPR,
-    Plan,
-    PublishCheck,
-    PushPromotion,
-    StartVerificationStep,
-    UpdatePromotionPR,
-    plan,
-)
+from bot.core.decide.planner import plan
 from bot.core.discover.freight import Freight
 from bot.core.ledger import Ledger, archive_promotions, from_files, to_files
 from bot.core.metrics import metrics_text

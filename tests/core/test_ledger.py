@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from bot.core import ledger_yaml
-from bot.core.decide.planner import protected_freight
+from bot.core.decide.retention import protected_freight
 from bot.core.discover.artifacts import Image
 from bot.core.discover.freight import make_freight
 from bot.core.ledger import (

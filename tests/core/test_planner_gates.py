@@ -5,15 +5,10 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
+from bot.core.decide.actions import MergePromotionPR, Plan, PublishCheck, StartVerificationStep
 from bot.core.decide.observations import CheckRun, HealthReport, PromotionPR, StepRun
 from bot.core.decide.outcomes import DecisionKind, GateKind
-from bot.core.decide.planner import (
-    MergePromotionPR,
-    Plan,
-    PublishCheck,
-    StartVerificationStep,
-    plan,
-)
+from bot.core.decide.planner import plan
 from bot.core.decide.pulls import PullRequest
 from bot.core.ledger import Ledger
 from bot.core.model import (

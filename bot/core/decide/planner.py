@@ -28,51 +28,18 @@ from __future__ import annotations
 import copy
 from datetime import datetime
 
-from bot.core.decide.actions import (
-    Action,
-    ClosePromotionPR,
-    MergePromotionPR,
-    OpenPromotionPR,
-    Plan,
-    PublishCheck,
-    PushPromotion,
-    StartVerificationStep,
-    UpdatePromotionPR,
-)
+from bot.core.decide.actions import Plan
 from bot.core.decide.fold import fold_discovery
 from bot.core.decide.health import follow_health
-from bot.core.decide.lifecycle import (
-    APPROVALS_CHECK,
-    HISTORY_LIMIT,
-    drive,
-    is_direct,
-    sync_open_promotion,
-)
+from bot.core.decide.lifecycle import drive, sync_open_promotion
 from bot.core.decide.observations import Observations
-from bot.core.decide.retention import protected_freight, retain
+from bot.core.decide.retention import retain
 from bot.core.decide.selection import choose
-from bot.core.decide.verification import follow_verification, verification_marker
+from bot.core.decide.verification import follow_verification
 from bot.core.ledger import Ledger
 from bot.core.model import Config, Stage
 
-# The planner's names as other modules have long imported them from here.
-__all__ = [
-    "APPROVALS_CHECK",
-    "HISTORY_LIMIT",
-    "Action",
-    "ClosePromotionPR",
-    "MergePromotionPR",
-    "OpenPromotionPR",
-    "Plan",
-    "PublishCheck",
-    "PushPromotion",
-    "StartVerificationStep",
-    "UpdatePromotionPR",
-    "is_direct",
-    "plan",
-    "protected_freight",
-    "verification_marker",
-]
+__all__ = ["plan"]
 
 
 def plan(

@@ -27,8 +27,9 @@ typecheck: $(STAMP)
 actions-lint: setup
 	@bash scripts/lint-actions.sh
 
+# Four workers on two cores: most tests wait on git, the registry or the sandbox, not the CPU.
 unit: setup
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n 4
 
 test: setup lint typecheck actions-lint unit
 

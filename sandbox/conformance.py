@@ -279,7 +279,12 @@ def problems(exchanges: Iterable[RecordedRequest]) -> list[Finding]:
 
 def summary(findings: Iterable[Finding]) -> str:
     """One line: how many checked answers are valid, and what the others are."""
-    counts = Counter(f.verdict for f in findings if f.verdict is not Verdict.NOT_CHECKED)
+    return tally_line(Counter(f.verdict for f in findings))
+
+
+def tally_line(counts: Counter[Verdict]) -> str:
+    """``summary``'s line from verdict counts (which parallel test workers add up)."""
+    counts = Counter({v: n for v, n in counts.items() if v is not Verdict.NOT_CHECKED})
     total = sum(counts.values())
     others = ", ".join(
         f"{n} {v.value}" for v, n in sorted(counts.items(), key=lambda kv: kv[0].value)

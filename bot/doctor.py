@@ -38,7 +38,7 @@ from typing import Any
 import yaml
 
 from bot.core.codeowners import CodeOwners, parse_codeowners
-from bot.core.decide.gates import SHUNTER_CHECKS
+from bot.core.decide.gates import GATE_CHECK, PREVIOUS_GATE_CHECK, SHUNTER_CHECKS
 from bot.core.decide.mainrules import BranchRules, managed_paths
 from bot.core.model import Config, ImageSubscription, Stage
 from bot.errors import PermanentError, ShunterError
@@ -542,6 +542,28 @@ def _main_findings(
     own = set(SHUNTER_CHECKS)
     for check in rules.required_checks:
         if check in own:
+            out.append(
+                Finding(
+                    Check.REQUIRED_CHECKS,
+                    Status.OK,
+                    f"{main}: {check}",
+                    "Shunter publishes it on every PR into "
+                    f"{main}: promotions pass when their gates hold, other PRs when they "
+                    "leave the promoted values alone",
+                )
+            )
+            continue
+        if check == PREVIOUS_GATE_CHECK:
+            out.append(
+                Finding(
+                    Check.REQUIRED_CHECKS,
+                    Status.FAIL,
+                    f"{main}: {check}",
+                    f"{main} requires check {check}, Shunter's old name for its gate check:"
+                    " nothing publishes it any more, so no PR can merge",
+                    f"require {GATE_CHECK} in its place (branch protection or ruleset of {main})",
+                )
+            )
             continue
         if gh_token and not rules.can_bypass:
             out.append(

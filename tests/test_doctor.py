@@ -86,7 +86,7 @@ def set_up_well(w: SandboxWorld) -> None:
             {"type": "pull_request", "parameters": {"required_approving_review_count": 1}},
             {
                 "type": "required_status_checks",
-                "parameters": {"required_status_checks": [{"context": "shunter/approvals"}]},
+                "parameters": {"required_status_checks": [{"context": "shunter/gate"}]},
             },
         ],
         bypass=("shunter-bot",),
@@ -104,6 +104,7 @@ def test_a_well_set_up_repository_passes(make_world: Callable[[str], SandboxWorl
     assert set(statuses(findings, "main-rules").values()) == {"ok"}
     assert statuses(findings, "workflow-concurrency") == {WORKFLOW: "ok"}
     assert statuses(findings, "schedule-cost") == {WORKFLOW: "ok"}
+    assert statuses(findings, "required-checks") == {"main: shunter/gate": "ok"}
     # The bot is not an admin: the Actions settings are unreadable, which is a warning.
     assert statuses(findings, "actions-create-prs") == {REPOSITORY: "warn"}
 
@@ -116,6 +117,11 @@ def bad_actions_setting(w: SandboxWorld) -> None:
 def main_requires_review_and_ci(w: SandboxWorld) -> None:
     assert w.github is not None
     w.github.protect_branch(REPOSITORY, "main", required_approvals=1, required_checks=("ci/test",))
+
+
+def main_requires_the_old_check_name(w: SandboxWorld) -> None:
+    assert w.github is not None
+    w.github.protect_branch(REPOSITORY, "main", required_checks=("shunter/approvals",))
 
 
 def ledger_locked_for_the_bot(w: SandboxWorld) -> None:
@@ -194,6 +200,15 @@ NO_PERMISSIONS = GITHUB_TOKEN_WORKFLOW.replace(
             "main: ci/test",
             "ok",
         ),
+        # A rule still requires the gate check by its old name, which nothing publishes.
+        (
+            APP_WORKFLOW,
+            main_requires_the_old_check_name,
+            "bot-token",
+            "required-checks",
+            "main: shunter/approvals",
+            "fail",
+        ),
         # The ledger is locked and the bot is no bypass actor.
         (
             APP_WORKFLOW,
@@ -244,6 +259,7 @@ NO_PERMISSIONS = GITHUB_TOKEN_WORKFLOW.replace(
         "auto-stage-vs-required-review",
         "required-ci-never-runs-with-github-token",
         "required-ci-runs-with-an-app-token",
+        "old-gate-check-name-required",
         "ledger-locked",
         "promotion-branch-force-push-forbidden",
         "shared-concurrency-group",

@@ -468,7 +468,7 @@ MESSAGES: dict[str, Callable[[], str]] = {
         (
             CheckRun("CodeQL", "in_progress", None),
             CheckRun("test", "completed", "failure"),
-            CheckRun("shunter/approvals", "completed", "failure"),
+            CheckRun("shunter/gate", "completed", "failure"),
         ),
         2,
     ).render(),

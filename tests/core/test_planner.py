@@ -7,7 +7,13 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from bot.core.decide.actions import MergePromotionPR, OpenPromotionPR, Plan, UpdatePromotionPR
+from bot.core.decide.actions import (
+    MergePromotionPR,
+    OpenPromotionPR,
+    Plan,
+    PublishCheck,
+    UpdatePromotionPR,
+)
 from bot.core.decide.gates import fmt_duration
 from bot.core.decide.observations import Discovery, PromotionPR, SubscriptionResult
 from bot.core.decide.outcomes import (
@@ -54,8 +60,11 @@ def test_walk_through_the_pipeline() -> None:
     dev_pr = pr_for(p1, "dev", 1)
     # GitHub shows the open PR: dev (auto, no approvals) merges at once.
     p2 = run(p1.ledger, T0, prs={"dev": PromotionPR(dev_pr)})
-    assert kinds(p2) == [("MergePromotionPR", "dev")]
-    merge = p2.actions[0]
+    # The gate check goes green on the head first, so a repository can require it.
+    assert kinds(p2) == [("PublishCheck", "dev"), ("MergePromotionPR", "dev")]
+    check, merge = p2.actions
+    assert isinstance(check, PublishCheck) and check.sha == dev_pr.head_sha
+    assert (check.name, check.conclusion) == ("shunter/gate", "success")
     assert isinstance(merge, MergePromotionPR) and merge.head_sha == dev_pr.head_sha
     # The merge is observed: dev runs 1.8.4, it is verified there, staging starts its soak.
     p3 = run(p2.ledger, T0 + timedelta(minutes=1), prs={"dev": PromotionPR(merged(dev_pr, at=T0))})
@@ -204,7 +213,7 @@ def test_lost_ledger_write_adopts_the_open_pr_instead_of_opening_another() -> No
     led = p.ledger
     led.stages["dev"].promotion = None  # as if the run that opened it never wrote
     p2 = run(led, T0, prs={"dev": PromotionPR(pr)})
-    assert kinds(p2) == [("MergePromotionPR", "dev")]
+    assert kinds(p2) == [("PublishCheck", "dev"), ("MergePromotionPR", "dev")]
 
 
 def test_emergency_request_skips_delay_and_approvals() -> None:

@@ -185,7 +185,7 @@ def test_conditions_block_the_merge_and_say_why() -> None:
     assert ("MergePromotionPR", "staging") in kinds(p3)
 
 
-def test_approvals_check_is_published_only_when_it_changes() -> None:
+def test_gate_check_is_published_only_when_it_changes() -> None:
     p1 = plan(CONFIG, Ledger(), obs(discoveries=found("1.8.4")), T0, owner="alkon")
     led = p1.ledger
     fid = next(iter(led.freight))
@@ -196,8 +196,8 @@ def test_approvals_check_is_published_only_when_it_changes() -> None:
     pr = pr_for(p2, "prod", 5)
     p3 = plan(CONFIG, p2.ledger, obs(prs={"prod": PromotionPR(pr)}), T0, owner="alkon")
     (check,) = [a for a in p3.actions if isinstance(a, PublishCheck)]
-    assert (check.name, check.conclusion, check.sha) == ("shunter/approvals", None, pr.head_sha)
-    seen = {"prod": (CheckRun("shunter/approvals", "in_progress", None, "prod: 0 of 2 approvals"),)}
+    assert (check.name, check.conclusion, check.sha) == ("shunter/gate", None, pr.head_sha)
+    seen = {"prod": (CheckRun("shunter/gate", "in_progress", None, check.title),)}
     p4 = plan(CONFIG, p3.ledger, obs(prs={"prod": PromotionPR(pr)}, checks=seen), T0, owner="alkon")
     assert not [a for a in p4.actions if isinstance(a, PublishCheck)]
 

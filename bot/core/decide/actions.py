@@ -87,7 +87,7 @@ class PushPromotion:
 
 @dataclass(frozen=True)
 class PublishCheck:
-    """Create or update a check run (``shunter/approvals``) that branch protection can require."""
+    """Create or update a check run (``shunter/gate``) that branch protection can require."""
 
     stage: str
     sha: str

@@ -18,7 +18,14 @@ from bot.core.decide.outcomes import Failure, Gate, GateKind
 from bot.core.model import Condition, Stage
 
 DEFAULT_BUSINESS_HOURS = "0 9-17 * * MON-FRI"
-SHUNTER_CHECKS = ("shunter/approvals",)
+#: The check run Shunter publishes on every pull request into a branch its stages write:
+#: on a promotion PR, whether the stage's gates hold; on any other PR, whether it leaves
+#: the promoted values alone (``bot.core.decide.prgate``). Branch protection can require it.
+GATE_CHECK = "shunter/gate"
+#: The check's name before it covered every PR: a rule requiring it waits for nothing.
+PREVIOUS_GATE_CHECK = "shunter/approvals"
+#: Checks Shunter publishes itself (not evidence of anyone else's scan).
+SHUNTER_CHECKS = (GATE_CHECK,)
 
 
 def fmt_duration(d: timedelta) -> str:
@@ -110,7 +117,7 @@ def security_scan(
     elif isinstance(checks, Failure):
         problems.append(f"check runs could not be read: {checks.detail}")
     else:
-        theirs = [c for c in checks if c.name not in SHUNTER_CHECKS]
+        theirs = [c for c in checks if c.name not in (*SHUNTER_CHECKS, PREVIOUS_GATE_CHECK)]
         if not theirs:
             # Nothing has scanned this commit yet (a PR opened with GITHUB_TOKEN starts no
             # workflow): passing would mean "nobody looked", so the gate stays closed.

@@ -14,13 +14,11 @@ from bot.core.decide.actions import (
     MergePromotionPR,
     OpenPromotionPR,
     Plan,
-    PublishCheck,
     PushPromotion,
     UpdatePromotionPR,
     alias,
     freight_label,
 )
-from bot.core.decide.approvals import ApprovalResult
 from bot.core.decide.gates import fmt_duration
 from bot.core.decide.observations import Observations, PromotionPR
 from bot.core.decide.outcomes import (
@@ -31,6 +29,7 @@ from bot.core.decide.outcomes import (
     GateKind,
     Subject,
 )
+from bot.core.decide.prgate import promotion_check
 from bot.core.decide.promotion_gates import main_rules_gate, promotion_gates
 from bot.core.decide.selection import newer
 from bot.core.discover.freight import Freight
@@ -43,7 +42,7 @@ from bot.core.ledger import (
     StageRecord,
     VerificationRecord,
 )
-from bot.core.model import Approvals, Stage
+from bot.core.model import Stage
 from bot.core.promote import promotion as promo
 
 HISTORY_LIMIT = 10
@@ -373,8 +372,9 @@ def drive(
 
     title, body = _texts(stage, desired, current, open_, gates)
     ready = not any(g.blocks for g in gates)
-    if result is not None and approvals is not None:
-        publish_approvals_check(stage, pr.head_sha, result, approvals, obs, p)
+    check = promotion_check(name, pr.head_sha, gates, result, obs)
+    if check is not None:
+        p.actions.append(check)
     if (title, body) != (pr.title, pr.body) and not ready:
         p.actions.append(UpdatePromotionPR(stage=name, pr=pr.number, title=title, body=body))
     if ready:
@@ -461,49 +461,3 @@ def _emit_open(
         )
     )
     p.say(Subject.stage(stage.name), DecisionKind.OPENING, freight=freight_label(desired))
-
-
-APPROVALS_CHECK = "shunter/approvals"
-
-
-def publish_approvals_check(
-    stage: Stage,
-    sha: str,
-    result: ApprovalResult,
-    rule: Approvals,
-    obs: Observations,
-    p: Plan,
-) -> None:
-    """Publish the approval gate as a check run on the PR head, when it changed.
-
-    Branch protection can require ``shunter/approvals``, so a person cannot merge a
-    promotion PR by hand before the stage's own quorum holds (GitHub's required reviews
-    are one number for every stage; this check is per stage).
-    """
-    conclusion: str | None = None
-    if result.satisfied:
-        conclusion = "success"
-    elif result.changes_requested_by or result.problems:
-        conclusion = "failure"
-    text = result.describe(rule)
-    title = f"{stage.name}: {len(result.approved_by)} of {result.needed} approvals"
-    seen = obs.checks.get(stage.name)
-    if isinstance(seen, tuple):
-        for c in seen:
-            if (
-                c.name == APPROVALS_CHECK
-                and c.conclusion == conclusion
-                and ((c.status == "completed") == (conclusion is not None))
-                and c.title == title
-            ):
-                return
-    p.actions.append(
-        PublishCheck(
-            stage=stage.name,
-            sha=sha,
-            name=APPROVALS_CHECK,
-            conclusion=conclusion,
-            title=title,
-            summary=text,
-        )
-    )

@@ -245,7 +245,7 @@ def _main(argv: Sequence[str] | None, environ: dict[str, str], out: TextIO) -> i
 def _fail(exc: Exception, env: Mapping[str, str], out: TextIO) -> int:
     """Say what went wrong (a bug: with its traceback), annotate it in Actions, return the code."""
     from bot.adapters.actions import one_line
-    from bot.errors import EXIT_INTERNAL, exit_code
+    from bot.errors import EXIT_INTERNAL, EXIT_TRANSIENT, exit_code
 
     code = exit_code(exc)
     if code == EXIT_INTERNAL:
@@ -263,7 +263,8 @@ def _fail(exc: Exception, env: Mapping[str, str], out: TextIO) -> int:
         for secret in (env.get("GITHUB_TOKEN"), env.get("GH_TOKEN")):
             if secret:
                 io.mask(secret)
-        io.error(message, title="shunter")
+        # A transient failure heals by itself: a warning, as in a run's outcome.
+        (io.warning if code == EXIT_TRANSIENT else io.error)(message, title="shunter")
     return code
 
 

@@ -25,13 +25,22 @@ Exit codes of the ``shunter`` command (the README's table says the same):
 3     internal error: a bug in Shunter; the traceback is printed on stderr
 75    transient: the outside world failed for now; the next run retries (``EX_TEMPFAIL``)
 ====  =====================================================================================
+
+A run that ends by raising takes its code from the error (:func:`exit_code`). A run that
+finishes with failures in its outcome takes it from their kinds (:func:`run_exit_code`):
+75 only when every failure will heal by itself, 1 as soon as one needs a person.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from bot.core import errors as core
+
+if TYPE_CHECKING:
+    from bot.core.decide.outcomes import FailureKind
 
 EXIT_OK = 0
 EXIT_ACT = 1
@@ -138,3 +147,23 @@ def exit_code(exc: BaseException) -> int:
         if isinstance(exc, kind):
             return code
     return EXIT_INTERNAL
+
+
+def run_exit_code(failures: Iterable[FailureKind], *, person_must_act: bool) -> int:
+    """The exit code of a run that finished, from the kinds of its failures.
+
+    ``failures`` are the kinds of the run's :class:`~bot.core.decide.outcomes.Failure`
+    values; ``person_must_act`` says whether anything else in the outcome waits for a
+    person (a stuck stage). Returns 0 when there is nothing of either; 75 when every
+    failure is transient (a timeout, a 5xx, a rate limit: the next run retries and
+    nobody need look); 1 when any failure is permanent or misconfigured, or a person must
+    act, whatever else failed alongside: a transient failure never hides one that needs
+    a person. (2 is not returned here: a config or usage error stops a run before it
+    starts, and is raised.)
+    """
+    from bot.core.decide.outcomes import FailureKind
+
+    kinds = set(failures)
+    if person_must_act or kinds - {FailureKind.TRANSIENT}:
+        return EXIT_ACT
+    return EXIT_TRANSIENT if kinds else EXIT_OK

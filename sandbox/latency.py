@@ -7,7 +7,8 @@ module puts that time back into the sandbox, without touching the servers themse
   the registry. Each request waits a random 20-80 ms (a round trip to a real API) before
   it is forwarded. It can also play a lagging registry replica (``hidden_tags``: tag
   lists that miss some tags) and hold an answer back after the upstream has acted on it
-  (``hold``: the moment to kill a run that merged but never heard so).
+  (``hold``: the moment to kill a run that merged but never heard so), or be down for a
+  while (``outage``: every request answered with an error status, say 503).
 - ``slow_git``: a folder holding a ``git`` that waits the same way before every command
   that talks to a remote (``ls-remote``, ``fetch``, ``push``, ``clone``); put it first
   on ``PATH``.
@@ -77,6 +78,8 @@ class LatencyProxy:
     while set, as a replica that has not seen the newest push yet. ``hold``: called with
     each upstream answer; when it returns True the answer is kept back until
     :meth:`release`, and :attr:`held` is set, so a test can kill the client in between.
+    ``outage`` (an HTTP status, or None): while set, every request is answered with it
+    and forwarded nowhere, as a service behind a failing load balancer answers.
     """
 
     def __init__(
@@ -94,6 +97,7 @@ class LatencyProxy:
         self.delay = delay
         self.hidden_tags: frozenset[str] = frozenset()
         self.hold: Callable[[Exchange], bool] | None = None
+        self.outage: int | None = None
         self.held = threading.Event()
         self.exchanges: list[Exchange] = []
         self._release = threading.Event()
@@ -187,6 +191,9 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         proxy.wait()
+        if proxy.outage is not None:
+            self._answer_outage(proxy.outage)
+            return
         headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
         conn = http.client.HTTPConnection(proxy.upstream_host, proxy.upstream_port, timeout=60)
         try:
@@ -223,6 +230,20 @@ class _ProxyHandler(BaseHTTPRequestHandler):
                 self.wfile.write(data)
         except OSError:
             self.close_connection = True  # the client is gone (killed while held)
+
+    def _answer_outage(self, status: int) -> None:
+        """Answer ``status`` with the distribution spec's error body (``UNAVAILABLE`` is
+        not one of its codes; registries send their own, as here)."""
+        proxy = self.state
+        data = json.dumps({"errors": [{"code": "UNAVAILABLE", "message": "down"}]}).encode()
+        with proxy._lock:
+            proxy.exchanges.append(Exchange(self.command, self.path, status, data))
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
 
 
 _GIT_WRAPPER = """#!/bin/bash

@@ -318,7 +318,7 @@ def test_github_failure_loses_nothing(pipeline: Pipeline) -> None:
     assert p.w.github is not None
     p.w.push("1.8.4")
     p.w.github.inject_fault("PUT", r"/pulls/\d+/merge$", 502, times=20)
-    out = p.shunter("reconcile", expect=1)
+    out = p.shunter("reconcile", expect=75)  # transient: the next run merges
     # The freight and the opened PR are in the ledger; the merge waits for the next run.
     assert p.version("dev") is None
     assert p.stages()["dev"]["promotion"]["pr"] is not None

@@ -59,6 +59,21 @@ def _report(outcome: Outcome, out: TextIO, fmt: str, *, dry_run: bool) -> None:
         print(one_line(f"error: {text}"), file=sys.stderr)
 
 
+def _exit_code(outcome: Outcome) -> int:
+    """The exit code a command that ran the loop returns (``bot.errors.run_exit_code``).
+
+    0 clean; 75 when every failure is transient; 1 when a failure needs a person, or when
+    anything else ``Outcome.ok`` counts does (a stuck stage). Asking ``ok`` of the outcome
+    without its failures keeps the loop the one judge of what else needs a person.
+    """
+    from dataclasses import replace
+
+    from bot.errors import run_exit_code
+
+    rest_ok = replace(outcome, errors=[]).ok
+    return run_exit_code((e.kind for e in outcome.errors), person_must_act=not rest_ok)
+
+
 def _action_json(a: object) -> dict[str, Any]:
     from bot.core.decide.actions import ClosePromotionPR, MergePromotionPR, OpenPromotionPR
 
@@ -97,7 +112,10 @@ def _publish(ctx: RunContext, outcome: Outcome, out: TextIO) -> None:
             io.warning(e.render(), title="shunter")
         else:
             io.error(e.render(), title="shunter")
+    failed = {e.subject for e in outcome.errors}
     for d in outcome.decisions:
+        if d.kind is DecisionKind.DISCOVERY_FAILED and d.subject in failed:
+            continue  # annotated above, as a warning or an error by the failure's kind
         if d.blocked and d.subject.kind is SubjectKind.WAREHOUSE:
             io.warning(d.render(), title=f"shunter {d.subject.render()}")
         elif d.kind is DecisionKind.STUCK:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TextIO
 
 from bot.commands._context import RunContext
-from bot.commands._output import _publish, _report
+from bot.commands._output import _exit_code, _publish, _report
 from bot.commands._wiring import _load_config, _world
 
 
@@ -17,4 +17,4 @@ def cmd_reconcile(ctx: RunContext, out: TextIO, *, dry_run: bool, fmt: str) -> i
     outcome = reconcile(world, dry_run=dry_run)
     _report(outcome, out, fmt, dry_run=dry_run)
     _publish(ctx, outcome, out)
-    return 0 if outcome.ok else 1
+    return _exit_code(outcome)

@@ -6,7 +6,7 @@ from typing import TextIO
 
 from bot.commands._context import RunContext
 from bot.commands._names import _require_warehouse
-from bot.commands._output import _report
+from bot.commands._output import _exit_code, _report
 from bot.commands._wiring import _load_config, _world
 
 
@@ -18,4 +18,4 @@ def cmd_refresh(ctx: RunContext, out: TextIO, name: str) -> int:
     world = _world(ctx, config, forge=False)
     outcome = reconcile(world, warehouses={name})
     _report(outcome, out, "text", dry_run=False)
-    return 0 if outcome.ok else 1
+    return _exit_code(outcome)

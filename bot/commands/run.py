@@ -9,7 +9,7 @@ from typing import Any, TextIO
 from bot.adapters.actions import one_line
 from bot.commands._context import RunContext
 from bot.commands._names import _require_warehouse
-from bot.commands._output import _publish, _report
+from bot.commands._output import _exit_code, _publish, _report
 from bot.commands._wiring import _load_config, _world
 from bot.commands.notify import cmd_notify
 from bot.commands.promote import cmd_promote
@@ -51,7 +51,7 @@ def cmd_run(ctx: RunContext, out: TextIO) -> int:
         outcome = reconcile(world, warehouses={name})
         _report(outcome, out, "text", dry_run=False)
         _publish(ctx, outcome, out)
-        return 0 if outcome.ok else 1
+        return _exit_code(outcome)
     return _reconcile_event(ctx, out, dry_run=dry_run)
 
 
@@ -80,4 +80,4 @@ def _reconcile_event(ctx: RunContext, out: TextIO, *, dry_run: bool) -> int:
     )
     _report(outcome, out, "text", dry_run=dry_run)
     _publish(ctx, outcome, out)
-    return 0 if outcome.ok else 1
+    return _exit_code(outcome)

@@ -25,12 +25,12 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import Enum
 
 from bot.core.decide.observations import Discovery, SubscriptionResult
-from bot.core.decide.outcomes import Failure, FailureKind, System
+from bot.core.decide.outcomes import Failure, FailureKind, Subject, System
 from bot.core.discover.artifacts import Artifact, Image
 from bot.core.ledger import CachedSelection, WarehouseRecord
 from bot.core.model import (
@@ -248,6 +248,24 @@ class Missed:
     warehouse: str
     shortfall: Shortfall
     detail: str
+
+
+def discovery_failures(found: Mapping[str, Discovery], missed: Sequence[Missed]) -> list[Failure]:
+    """Every warehouse this run could not discover, as the run's typed failures (so the
+    exit code counts them: a registry's 503 is 75, its 404 or a refused credential 1).
+
+    A warehouse cut short by the budget or the deadline (``missed``) is transient: it
+    goes first next run. Any other keeps the kind its source's error gave it.
+    """
+    short = {m.warehouse: m for m in missed}
+    out: list[Failure] = []
+    for name, disc in found.items():
+        where = Subject.warehouse(name)
+        if name in short:
+            out.append(Failure(FailureKind.TRANSIENT, System.REGISTRY, short[name].detail, where))
+        elif disc.error is not None:
+            out.append(replace(disc.error, subject=where))
+    return out
 
 
 _SHORTFALLS = {

@@ -48,7 +48,12 @@ from bot.core.metrics import metrics_text
 from bot.core.model import Config
 from bot.core.promote import promotion as promo
 from bot.errors import ConflictError, PermanentError, ShunterError
-from bot.loop.discover import Missed, discover_warehouses, discovery_deadline
+from bot.loop.discover import (
+    Missed,
+    discover_warehouses,
+    discovery_deadline,
+    discovery_failures,
+)
 from bot.loop.observe import failure, observe_gates, observe_main_rules
 from bot.ports import (
     ApplicationHealth,
@@ -153,14 +158,9 @@ def reconcile(
                 _discover(world, ledger, now, warehouses) if discover_now else ({}, [])
             )
         out = Outcome(ledger=ledger)
-        # A warehouse cut short by the budget or the deadline is loud: it goes first next
-        # run, and this run does not pass as done.
-        out.errors += [
-            Failure(
-                FailureKind.TRANSIENT, System.REGISTRY, m.detail, Subject.warehouse(m.warehouse)
-            )
-            for m in missed
-        ]
+        # A warehouse not discovered is loud: this run does not pass as done (one cut short
+        # by the budget or the deadline also goes first next run).
+        out.errors += discovery_failures(discoveries, missed)
         seen_actions: list[Action] = []
         for round_no in range(rounds):
             obs = _observe(world, ledger, discoveries if round_no == 0 else {}, out)

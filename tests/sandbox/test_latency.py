@@ -6,6 +6,7 @@ import json
 import subprocess
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -67,6 +68,20 @@ def test_a_held_answer_waits_for_release_after_the_upstream_acted(
     replica.release()
     client.join(10)
     assert got == [["2.0.0"]]
+
+
+def test_an_outage_answers_its_status_without_asking_the_registry(
+    replica: LatencyProxy, oci_registry: LocalRegistry, tmp_path: Path
+) -> None:
+    push_image(oci_registry.host, "latency/down", "3.0.0", workdir=tmp_path, content="x")
+    replica.outage = 503
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        tags(replica, "latency/down")
+    assert refused.value.code == 503
+    assert json.load(refused.value)["errors"][0]["code"] == "UNAVAILABLE"
+    replica.outage = None
+    assert tags(replica, "latency/down")[0] == ["3.0.0"]
+    assert [x.status for x in replica.exchanges] == [503, 200]
 
 
 def test_slow_git_waits_before_remote_commands_only(tmp_path: Path) -> None:

@@ -39,6 +39,8 @@ def _world(ctx: RunContext, config: Config, *, forge: bool, registry: bool = Tru
         state=GitStateStore(ctx.repo_dir, branch=branch),
         gitops=GitRemoteRepo(ctx.repo_dir),
         owner=ctx.owner,
+        repository=ctx.repository or "",
+        server_url=(ctx.env or {}).get("GITHUB_SERVER_URL") or "https://github.com",
     )
     if ctx.now is not None:
         fixed = ctx.now

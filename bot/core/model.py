@@ -219,6 +219,35 @@ class YamlValueUpdate:
 
 
 @dataclass(frozen=True)
+class ProgramStep:
+    """One Kargo promotion step that runs at promotion time (an edit or ``git-commit``).
+
+    Route steps (clone, push, open and wait for a PR) are settled by the parser into the
+    ``GitRepoUpdate`` around the program; these are the steps whose values depend on
+    the freight. Every string in ``config`` is the source of a ``${{ }}`` template.
+    """
+
+    uses: str  # the step kind (bot.core.promote.steps.KINDS)
+    alias: str  # ``as``, or step-<n>; inside a task, "<task step alias>::<alias>"
+    config: object  # the step module's frozen Config value
+    task: str = ""  # the alias of the task step that brought it in ("" for none)
+    local: str = ""  # its alias inside that task (what task.outputs[...] names)
+    when: str | None = None  # ``if:``, when it depends on the freight (else settled)
+    continue_on_error: bool = False  # continueOnError: a failing edit is skipped
+    vars: tuple[tuple[str, str], ...] = ()  # (name, source) in scope order, later wins
+    file: str | None = None  # the repository file an edit step rewrites
+    location: Location | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class StepProgram:
+    """A stage's Kargo 1.x steps as Shunter runs them: edits in order, then the message."""
+
+    steps: tuple[ProgramStep, ...]
+    project: str = ""  # ctx.project
+
+
+@dataclass(frozen=True)
 class GitRepoUpdate:
     """One ``gitRepoUpdates[]`` entry (or the steps of a ``promotionTemplate``)."""
 
@@ -228,6 +257,10 @@ class GitRepoUpdate:
     commit_message_template: str | None = None
     kustomize: tuple[KustomizeImageUpdate, ...] = ()
     yaml: tuple[YamlValueUpdate, ...] = ()
+    # Kargo 1.x steps: ``git-clone``'s repoURL, which a run checks is the repository it
+    # runs in (any spelling), and the steps that run at promotion time.
+    clone_url: str | None = None
+    program: StepProgram | None = None
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,7 @@ from bot.core.ledger import Ledger, archive_promotions, from_files, to_files
 from bot.core.metrics import metrics_text
 from bot.core.model import Config
 from bot.core.promote import promotion as promo
+from bot.core.promote.repository import names_repository
 from bot.errors import ConflictError, PermanentError, ShunterError
 from bot.loop.discover import (
     Missed,
@@ -85,6 +86,8 @@ class World:
     forge: Forge | None = None
     gitops: GitRepo | None = None
     owner: str = ""
+    repository: str = ""  # owner/name of the repository Shunter runs in (GITHUB_REPOSITORY)
+    server_url: str = "https://github.com"  # GITHUB_SERVER_URL: its host names it in URLs
     clock: Callable[[], datetime] = field(default=lambda: datetime.now().astimezone())
     charts: ChartSource | None = None
     git_source: CommitSource | None = None
@@ -399,11 +402,26 @@ def _edits(
                 f"stage {stage.name}: gitRepoUpdates.repoURL {update.repo_url} names another"
                 " repository; this version edits only the repository it runs in (remove repoURL)"
             )
+        check_clone_url(stage.name, update.clone_url, world.repository, world.server_url)
         if update.write_branch:
             base = update.write_branch
         current = {path: gitops.read_file(base, path) for path in promo.files_to_read(update)}
         edits.update(promo.render_edits(stage, update, freight, {**current, **edits}))
     return base, edits
+
+
+def check_clone_url(stage: str, url: str | None, repository: str, server_url: str) -> None:
+    """Refuse a ``git-clone`` of another repository than the one Shunter runs in.
+
+    Raises ``PermanentError`` naming both, so the stage is loud, never quietly edited
+    somewhere the config did not say.
+    """
+    if url is None or names_repository(url, repository, server_url):
+        return
+    raise PermanentError(
+        f"stage {stage}: git-clone's repoURL {url} is not {server_url.rstrip('/')}/{repository},"
+        " the repository Shunter runs in; it edits only that one (point repoURL at it)"
+    )
 
 
 def _open(world: World, forge: Forge, action: OpenPromotionPR) -> None:

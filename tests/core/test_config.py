@@ -218,7 +218,7 @@ def test_kargo_spellings_map_onto_the_same_model() -> None:
     assert config.analysis_template("integration") is None
 
 
-def test_promotion_template_steps_become_one_git_repo_update() -> None:
+def test_promotion_template_steps_settle_the_route_and_keep_the_edits() -> None:
     body = """\
     subscriptions: {warehouse: flask-app}
     promotionTemplate:
@@ -228,10 +228,8 @@ def test_promotion_template_steps_become_one_git_repo_update() -> None:
             config:
               repoURL: https://github.com/alkon/gitops.git
               checkout:
-                - branch: main
+                - branch: env/dev
                   path: ./out
-          - uses: git-clear
-            config: {path: ./out}
           - uses: kustomize-set-image
             as: update
             config:
@@ -250,28 +248,23 @@ def test_promotion_template_steps_become_one_git_repo_update() -> None:
           - uses: git-commit
             config:
               path: ./out
-              message: "Promote {{.ArtifactVersion}} to {{.Stage}}"
+              messageFromSteps: [update]
           - uses: git-push
-            config: {path: ./out}
-          - uses: argocd-update
-            config: {apps: [{name: flask-app-dev}]}
+            config: {path: ./out, targetBranch: env/dev}
     """
     config = parse(("w.yaml", WAREHOUSE), ("dev.yaml", stage("dev", body)))
-    assert config.stage("dev").git_repo_updates == (
-        GitRepoUpdate(
-            repo_url="https://github.com/alkon/gitops.git",
-            write_branch="main",
-            pull_request=False,  # git-push without git-open-pr: a direct push
-            commit_message_template="Promote {{.ArtifactVersion}} to {{.Stage}}",
-            kustomize=(KustomizeImageUpdate("ghcr.io/alkon/flask-app", "env/dev"),),
-            yaml=(
-                YamlValueUpdate(
-                    "env/dev/values.yaml", "image.digest", "ghcr.io/alkon/flask-app", "Digest"
-                ),
-                YamlValueUpdate("env/dev/values.yaml", "replicaCount", literal="2"),
-            ),
-        ),
+    (update,) = config.stage("dev").git_repo_updates
+    assert (update.write_branch, update.pull_request, update.clone_url) == (
+        "env/dev",
+        False,  # git-push without git-open-pr: a direct push
+        "https://github.com/alkon/gitops.git",
     )
+    assert update.program is not None
+    assert [(s.uses, s.alias, s.file) for s in update.program.steps] == [
+        ("kustomize-set-image", "update", "env/dev/kustomization.yaml"),
+        ("yaml-update", "step-3", "env/dev/values.yaml"),
+        ("git-commit", "step-4", None),
+    ]
 
 
 def test_analysis_templates_and_project_settings() -> None:
@@ -373,7 +366,8 @@ S = "kargo/stages/dev.yaml"
             "kind: Warehouse",
             "kind: Warehose",
             f"{W}:2:7: kind: unknown kind 'Warehose'; known: Warehouse, Stage, AnalysisTemplate, "
-            "ProjectConfig (hint: did you mean 'Warehouse'?)",
+            "ProjectConfig, PromotionTask, ClusterPromotionTask, Project (hint: did you mean "
+            "'Warehouse'?)",
             id="bad kind",
         ),
         pytest.param(
@@ -562,9 +556,8 @@ def test_a_warehouse_problem_is_located_at_its_key(old: str, new: str, expected:
                           value: ${{ imageFrom(vars.repo).Tag }}
             """,
             f"{S}:15:24: spec.promotionTemplate.spec.steps[0].config.updates[0].value: "
-            "unsupported expression '${{ imageFrom(vars.repo).Tag }}': Shunter supports only "
-            '${{ imageFrom("REPO").Tag }} or ${{ imageFrom("REPO").Digest }}',
-            id="unsupported expression",
+            "column 15: vars has no 'repo' (known: none)",
+            id="unknown var in an expression",
         ),
         pytest.param(
             """\
@@ -575,7 +568,9 @@ def test_a_warehouse_problem_is_located_at_its_key(old: str, new: str, expected:
                   - uses: http
             """,
             f"{S}:10:17: spec.promotionTemplate.spec.steps[0].uses: unknown uses 'http'; known: "
-            "git-clone, git-clear, kustomize-set-image, yaml-update",
+            "git-clone, kustomize-set-image, yaml-update, helm-update-image, git-commit, "
+            "git-push, git-open-pr, git-wait-for-pr, git-clear, kustomize-build, "
+            "helm-template, helm-update-chart, argocd-update",
             id="unknown step",
         ),
         pytest.param(

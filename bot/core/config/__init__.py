@@ -11,23 +11,20 @@ the key or value at fault. All problems of a run are collected and raised togeth
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from bot.core.config._build import (
-    StageDraft,
-    build_analysis_template,
-    build_settings,
-    build_stage,
-    build_warehouse,
-    link_stages,
-    location,
-)
-from bot.core.config._spec import INVALID, Broken, Ctx, Parsed
-from bot.core.config._tables import DOCUMENT, json_schema
 from bot.core.model import AnalysisTemplate, Config, Location, Settings, Warehouse
 from bot.errors import ConfigError, Problem
+
+if TYPE_CHECKING:
+    from bot.core.config._build import StepContext
+    from bot.core.config._spec import Parsed
+
+# The parser's parts are imported when first used: the promotion-step modules read
+# ``bot.core.config._spec`` (their config tables), and importing them must not pull in
+# the whole parser (which imports the step modules back).
 
 __all__ = ["config_schema", "parse_config"]
 
@@ -39,6 +36,8 @@ def config_schema() -> dict[str, Any]:
     must exist, cycles) and value checks that need code (cron, version constraints,
     templates) are the parser's alone.
     """
+    from bot.core.config._tables import json_schema
+
     return json_schema()
 
 
@@ -51,6 +50,9 @@ def parse_config(documents: list[tuple[str, str]]) -> Config:
     Raises ``ConfigError`` holding every problem found, each located at
     ``FILE:LINE:COL`` with its key path, when anything is wrong or nothing is defined.
     """
+    from bot.core.config._spec import INVALID, Ctx
+    from bot.core.config._tables import DOCUMENT
+
     problems: list[Problem] = []
     docs: list[Parsed] = []
     complete = True
@@ -71,7 +73,7 @@ def parse_config(documents: list[tuple[str, str]]) -> Config:
         except yaml.YAMLError as exc:  # a reader error: a character YAML does not allow
             complete = False
             problems.append(Problem(file, 1, 1, "(yaml)", f"cannot read YAML: {exc}"))
-    config = _build(docs, complete)
+    config = _build_config(docs, complete)
     if not docs and not problems:
         where = documents[0][0] if documents else "(config)"
         problems.append(
@@ -96,13 +98,52 @@ def _syntax_problem(file: str, exc: yaml.MarkedYAMLError) -> Problem:
     return Problem(file, line, col, "(yaml)", f"YAML syntax error: {exc.problem or message}", hint)
 
 
-def _build(docs: list[Parsed], complete: bool) -> Config:
+def _step_context(docs: list[Parsed]) -> StepContext:
+    from bot.core.config._build import StepContext
+    from bot.core.config._steps import TASK_KINDS, Task
+
+    """Promotion tasks by (kind, name), and the project's name: the ``Project`` document's,
+    else the ``ProjectConfig``'s, else the namespace the stages are written in."""
+    tasks: dict[tuple[str, str], Task] = {}
+    names: dict[str, str] = {}
+    for doc in docs:
+        kind: str = doc.values["kind"]
+        meta: Parsed | None = doc.get("metadata")
+        name = meta.get("name") if meta is not None else None
+        if name is None:
+            continue
+        if kind in TASK_KINDS and "spec" in doc.values:
+            tasks.setdefault((kind, name), Task(kind, name, doc.values["spec"]))
+        elif kind in ("Project", "ProjectConfig"):
+            names.setdefault(kind, name)
+        elif kind == "Stage" and meta is not None and meta.get("namespace"):
+            names.setdefault("namespace", meta.get("namespace"))
+    project = names.get("Project") or names.get("ProjectConfig") or names.get("namespace", "")
+    return StepContext(tasks=tasks, project=project)
+
+
+def _build_config(docs: list[Parsed], complete: bool) -> Config:
     """Build every object; check names are unique and references resolve."""
+    from bot.core.config._build import (
+        StageDraft,
+        apply_promotion_policies,
+        build_analysis_template,
+        build_settings,
+        build_stage,
+        build_warehouse,
+        link_stages,
+        location,
+    )
+    from bot.core.config._spec import Broken
+    from bot.core.config._steps import TASK_KINDS
+
     first: dict[tuple[str, str], Location] = {}
     warehouses: dict[str, Warehouse | None] = {}
     templates: list[AnalysisTemplate] = []
     drafts: list[StageDraft] = []
     settings: Settings | None = None
+    steps = _step_context(docs)
+    policies: Parsed | None = None
     for order, doc in enumerate(docs):
         kind: str = doc.values["kind"]  # the document was chosen by its kind, so it is set
         meta: Parsed | None = doc.get("metadata")
@@ -123,11 +164,14 @@ def _build(docs: list[Parsed], complete: bool) -> Config:
                 warehouses[name] = None  # known even if it cannot be built
                 warehouses[name] = build_warehouse(doc)
             elif kind == "Stage":
-                drafts.append(build_stage(doc, order))
+                drafts.append(build_stage(doc, order, steps))
             elif kind == "AnalysisTemplate":
                 templates.append(build_analysis_template(doc))
+            elif kind in TASK_KINDS or kind == "Project":
+                continue  # tasks are inflated into the stages that use them
             elif settings is None:
                 settings = build_settings(doc)
+                policies = doc.get("spec")
             else:
                 assert meta is not None
                 meta.problem(
@@ -137,6 +181,8 @@ def _build(docs: list[Parsed], complete: bool) -> Config:
                 )
         except Broken:
             continue
+    if policies is not None:
+        apply_promotion_policies(policies, drafts)
     stages = link_stages(drafts, warehouses, complete)
     return Config(
         warehouses=tuple(w for w in warehouses.values() if w is not None),

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import yaml
 
 from bot.core.config._spec import Broken, Ctx, Parsed
-from bot.core.config._tables import EXPR_FORMS, IMAGE_EXPR
+from bot.core.config._steps import Task, check_references, inflate, settle
 from bot.core.model import (
     AnalysisTemplate,
     Approvals,
@@ -233,9 +233,10 @@ class StageDraft:
     annotations: tuple[tuple[str, str], ...] = ()
     health: HealthCheck | None = None
     broken: bool = False
+    written_auto_promotion: bool | None = None  # promotionPolicy.autoPromotionEnabled
 
 
-def build_stage(doc: Parsed, order: int) -> StageDraft:
+def build_stage(doc: Parsed, order: int, steps: StepContext | None = None) -> StageDraft:
     """Return a ``StageDraft`` of a checked document; raise ``Broken`` if it has no name."""
     meta: Parsed = doc.req("metadata")
     ctx = doc.ctx
@@ -250,11 +251,15 @@ def build_stage(doc: Parsed, order: int) -> StageDraft:
     if spec is None:
         draft.broken = True
         return draft
-    for part in (_requests, _policy, _verification, _updates, _health):
+    for part in (_requests, _policy, _verification, _health):
         try:
             part(spec, draft)
         except Broken:
             draft.broken = True
+    try:
+        _updates(spec, draft, steps or StepContext())
+    except Broken:
+        draft.broken = True
     return draft
 
 
@@ -342,6 +347,7 @@ def _policy(spec: Parsed, draft: StageDraft) -> None:
             conditions.append(Condition(type=c.req("type"), location=location(c.ctx, node), **ckw))
         kw["conditions"] = tuple(conditions)
     draft.policy = PromotionPolicy(**kw)
+    draft.written_auto_promotion = kw.get("auto_promotion_enabled")
 
 
 def _verification(spec: Parsed, draft: StageDraft) -> None:
@@ -393,7 +399,15 @@ def _health(spec: Parsed, draft: StageDraft) -> None:
     draft.health = HealthCheck(**kw)
 
 
-def _updates(spec: Parsed, draft: StageDraft) -> None:
+@dataclass(frozen=True)
+class StepContext:
+    """What a stage's Kargo steps need from other documents: tasks and the project name."""
+
+    tasks: Mapping[tuple[str, str], Task] = field(default_factory=dict)
+    project: str = ""
+
+
+def _updates(spec: Parsed, draft: StageDraft, steps: StepContext) -> None:
     if "gitRepoUpdates" in spec.values:
         draft.updates = tuple(
             _git_repo_update(u, draft) for u, _, _ in _items(spec, "gitRepoUpdates")
@@ -405,7 +419,8 @@ def _updates(spec: Parsed, draft: StageDraft) -> None:
         )
     elif "promotionTemplate" in spec.values:
         template: Parsed = spec.values["promotionTemplate"]
-        draft.updates = (_from_steps(template.req("spec"), draft),)
+        update = _from_steps(template.req("spec"), draft, steps)
+        draft.updates = (update,) if update is not None else ()
     elif any(spec.has(k) for k in ("gitRepoUpdates", "promotionMechanisms", "promotionTemplate")):
         raise Broken("updates")
 
@@ -471,140 +486,44 @@ def _git_repo_update(u: Parsed, draft: StageDraft) -> GitRepoUpdate:
     return GitRepoUpdate(**kw)
 
 
-def _from_steps(spec: Parsed, draft: StageDraft) -> GitRepoUpdate:
-    """Map Kargo promotion steps onto one ``GitRepoUpdate``.
+def _from_steps(template: Parsed, draft: StageDraft, steps: StepContext) -> GitRepoUpdate | None:
+    """Kargo 1.x steps: inflate tasks, check every expression, settle the route."""
+    entries = inflate(template, steps.tasks)
+    if not check_references(entries):
+        raise Broken("steps")
+    return settle(entries, draft.name, steps.project, template)
 
-    ``git-clone`` names the repository and where branches are checked out; paths of later
-    steps are taken relative to the checkout they point into, whose branch is the one
-    written. ``git-open-pr`` means a pull request; ``git-push`` alone means a direct push.
+
+def apply_promotion_policies(project: Parsed, drafts: list[StageDraft]) -> None:
+    """``ProjectConfig`` ``spec.promotionPolicies``: Kargo 1.x's per-stage auto-promotion.
+
+    A stage's own ``promotionPolicy.autoPromotionEnabled`` may say the same, never the
+    opposite; a policy naming no stage is an error.
     """
-    kw: dict[str, Any] = {}
-    checkouts: list[tuple[str, str | None]] = []
-    kustomize: list[KustomizeImageUpdate] = []
-    yaml_updates: list[YamlValueUpdate] = []
-    uses: set[str] = set()
-    write_branches: set[str] = set()
-
-    def rel(path: str) -> str:
-        path = _strip(path)
-        for folder, branch in sorted(checkouts, key=lambda c: -len(c[0])):
-            if path == folder or path.startswith(folder + "/") or folder == ".":
-                if branch:
-                    write_branches.add(branch)
-                return _strip(path[len(folder) :].lstrip("/")) if folder != "." else path
-        return path
-
-    for step, _, step_path in _items(spec, "steps"):
-        kind = step.req("uses")
-        uses.add(kind)
-        config: Any = step.get("config")
-        if kind == "git-clone":
-            url = config.req("repoURL")
-            if "repo_url" in kw and kw["repo_url"] != url:
-                config.problem(
-                    "repoURL",
-                    "a promotion template may clone only one repository",
-                    "use one stage per repository",
-                )
-            kw["repo_url"] = url
-            for co, _, _ in _items(config, "checkout"):
-                checkouts.append((_strip(co.req("path")), co.get("branch")))
-        elif kind == "kustomize-set-image":
-            folder = rel(config.req("path"))
-            for img, _, path in _items(config, "images"):
-                image = img.req("image")
-                use_digest = bool(img.get("useDigest", False))
-                for key, wanted in (("tag", "Tag"), ("digest", "Digest")):
-                    if key in img.values:
-                        _image_expr(img, key, image, wanted)
-                        use_digest = use_digest or key == "digest"
-                kustomize.append(
-                    KustomizeImageUpdate(image=image, path=folder, use_digest=use_digest)
-                )
-                draft.images.append(
-                    ImageUse(image, Ref(image, img.ctx, img.node_of("image"), f"{path}.image"))
-                )
-        elif kind == "yaml-update":
-            file = rel(config.req("path"))
-            for upd, _, path in _items(config, "updates"):
-                value: str = upd.req("value")
-                if "${{" not in value:
-                    yaml_updates.append(
-                        YamlValueUpdate(file=file, key=upd.req("key"), literal=value)
-                    )
-                    continue
-                match = IMAGE_EXPR.fullmatch(value.strip())
-                if match is None:
-                    upd.problem(
-                        "value",
-                        f"unsupported expression '{value}'",
-                        f"Shunter supports only {EXPR_FORMS}",
-                    )
-                    raise Broken("value")
-                image = match.group("repo")
-                yaml_updates.append(
-                    YamlValueUpdate(
-                        file=file,
-                        key=upd.req("key"),
-                        image=image,
-                        value=match.group("field"),  # type: ignore[arg-type]
-                    )
-                )
-                draft.images.append(
-                    ImageUse(image, Ref(image, upd.ctx, upd.node_of("value"), f"{path}.value"))
-                )
-        elif kind == "helm-update-image":
-            file = rel(config.req("path"))
-            for img, _, path in _items(config, "images"):
-                image = img.req("image")
-                yaml_updates.append(
-                    YamlValueUpdate(
-                        file=file, key=img.req("key"), image=image, value=img.req("value")
-                    )
-                )
-                draft.images.append(
-                    ImageUse(image, Ref(image, img.ctx, img.node_of("image"), f"{path}.image"))
-                )
-        elif kind == "git-commit" and config is not None and "message" in config.values:
-            kw["commit_message_template"] = config.values["message"]
-        del step_path
-    if len(write_branches) > 1:
-        spec.problem(
-            "steps",
-            f"the steps write to several branches ({', '.join(sorted(write_branches))})",
-            "Shunter writes one branch per stage",
-        )
-    elif write_branches:
-        kw["write_branch"] = write_branches.pop()
-    if "git-open-pr" in uses:
-        kw["pull_request"] = True
-    elif "git-push" in uses:
-        kw["pull_request"] = False
-    if kustomize:
-        kw["kustomize"] = tuple(kustomize)
-    if yaml_updates:
-        kw["yaml"] = tuple(yaml_updates)
-    return GitRepoUpdate(**kw)
-
-
-def _image_expr(img: Parsed, key: str, image: str, wanted: str) -> None:
-    """Check that a kustomize ``tag``/``digest`` is the freight's own value for ``image``."""
-    text: str = img.values[key]
-    match = IMAGE_EXPR.fullmatch(text.strip())
-    if match is None:
-        img.problem(
-            key,
-            f"a fixed {key} ('{text}') is not supported: Shunter writes the freight's {key}",
-            f'write ${{{{ imageFrom("{image}").{wanted} }}}} or leave {key} out',
-        )
-        raise Broken(key)
-    if match.group("repo") != image or match.group("field") != wanted:
-        img.problem(
-            key,
-            f"'{text}' does not name this image's {key}",
-            f'write ${{{{ imageFrom("{image}").{wanted} }}}}',
-        )
-        raise Broken(key)
+    by_name = {d.name: d for d in drafts}
+    for policy in project.get("promotionPolicies", []):
+        selector: Parsed | None = policy.get("stageSelector")
+        key, owner = ("stage", policy) if policy.has("stage") else ("name", selector)
+        if owner is None or key not in owner.values:
+            continue
+        name: str = owner.values[key]
+        draft = by_name.get(name)
+        if draft is None:
+            owner.problem(key, f"no Stage named '{name}'", _known("stages", by_name))
+            continue
+        if "autoPromotionEnabled" not in policy.values:
+            continue
+        enabled: bool = policy.values["autoPromotionEnabled"]
+        own = draft.written_auto_promotion
+        if own is not None and own != enabled:
+            policy.problem(
+                "autoPromotionEnabled",
+                f"stage '{name}' says autoPromotionEnabled: {str(own).lower()} in its own "
+                "promotionPolicy",
+                "keep one of the two",
+            )
+            continue
+        draft.policy = replace(draft.policy, auto_promotion_enabled=enabled)
 
 
 # --------------------------------------------------------------------------- linking

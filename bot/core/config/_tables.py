@@ -12,7 +12,6 @@ import re
 from typing import Any, Final
 
 from bot.core.config._spec import (
-    AnyValue,
     Bool,
     Const,
     Duration,
@@ -24,11 +23,12 @@ from bot.core.config._spec import (
     Obj,
     Parsed,
     Scalar,
-    Spec,
     Str,
     Tagged,
     Union,
+    suggest,
 )
+from bot.core.config._steps import PROMOTION_TASK_SPEC, PROMOTION_TEMPLATE
 from bot.core.model import API_VERSION
 
 # --------------------------------------------------------------------------- value checks
@@ -170,11 +170,6 @@ def check_rel_path(text: str) -> str | None:
 
 IMAGE_VALUES: Final = ("Tag", "Digest", "ImageAndTag", "ImageAndDigest")
 DNS_LABEL: Final = r"[a-z0-9](?:[-a-z0-9]*[a-z0-9])?"
-# Kargo's promotion-step expressions that Shunter evaluates itself.
-IMAGE_EXPR: Final = re.compile(
-    r"""\$\{\{\s*imageFrom\(\s*(["'])(?P<repo>[^"']+)\1\s*\)\.(?P<field>Tag|Digest)\s*\}\}"""
-)
-EXPR_FORMS: Final = '${{ imageFrom("REPO").Tag }} or ${{ imageFrom("REPO").Digest }}'
 
 
 def name(doc: str = "") -> Str:
@@ -667,159 +662,6 @@ GIT_REPO_UPDATE: Final = Obj(
 )
 
 
-def check_image_expr(text: str) -> str | None:
-    """Kargo expressions other than the freight's own image tag or digest are refused."""
-    if "${{" in text and not IMAGE_EXPR.fullmatch(text.strip()):
-        return f"unsupported expression '{text}': Shunter supports only {EXPR_FORMS}"
-    return None
-
-
-EXPR_STR: Final = Str(allow_expr=True, check=check_image_expr)
-EXPR_SCALAR: Final = Scalar(allow_expr=True, check=check_image_expr)
-
-
-def _step(config: Spec | None, doc: str) -> Obj:
-    fields = {
-        "uses": F(Str(), required=True),
-        "as": F(Str()),
-        "if": F(Str(allow_expr=True)),
-        "continueOnError": F(Bool()),
-        "retry": F(AnyValue()),
-    }
-    if config is None:
-        fields["config"] = F(AnyValue(), doc="accepted; Shunter does this step its own way")
-    else:
-        fields["config"] = F(config, required=True)
-    return Obj(fields, doc)
-
-
-PROMOTION_STEP: Final = Tagged(
-    "uses",
-    {
-        "git-clone": _step(
-            Obj(
-                {
-                    "repoURL": F(git_url(), required=True),
-                    "checkout": F(
-                        ListOf(
-                            Obj(
-                                {
-                                    "branch": F(branch()),
-                                    "path": F(rel_path(), required=True),
-                                    "create": F(Bool()),
-                                    "commit": F(Str()),
-                                    "tag": F(Str()),
-                                    "fromFreight": F(Bool()),
-                                    "fromOrigin": F(AnyValue()),
-                                }
-                            )
-                        )
-                    ),
-                    "insecureSkipTLSVerify": F(Bool()),
-                }
-            ),
-            "names the GitOps repository; checkout paths are stripped from later paths",
-        ),
-        "git-clear": _step(None, "accepted: Shunter edits files in place"),
-        "kustomize-set-image": _step(
-            Obj(
-                {
-                    "path": F(rel_path(), required=True),
-                    "images": F(
-                        ListOf(
-                            Obj(
-                                {
-                                    "image": F(image_repo(), required=True),
-                                    "tag": F(EXPR_STR),
-                                    "digest": F(EXPR_STR),
-                                    "useDigest": F(Bool()),
-                                    "name": F(Str()),
-                                    "newName": F(Str()),
-                                    "fromOrigin": F(AnyValue()),
-                                }
-                            ),
-                            min_items=1,
-                        ),
-                        required=True,
-                    ),
-                }
-            ),
-            "sets an image in <path>/kustomization.yaml",
-        ),
-        "yaml-update": _step(
-            Obj(
-                {
-                    "path": F(rel_path(), required=True),
-                    "updates": F(
-                        ListOf(
-                            Obj(
-                                {
-                                    "key": F(key_path(), required=True),
-                                    "value": F(EXPR_SCALAR, required=True),
-                                }
-                            ),
-                            min_items=1,
-                        ),
-                        required=True,
-                    ),
-                }
-            ),
-            "sets keys of a YAML file",
-        ),
-        "helm-update-image": _step(
-            Obj(
-                {
-                    "path": F(rel_path(), required=True),
-                    "images": F(
-                        ListOf(
-                            Obj(
-                                {
-                                    "image": F(image_repo(), required=True),
-                                    "key": F(key_path(), required=True),
-                                    "value": F(Enum(IMAGE_VALUES), required=True),
-                                    "fromOrigin": F(AnyValue()),
-                                }
-                            ),
-                            min_items=1,
-                        ),
-                        required=True,
-                    ),
-                }
-            ),
-            "sets image keys of a Helm values file",
-        ),
-        "git-commit": _step(
-            Obj(
-                {
-                    "path": F(Str()),
-                    "message": F(Str(check=check_template)),
-                    "messageFromSteps": F(ListOf(Str())),
-                }
-            ),
-            "the message becomes the commit message template",
-        ),
-        "git-push": _step(None, "without git-open-pr: push directly to the branch"),
-        "git-open-pr": _step(None, "promote through a pull request"),
-        "git-wait-for-pr": _step(None, "accepted: Shunter merges the pull request itself"),
-        "argocd-update": _step(None, "accepted: Argo CD syncs from git"),
-    },
-)
-
-PROMOTION_TEMPLATE: Final = Obj(
-    {
-        "spec": F(
-            Obj(
-                {
-                    "vars": F(ListOf(Obj({"name": F(Str(), required=True), "value": F(Scalar())}))),
-                    "steps": F(ListOf(PROMOTION_STEP, min_items=1), required=True),
-                }
-            ),
-            required=True,
-        )
-    },
-    "Kargo's promotion steps; Shunter maps them onto one git repository update",
-)
-
 HTTP_STATUS: Final = Int(minimum=100, maximum=599)
 EXPECT_STATUS: Final = Union(HTTP_STATUS, ListOf(HTTP_STATUS, min_items=1))
 
@@ -940,8 +782,34 @@ ANALYSIS_TEMPLATE_SPEC: Final = Obj(
     one_of=[("workflow", "http")],
 )
 
+
+def _one_stage_each(p: Parsed) -> None:
+    seen: set[str] = set()
+    for policy in p.get("promotionPolicies", []):
+        selector = policy.get("stageSelector")
+        stage = policy.get("stage") or (selector.get("name") if selector is not None else None)
+        if stage is None:
+            continue
+        if stage in seen:
+            policy.problem(None, f"stage '{stage}' has two promotion policies", "keep one")
+        seen.add(stage)
+
+
+PROMOTION_POLICIES: Final = ListOf(
+    Obj(
+        {
+            "stage": F(name("the stage (Kargo 1.0's spelling)")),
+            "stageSelector": F(Obj({"name": F(name("the stage"), required=True)})),
+            "autoPromotionEnabled": F(Bool()),
+        },
+        one_of=[("stage", "stageSelector")],
+    ),
+    doc="Kargo 1.x: auto-promotion per stage (beside a stage's own promotionPolicy)",
+)
+
 PROJECT_SPEC: Final = Obj(
     {
+        "promotionPolicies": F(PROMOTION_POLICIES),
         "stateBranch": F(branch("where Shunter keeps its ledger (default shunter/state)")),
         "deadline": F(
             duration("the longest one run may take (default 10m; the Action's deadline input wins)")
@@ -1011,13 +879,27 @@ PROJECT_SPEC: Final = Obj(
                 }
             )
         ),
-    }
+    },
+    check=_one_stage_each,
 )
 
 
+#: The colour names Kargo's UI knows for ``kargo.akuity.io/color``, beside #RGB/#RRGGBB.
+COLOR_NAMES: Final = (
+    "red", "salmon", "orange", "amber", "yellow", "lime", "avocado", "green", "teal",
+    "cyan", "sky", "blue", "indigo", "periwinkle", "violet", "purple", "fuchsia", "pink",
+    "rose", "dragonfruit", "gray",
+)  # fmt: skip
+_HEX_COLOR: Final = r"#(?:[0-9A-Fa-f]{3}){1,2}"
+
+
 def _check_color(text: str) -> str | None:
-    if not re.fullmatch(r"#(?:[0-9A-Fa-f]{3}){1,2}", text):
-        return f"'{text}' is not a color: write #RGB or #RRGGBB, like \"#4CAF50\""
+    if not re.fullmatch(_HEX_COLOR, text) and text not in COLOR_NAMES:
+        hint = suggest(text, COLOR_NAMES)
+        return (
+            f"'{text}' is not a color: write #RGB or #RRGGBB, like \"#4CAF50\", or one of "
+            f"Kargo's names ({', '.join(COLOR_NAMES)})" + (f"; {hint}" if hint else "")
+        )
     return None
 
 
@@ -1032,7 +914,7 @@ METADATA: Final = Obj(
                 known={
                     "kargo.akuity.io/color": Str(
                         check=_check_color,
-                        schema_pattern=r"#(?:[0-9A-Fa-f]{3}){1,2}",
+                        schema_pattern=_HEX_COLOR + "|" + "|".join(COLOR_NAMES),
                     )
                 },
             )
@@ -1045,7 +927,14 @@ KINDS: Final[dict[str, Obj]] = {
     "Stage": STAGE_SPEC,
     "AnalysisTemplate": ANALYSIS_TEMPLATE_SPEC,
     "ProjectConfig": PROJECT_SPEC,
+    "PromotionTask": PROMOTION_TASK_SPEC,
+    "ClusterPromotionTask": PROMOTION_TASK_SPEC,
+    # Kargo's Project: its name is ctx.project; its spec (older Kargo's promotionPolicies)
+    # lives in ProjectConfig now.
+    "Project": Obj({}, "a Kargo project; its name is the project's name"),
 }
+#: Kinds whose document may leave out ``spec``.
+NO_SPEC_NEEDED: Final = ("Project",)
 
 
 def document(kind: str) -> Obj:
@@ -1055,7 +944,7 @@ def document(kind: str) -> Obj:
             "apiVersion": F(Const(API_VERSION), required=True),
             "kind": F(Const(kind), required=True),
             "metadata": F(METADATA, required=True),
-            "spec": F(KINDS[kind], required=True),
+            "spec": F(KINDS[kind], required=kind not in NO_SPEC_NEEDED),
         }
     )
 

@@ -418,11 +418,7 @@ def _texts(
 
 
 def _commit_message(stage: Stage, freight: Freight, current: Freight | None, by: str) -> str:
-    template = next(
-        (u.commit_message_template for u in stage.git_repo_updates if u.commit_message_template),
-        None,
-    )
-    return promo.commit_message(template, stage.name, freight, current, by)
+    return promo.stage_commit_message(stage, freight, current, by)
 
 
 def _emit_open(

@@ -26,7 +26,7 @@ from datetime import datetime
 from bot.core.discover.artifacts import Chart, Commit, Image
 
 
-def _normalize_git_url(url: str) -> str:
+def normalize_git_url(url: str) -> str:
     """Drop what does not change which repository a git URL names (``.git``, a slash)."""
     url = url.strip()
     if url.endswith("/"):
@@ -42,7 +42,7 @@ def canonical_artifacts(
     """Return the sorted canonical strings of the artifacts, as hashed into the freight ID."""
     out: list[str] = []
     for c in commits:
-        repo = _normalize_git_url(c.repo_url)
+        repo = normalize_git_url(c.repo_url)
         out.append(f"{repo}:{c.tag}:{c.id}" if c.tag else f"{repo}:{c.id}")
     for i in images:
         out.append(f"{i.repo_url}:{i.tag}@{i.digest}")

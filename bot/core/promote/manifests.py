@@ -90,9 +90,13 @@ def set_kustomize_image(
     *,
     new_tag: str | None = None,
     digest: str | None = None,
+    new_name: str | None = None,
     file: str = "",
 ) -> str:
     """Return a kustomization's text with the ``images:`` entry for ``image`` updated.
+
+    ``new_name`` also sets the entry's ``newName`` (the image kustomize deploys in place
+    of ``name``), as Kargo's ``kustomize-set-image`` step does.
 
     The entry is the one whose ``name`` equals ``image``, or equals it without the
     registry host (``alkon/flask-app`` for ``ghcr.io/alkon/flask-app``). Its ``newTag``
@@ -116,6 +120,8 @@ def set_kustomize_image(
     if root is not None and not isinstance(root, MappingNode):
         raise ManifestError(f"{where}: expected a mapping of kustomization fields at the top")
     wanted: dict[str, str] = {}
+    if new_name:
+        wanted["newName"] = new_name
     if new_tag:
         wanted["newTag"] = new_tag
     if digest:

@@ -18,6 +18,7 @@ from bot.core.errors import ManifestError
 from bot.core.ledger import PromotionKind
 from bot.core.model import GitRepoUpdate, Stage
 from bot.core.promote import manifests, templates
+from bot.core.promote.steps.runner import run_program
 
 BRANCH_PREFIX = "shunter/"
 _MARKER_RE = re.compile(r"<!-- shunter:promotion (\{.*?\}) -->")
@@ -153,8 +154,34 @@ def commit_message(
     return templates.render_commit_message(template, template_context(stage, freight, previous, by))
 
 
+def stage_commit_message(stage: Stage, freight: Freight, previous: Freight | None, by: str) -> str:
+    """The commit message of a promotion of ``freight`` to ``stage``.
+
+    Kargo steps: the ``git-commit`` step's ``message`` (or ``messageFromSteps``) run with
+    the freight; otherwise the stage's ``commitMessageTemplate`` (or the default one).
+    A step message that cannot be computed falls back to the default: the edit itself
+    then fails loudly with the reason.
+    """
+    for update in stage.git_repo_updates:
+        if update.program is None:
+            continue
+        try:
+            message = run_program(update.program, stage.name, freight, None).message
+        except ValueError:
+            message = None
+        if message:
+            return message
+    template = next(
+        (u.commit_message_template for u in stage.git_repo_updates if u.commit_message_template),
+        None,
+    )
+    return commit_message(template, stage.name, freight, previous, by)
+
+
 def files_to_read(update: GitRepoUpdate) -> list[str]:
     """Paths (relative to the repo root) a promotion through ``update`` edits."""
+    if update.program is not None:
+        return list(dict.fromkeys(s.file for s in update.program.steps if s.file is not None))
     paths = [_join(k.path, "kustomization.yaml") for k in update.kustomize]
     paths += [y.file for y in update.yaml]
     return list(dict.fromkeys(paths))
@@ -173,6 +200,8 @@ def render_edits(
     ``current`` maps each path of ``files_to_read(update)`` to its text (``None``: absent).
     Raises ``ManifestError`` naming the file and key when a file or key is missing.
     """
+    if update.program is not None:
+        return run_program(update.program, stage.name, freight, current).edits
     out: dict[str, str] = {}
 
     def text_of(path: str) -> str:

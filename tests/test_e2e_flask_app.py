@@ -21,22 +21,26 @@ import yaml
 
 from bot.cli import main
 from sandbox.fixtures.conformance import ConformanceLog
+from sandbox.kargo_steps import SEED_OVERRIDES
 from sandbox.pipeline import T0, Pipeline, pipeline_world
 from sandbox.registry import LocalRegistry
 from sandbox.world import ACTIONS_BOT, REPOSITORY
 
 
-@pytest.fixture
+@pytest.fixture(params=["gitRepoUpdates", "kargo-steps"])
 def pipeline(
     tmp_path: Path,
     oci_registry: LocalRegistry,
     github_conformance: ConformanceLog,
     request: pytest.FixtureRequest,
 ) -> Iterator[Pipeline]:
+    """The seed's pipeline as the example writes it, and the same pipeline in Kargo 1.x
+    steps (``examples/flask-app/kargo-steps``): every story must hold for both."""
     # Each test gets its own image repository in the shared registry.
-    path = "e2e/" + request.node.name.replace("_", "-").lower()
+    path = "e2e/" + request.node.name.replace("_", "-").replace("[", "-").strip("]").lower()
+    overrides = SEED_OVERRIDES if request.param == "kargo-steps" else None
     with pipeline_world(
-        tmp_path / "world", oci_registry, path, conformance=github_conformance
+        tmp_path / "world", oci_registry, path, overrides, conformance=github_conformance
     ) as p:
         yield p
 

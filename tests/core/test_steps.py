@@ -15,9 +15,16 @@ from bot.core.model import Config, GitRepoUpdate, Stage
 from bot.core.promote import promotion as promo
 from bot.core.promote.repository import names_repository, repository_of
 from bot.errors import ConfigError
-from tests.core.test_config import WAREHOUSE
 
 REPO = "ghcr.io/alkon/flask-app"
+WAREHOUSE = """\
+apiVersion: kargo.akuity.io/v1alpha1
+kind: Warehouse
+metadata: {name: flask-app}
+spec:
+  subscriptions:
+    - image: {repoURL: ghcr.io/alkon/flask-app}
+"""
 DIGEST = "sha256:" + "a" * 64
 FREIGHT = make_freight("flask-app", images=[Image(REPO, "1.8.4", DIGEST)])
 CLONE = """\

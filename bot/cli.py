@@ -18,8 +18,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import TYPE_CHECKING
 
+# ``typing`` costs more to import than the rest of ``--help`` (mypy reads this name as
+# ``typing.TYPE_CHECKING``); its names are needed only by the type checker here.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from typing import TextIO
@@ -29,6 +31,29 @@ if TYPE_CHECKING:
 __all__ = ["main"]
 
 # --------------------------------------------------------------------------- parsing
+
+
+class _Formatter(argparse.HelpFormatter):
+    """argparse's help, as wide as the terminal, measured the way ``shutil`` measures it
+    (``$COLUMNS``, then the terminal, then 80) without importing ``shutil`` and the
+    compression modules it brings."""
+
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, width=_columns() - 2)
+
+
+def _columns() -> int:
+    try:
+        columns = int(os.environ.get("COLUMNS", ""))
+    except ValueError:
+        columns = 0
+    if columns > 0:
+        return columns
+    stdout = sys.__stdout__
+    try:
+        return os.get_terminal_size(stdout.fileno()).columns if stdout else 80
+    except (AttributeError, ValueError, OSError):
+        return 80
 
 
 def _global_options(*, suppress: bool) -> argparse.ArgumentParser:
@@ -67,6 +92,7 @@ def _global_options(*, suppress: bool) -> argparse.ArgumentParser:
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="shunter",
+        formatter_class=_Formatter,
         description=(
             "Promote freight (images, charts, commits) from dev to staging to prod through "
             "pull requests, with the config Kargo users write."
@@ -77,7 +103,9 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, text: str) -> argparse.ArgumentParser:
-        return sub.add_parser(name, help=text, description=text, parents=common)
+        return sub.add_parser(
+            name, help=text, description=text, parents=common, formatter_class=_Formatter
+        )
 
     command("validate", "check the config; print every problem")
     command("schema", "print the JSON Schema of the config, for editors")

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import io
 import re
-import secrets
 import sys
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -266,6 +265,8 @@ class ActionsIO:
             raise ValueError(f"bad step output name {name!r}")
         if not self.enabled or not self._output_file:
             return
+        import secrets  # only when an output is set: it costs hmac and random at start-up
+
         delimiter = f"ghadelimiter_{secrets.token_hex(16)}"
         while delimiter in value:  # pragma: no cover - 128 random bits
             delimiter = f"ghadelimiter_{secrets.token_hex(16)}"

@@ -28,7 +28,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import urlsplit
 
@@ -77,6 +76,8 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
         return None
     if text.isdigit():
         return float(int(text))
+    from email.utils import parsedate_to_datetime  # only for the rare HTTP-date form
+
     try:
         when = parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError):

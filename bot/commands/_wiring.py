@@ -6,7 +6,6 @@ registries, the ledger); only this module knows which adapter class serves each 
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -78,6 +77,8 @@ def _world(ctx: RunContext, config: Config, *, forge: bool, registry: bool = Tru
 
             w.charts = HelmRepository(credentials=credentials, registry=oci, deadline=asking)
         if GitSubscription in kinds:
+            import tempfile
+
             from bot.adapters.gitsource import GitSource
 
             env = ctx.env or {}

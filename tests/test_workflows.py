@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 import yaml
 
+from bot.commands.run import OPERATIONS as RUN_OPERATIONS
+
 ROOT = Path(__file__).resolve().parents[1]
 ACTION = ROOT / "action.yml"
 CI = ROOT / ".github" / "workflows" / "ci.yml"
@@ -24,7 +26,7 @@ NOTIFY_EXAMPLE = ROOT / "examples" / "image-build" / ".github" / "workflows" / "
 PIPELINES = [EXAMPLE, APP_EXAMPLE]
 ALL_FILES = [ACTION, CI, *PIPELINES, NOTIFY_EXAMPLE]
 
-OPERATIONS = ["promote", "promote-from", "rollback", "pause", "resume", "refresh", "release-hold"]
+OPERATIONS = list(RUN_OPERATIONS)  # tests/test_action_operations.py derives them from the CLI
 EMERGENCY_INPUTS = ["operation", "freight", "from", "stage", "warehouse", "reason"]
 # The environment the CLI reads, and the action input that feeds each name.
 CLI_ENV = {

@@ -16,7 +16,18 @@ from bot.commands.promote import cmd_promote
 from bot.commands.stage_flag import cmd_stage_flag
 from bot.errors import UsageError
 
-OPERATIONS = ("promote", "promote-from", "rollback", "pause", "resume", "refresh", "release-hold")
+#: The Action's ``operation`` input: each emergency verb of the CLI, under the name the
+#: workflow's dispatch form offers (tests/test_workflows.py keeps the three in step).
+OPERATIONS = (
+    "promote",
+    "promote-from",
+    "rollback",
+    "approve",
+    "pause",
+    "resume",
+    "refresh",
+    "release-hold",
+)
 
 
 def cmd_run(ctx: RunContext, out: TextIO) -> int:
@@ -39,6 +50,13 @@ def cmd_run(ctx: RunContext, out: TextIO) -> int:
         return cmd_promote(ctx, out, env.get("SHUNTER_FREIGHT"), None, stage, reason)
     if op == "promote-from":
         return cmd_promote(ctx, out, None, env.get("SHUNTER_FROM"), stage, reason)
+    if op == "approve":
+        from bot.commands.approve import cmd_approve
+
+        freight = env.get("SHUNTER_FREIGHT", "").strip()
+        if not freight:
+            raise UsageError("operation approve needs the freight input (an ID or alias)")
+        return cmd_approve(ctx, out, freight, stage, reason)
     if op in ("pause", "resume", "release-hold"):
         return cmd_stage_flag(ctx, out, op, stage, reason)
     if op == "refresh":

@@ -11,6 +11,7 @@ dangling reference found by the planner, say) can still point at a file and line
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Literal
@@ -391,6 +392,23 @@ class Settings:
     discovery: DiscoveryLimits = DiscoveryLimits()
 
 
+class NoteKind(enum.Enum):
+    """Why ``validate`` warns about a config that is valid."""
+
+    NO_EFFECT = "no-effect"  # a key Shunter accepts for Kargo configs and does not use
+    APPROVALS_OFF = "approvals-off"  # an approvals block without required: true
+
+
+@dataclass(frozen=True)
+class ConfigNote:
+    """A warning about a valid config: where, which key, what kind, and why."""
+
+    kind: NoteKind
+    location: Location
+    path: str
+    reason: str  # why it has no effect, or what to write
+
+
 @dataclass(frozen=True)
 class Config:
     """The whole, validated config. Stages are in pipeline (topological) order."""
@@ -399,6 +417,7 @@ class Config:
     stages: tuple[Stage, ...]
     analysis_templates: tuple[AnalysisTemplate, ...] = ()
     settings: Settings = Settings()
+    notes: tuple[ConfigNote, ...] = field(default=(), compare=False)  # validate's warnings
 
     def warehouse(self, name: str) -> Warehouse:
         """Return the warehouse called ``name``; raise ``KeyError`` if there is none."""

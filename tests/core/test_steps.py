@@ -211,6 +211,81 @@ REFUSALS = [
         "remove continueOnError",
         id="continueOnError on a route step",
     ),
+    pytest.param(
+        "- uses: git-clone\n  config:\n    repoURL: https://github.com/alkon/gitops\n"
+        + "    checkout:\n    - {commit: abc123, path: ./src}  # <-\n",
+        "'commit' is not supported: a commit checkout is read-only",
+        "check out a branch",
+        id="checkout commit",
+    ),
+    pytest.param(
+        "- uses: git-clone\n  config:\n    repoURL: https://github.com/alkon/gitops\n"
+        + "    checkout:\n    - {tag: v1, path: ./src}  # <-\n",
+        "'tag' is not supported: a tag checkout is read-only",
+        "check out a branch",
+        id="checkout tag",
+    ),
+    pytest.param(
+        "- uses: git-clone\n  config:\n    repoURL: https://github.com/alkon/gitops\n"
+        + "    checkout:\n    - {branch: env/dev, create: true, path: ./src}  # <-\n",
+        "'create' is not supported: create makes an empty branch",
+        "check out a branch",
+        id="checkout create",
+    ),
+    pytest.param(
+        CLONE
+        + "- uses: kustomize-set-image\n  config: {path: ./src/env/dev}\n"
+        + "- uses: git-commit\n  config: {path: ./src, message: m}\n"
+        + "- uses: git-push\n  as: push\n  config: {path: ./src, generateTargetBranch: true}\n"
+        + "- uses: git-open-pr\n  config:\n    repoURL: https://github.com/alkon/gitops\n"
+        + "    title: Deploy  # <-\n",
+        "'title' is not supported yet",
+        "remove title",
+        id="PR title",
+    ),
+    pytest.param(
+        CLONE
+        + "- uses: kustomize-set-image\n  config: {path: ./src/env/dev}\n"
+        + "- uses: git-commit\n  config: {path: ./src, message: m}\n"
+        + "- uses: git-push\n  as: push\n  config: {path: ./src, generateTargetBranch: true}\n"
+        + "- uses: git-open-pr\n  config:\n    repoURL: https://github.com/alkon/gitops\n"
+        + "    labels: [deploy]  # <-\n",
+        "'labels' is not supported yet",
+        "remove labels",
+        id="PR labels",
+    ),
+    pytest.param(
+        CLONE
+        + "- uses: kustomize-set-image\n  config: {path: ./src/env/dev}\n"
+        + "- uses: git-commit\n  config: {path: ./src, message: m}\n"
+        + "- uses: git-push\n  as: push\n  config: {path: ./src, generateTargetBranch: true}\n"
+        + "- uses: git-open-pr\n  config:\n    repoURL: https://github.com/alkon/gitops\n"
+        + "    sourceBranch: feature  # <-\n",
+        "must be the git-push step's branch output",
+        "outputs['push'].branch",
+        id="PR from another branch",
+    ),
+    pytest.param(
+        CLONE
+        + "- uses: kustomize-set-image\n  config: {path: ./src/env/dev}\n"
+        + "- uses: git-commit\n  config: {path: ./src, message: m}\n"
+        + "- uses: git-push\n  as: push\n  config: {path: ./src, generateTargetBranch: true}\n"
+        + "- uses: git-open-pr\n  as: pr\n  config: {repoURL: https://github.com/alkon/gitops}\n"
+        + "- uses: git-wait-for-pr\n  config:\n    repoURL: https://github.com/alkon/gitops\n"
+        + "    prNumber: '42'  # <-\n",
+        "must be the git-open-pr step's prNumber output",
+        "outputs['pr'].prNumber",
+        id="waiting for another PR",
+    ),
+    pytest.param(
+        CLONE
+        + "- uses: kustomize-set-image\n  retry: {timeout: 48h}  # <-\n"
+        + "  config: {path: ./src/env/dev}\n"
+        + COMMIT_PUSH,
+        "retry is not supported",
+        "remove retry",
+        id="retry timeout",
+    ),
 ]
 
 
@@ -224,6 +299,17 @@ def test_validate_refuses_at_the_line_and_says_what_to_write(
         file == "d0.yaml" and line == marked(doc) and message in text and hint in text
         for file, line, text in found
     ), found
+
+
+def test_freight_creation_policy_manual_is_refused_until_it_is_honoured() -> None:
+    manual = WAREHOUSE.replace("spec:\n", "spec:\n  freightCreationPolicy: Manual  # <-\n")
+    with pytest.raises(ConfigError) as info:
+        parse_config([("w.yaml", manual)])
+    (problem,) = info.value.problems
+    assert problem.line == marked(manual)
+    assert "freightCreationPolicy: Manual is not supported yet" in problem.message
+    automatic = WAREHOUSE.replace("spec:\n", "spec:\n  freightCreationPolicy: Automatic\n")
+    assert parse_config([("w.yaml", automatic)]).warehouses[0].name == "flask-app"
 
 
 TASK = """\

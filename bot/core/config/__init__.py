@@ -11,11 +11,12 @@ the key or value at fault. All problems of a run are collected and raised togeth
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from bot.core.model import AnalysisTemplate, Config, Location, Settings, Warehouse
+from bot.core.model import AnalysisTemplate, Config, ConfigNote, Location, Settings, Warehouse
 from bot.errors import ConfigError, Problem
 
 if TYPE_CHECKING:
@@ -47,6 +48,9 @@ def parse_config(documents: list[tuple[str, str]]) -> Config:
     Each text may hold several documents separated by ``---``; empty documents are
     skipped. Stages come back upstream first (ties in the order they were written).
 
+    Keys that are valid but do nothing come back as ``Config.notes`` (``validate``'s
+    warnings), in file order.
+
     Raises ``ConfigError`` holding every problem found, each located at
     ``FILE:LINE:COL`` with its key path, when anything is wrong or nothing is defined.
     """
@@ -54,10 +58,11 @@ def parse_config(documents: list[tuple[str, str]]) -> Config:
     from bot.core.config._tables import DOCUMENT
 
     problems: list[Problem] = []
+    notes: list[ConfigNote] = []
     docs: list[Parsed] = []
     complete = True
     for file, text in documents:
-        ctx = Ctx(file, problems)
+        ctx = Ctx(file, problems, notes)
         try:
             for node in yaml.compose_all(text, Loader=yaml.SafeLoader):
                 if node is None:
@@ -81,11 +86,16 @@ def parse_config(documents: list[tuple[str, str]]) -> Config:
                 where, 1, 1, "(config)", "no config documents found", "add a Warehouse and Stages"
             )
         )
+    order = {file: i for i, (file, _) in enumerate(documents)}
+
+    def order_of(file: str) -> int:
+        return order.get(file, len(order))
+
     if problems:
-        order = {file: i for i, (file, _) in enumerate(documents)}
-        problems.sort(key=lambda p: (order.get(p.file, len(order)), p.line, p.col))
+        problems.sort(key=lambda p: (order_of(p.file), p.line, p.col))
         raise ConfigError(problems)
-    return config
+    notes.sort(key=lambda n: (order_of(n.location.file), n.location.line, n.location.col))
+    return replace(config, notes=tuple(notes))
 
 
 def _syntax_problem(file: str, exc: yaml.MarkedYAMLError) -> Problem:
@@ -103,7 +113,7 @@ def _step_context(docs: list[Parsed]) -> StepContext:
     from bot.core.config._steps import TASK_KINDS, Task
 
     """Promotion tasks by (kind, name), and the project's name: the ``Project`` document's,
-    else the ``ProjectConfig``'s, else the namespace the stages are written in."""
+    else the ``ProjectConfig``'s."""
     tasks: dict[tuple[str, str], Task] = {}
     names: dict[str, str] = {}
     for doc in docs:
@@ -116,9 +126,7 @@ def _step_context(docs: list[Parsed]) -> StepContext:
             tasks.setdefault((kind, name), Task(kind, name, doc.values["spec"]))
         elif kind in ("Project", "ProjectConfig"):
             names.setdefault(kind, name)
-        elif kind == "Stage" and meta is not None and meta.get("namespace"):
-            names.setdefault("namespace", meta.get("namespace"))
-    project = names.get("Project") or names.get("ProjectConfig") or names.get("namespace", "")
+    project = names.get("Project") or names.get("ProjectConfig", "")
     return StepContext(tasks=tasks, project=project)
 
 
@@ -184,9 +192,9 @@ def _build_config(docs: list[Parsed], complete: bool) -> Config:
     if policies is not None:
         apply_promotion_policies(policies, drafts)
     stages = link_stages(drafts, warehouses, complete)
-    return Config(
+    config = Config(
         warehouses=tuple(w for w in warehouses.values() if w is not None),
         stages=stages,
         analysis_templates=tuple(templates),
-        **({"settings": settings} if settings is not None else {}),
     )
+    return config if settings is None else replace(config, settings=settings)

@@ -36,6 +36,7 @@ from bot.core.model import (
     KustomizeImageUpdate,
     Location,
     Monitoring,
+    NoteKind,
     PagerDuty,
     PromotionPolicy,
     Retention,
@@ -312,6 +313,14 @@ def _policy(spec: Parsed, draft: StageDraft) -> None:
                     "timeout": "timeout",
                 },
             )
+            if not a.get("required", False):
+                a.ctx.note(
+                    a.node,
+                    a.path,
+                    NoteKind.APPROVALS_OFF,
+                    "approvals without required: true approve nothing: the gate is off; "
+                    "write required: true to make promotions wait for them",
+                )
             if "approvers" in a.values:
                 akw["approvers"] = tuple(
                     Approver(type=x.req("type"), name=x.req("name")) for x in a.values["approvers"]

@@ -23,6 +23,7 @@ from typing import Any, Final
 
 import yaml
 
+from bot.core.model import ConfigNote, Location, NoteKind
 from bot.errors import Problem
 
 # YAML 1.1 core tags as PyYAML's SafeLoader resolves them (https://yaml.org/type/).
@@ -53,10 +54,19 @@ class Broken(Exception):
 class Ctx:
     """Collects problems for one file; ``loader`` builds plain values from scalar nodes."""
 
-    def __init__(self, file: str, problems: list[Problem]) -> None:
+    def __init__(
+        self, file: str, problems: list[Problem], notes: list[ConfigNote] | None = None
+    ) -> None:
         self.file = file
         self.problems = problems
+        self.notes: list[ConfigNote] = notes if notes is not None else []
         self._loader = yaml.SafeLoader("")
+
+    def note(self, node: yaml.Node, path: str, kind: NoteKind, reason: str) -> None:
+        """Record a warning at ``node``: the config is valid, but this key does nothing."""
+        mark = node.start_mark
+        where = Location(self.file, mark.line + 1, mark.column + 1)
+        self.notes.append(ConfigNote(kind, where, path or "(document)", reason))
 
     def problem(self, node: yaml.Node, path: str, message: str, hint: str = "") -> None:
         """Record a problem at ``node`` (PyYAML marks are 0-based; ours are 1-based)."""
@@ -518,11 +528,16 @@ class MapOf(Spec):
 
 @dataclass(frozen=True)
 class F:
-    """One key of an ``Obj``: its spec, whether it must be written, what it means."""
+    """One key of an ``Obj``: its spec, whether it must be written, what it means.
+
+    ``no_effect`` says why a key accepted for Kargo configs does nothing in Shunter;
+    writing it makes ``validate`` warn "accepted, no effect" with that reason.
+    """
 
     spec: Spec
     required: bool = False
     doc: str = ""
+    no_effect: str = ""
 
 
 @dataclass
@@ -610,6 +625,8 @@ class Obj(Spec):
                 )
                 continue
             out.nodes[key] = value_node
+            if spec.no_effect:
+                ctx.note(key_node, join(path, key), NoteKind.NO_EFFECT, spec.no_effect)
             value = spec.spec.parse(value_node, ctx, join(path, key))
             if value is not INVALID:
                 out.values[key] = value
@@ -641,10 +658,7 @@ class Obj(Spec):
     def schema(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "type": "object",
-            "properties": {
-                k: with_doc(f.spec.schema(), f.doc) if f.doc else f.spec.schema()
-                for k, f in self.fields.items()
-            },
+            "properties": {k: _field_schema(f) for k, f in self.fields.items()},
             "additionalProperties": False,
         }
         required = [k for k, f in self.fields.items() if f.required]
@@ -660,6 +674,13 @@ class Obj(Spec):
         if rules:
             out["allOf"] = rules
         return with_doc(out, self.doc)
+
+
+def _field_schema(f: F) -> dict[str, Any]:
+    schema = with_doc(f.spec.schema(), f.doc) if f.doc else f.spec.schema()
+    if f.no_effect:
+        schema["x-shunter-no-effect"] = f.no_effect
+    return schema
 
 
 class Tagged(Spec):

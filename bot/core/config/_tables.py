@@ -273,6 +273,18 @@ def _subscription_constraint(p: Parsed) -> None:
 
 # --------------------------------------------------------------------------- warehouses
 
+
+def _automatic_only(text: str) -> str | None:
+    if text == "Automatic":
+        return None
+    if text == "Manual":
+        return (
+            "freightCreationPolicy: Manual is not supported yet: Shunter makes freight from "
+            "every discovery"
+        )
+    return f"'{text}' is not Automatic"
+
+
 WEBHOOK_EVENTS: Final = ("push", "release", "package", "registry_package", "create")
 
 WEBHOOK: Final = Obj(
@@ -394,8 +406,15 @@ WAREHOUSE_SPEC: Final = Obj(
                 }
             )
         ),
-        "interval": F(duration("Kargo's polling interval (Shunter polls on its schedule)")),
-        "freightCreationPolicy": F(Enum(("Automatic", "Manual"))),
+        "interval": F(
+            duration("Kargo's polling interval"),
+            no_effect="Shunter looks for new artifacts on its workflow's schedule and on "
+            "events, not on a polling interval",
+        ),
+        "freightCreationPolicy": F(
+            Str(check=_automatic_only, schema_pattern="Automatic"),
+            doc="Automatic (the default); Manual is not supported yet",
+        ),
     }
 )
 
@@ -583,7 +602,11 @@ VERIFICATION: Final = Obj(
                             Str(pattern=TEMPLATE_NAME, pattern_message="is not a template name"),
                             required=True,
                         ),
-                        "kind": F(Enum(("AnalysisTemplate", "ClusterAnalysisTemplate"))),
+                        "kind": F(
+                            Enum(("AnalysisTemplate", "ClusterAnalysisTemplate")),
+                            no_effect="Shunter finds a template by name in the config folder "
+                            "(or runs the workflow of that name) whatever its kind",
+                        ),
                     }
                 )
             ),
@@ -842,7 +865,17 @@ PROJECT_SPEC: Final = Obj(
             Obj(
                 {
                     "enabled": F(Bool()),
-                    "serviceMonitor": F(Obj({"enabled": F(Bool())})),
+                    "serviceMonitor": F(
+                        Obj(
+                            {
+                                "enabled": F(
+                                    Bool(),
+                                    no_effect="Shunter runs no Kubernetes service to monitor; "
+                                    "monitoring.enabled writes metrics.prom on the state branch",
+                                )
+                            }
+                        )
+                    ),
                 }
             )
         ),
@@ -906,8 +939,12 @@ def _check_color(text: str) -> str | None:
 METADATA: Final = Obj(
     {
         "name": F(name(), required=True),
-        "namespace": F(Str(), doc="accepted and ignored"),
-        "labels": F(MapOf(Str())),
+        "namespace": F(
+            Str(),
+            no_effect="Kargo's namespace; Shunter's project is its config folder (name it "
+            "with a Project document)",
+        ),
+        "labels": F(MapOf(Str()), no_effect="Kubernetes labels select nothing in Shunter"),
         "annotations": F(
             MapOf(
                 Str(),

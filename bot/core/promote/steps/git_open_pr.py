@@ -30,7 +30,10 @@ TABLE = Obj(
         "sourceBranch": F(Expr("the git-push step's branch output")),
         "sourceBranchFromStep": F(Str(), doc="the alias of the git-push step"),
         "targetBranch": F(Expr("the branch the PR merges into")),
-        "createTargetBranch": F(Expr("create the target branch if missing", kind="bool")),
+        "createTargetBranch": F(
+            Expr("create the target branch if missing", kind="bool"),
+            no_effect="the target is the branch git-clone checked out, so it exists",
+        ),
         "title": F(Expr("refused: Shunter titles its promotion PRs")),
         "labels": F(ListOf(Expr()), doc="refused: Shunter labels its promotion PRs"),
     },

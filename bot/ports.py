@@ -403,6 +403,10 @@ class GitRepo(Protocol):
         when the commit is not known yet (it landed after the last look)."""
         ...
 
+    def refresh(self) -> None:
+        """Forget the remote heads seen so far: the next read sees the remote as it is now."""
+        ...
+
     def commit_files(
         self, *, base: str, branch: str, files: dict[str, str], message: str, force: bool
     ) -> str:

@@ -9,6 +9,7 @@ The tests read the outcome as state: files on ``main``, pull requests, the ledge
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -178,10 +179,18 @@ class OverlapWorld:
         return r
 
     def get(self, kind: str) -> Any:
-        """``shunter get <kind> -o json`` against the remote ledger, parsed."""
-        r = self.run("get", kind, "-o", "json")
-        assert r.code == 0, r.output
-        return json.loads(r.output)
+        """``shunter get <kind> -o json`` against the remote ledger, parsed. It only reads,
+        so it runs in this process (the command is the same; a process start is not)."""
+        from bot.cli import main
+
+        self._runs += 1
+        folder = self.root / "runs" / f"get-{self._runs:02d}"
+        (folder / "tmp").mkdir(parents=True)
+        _git(folder, "clone", "-q", str(self.bare), str(folder / "checkout"))
+        out = io.StringIO()
+        code = main(["get", kind, "-o", "json"], env=self.env(folder), out=out)
+        assert code == 0, out.getvalue()
+        return json.loads(out.getvalue())
 
     def git(self, *args: str) -> str:
         """Run git in the bare GitOps repository (the remote's truth)."""

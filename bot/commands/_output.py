@@ -55,6 +55,8 @@ def _report(outcome: Outcome, out: TextIO, fmt: str, *, dry_run: bool) -> None:
             print(f"  {verb}: {_action_json(a)}", file=out)
     for c in outcome.changes:
         print(one_line(f"  changed: {c.render()}"), file=out)
+    if outcome.rebuilt:
+        print(f"warning: {REBUILT}", file=sys.stderr)
     for text in dict.fromkeys(e.render() for e in outcome.errors):  # each once, in order
         print(one_line(f"error: {text}"), file=sys.stderr)
 
@@ -72,6 +74,16 @@ def _exit_code(outcome: Outcome) -> int:
 
     rest_ok = replace(outcome, errors=[]).ok
     return run_exit_code((e.kind for e in outcome.errors), person_must_act=not rest_ok)
+
+
+REBUILT = (
+    "the state branch was missing or reset although promotion PRs were merged: the ledger "
+    "was rebuilt from GitHub. Recovered: what each stage runs (its manifests on main) and "
+    "the latest merged promotion PRs of each stage (listed above as changes). Not "
+    "recovered: older audit history, freight older than each warehouse's newest match, "
+    "verification results, approvals given by `shunter promote`, holds, pauses and the "
+    "operations log; re-apply holds and pauses by hand"
+)
 
 
 def _action_json(a: object) -> dict[str, Any]:
@@ -112,11 +124,14 @@ def _publish(ctx: RunContext, outcome: Outcome, out: TextIO) -> None:
             io.warning(e.render(), title="shunter")
         else:
             io.error(e.render(), title="shunter")
+    if outcome.rebuilt:
+        io.warning(REBUILT, title="shunter state branch rebuilt")
     failed = {e.subject for e in outcome.errors}
     for d in outcome.decisions:
         if d.kind is DecisionKind.DISCOVERY_FAILED and d.subject in failed:
             continue  # annotated above, as a warning or an error by the failure's kind
-        if d.blocked and d.subject.kind is SubjectKind.WAREHOUSE:
+        # A warehouse that found nothing, and a stage main disagrees with, are loud.
+        if d.blocked and (d.subject.kind is SubjectKind.WAREHOUSE or d.kind is DecisionKind.DRIFT):
             io.warning(d.render(), title=f"shunter {d.subject.render()}")
         elif d.kind is DecisionKind.STUCK:
             io.error(d.render(), title=f"shunter {d.subject.render()} is stuck")

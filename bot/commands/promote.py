@@ -25,6 +25,7 @@ def cmd_promote(
     reason: str,
 ) -> int:
     from bot.core.decide.outcomes import Change, ChangeKind, Subject
+    from bot.core.discover.order import newer_in
     from bot.core.ledger import OperationRecord, Request
     from bot.loop.reconcile import reconcile
 
@@ -55,12 +56,8 @@ def cmd_promote(
             rec = found
         target = ledger.stage(to)
         current = ledger.freight.get(target.current_freight or "")
-        older = (
-            current is not None
-            and rec.freight.discovered_at is not None
-            and current.freight.discovered_at is not None
-            and rec.freight.discovered_at < current.freight.discovered_at
-        )
+        # Older by the warehouse's selection order (as the planner orders freight).
+        older = current is not None and newer_in(config, current.freight, rec.freight)
         kind: PromotionKind = "rollback" if older else "emergency"
         target.request = Request(
             freight=rec.freight.name, kind=kind, by=actor, reason=reason, at=now

@@ -30,6 +30,7 @@ from bot.core.decide.actions import (
     UpdatePromotionPR,
 )
 from bot.core.decide.approvals import team_key
+from bot.core.decide.lifecycle import recorded_prs
 from bot.core.decide.observations import Discovery, Observations, PromotionPR
 from bot.core.decide.outcomes import (
     Change,
@@ -43,7 +44,7 @@ from bot.core.decide.outcomes import (
 )
 from bot.core.decide.planner import plan
 from bot.core.discover.freight import Freight
-from bot.core.ledger import Ledger, archive_promotions, from_files, to_files
+from bot.core.ledger import FreightRecord, Ledger, archive_promotions, from_files, to_files
 from bot.core.metrics import metrics_text
 from bot.core.model import Config
 from bot.core.promote import promotion as promo
@@ -71,6 +72,8 @@ from bot.ports import (
 )
 
 CAS_ATTEMPTS = 5
+#: How many of a stage's latest PRs each run reads (one request) to find unrecorded merges.
+RECENT_PRS = 10
 
 
 @dataclass
@@ -110,6 +113,9 @@ class Outcome:
     state_commit: str | None = None
     wrote: bool = False
     pushed: dict[str, tuple[str, str]] = field(default_factory=dict)  # stage: (freight, sha)
+    # The state branch was missing although the bot had merged promotion PRs: the ledger
+    # was rebuilt from GitHub (main's manifests, the latest merged PRs), not from history.
+    rebuilt: bool = False
 
     @property
     def ok(self) -> bool:
@@ -143,9 +149,8 @@ def reconcile(
     Raises ``PermanentError`` when the ledger cannot be read; other failures are in
     ``Outcome.errors``.
     """
-    discoveries: dict[str, Discovery] | None = None
-    missed: list[Missed] = []
     rounds = max_rounds or 2 * len(world.config.stages) + 3
+    seen: dict[str, Freight] = {}  # freight earlier attempts discovered
     for _attempt in range(CAS_ATTEMPTS):
         files, head = world.state.load()
         try:
@@ -154,19 +159,32 @@ def reconcile(
             raise PermanentError(f"state branch: {exc}") from exc
         now = world.clock()
         changes: list[Change] = []
+        changes += _carry(ledger, seen)
         if mutate is not None:
             changes += mutate(ledger, now)
-        if discoveries is None:
-            discoveries, missed = (
-                _discover(world, ledger, now, warehouses) if discover_now else ({}, [])
-            )
+        # Every attempt looks at the world afresh: after a lost compare-and-swap, a plan
+        # from the first look would act on stale discovery, PR heads and manifests.
+        discoveries, missed = (
+            _discover(world, ledger, now, warehouses) if discover_now else ({}, [])
+        )
         out = Outcome(ledger=ledger)
         # A warehouse not discovered is loud: this run does not pass as done (one cut short
         # by the budget or the deadline also goes first next run).
         out.errors += discovery_failures(discoveries, missed)
         seen_actions: list[Action] = []
+        failed: set[tuple[str, str]] = set()
         for round_no in range(rounds):
+            if world.gitops is not None:
+                world.gitops.refresh()  # main and the promotion branches as they are now
             obs = _observe(world, ledger, discoveries if round_no == 0 else {}, out)
+            if round_no == 0 and head is None:
+                out.rebuilt = any(
+                    pr.merged and pr.author == obs.bot_login
+                    for prs in obs.recent.values()
+                    for pr in prs
+                )
+            # The clock moves during a run: GitHub stamps a merge after the run began.
+            now = world.clock()
             p: Plan = plan(
                 world.config,
                 ledger,
@@ -181,11 +199,19 @@ def reconcile(
             if dry_run:
                 out.actions = p.actions
                 break
-            if not p.actions:
+            # An action that failed this run is not tried again this run: the run says so
+            # once, and the next run tries again.
+            todo = [a for a in p.actions if (type(a).__name__, a.stage) not in failed]
+            if not todo:
                 break
-            seen_actions += p.actions
-            for action in p.actions:
+            seen_actions += todo
+            for action in todo:
+                errors = len(out.errors)
                 _apply(world, action, out)
+                if len(out.errors) > errors:
+                    failed.add((type(action).__name__, action.stage))
+        out.errors = list(dict.fromkeys(out.errors))
+        seen.update((name, r.freight) for name, r in ledger.freight.items())
         out.ledger = ledger
         out.changes = changes
         if not dry_run:
@@ -212,6 +238,21 @@ def reconcile(
     raise ConflictError(
         f"the state branch kept moving: {CAS_ATTEMPTS} attempts lost the race; the next run retries"
     )
+
+
+def _carry(ledger: Ledger, seen: dict[str, Freight]) -> list[Change]:
+    """Put the freight an attempt that lost the compare-and-swap discovered into the
+    winner's ledger: this run may have promoted it already, so the ledger must know it
+    (it is ordered by version, so an older one never becomes the newest)."""
+    changes = []
+    for name, f in seen.items():
+        if name not in ledger.freight:
+            ledger.freight[name] = FreightRecord(freight=f)
+            label = f"{f.alias} ({f.summary()})"
+            changes.append(
+                Change(Subject.warehouse(f.warehouse), ChangeKind.FREIGHT_DISCOVERED, freight=label)
+            )
+    return changes
 
 
 def _commit_message(changes: list[Change]) -> str:
@@ -264,6 +305,7 @@ def _observe(
             timezones=extra.timezones,
         )
     prs: dict[str, PromotionPR] = {}
+    recent: dict[str, tuple[PullRequest, ...]] = {}
     teams: dict[str, frozenset[str] | Failure] = {}
     try:
         bot = forge.whoami()
@@ -275,15 +317,19 @@ def _observe(
         try:
             pr = None
             branch = promo.branch_for(stage.name)
+            # The stage's latest PRs, open or closed (one request, bounded): merges that no
+            # run recorded are found here, so a crash after a merge is never forgotten.
+            latest = tuple(forge.recent_pull_requests(branch, limit=RECENT_PRS))
+            recent[stage.name] = latest
             if rec is not None and rec.promotion is not None and rec.promotion.pr is not None:
                 pr = forge.pull_request(rec.promotion.pr)
             elif rec is not None and rec.promotion is not None:
                 # Opened by this run (or a concurrent one) and not yet known by number:
                 # find it by its marker, merged or not, so it is never opened twice.
-                pr = _same_promotion(forge.recent_pull_requests(branch), rec.promotion.freight)
+                done = recorded_prs(ledger, stage.name)
+                pr = _same_promotion(list(latest), rec.promotion.freight, done)
             else:
-                found = forge.open_pull_requests(branch)
-                pr = found[0] if found else None
+                pr = next((x for x in latest if x.state == "open"), None)
             if pr is None:
                 continue
             reviews = tuple(forge.reviews(pr.number)) if pr.state == "open" else ()
@@ -312,6 +358,8 @@ def _observe(
         discoveries=discoveries,
         pushed=dict(out.pushed),
         prs=prs,
+        recent=recent,
+        main_files=_main_files(world, forge, out),
         teams=teams,
         bot_login=bot,
         health=extra.health,
@@ -323,11 +371,39 @@ def _observe(
     )
 
 
-def _same_promotion(prs: list[PullRequest], freight: str) -> PullRequest | None:
-    """The open or merged PR whose marker promotes ``freight``, if any."""
+def _main_files(world: World, forge: Forge, out: Outcome) -> dict[str, dict[str, str | None]]:
+    """Each stage's manifests on the branch it promotes into, read after the PRs (so a
+    merge the PRs show is in them). A stage whose files cannot be read is left out."""
+    gitops = world.gitops
+    found: dict[str, dict[str, str | None]] = {}
+    if gitops is None:
+        return found
+    for stage in world.config.stages:
+        try:
+            files: dict[str, str | None] = {}
+            for update in stage.git_repo_updates:
+                base = update.write_branch or forge.default_branch()
+                for path in promo.files_to_read(update):
+                    files[path] = gitops.read_file(base, path)
+            found[stage.name] = files
+        except ShunterError as exc:
+            out.errors.append(failure(exc, System.GITHUB, Subject.stage(stage.name)))
+    return found
+
+
+def _same_promotion(
+    prs: list[PullRequest], freight: str, recorded: frozenset[int]
+) -> PullRequest | None:
+    """The open PR, or the merged one not in ``recorded``, whose marker promotes ``freight``.
+
+    A merged PR the ledger already recorded is an earlier promotion of that freight (a
+    rollback promotes it again), never this one.
+    """
     for pr in prs:
         marker = promo.parse_marker(pr.body)
-        if marker is not None and marker.freight == freight and (pr.merged or pr.state == "open"):
+        if marker is None or marker.freight != freight:
+            continue
+        if pr.state == "open" or (pr.merged and pr.number not in recorded):
             return pr
     return None
 
@@ -348,9 +424,12 @@ def _apply(world: World, action: Action, out: Outcome) -> None:
             )
             out.pushed[action.stage] = (action.freight.name, sha)
         elif isinstance(action, MergePromotionPR):
-            forge.merge_pull_request(
-                action.pr, sha=action.head_sha, title=action.title, message=action.message
-            )
+            try:
+                forge.merge_pull_request(
+                    action.pr, sha=action.head_sha, title=action.title, message=action.message
+                )
+            except ConflictError as refused:
+                _rebuild(world, forge, action, refused, out)
         elif isinstance(action, UpdatePromotionPR):
             forge.update_pull_request(action.pr, title=action.title, body=action.body)
         elif isinstance(action, ClosePromotionPR):
@@ -384,6 +463,43 @@ def _apply(world: World, action: Action, out: Outcome) -> None:
         # A manifest the promotion cannot edit as configured (a missing key, an alias).
         where = Subject.stage(action.stage)
         out.errors.append(Failure(FailureKind.MISCONFIGURED, System.PROMOTION, str(exc), where))
+
+
+def _rebuild(
+    world: World, forge: Forge, action: MergePromotionPR, refused: ConflictError, out: Outcome
+) -> None:
+    """GitHub would not merge a PR whose head is the one the run verified.
+
+    When its base moved on (a conflict with ``main``), the branch is rebuilt on the base
+    with the same freight (pushed with a lease; approvals count again on the new head).
+    When the head moved, the next round looks again. When it is already exactly the edit
+    on the current base, nothing the bot does can help: ``PermanentError`` says what a
+    person must do (it becomes the run's one error, and a non-zero exit).
+    """
+    gitops = world.gitops
+    if gitops is None or action.freight is None:
+        raise refused
+    me = Subject.stage(action.stage)
+    branch = promo.branch_for(action.stage)
+    gitops.refresh()
+    before = gitops.head(branch)
+    if before != action.head_sha or forge.pull_request(action.pr).state != "open":
+        # Another run or a person moved or closed it first: the next round looks again.
+        out.decisions.append(Decision(me, DecisionKind.RETRY, True, detail=str(refused)))
+        return
+    base, edits = _edits(world, forge, action.stage, action.freight)
+    message = f"{action.title}\n\n{action.message}".rstrip() + "\n"
+    after = gitops.commit_files(base=base, branch=branch, files=edits, message=message, force=True)
+    if after != before:
+        label = f"{action.freight.alias} ({action.freight.summary()})"
+        rebuilt = Decision(me, DecisionKind.REBUILT, True, freight=label, pr=action.pr)
+        out.decisions.append(rebuilt)
+        return
+    raise PermanentError(
+        f"GitHub refuses to merge PR #{action.pr} ({refused}) although it is exactly the "
+        f"promotion on top of {base}: a branch protection rule or a required check holds "
+        "it; merge it by hand, or let the bot's token merge (rulesets, required reviews)"
+    )
 
 
 def _edits(
@@ -436,7 +552,9 @@ def _open(world: World, forge: Forge, action: OpenPromotionPR) -> None:
     )
     existing: PullRequest | None = None
     if action.pr is None:
-        existing = _same_promotion(forge.recent_pull_requests(branch), action.freight.name)
+        existing = _same_promotion(
+            forge.recent_pull_requests(branch), action.freight.name, action.recorded
+        )
         if existing is not None and existing.merged:
             return  # a concurrent run already promoted this freight; the next round records it
         if existing is None:
@@ -446,7 +564,9 @@ def _open(world: World, forge: Forge, action: OpenPromotionPR) -> None:
         existing = forge.pull_request(action.pr)
     if existing is None:
         pr = forge.create_pull_request(base=base, head=branch, title=action.title, body=action.body)
-        twin = _same_promotion(forge.recent_pull_requests(branch), action.freight.name)
+        twin = _same_promotion(
+            forge.recent_pull_requests(branch), action.freight.name, action.recorded
+        )
         if twin is not None and twin.number < pr.number:
             # A concurrent run opened the same promotion a moment earlier: keep theirs.
             forge.close_pull_request(pr.number, f"Duplicate of #{twin.number}.")

@@ -20,6 +20,7 @@ from bot.core.discover.freight import Freight
 from bot.core.ledger import (
     Ledger,
 )
+from bot.core.model import Warehouse
 
 
 @dataclass(frozen=True)
@@ -36,15 +37,22 @@ class OpenPromotionPR:
     pr: int | None = None
     reviewers: tuple[str, ...] = ()
     team_reviewers: tuple[str, ...] = ()
+    # Merged PRs of this stage already recorded: an earlier promotion of the same freight
+    # (before a rollback, say) is not this one.
+    recorded: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True)
 class MergePromotionPR:
+    """Merge PR ``pr`` if its head is still ``head_sha``; ``freight`` is what it promotes,
+    so a PR that no longer merges can be rebuilt on the base with the same freight."""
+
     stage: str
     pr: int
     head_sha: str
     title: str
     message: str
+    freight: Freight | None = None
 
 
 @dataclass(frozen=True)
@@ -116,6 +124,8 @@ class Plan:
     actions: list[Action] = field(default_factory=list)
     decisions: list[Decision] = field(default_factory=list)
     changes: list[Change] = field(default_factory=list)  # what changed in the ledger
+    # The warehouses by name: which freight is newer follows their subscriptions' order.
+    warehouses: dict[str, Warehouse] = field(default_factory=dict)
 
     def say(
         self,

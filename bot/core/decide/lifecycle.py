@@ -35,6 +35,7 @@ from bot.core.decide.selection import newer
 from bot.core.discover.freight import Freight
 from bot.core.ledger import (
     Hold,
+    Ledger,
     OpenPromotion,
     PromotionKind,
     PromotionRecord,
@@ -198,8 +199,16 @@ def _record_success(
     how: str,
     pr: int | None = None,
 ) -> None:
-    """The stage now runs ``pr_rec.freight``: history, verification, holds, audit log."""
+    """The stage now runs ``pr_rec.freight``: history, verification, holds, audit log.
+
+    A PR already recorded as merged (by a concurrent run whose ledger won) is recorded
+    once: only the open promotion and the request are cleared.
+    """
     led = p.ledger
+    if pr is not None and pr in recorded_prs(led, stage.name):
+        rec.promotion = None
+        rec.request = None
+        return
     fr = led.freight.get(pr_rec.freight)
     previous = rec.current_freight
     rec.current_freight = pr_rec.freight
@@ -215,7 +224,7 @@ def _record_success(
         pr_rec.kind == "emergency"
         and fr is not None
         and previous in led.freight
-        and not newer(fr.freight, led.freight[previous].freight)
+        and newer(p, led.freight[previous].freight, fr.freight)
     ):
         rec.hold = Hold(reason=pr_rec.reason or "rollback", by=pr_rec.by, at=at)
     elif pr_rec.kind in ("emergency", "manual") and rec.hold is not None and fr is not None:
@@ -237,6 +246,76 @@ def _record_success(
             detail=how,
         )
     )
+
+
+def recorded_prs(led: Ledger, stage: str) -> frozenset[int]:
+    """The PRs whose merge into ``stage`` the audit log holds."""
+    return frozenset(
+        r.pr
+        for r in led.promotions
+        if r.pr is not None and r.stage == stage and r.status == "Succeeded"
+    )
+
+
+def record_unrecorded(
+    stage: Stage, rec: StageRecord, p: Plan, obs: Observations, now: datetime
+) -> None:
+    """Record the stage's merged promotion PRs that no run recorded.
+
+    A run that merged and then died (or lost its ledger write and moved on to newer
+    freight) leaves a merged PR the ledger never heard of. Every run looks at the stage's
+    recently closed PRs (``obs.recent``, a bounded list) and records each merged one
+    that carries our marker exactly once. The stage moves to its freight only when that
+    is newer than what the stage runs; an older one is only written into the audit log.
+    """
+    recent = sorted(obs.recent.get(stage.name, ()), key=lambda x: (x.merged_at or now, x.number))
+    for pr in recent:
+        marker = promo.parse_marker(pr.body)
+        if (
+            not pr.merged
+            or marker is None
+            # The bot's own PR, or one a person's `shunter promote` opened with their token.
+            or pr.author not in (obs.bot_login, marker.by)
+            or marker.stage != stage.name
+            or pr.number in recorded_prs(p.ledger, stage.name)
+            or (rec.promotion is not None and rec.promotion.pr == pr.number)
+        ):
+            continue
+        merged = OpenPromotion(
+            freight=marker.freight,
+            kind=marker.kind,
+            by=marker.by,
+            reason=marker.reason,
+            started_at=pr.created_at,
+            pr=pr.number,
+            url=pr.url,
+        )
+        fr = p.ledger.freight.get(marker.freight)
+        if fr is None:
+            # A freight this ledger never heard of (the run that found it has not written
+            # yet): the audit log names only known freight, so that run records it.
+            continue
+        current = p.ledger.freight.get(rec.current_freight or "")
+        if current is not None and not newer(p, fr.freight, current.freight):
+            at = pr.merged_at or now
+            _audit(p, stage.name, merged, "Succeeded", at=at, commit=pr.merge_commit_sha)
+            p.changed(
+                Change(
+                    Subject.stage(stage.name),
+                    ChangeKind.PROMOTED,
+                    freight=alias(p, marker.freight),
+                    by=pr.merged_by or marker.by,
+                    pr=pr.number,
+                    promotion=marker.kind,
+                    detail=f"PR #{pr.number}, merged earlier and recorded late",
+                )
+            )
+            continue
+        under_way, asked = rec.promotion, rec.request
+        seen = PromotionPR(pr=pr)
+        _record_merge(stage, rec, merged, seen, p, now)
+        if under_way is not None and under_way.freight != marker.freight:
+            rec.promotion, rec.request = under_way, asked  # a newer promotion goes on
 
 
 def _audit(
@@ -387,6 +466,7 @@ def drive(
                 head_sha=pr.head_sha,
                 title=first,
                 message=rest.strip("\n"),
+                freight=desired,
             )
         )
         p.say(me, DecisionKind.MERGING, freight=freight_label(desired), pr=pr.number)
@@ -454,6 +534,7 @@ def _emit_open(
             pr=pr,
             reviewers=users,
             team_reviewers=teams,
+            recorded=recorded_prs(p.ledger, stage.name),
         )
     )
     p.say(Subject.stage(stage.name), DecisionKind.OPENING, freight=freight_label(desired))

@@ -115,3 +115,7 @@ class Observations:
     pushed: dict[str, tuple[str, str]] = field(default_factory=dict)  # stage: (freight, commit)
     main_rules: dict[str, BranchRules | Failure] = field(default_factory=dict)  # base branch
     codeowners: CodeOwners | None = None  # the base branch's CODEOWNERS, when a rule needs it
+    # Each stage's recently closed promotion PRs (bounded), to record merges nobody did.
+    recent: dict[str, tuple[PullRequest, ...]] = field(default_factory=dict)
+    # Each stage's manifests on its branch (path -> text, None: absent), read after the PRs.
+    main_files: dict[str, dict[str, str | None]] = field(default_factory=dict)

@@ -150,6 +150,9 @@ class DecisionKind(Enum):
     UNHEALTHY = "unhealthy"
     NOT_DEPLOYED = "not deployed"
     RETRY = "retry"
+    DRIFT = "drift"  # main runs what no known freight writes; the ledger says ``freight``
+    REQUEST_REFUSED = "request refused"  # an emergency promotion would move the stage back
+    REBUILT = "rebuilt"  # the PR no longer merged: rebuilt on the base, same freight
 
 
 @dataclass(frozen=True)
@@ -225,6 +228,18 @@ class Decision:
             return f"verification of {f} failed: {d}"
         if k is DecisionKind.RETRY:
             return f"will retry: {d}"
+        if k is DecisionKind.DRIFT:
+            return (
+                f"drift: main holds a version no known freight writes, the ledger says {f}; "
+                "promote a freight to put the stage back under Shunter"
+            )
+        if k is DecisionKind.REQUEST_REFUSED:
+            return (
+                f"emergency promotion of {f} refused: the stage runs {d}, which is newer; "
+                "ask for a rollback to move it back"
+            )
+        if k is DecisionKind.REBUILT:
+            return f"PR #{self.pr} no longer merged: rebuilt on the base with {f}; {d}"
         return waiting  # PAUSED: the gate says it all
 
 
@@ -266,6 +281,8 @@ class ChangeKind(Enum):
     HOLD_RELEASED = "hold released"
     ARCHIVED = "promotion records archived"
     APPROVED = "approved"  # a person let a freight into the stage (``shunter approve``)
+    DRIFT = "drift"  # the ledger follows main: ``freight`` runs there, not ``detail``
+    REQUEST_REFUSED = "request refused"  # ``by``'s emergency promotion would move it back
 
 
 @dataclass(frozen=True)
@@ -322,6 +339,12 @@ class Change:
             ChangeKind.HOLD_RELEASED: f"release-hold by {self.by}",
             ChangeKind.ARCHIVED: f"archived old promotion records ({d})",
             ChangeKind.APPROVED: f"{self.by} approved {f}: {d}",
+            ChangeKind.REQUEST_REFUSED: (
+                f"refused {self.by}'s emergency promotion of {f}: it runs {d}, which is newer"
+            ),
+            ChangeKind.DRIFT: (
+                f"drift: main runs {f}, not {d or 'nothing'}; the ledger follows main"
+            ),
         }[k]
         if k in (ChangeKind.PAUSED, ChangeKind.RESUMED, ChangeKind.HOLD_RELEASED) and d:
             text += f": {d}"

@@ -31,10 +31,11 @@ from datetime import datetime
 from bot.core.decide.actions import Plan
 from bot.core.decide.fold import fold_discovery
 from bot.core.decide.health import follow_health
-from bot.core.decide.lifecycle import drive, sync_open_promotion
+from bot.core.decide.lifecycle import drive, record_unrecorded, sync_open_promotion
 from bot.core.decide.observations import Observations
 from bot.core.decide.retention import retain
 from bot.core.decide.selection import choose
+from bot.core.decide.truth import confirm_main
 from bot.core.decide.verification import follow_verification
 from bot.core.ledger import Ledger
 from bot.core.model import Config, Stage
@@ -58,7 +59,7 @@ def plan(
     refresh without the GitHub API). Never raises for anything the world did: failures
     become decisions.
     """
-    p = Plan(ledger=copy.deepcopy(ledger))
+    p = Plan(ledger=copy.deepcopy(ledger), warehouses={w.name: w for w in config.warehouses})
     for wh in config.warehouses:
         fold_discovery(wh.name, p, obs, now)
     if discovery_only:
@@ -76,9 +77,11 @@ def _stage(
     """One stage's step: fold in what GitHub and the providers say, then move it on."""
     rec = p.ledger.stage(stage.name)
     sync_open_promotion(stage, rec, p, obs, now)
+    record_unrecorded(stage, rec, p, obs, now)
+    unknown_on_main = confirm_main(stage, rec, p, obs, now)
     follow_health(stage, rec, p, obs, now)
     follow_verification(config, stage, rec, p, obs, now)
-    choice = choose(config, stage, p, now)
+    choice = choose(config, stage, p, now, unknown_on_main=unknown_on_main)
     if choice is not None:
         c = choice
         drive(stage, rec, c.desired, c.current, c.kind, c.by, c.reason, p, obs, now, owner)

@@ -10,6 +10,7 @@ from bot.core.decide.outcomes import (
     ChangeKind,
     Subject,
 )
+from bot.core.discover.order import freight_order
 from bot.core.ledger import (
     Ledger,
 )
@@ -46,7 +47,7 @@ def retain(config: Config, p: Plan, now: datetime) -> None:
             limit = max((s.discovery_limit for s in wh.subscriptions), default=20)
         mine = sorted(
             (r.freight for r in led.freight.values() if r.freight.warehouse == wh.name),
-            key=lambda f: (f.discovered_at or now, f.name),
+            key=lambda f: freight_order(wh, f),
             reverse=True,
         )
         pruned = []

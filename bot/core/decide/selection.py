@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.core.decide.actions import Plan, freight_label
+from bot.core.decide.actions import Plan, alias, freight_label
 from bot.core.decide.gates import fmt_duration
 from bot.core.decide.outcomes import (
     Change,
@@ -16,11 +16,12 @@ from bot.core.decide.outcomes import (
     Subject,
 )
 from bot.core.discover.freight import Freight
+from bot.core.discover.order import freight_order, is_newer
 from bot.core.ledger import (
     Ledger,
     PromotionKind,
 )
-from bot.core.model import Config, Stage
+from bot.core.model import Config, Stage, Warehouse
 
 
 def available_freight(config: Config, stage: Stage, led: Ledger) -> dict[str, datetime]:
@@ -46,14 +47,15 @@ def available_freight(config: Config, stage: Stage, led: Ledger) -> dict[str, da
     return out
 
 
-def newer(a: Freight, b: Freight | None) -> bool:
-    """True when ``a`` came after ``b`` (discovery time, then name; anything beats none)."""
-    if b is None:
-        return True
-    ta, tb = a.discovered_at, b.discovered_at
-    if ta is None or tb is None:
-        return a.name != b.name
-    return (ta, a.name) > (tb, b.name)
+def warehouse_of(p: Plan, f: Freight) -> Warehouse:
+    """``f``'s warehouse (one no longer configured has no subscription order: time decides)."""
+    return p.warehouses.get(f.warehouse) or Warehouse(f.warehouse, subscriptions=())
+
+
+def newer(p: Plan, a: Freight, b: Freight | None) -> bool:
+    """True when ``a`` is newer than ``b`` by its warehouse's selection order, never by
+    when a run happened to see it (anything beats none)."""
+    return is_newer(warehouse_of(p, a), a, b)
 
 
 @dataclass(frozen=True)
@@ -67,12 +69,17 @@ class Choice:
     reason: str
 
 
-def choose(config: Config, stage: Stage, p: Plan, now: datetime) -> Choice | None:
+def choose(
+    config: Config, stage: Stage, p: Plan, now: datetime, *, unknown_on_main: bool = False
+) -> Choice | None:
     """The freight ``stage`` should move to now, or ``None`` when it stays as it is.
 
     A pause stops everything; a person's request wins over selection; a hold stops
     auto-promotion; otherwise the newest available freight not rejected for the stage,
     once its ``autoPromotionDelay`` has passed. Says why in ``p`` whenever it waits.
+    With ``unknown_on_main`` (main holds a version no known freight writes), only a
+    rollback goes on: anything else might move the stage back. An emergency promotion
+    that would move the stage back is refused.
     """
     led = p.ledger
     rec = led.stage(stage.name)
@@ -102,16 +109,36 @@ def choose(config: Config, stage: Stage, p: Plan, now: datetime) -> Choice | Non
             return None
         desired = led.freight[req.freight].freight
         kind, by, reason = req.kind, req.by, req.reason
+        if kind != "rollback" and unknown_on_main:
+            # Whether this moves the stage back cannot be told yet: the request waits.
+            said = alias(p, rec.current_freight) if rec.current_freight else ""
+            p.say(me, DecisionKind.DRIFT, blocked=True, freight=said)
+            return None
+        if kind != "rollback" and current is not None and newer(p, current, desired):
+            # Only an explicit rollback moves a stage back; the ledger the request was
+            # made from was older than main.
+            rec.request = None
+            label, now_runs = freight_label(desired), freight_label(current)
+            p.changed(Change(me, ChangeKind.REQUEST_REFUSED, freight=label, by=by, detail=now_runs))
+            p.say(me, DecisionKind.REQUEST_REFUSED, blocked=True, freight=label, detail=now_runs)
+            return None
     else:
+        if unknown_on_main:
+            # Main runs a version this run cannot place (newer than its discovery, or a hand
+            # edit): moving the stage could move it back. Only a person's rollback goes on.
+            said = alias(p, rec.current_freight) if rec.current_freight else ""
+            p.say(me, DecisionKind.DRIFT, blocked=True, freight=said)
+            return None
         if rec.hold is not None:
             hold = Gate(GateKind.HOLD, False, f"{rec.hold.by}'s {rec.hold.reason!r}")
             p.say(me, DecisionKind.HELD, blocked=True, gates=(hold,))
             if rec.promotion is None:
                 return None
         available = available_freight(config, stage, led)
+        # Newest by the subscriptions' order, never by when a run happened to see it.
         candidates = sorted(
             (led.freight[n].freight for n in available if name not in led.freight[n].rejected_for),
-            key=lambda f: (f.discovered_at or now, f.name),
+            key=lambda f: freight_order(warehouse_of(p, f), f),
             reverse=True,
         )
         if rec.hold is not None:
@@ -126,7 +153,7 @@ def choose(config: Config, stage: Stage, p: Plan, now: datetime) -> Choice | Non
             by, reason = rec.promotion.by, rec.promotion.reason
         else:
             newest = candidates[0]
-            if not newer(newest, current):
+            if not newer(p, newest, current):
                 p.say(
                     me, DecisionKind.UP_TO_DATE, freight=freight_label(current) if current else ""
                 )

@@ -12,13 +12,19 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
+from bot.core.decide.actions import Plan, freight_label
+from bot.core.decide.lifecycle import HISTORY_LIMIT, is_direct
+from bot.core.decide.observations import Observations
+from bot.core.decide.outcomes import Change, ChangeKind, Subject
 from bot.core.discover.freight import Freight
 from bot.core.discover.order import newest_first
+from bot.core.ledger import StageRecord
 from bot.core.model import Stage, Warehouse
 from bot.core.promote import promotion as promo
 
-__all__ = ["Drift", "DriftKind", "files_of", "freight_on_main", "runs"]
+__all__ = ["Drift", "DriftKind", "confirm_main", "files_of", "freight_on_main", "runs"]
 
 
 class DriftKind(enum.Enum):
@@ -96,3 +102,51 @@ def freight_on_main(
     if ledger_says is None:
         return None, None  # never promoted: main still holds what the repository began with
     return None, Drift(stage.name, DriftKind.UNKNOWN, ledger_says.name, None)
+
+
+def confirm_main(stage: Stage, rec: StageRecord, p: Plan, obs: Observations, now: datetime) -> bool:
+    """What the stage runs is what its manifests on ``main`` say; the ledger follows.
+
+    ``obs.main_files`` holds the stage's files as the branch has them now (read after the
+    PRs, so a merge seen there is in them too). A ledger that says otherwise is drift: when
+    ``main`` holds another freight Shunter knows, the ledger follows it and says so (a
+    ``DRIFT`` change); when it holds something no known freight writes (a hand edit),
+    the stage's record stays and True is returned (the caller moves the stage only on a
+    person's request until main holds a freight Shunter knows).
+    """
+    files = obs.main_files.get(stage.name)
+    if files is None or not stage.git_repo_updates or is_direct(stage):
+        return False
+    led = p.ledger
+    me = Subject.stage(stage.name)
+    wanted = {r.warehouse for r in stage.requested_freight}
+    if len(wanted) != 1:
+        return False  # several warehouses' freight in one stage's files: none says it all
+    known = [r.freight for r in led.freight.values() if r.freight.warehouse in wanted]
+    said = led.freight[rec.current_freight].freight if rec.current_freight in led.freight else None
+    for name in wanted:
+        wh = p.warehouses.get(name)
+        if wh is None:
+            continue
+        mine = [f for f in known if f.warehouse == name]
+        found, drift = freight_on_main(stage, wh, files, mine, ledger_says=said)
+        if drift is None:
+            return False
+        if drift.kind is DriftKind.FOLLOWED and found is not None:
+            rec.current_freight = found.name
+            rec.since = now
+            if stage.verification is None and stage.health is None:
+                # Nothing to verify: running on main is verified (as after a merge).
+                led.freight[found.name].verified_in.setdefault(stage.name, now)
+            rec.history = [found.name, *[h for h in rec.history if h != found.name]]
+            rec.history = rec.history[:HISTORY_LIMIT]
+            p.changed(
+                Change(
+                    me,
+                    ChangeKind.DRIFT,
+                    freight=freight_label(found),
+                    detail=freight_label(said) if said is not None else "",
+                )
+            )
+            return False
+    return said is not None

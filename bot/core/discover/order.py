@@ -18,9 +18,15 @@ from typing import Any
 
 from bot.core.discover.freight import Freight
 from bot.core.discover.versions import parse_tag, precedence_key
-from bot.core.model import ChartSubscription, ImageSubscription, Subscription, Warehouse
+from bot.core.model import (
+    ChartSubscription,
+    Config,
+    ImageSubscription,
+    Subscription,
+    Warehouse,
+)
 
-__all__ = ["freight_order", "is_newer", "newest_first"]
+__all__ = ["freight_order", "is_newer", "newer_in", "newest_first"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # One subscription's place: (0,) when the freight has no artifact of it or the order is
@@ -80,3 +86,10 @@ def is_newer(warehouse: Warehouse, a: Freight, b: Freight | None) -> bool:
 def newest_first(warehouse: Warehouse, freight: Iterable[Freight]) -> list[Freight]:
     """``freight`` sorted newest first by :func:`freight_order`."""
     return sorted(freight, key=lambda f: freight_order(warehouse, f), reverse=True)
+
+
+def newer_in(config: Config, a: Freight, b: Freight | None) -> bool:
+    """:func:`is_newer` by ``a``'s warehouse in ``config`` (freight of a warehouse no longer
+    configured has no subscription order: discovery time decides)."""
+    wh = next((w for w in config.warehouses if w.name == a.warehouse), None)
+    return is_newer(wh or Warehouse(a.warehouse, subscriptions=()), a, b)

@@ -220,16 +220,27 @@ def test_a_lagging_replica_never_makes_older_freight_newest(world: OverlapWorld)
     assert (main_version(w.bare, "dev"), main_version(w.bare, "staging")) == ("1.9.3", "1.9.3")
 
 
-def test_a_merge_before_a_crash_is_recorded_after_a_newer_tag(world: OverlapWorld) -> None:
+@pytest.mark.parametrize(
+    ("login", "known"),
+    [
+        ("shunter-bot", True),  # the ledger knew the freight before the crash
+        ("shunter-bot", False),  # only the crashed run knew it: the PR's marker carries it
+        ("tech-lead", True),  # a person's CLI run (their token) merged, then died
+    ],
+)
+def test_a_merge_before_a_crash_is_recorded_after_a_newer_tag(
+    world: OverlapWorld, login: str, known: bool
+) -> None:
     w = world
     w.push("1.9.1")
-    assert w.run("refresh", "warehouse", "flask-app").code == 0  # the ledger knows 1.9.1
+    if known:
+        assert w.run("refresh", "warehouse", "flask-app").code == 0  # the ledger knows 1.9.1
 
     def merge(x: Exchange) -> bool:
         return x.method == "PUT" and x.path.endswith("/merge") and x.status == 200
 
     w.github_proxy.hold = merge
-    crashed = w.start_run("reconcile")
+    crashed = w.start_run("reconcile", login=login)
     assert w.github_proxy.held.wait(120), "the run never merged"
     crashed.proc.kill()  # killed after GitHub merged, before the run heard it or wrote the ledger
     crashed.wait()

@@ -79,8 +79,9 @@ def _exit_code(outcome: Outcome) -> int:
 REBUILT = (
     "the state branch was missing or reset although promotion PRs were merged: the ledger "
     "was rebuilt from GitHub. Recovered: what each stage runs (its manifests on main) and "
-    "the latest merged promotion PRs of each stage (listed above as changes). Not "
-    "recovered: older audit history, freight older than each warehouse's newest match, "
+    "the latest merged promotion PRs of each stage with their freight (listed above as "
+    "changes). Not recovered: older audit history, other freight older than each "
+    "warehouse's newest match, "
     "verification results, approvals given by `shunter promote`, holds, pauses and the "
     "operations log; re-apply holds and pauses by hand"
 )

@@ -105,6 +105,9 @@ class StageRecord:
     healthy_since: datetime | None = None  # reset by any unhealthy observation
     health: str | None = None  # the last health message, for `get stages`
     verification: VerificationRecord | None = None
+    # The promotion PRs last recorded as merged into the stage, newest first and bounded:
+    # the audit log may have archived their records, and a merge counts once all the same.
+    merged_prs: list[int] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -313,6 +316,7 @@ def to_files(ledger: Ledger) -> dict[str, str]:
                 "currentFreight": s.current_freight,
                 "since": _ts(s.since),
                 "history": list(s.history),
+                "mergedPRs": list(s.merged_prs),
                 "promotion": None
                 if p is None
                 else _drop_none(
@@ -844,7 +848,7 @@ def _read_freight(f: _File, value: Any, ledger: Ledger) -> None:
 
 _STAGE_KEYS = (
     "currentFreight", "since", "history", "promotion", "request", "hold", "pause",
-    "healthySince", "health", "verification",
+    "healthySince", "health", "verification", "mergedPRs",
 )  # fmt: skip
 _PROMOTION_KEYS = ("freight", "kind", "by", "reason", "startedAt", "pr", "url", "headSha")
 
@@ -862,6 +866,16 @@ def _read_stages(f: _File, value: Any, ledger: Ledger) -> None:
                     "write the freight's ID as freight.yaml names it",
                 )
             history.append(str(h))
+        merged_prs = []
+        for i, n in enumerate(f.items(d.get("mergedPRs") or [], (*at, "mergedPRs"))):
+            if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+                f.fail(
+                    (*at, "mergedPRs", i),
+                    f"expected a pull request number, found {_what(n)}",
+                    "write the number without quotes, or remove the entry",
+                )
+                continue
+            merged_prs.append(n)
         promotion = request = None
         if d.get("promotion"):
             pp: KeyPath = (*at, "promotion")
@@ -890,6 +904,7 @@ def _read_stages(f: _File, value: Any, ledger: Ledger) -> None:
             current_freight=f.opt_text(d, "currentFreight", at),
             since=f.time(d, "since", at),
             history=history,
+            merged_prs=merged_prs,
             promotion=promotion,
             request=request,
             hold=_read_hold(f, d.get("hold"), (*at, "hold")),

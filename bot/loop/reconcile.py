@@ -30,7 +30,7 @@ from bot.core.decide.actions import (
     UpdatePromotionPR,
 )
 from bot.core.decide.approvals import team_key
-from bot.core.decide.lifecycle import recorded_prs
+from bot.core.decide.lifecycle import RECENT_PRS, recorded_prs
 from bot.core.decide.observations import Discovery, Observations, PromotionPR
 from bot.core.decide.outcomes import (
     Change,
@@ -72,8 +72,6 @@ from bot.ports import (
 )
 
 CAS_ATTEMPTS = 5
-#: How many of a stage's latest PRs each run reads (one request) to find unrecorded merges.
-RECENT_PRS = 10
 
 
 @dataclass

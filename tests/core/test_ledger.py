@@ -36,7 +36,9 @@ def sample() -> Ledger:
     )
     led = Ledger()
     led.freight[f.name] = FreightRecord(f, verified_in={"dev": T}, approved_for={"prod": "alice"})
-    led.stages["dev"] = StageRecord(current_freight=f.name, since=T, history=[f.name])
+    led.stages["dev"] = StageRecord(
+        current_freight=f.name, since=T, history=[f.name], merged_prs=[1]
+    )
     led.stages["prod"] = StageRecord(
         promotion=OpenPromotion(f.name, "manual", "shunter", "", T, pr=3, url="http://x/3"),
         hold=Hold("rollback", "alice", T),
@@ -101,6 +103,7 @@ HAND_EDITS = [
     ("stages.yaml", f"currentFreight: {FREIGHT}", "currentFreight: fe", "dev.currentFreight", None),
     ("stages.yaml", f"  - {FREIGHT}", "  - 42", "dev.history[0]", None),
     ("stages.yaml", "kind: manual", "kind: 7", "prod.promotion.kind", None),
+    ("stages.yaml", "mergedPRs:\n  - 1", "mergedPRs:\n  - '#1'", "dev.mergedPRs[0]", "'#1'"),
     ("stages.yaml", "    by: alice", "    by: [alice]", "prod.hold.by", None),
     ("stages.yaml", "    at: '2026-05-01T12:30:00Z'", "    at: soon", "prod.hold.at", None),
     ("freight.yaml", "tag: 1.8.4", "tag: 1.10", F + ".images[0].tag", None),

@@ -7,6 +7,7 @@ verification, the audit log).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from bot.core.decide.actions import (
@@ -31,9 +32,11 @@ from bot.core.decide.outcomes import (
 )
 from bot.core.decide.prgate import promotion_check
 from bot.core.decide.promotion_gates import main_rules_gate, promotion_gates
+from bot.core.decide.pulls import PullRequest
 from bot.core.decide.selection import newer
-from bot.core.discover.freight import Freight
+from bot.core.discover.freight import Freight, alias_for
 from bot.core.ledger import (
+    FreightRecord,
     Hold,
     Ledger,
     OpenPromotion,
@@ -47,6 +50,12 @@ from bot.core.model import Stage
 from bot.core.promote import promotion as promo
 
 HISTORY_LIMIT = 10
+#: How many of a stage's latest PRs each run reads (one request) to find unrecorded merges.
+RECENT_PRS = 10
+#: How many merged PR numbers a stage's record keeps (``StageRecord.merged_prs``): twice
+#: the PRs a run reads, so every merged PR a run can see is known as recorded or not,
+#: whether or not the archive has taken its audit record.
+MERGED_PRS_KEPT = 2 * RECENT_PRS
 
 
 def sync_open_promotion(
@@ -81,6 +90,16 @@ def sync_open_promotion(
         pr_rec.pr, pr_rec.url = pr.number, pr.url
         p.changed(Change(me, ChangeKind.PR_OPENED, pr=pr.number))
     if pr.merged:
+        # Another run may have rewritten the PR for other freight before it merged: main
+        # runs what the marker says, not what this ledger asked for.
+        landed = promo.parse_marker(pr.body)
+        if (
+            landed is not None
+            and landed.freight != pr_rec.freight
+            and (landed.freight in p.ledger.freight or _freight_from(landed, pr, p) is not None)
+        ):
+            pr_rec.freight, pr_rec.kind = landed.freight, landed.kind
+            pr_rec.by, pr_rec.reason = landed.by, landed.reason
         _record_merge(stage, rec, pr_rec, seen, p, now)
     elif pr.state == "closed":
         f = p.ledger.freight.get(pr_rec.freight)
@@ -249,8 +268,14 @@ def _record_success(
 
 
 def recorded_prs(led: Ledger, stage: str) -> frozenset[int]:
-    """The PRs whose merge into ``stage`` the audit log holds."""
-    return frozenset(
+    """The PRs whose merge into ``stage`` is recorded.
+
+    The stage's bounded ``merged_prs`` says it even after the archive moved the audit
+    records away; the live audit log covers ledgers written before that list existed.
+    """
+    rec = led.stages.get(stage)
+    kept = frozenset(rec.merged_prs) if rec is not None else frozenset()
+    return kept | frozenset(
         r.pr
         for r in led.promotions
         if r.pr is not None and r.stage == stage and r.status == "Succeeded"
@@ -265,19 +290,25 @@ def record_unrecorded(
     A run that merged and then died (or lost its ledger write and moved on to newer
     freight) leaves a merged PR the ledger never heard of. Every run looks at the stage's
     recently closed PRs (``obs.recent``, a bounded list) and records each merged one
-    that carries our marker exactly once. The stage moves to its freight only when that
-    is newer than what the stage runs; an older one is only written into the audit log.
+    that carries our marker exactly once (``StageRecord.merged_prs`` remembers it after
+    the archive takes its record). Freight the ledger never heard of comes from the
+    marker's artifacts. The stage moves to its freight only when that is newer than what
+    the stage runs; an older one is only written into the audit log.
     """
-    recent = sorted(obs.recent.get(stage.name, ()), key=lambda x: (x.merged_at or now, x.number))
-    for pr in recent:
+    landed = [pr for pr in obs.recent.get(stage.name, ()) if pr.merged]
+    if all(pr.number in rec.merged_prs for pr in landed):
+        return  # the idle case: every merge seen is recorded, no need to read the audit log
+    done = recorded_prs(p.ledger, stage.name)
+    for pr in sorted(landed, key=lambda x: (x.merged_at or now, x.number)):
         marker = promo.parse_marker(pr.body)
         if (
-            not pr.merged
-            or marker is None
-            # The bot's own PR, or one a person's `shunter promote` opened with their token.
-            or pr.author not in (obs.bot_login, marker.by)
+            marker is None
+            # Whoever's token opened or merged it (the Action's, or a person's running
+            # `shunter promote`, which reconciles every stage with theirs): only writers
+            # push `shunter/<stage>`, and they can write the state branch itself.
             or marker.stage != stage.name
-            or pr.number in recorded_prs(p.ledger, stage.name)
+            or pr.number in done
+            or pr.number in rec.merged_prs
             or (rec.promotion is not None and rec.promotion.pr == pr.number)
         ):
             continue
@@ -290,10 +321,10 @@ def record_unrecorded(
             pr=pr.number,
             url=pr.url,
         )
-        fr = p.ledger.freight.get(marker.freight)
+        fr = p.ledger.freight.get(marker.freight) or _freight_from(marker, pr, p)
         if fr is None:
-            # A freight this ledger never heard of (the run that found it has not written
-            # yet): the audit log names only known freight, so that run records it.
+            # Freight this ledger never heard of, from a PR written before markers carried
+            # the artifacts: the audit log names only known freight.
             continue
         current = p.ledger.freight.get(rec.current_freight or "")
         if current is not None and not newer(p, fr.freight, current.freight):
@@ -316,6 +347,22 @@ def record_unrecorded(
         _record_merge(stage, rec, merged, seen, p, now)
         if under_way is not None and under_way.freight != marker.freight:
             rec.promotion, rec.request = under_way, asked  # a newer promotion goes on
+
+
+def _freight_from(marker: promo.Marker, pr: PullRequest, p: Plan) -> FreightRecord | None:
+    """The freight a merged PR promotes, from the artifacts its marker carries, added to
+    the ledger: the run that discovered it may have died before writing it, and newer
+    tags since keep discovery from finding it again. ``None`` when the marker has no
+    artifacts or its warehouse is no longer configured."""
+    f = marker.artifacts
+    if f is None or f.warehouse not in p.warehouses:
+        return None
+    taken = {r.freight.alias for r in p.ledger.freight.values()}
+    found = replace(f, alias=alias_for(f.name, taken), discovered_at=pr.created_at)
+    fr = p.ledger.freight[f.name] = FreightRecord(freight=found)
+    label = f"{found.alias} ({found.summary()})"
+    p.changed(Change(Subject.warehouse(f.warehouse), ChangeKind.FREIGHT_DISCOVERED, freight=label))
+    return fr
 
 
 def _audit(
@@ -345,6 +392,10 @@ def _audit(
             commit=commit,
         )
     )
+    if status == "Succeeded" and pr_rec.pr is not None:
+        rec = p.ledger.stage(stage)
+        rest = [n for n in rec.merged_prs if n != pr_rec.pr]
+        rec.merged_prs = [pr_rec.pr, *rest][:MERGED_PRS_KEPT]
 
 
 def drive(
@@ -492,7 +543,12 @@ def _texts(
     gates: list[Gate],
 ) -> tuple[str, str]:
     marker = promo.Marker(
-        stage=stage.name, freight=freight.name, kind=open_.kind, by=open_.by, reason=open_.reason
+        stage=stage.name,
+        freight=freight.name,
+        kind=open_.kind,
+        by=open_.by,
+        reason=open_.reason,
+        artifacts=freight,
     )
     return promo.title(stage.name, freight), promo.body(marker, freight, current, gates)
 

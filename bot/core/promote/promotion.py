@@ -13,7 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from bot.core.decide.outcomes import Gate
-from bot.core.discover.freight import Freight
+from bot.core.discover.artifacts import Chart, Commit, Image
+from bot.core.discover.freight import Freight, make_freight
 from bot.core.errors import ManifestError
 from bot.core.ledger import PromotionKind
 from bot.core.model import GitRepoUpdate, Stage
@@ -31,19 +32,70 @@ def branch_for(stage: str) -> str:
 
 @dataclass(frozen=True)
 class Marker:
+    """What a promotion PR carries for later runs: the stage, the freight and who asked.
+
+    ``artifacts`` is the freight itself (warehouse and artifacts; its alias and discovery
+    time are not carried): a run whose ledger never heard of the freight (the run that
+    discovered it died after merging) can still record the merge. ``parse_marker`` keeps
+    it only when its artifacts hash to ``freight``.
+    """
+
     stage: str
     freight: str
     kind: PromotionKind
     by: str
     reason: str = ""
+    artifacts: Freight | None = None
 
     def render(self) -> str:
         """The hidden HTML comment (JSON inside, so no value can break out of it)."""
-        data = {"stage": self.stage, "freight": self.freight, "kind": self.kind, "by": self.by}
+        data: dict[str, object] = {
+            "stage": self.stage,
+            "freight": self.freight,
+            "kind": self.kind,
+            "by": self.by,
+        }
         if self.reason:
             data["reason"] = self.reason
+        f = self.artifacts
+        if f is not None:
+            data["warehouse"] = f.warehouse
+            data["images"] = [[i.repo_url, i.tag, i.digest] for i in f.images]
+            data["charts"] = [[c.repo_url, c.name, c.version] for c in f.charts]
+            data["commits"] = [[c.repo_url, c.id, c.branch, c.tag] for c in f.commits]
         text = json.dumps(data, sort_keys=True).replace("--", "\\u002d\\u002d")
         return f"<!-- shunter:promotion {text} -->"
+
+
+def _rows(data: dict[str, object], key: str, width: int) -> list[list[str]] | None:
+    """``data[key]`` as rows of ``width`` strings (absent: none), or ``None`` if malformed."""
+    value = data.get(key) or []
+    if not isinstance(value, list):
+        return None
+    rows = []
+    for row in value:
+        if not isinstance(row, list) or len(row) != width:
+            return None
+        if not all(isinstance(x, str) for x in row):
+            return None
+        rows.append([str(x) for x in row])
+    return rows
+
+
+def _artifacts(data: dict[str, object], freight: str) -> Freight | None:
+    """The freight a marker's artifacts make, when they make exactly ``freight``."""
+    warehouse = data.get("warehouse")
+    images, charts = _rows(data, "images", 3), _rows(data, "charts", 3)
+    commits = _rows(data, "commits", 4)
+    if not isinstance(warehouse, str) or images is None or charts is None or commits is None:
+        return None
+    f = make_freight(
+        warehouse,
+        images=[Image(*r) for r in images],
+        charts=[Chart(*r) for r in charts],
+        commits=[Commit(*r) for r in commits],
+    )
+    return f if f.name == freight else None
 
 
 def parse_marker(body: str | None) -> Marker | None:
@@ -64,6 +116,7 @@ def parse_marker(body: str | None) -> Marker | None:
             kind=kind,
             by=str(data["by"]),
             reason=str(data.get("reason", "")),
+            artifacts=_artifacts(data, str(data["freight"])),
         )
     except (ValueError, KeyError, TypeError):
         return None

@@ -71,6 +71,8 @@ def test_newest_build_picks_the_latest_created_image_not_the_highest_tag() -> No
     registry.push(APP, "main-zzz")  # no build date: never preferred
     artifacts, _ = discover_image(registry, sub(strategy="NewestBuild"))
     assert [(a.tag, a.digest) for a in images(artifacts)] == [("main-bbb", newest)]
+    # The build date travels with the freight: it orders the warehouse's freight.
+    assert images(artifacts)[0].built == T0 + timedelta(hours=2)
 
 
 @pytest.mark.parametrize(("limit", "inspected"), [(2, 2), (20, NEWEST_BUILD_MAX), (100, 10)])

@@ -285,7 +285,15 @@ def to_files(ledger: Ledger) -> dict[str, str]:
                 "origin": {"kind": "Warehouse", "name": f.warehouse},
                 "discoveredAt": _ts(f.discovered_at),
                 "images": [
-                    {"repoURL": i.repo_url, "tag": i.tag, "digest": i.digest} for i in f.images
+                    _drop_none(
+                        {
+                            "repoURL": i.repo_url,
+                            "tag": i.tag,
+                            "digest": i.digest,
+                            "builtAt": _ts(i.built),
+                        }
+                    )
+                    for i in f.images
                 ],
                 "charts": [
                     {"repoURL": c.repo_url, "name": c.name, "version": c.version} for c in f.charts
@@ -816,8 +824,17 @@ def _read_freight(f: _File, value: Any, ledger: Ledger) -> None:
         origin = f.fields(d.get("origin") or {}, (*at, "origin"), ("kind", "name"))
         f.choice(origin, "kind", (*at, "origin"), ("Warehouse",))
         images = [
-            Image(repo_url=r["repoURL"], tag=r["tag"], digest=r["digest"])
-            for r in f.rows(d, "images", at, ("repoURL", "tag", "digest"))
+            Image(
+                repo_url=r["repoURL"],
+                tag=r["tag"],
+                digest=r["digest"],
+                built=f.time_value(r["builtAt"], (*at, "images", i, "builtAt"))
+                if r["builtAt"]
+                else None,
+            )
+            for i, r in enumerate(
+                f.rows(d, "images", at, ("repoURL", "tag", "digest"), ("builtAt",))
+            )
         ]
         charts = [
             Chart(repo_url=r["repoURL"], name=r["name"], version=r["version"])

@@ -183,6 +183,8 @@ def discover_image(
 
         tag = max(top, key=built)
         digest = infos[tag].digest
+        image = Image(sub.repo_url, tag, digest, built=infos[tag].created)
+        return (image,), keep(tag, digest, listing.etag)
     else:
         tag = candidates[0]
         if usable is not None and usable.tag == tag and usable.digest is not None:

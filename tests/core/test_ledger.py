@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -56,6 +57,17 @@ def test_round_trip_is_lossless_and_deterministic() -> None:
     again = from_files(files)
     assert again == led
     assert to_files(again) == files
+
+
+def test_an_images_build_date_round_trips() -> None:
+    led = sample()
+    (rec,) = led.freight.values()
+    image = replace(rec.freight.images[0], built=T - timedelta(days=1))
+    rec.freight = replace(rec.freight, images=(image,))
+    files = to_files(led)
+    assert "builtAt: '2026-04-30T12:30:00Z'" in files["freight.yaml"]
+    (again,) = from_files(files).freight.values()
+    assert again.freight.images[0].built == T - timedelta(days=1)
 
 
 def test_files_are_readable_yaml_with_kargo_names() -> None:

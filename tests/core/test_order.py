@@ -62,6 +62,24 @@ def test_orders_not_in_the_tag_fall_back_to_discovery_time(strategy: str) -> Non
     assert not is_newer(w, first, second)
 
 
+def test_newest_build_follows_the_build_date_not_the_time_a_run_saw_it() -> None:
+    w = wh(ImageSubscription(APP, strategy="NewestBuild"))
+
+    def built(tag: str, day: int, minutes: int) -> Freight:
+        image = Image(APP, tag, f"sha256:{tag}", built=T0 + timedelta(days=day))
+        return make_freight("wh", images=[image], discovered_at=T0 + timedelta(minutes=minutes))
+
+    newer = built("b", day=2, minutes=0)
+    older_seen_later = built("a", day=1, minutes=5)  # a replica that lags behind
+    undated = image_freight("c", minutes=9)  # discovered before build dates were kept
+
+    assert newest_first(w, [older_seen_later, undated, newer]) == [
+        newer,
+        older_seen_later,
+        undated,
+    ]
+
+
 def test_equal_versions_are_ordered_by_discovery_time_then_id() -> None:
     w = wh(ImageSubscription(APP))
     a = image_freight("1.0.0", minutes=0, digest="sha256:01")

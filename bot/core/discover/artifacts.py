@@ -6,7 +6,8 @@ JSON output of ``shunter get freight -o json`` reads like Kargo's.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 
 
 @dataclass(frozen=True, order=True)
@@ -14,6 +15,9 @@ class Image:
     repo_url: str  # "ghcr.io/alkon/flask-app"
     tag: str  # "1.8.4"
     digest: str  # "sha256:..."
+    # The image's build date, kept when a NewestBuild subscription read it: that order
+    # is the build date's, not the tag's. Not part of the identity (nor of equality).
+    built: datetime | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, order=True)

@@ -1,13 +1,14 @@
 """Which of a warehouse's freight is newer: the subscriptions' own selection order.
 
 Each subscription selects artifacts in an order (SemVer precedence, lexical order of
-tags, a chart's version). Freight is ordered the same way, subscription by subscription
-in the order the warehouse lists them, so an older tag that a run happens to see later
-(a lagging registry replica, a tag deleted and listed again, a run that looked before a
-newer push) never becomes the newest freight. Orders that cannot be read from the
-freight itself (an image's build date, a moving tag's digest, a branch's newest commit)
-compare equal here, and discovery time decides between them; discovery time also breaks
-every tie, then the freight ID, so the order is total and the same in every run.
+tags, an image's build date, a chart's version). Freight is ordered the same way,
+subscription by subscription in the order the warehouse lists them, so an older tag that
+a run happens to see later (a lagging registry replica, a tag deleted and listed again, a
+run that looked before a newer push) never becomes the newest freight. Orders that
+cannot be read from the freight itself (a moving tag's digest, a branch's newest commit,
+a build date no run recorded) compare equal here, and discovery time decides between
+them: a digest change is seen when it happens. Discovery time also breaks every tie,
+then the freight ID, so the order is total and the same in every run.
 """
 
 from __future__ import annotations
@@ -50,7 +51,9 @@ def _place(sub: Subscription, f: Freight) -> _Place:
             return _version(image.tag)
         if sub.strategy == "Lexical":
             return (1, image.tag)
-        return _UNKNOWN  # NewestBuild, Digest: the registry's time, not the tag
+        if sub.strategy == "NewestBuild" and image.built is not None:
+            return (1, image.built)
+        return _UNKNOWN  # Digest (and a build date not read): the time a run saw it
     if isinstance(sub, ChartSubscription):
         chart = next(
             (c for c in f.charts if c.repo_url == sub.repo_url and sub.name in (None, c.name)),

@@ -91,9 +91,9 @@ def _artifacts(data: dict[str, object], freight: str) -> Freight | None:
         return None
     f = make_freight(
         warehouse,
-        images=[Image(*r) for r in images],
-        charts=[Chart(*r) for r in charts],
-        commits=[Commit(*r) for r in commits],
+        images=[Image(r[0], r[1], r[2]) for r in images],
+        charts=[Chart(r[0], r[1], r[2]) for r in charts],
+        commits=[Commit(r[0], r[1], r[2], r[3]) for r in commits],
     )
     return f if f.name == freight else None
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import subprocess
 import threading
 import time
@@ -345,3 +346,70 @@ def test_a_deleted_state_branch_is_rebuilt_from_github_with_a_warning(world: Ove
     assert after == before  # every merged promotion PR recorded again, once
     assert len(bot_pulls(w)) == pulls  # nothing promoted twice
     check_invariants(w)
+
+
+def hand_edit(w: OverlapWorld, folder: Path, stage: str, version: str) -> None:
+    """A person sets ``stage``'s version on ``main`` by hand (a commit pushed to main)."""
+    if not folder.exists():
+        w.git("clone", "-q", str(w.bare), str(folder))
+    git = ["git", "-C", str(folder)]
+    subprocess.run([*git, "pull", "-q"], check=True, capture_output=True, env=GIT_ENV)
+    path = folder / STAGE_FILES[stage]
+    text = re.sub(r'newTag: "[^"]*"', f'newTag: "{version}"', path.read_text())
+    path.write_text(text)
+    for args in (("commit", "-qam", f"{stage}: {version} by hand"), ("push", "-q")):
+        subprocess.run([*git, *args], check=True, capture_output=True, env=GIT_ENV)
+    assert main_version(w.bare, stage) == version
+
+
+def ledger_runs(w: OverlapWorld, stage: str) -> str | None:
+    found = {s["name"]: s for s in w.get("stages")}[stage]["currentFreight"]
+    return None if found is None else str(found["version"])
+
+
+def test_a_hand_edit_to_a_version_no_freight_writes_stops_the_stage_loudly(
+    world: OverlapWorld, tmp_path: Path
+) -> None:
+    w = world
+    w.push("1.9.1")
+    settle(w)
+    hand_edit(w, tmp_path / "person", "dev", "7.7.7")
+    w.push("1.9.2")
+
+    run = w.run("run", action=True)
+
+    # The stage waits for a person: exit 1 and one error; the bot neither overwrites the
+    # edit nor pretends the stage runs something it knows.
+    assert run.code == 1, run.output
+    errors = [a for a in run.annotations if a.startswith("::error")]
+    assert len(errors) == 1 and "dev" in errors[0], run.annotations
+    assert main_version(w.bare, "dev") == "7.7.7"
+    assert [p.number for p in bot_pulls(w, "open") if p.head.ref == "shunter/dev"] == []
+    assert ledger_runs(w, "dev") == "1.9.1"
+
+    # The person reverts the edit: the stage is Shunter's again and moves on.
+    hand_edit(w, tmp_path / "person", "dev", "1.9.1")
+    settle(w)
+    assert main_version(w.bare, "dev") == "1.9.2"
+    assert ledger_runs(w, "dev") == "1.9.2"
+
+
+def test_a_hand_edit_to_a_known_version_is_followed_and_reported(
+    world: OverlapWorld, tmp_path: Path
+) -> None:
+    w = world
+    for tag in ("1.9.1", "1.9.2"):
+        w.push(tag)
+        settle(w)
+    assert main_version(w.bare, "staging") == "1.9.2"
+    hand_edit(w, tmp_path / "person", "staging", "1.9.1")
+
+    run = w.run("run", action=True)
+
+    warnings = [a for a in run.annotations if a.startswith("::warning")]
+    assert any("staging" in a for a in warnings), run.annotations
+    records = [(r["stage"], r["version"], r["status"]) for r in w.get("promotions")]
+    # Whatever the run did next, the ledger says what main says, and no PR went unrecorded.
+    assert ledger_runs(w, "staging") == main_version(w.bare, "staging")
+    assert ("staging", "1.9.2", "Succeeded") in records
+    assert not figures(w)["unrecorded"]

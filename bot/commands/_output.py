@@ -114,7 +114,7 @@ def _publish(ctx: RunContext, outcome: Outcome, out: TextIO) -> None:
     from bot.render.summary import step_summary
 
     io.summary(step_summary(outcome))
-    from bot.core.decide.outcomes import DecisionKind, FailureKind, SubjectKind
+    from bot.core.decide.outcomes import ChangeKind, DecisionKind, FailureKind, SubjectKind
 
     io.set_output("promotions", json.dumps([c.render() for c in outcome.promoted]))
     io.set_output("state-commit", outcome.state_commit or "")
@@ -127,12 +127,16 @@ def _publish(ctx: RunContext, outcome: Outcome, out: TextIO) -> None:
             io.error(e.render(), title="shunter")
     if outcome.rebuilt:
         io.warning(REBUILT, title="shunter state branch rebuilt")
+    for c in outcome.changes:
+        if c.kind is ChangeKind.DRIFT:  # main differed from the ledger; the ledger followed
+            io.warning(c.render(), title=f"shunter {c.subject.render()} drifted")
     failed = {e.subject for e in outcome.errors}
     for d in outcome.decisions:
         if d.kind is DecisionKind.DISCOVERY_FAILED and d.subject in failed:
             continue  # annotated above, as a warning or an error by the failure's kind
-        # A warehouse that found nothing, and a stage main disagrees with, are loud.
-        if d.blocked and (d.subject.kind is SubjectKind.WAREHOUSE or d.kind is DecisionKind.DRIFT):
+        # A warehouse that found nothing is loud; a stage that waits for a person (main
+        # holds what no known freight writes, or GitHub will not merge) fails the run.
+        if d.blocked and d.subject.kind is SubjectKind.WAREHOUSE:
             io.warning(d.render(), title=f"shunter {d.subject.render()}")
-        elif d.kind is DecisionKind.STUCK:
+        elif d.kind in (DecisionKind.STUCK, DecisionKind.DRIFT):
             io.error(d.render(), title=f"shunter {d.subject.render()} is stuck")

@@ -117,8 +117,10 @@ class Outcome:
 
     @property
     def ok(self) -> bool:
-        """No error, and no stage stuck behind a rule only a person can satisfy."""
-        return not self.errors and not any(d.kind is DecisionKind.STUCK for d in self.decisions)
+        """No error, and no stage stuck behind a rule only a person can satisfy, or
+        behind a ``main`` that holds what no known freight writes (a hand edit)."""
+        stuck = (DecisionKind.STUCK, DecisionKind.DRIFT)
+        return not self.errors and not any(d.kind in stuck for d in self.decisions)
 
     @property
     def promoted(self) -> list[Change]:

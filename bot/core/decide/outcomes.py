@@ -231,7 +231,8 @@ class Decision:
         if k is DecisionKind.DRIFT:
             return (
                 f"drift: main holds a version no known freight writes, the ledger says {f}; "
-                "promote a freight to put the stage back under Shunter"
+                "revert that edit on main, or roll back (`shunter promote <older freight> "
+                "--to <stage>`) to put the stage back under Shunter"
             )
         if k is DecisionKind.REQUEST_REFUSED:
             return (

@@ -140,12 +140,17 @@ def render(results: dict[str, Any], machine: str, date: str) -> str:
         )
 
     startup = "\n".join(
-        f"| {what} | {cli.BEFORE[key]:.0f} ms | {timed(results[key]['dev'])} | "
-        f"{timed(results[key]['installed'])} | ≤ {cli.TARGET[key]:.0f} ms |"
+        f"| {what} | {cli.BEFORE[key]:.0f} ms | {timed(results[key]['before'])} | "
+        f"{timed(results[key]['installed'])} | {timed(results[key]['dev'])} | "
+        f"≤ {cli.TARGET[key]:.0f} ms |"
         for key, what in (
             ("help", "`shunter --help`"),
             ("refresh", "`shunter refresh warehouse flask-app`"),
         )
+    )
+    header = (
+        f"| Command | Recorded | Before (`{cli.BEFORE_REV}`), this session "
+        "| Now, as the Action installs it | Now, editable | Target |"
     )
     table = "\n".join(f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows)
     imports = "\n".join(f"  | `{name}` | {ms:.1f} ms |" for name, ms in results["imports"])
@@ -164,14 +169,15 @@ Measured {date} on {machine}.
 
 Whole-process wall-clock medians, the best run, and the median CPU time (user + system
 of the process and the git it runs; other work on this shared machine stretches the
-wall time far more than the CPU time). "Before" is the previous `make bench`
-(2026-11-27), which timed the development virtualenv's editable install; "editable" is
-the same measurement now; "as the Action installs it" is a fresh virtualenv with
-`pip install .`, which is what a workflow step runs (an editable install adds an import
-hook to every process).
+wall time far more than the CPU time, so compare within a row, not with another day).
+"Recorded" is the previous `make bench` figure (a quieter hour). "Before" is commit
+`{cli.BEFORE_REV}`, the tree before the last start-up work, and "now" the current tree, both
+installed as a workflow step installs them (a fresh virtualenv with `pip install .`) and
+timed in turn, run by run, in this session; "editable" is the development virtualenv
+(its import hook costs every process).
 
-| Command | Before | Now, editable | Now, as the Action installs it | Target |
-| --- | --- | --- | --- | --- |
+{header}
+| --- | --- | --- | --- | --- | --- |
 {startup}
 
 ## How each number is made
@@ -206,7 +212,7 @@ hook to every process).
   profile puts nearly all of the idle wall time in reading and re-rendering the ledger's
   YAML with pure-Python PyYAML, not in discovery: that is why a run inside cacheTTL,
   which asks nothing, takes about as long as one that asks.
-- **`shunter --help`**: the console script in a fresh process, repeated, the two installs
+- **`shunter --help`**: the console script in a fresh process, repeated, the installs
   taking turns run by run; the slowest imports at start-up
   (`python -X importtime -m bot --help`, cumulative) were:
 
@@ -217,7 +223,7 @@ hook to every process).
 - **`shunter refresh warehouse flask-app`** (`benchmarks/cli.py`): the sandbox of `make demo`
   (`sandbox.world.SandboxWorld`: Debian's `docker-registry` on loopback holding one
   image, `flask-app:1.8.5`, and a clone of the flask-app GitOps repository); the first
-  run records the freight on the state branch, the runs after it are timed, the two
+  run records the freight on the state branch, the runs after it are timed, the
   installs taking turns run by run. Each run
   loads the config, reads the state branch with git and lists the tags (docker-registry
   sends no ETag, so in full); the best tag is unchanged, so its cached digest is reused.
@@ -232,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     machine = (
         f"{os.cpu_count()} cores ({_cpu()}), {platform.system()} {platform.release()}, "
-        f"Python {platform.python_version()}"
+        f"Python {platform.python_version()}, load average {os.getloadavg()[0]:.1f} at the start"
     )
     print(f"machine: {machine}", flush=True)
     results: dict[str, Any] = {}
@@ -240,8 +246,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"select_tags: {json.dumps(results['tags'])}", flush=True)
     results["idle"] = _idle()
     print(f"idle reconcile: {json.dumps(results['idle'])}", flush=True)
-    with cli.installed_script() as installed:
-        scripts = {"dev": cli.dev_script(), "installed": installed}
+    with cli.installed_script() as installed, cli.installed_script(cli.BEFORE_REV) as before:
+        scripts = {"before": before, "dev": cli.dev_script(), "installed": installed}
         results["help"] = cli.help_time(scripts)
         print(f"shunter --help: {json.dumps(results['help'])}", flush=True)
         results["imports"] = cli.slowest_imports()

@@ -292,6 +292,19 @@ def test_retention_keeps_max_artifacts_but_never_what_is_used() -> None:
     assert tags_of(led) == ["1.8.1", "1.8.2", "1.8.4", "1.8.5"]
 
 
+def test_an_older_tag_retention_would_prune_at_once_is_not_recorded() -> None:
+    cfg, led = _many_freight(6, Retention(max_artifacts=2))
+    # A backported tag, or a registry that lost the newer ones: older than the two kept.
+    when = T0 + timedelta(days=9)
+    later = plan(cfg, led, obs(discoveries=found("1.8.3")), when, discovery_only=True)
+    assert tags_of(later.ledger) == tags_of(led)
+    assert later.changes == []  # an idle run: nothing to write
+    # One retention keeps is still recorded, though older than the newest.
+    cfg3, led3 = _many_freight(6, Retention(max_artifacts=3))
+    kept = plan(cfg3, led3, obs(discoveries=found("1.8.3")), when, discovery_only=True)
+    assert "1.8.3" in tags_of(kept.ledger)
+
+
 def test_retention_by_age_keeps_the_newest() -> None:
     cfg, led = _many_freight(3, Retention(max_age=timedelta(days=2)))
     assert tags_of(led) == ["1.8.0", "1.8.1", "1.8.2"]

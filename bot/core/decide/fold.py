@@ -12,7 +12,9 @@ from bot.core.decide.outcomes import (
     DecisionKind,
     Subject,
 )
+from bot.core.decide.retention import retention_limit
 from bot.core.discover.freight import make_freight
+from bot.core.discover.order import freight_order, is_newer
 from bot.core.ledger import (
     FreightRecord,
 )
@@ -81,6 +83,17 @@ def fold_discovery(warehouse: str, p: Plan, obs: Observations, now: datetime) ->
             where, DecisionKind.UP_TO_DATE, freight=freight_label(p.ledger.freight[f.name].freight)
         )
         return
+    wh = p.warehouses.get(warehouse)
+    if wh is not None:
+        mine = [r.freight for r in p.ledger.freight.values() if r.freight.warehouse == warehouse]
+        ahead = [x for x in mine if is_newer(wh, x, f)]
+        if len(ahead) >= retention_limit(wh):
+            # Older than every freight retention keeps (a backported tag, a registry that
+            # lost the newer ones): recorded, it would be pruned at once, and every run
+            # would write the ledger to do both again.
+            top = max(ahead, key=lambda x: freight_order(wh, x))
+            p.say(where, DecisionKind.UP_TO_DATE, freight=freight_label(top))
+            return
     p.ledger.freight[f.name] = FreightRecord(freight=f)
     rec.last_freight_at = now
     p.changed(Change(where, ChangeKind.FREIGHT_DISCOVERED, freight=freight_label(f)))

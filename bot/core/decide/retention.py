@@ -14,7 +14,7 @@ from bot.core.discover.order import freight_order
 from bot.core.ledger import (
     Ledger,
 )
-from bot.core.model import Config
+from bot.core.model import Config, Warehouse
 
 
 def protected_freight(led: Ledger) -> set[str]:
@@ -35,6 +35,15 @@ def protected_freight(led: Ledger) -> set[str]:
     return keep
 
 
+def retention_limit(wh: Warehouse) -> int:
+    """How many of ``wh``'s newest freight retention keeps: ``retention.maxArtifacts``,
+    by default the largest ``discoveryLimit`` of its subscriptions."""
+    limit = wh.retention.max_artifacts
+    if limit is None:
+        limit = max((s.discovery_limit for s in wh.subscriptions), default=20)
+    return limit
+
+
 def retain(config: Config, p: Plan, now: datetime) -> None:
     """Prune old freight of each warehouse: beyond ``retention.maxArtifacts`` (default: the
     largest ``discoveryLimit`` of its subscriptions) or older than ``retention.maxAge``,
@@ -42,9 +51,7 @@ def retain(config: Config, p: Plan, now: datetime) -> None:
     led = p.ledger
     keep = protected_freight(led)
     for wh in config.warehouses:
-        limit = wh.retention.max_artifacts
-        if limit is None:
-            limit = max((s.discovery_limit for s in wh.subscriptions), default=20)
+        limit = retention_limit(wh)
         mine = sorted(
             (r.freight for r in led.freight.values() if r.freight.warehouse == wh.name),
             key=lambda f: freight_order(wh, f),

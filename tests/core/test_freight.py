@@ -5,7 +5,14 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.core.discover.artifacts import Chart, Commit, Image
-from bot.core.discover.freight import alias_for, canonical_artifacts, freight_id, make_freight
+from bot.core.discover.freight import (
+    alias_for,
+    canonical_artifacts,
+    freight_id,
+    make_freight,
+    normalize_chart_url,
+    normalize_git_url,
+)
 
 DIGEST = "sha256:" + "a" * 64
 IMAGE = Image("ghcr.io/alkon/flask-app", "1.8.4", DIGEST)
@@ -22,13 +29,62 @@ def test_mixed_artifacts_are_sorted_before_hashing() -> None:
     commit = Commit("https://github.com/alkon/app.git", "abc123")
     assert canonical_artifacts([IMAGE], [chart], [commit]) == [
         f"ghcr.io/alkon/flask-app:1.8.4@{DIGEST}",
-        "https://charts.example.com/flask-app:1.0.9",
         "https://github.com/alkon/app:abc123",
+        # Kargo joins the chart with Go's path.Join, which cleans "//" to "/".
+        "https:/charts.example.com/flask-app:1.0.9",
     ]
-    # Order of the inputs does not matter; the value was computed with sha1sum.
+    # Order of the inputs does not matter; the value is sha1 of
+    # "Warehouse/mixed:" + the strings above joined with "|".
     assert freight_id("mixed", [IMAGE], [chart], [commit]) == (
-        "b9ad4ba53bc92a2d1e966b02d5c54de8cd7d0af4"
+        "d0629f1f8aa7fb4aac7ad540c6db2410b38af859"
     )
+
+
+def test_an_oci_chart_is_named_as_kargo_names_it() -> None:
+    # Kargo's OCI chart has the name in its repoURL and an empty name; the URL is
+    # lower-cased and loses oci://. sha1("Warehouse/charts:ghcr.io/alkon/charts/flask-app:0.3.1")
+    chart = Chart("oci://ghcr.io/Alkon/charts/flask-app", "flask-app", "0.3.1")
+    assert canonical_artifacts(charts=[chart]) == ["ghcr.io/alkon/charts/flask-app:0.3.1"]
+    assert freight_id("charts", charts=[chart]) == "d3e4c5883b60a56e8f1b74e6e18fdf299d225d81"
+
+
+def test_an_scp_like_git_url_is_named_as_kargo_names_it() -> None:
+    # sha1("Warehouse/src:ssh://git@github.com/alkon/app:v1.2.0:ccc...c")
+    commit = Commit("git@github.com:Alkon/app.git", "c" * 40, tag="v1.2.0")
+    assert canonical_artifacts(commits=[commit]) == [
+        "ssh://git@github.com/alkon/app:v1.2.0:" + "c" * 40
+    ]
+    assert freight_id("src", commits=[commit]) == "bfa7aae8e8235341f813b28ee89e791631ad580b"
+
+
+@pytest.mark.parametrize(
+    ("url", "kargo"),
+    [
+        ("https://github.com/alkon/app.git", "https://github.com/alkon/app"),
+        ("https://GitHub.com/Alkon/App/", "https://github.com/alkon/app"),
+        ("https://user:token@github.com/alkon/app", "https://github.com/alkon/app"),
+        ("http://localhost:8080/r.git", "http://localhost:8080/r"),
+        ("ssh://git@github.com/alkon/app.git", "ssh://git@github.com/alkon/app"),
+        ("git@github.com:alkon/app.git", "ssh://git@github.com/alkon/app"),
+        ("https://github.com/alkon/app?ref=x", "https://github.com/alkon/app?ref=x"),
+    ],
+)
+def test_git_urls_normalise_as_kargo_does(url: str, kargo: str) -> None:
+    assert normalize_git_url(url) == kargo
+
+
+@pytest.mark.parametrize(
+    ("url", "kargo"),
+    [
+        ("oci://ghcr.io/alkon/charts/app", "ghcr.io/alkon/charts/app"),
+        ("oci://docker.io/library/nginx", "nginx"),
+        ("oci://registry-1.docker.io/bitnamicharts/redis", "bitnamicharts/redis"),
+        ("oci://localhost:5000/charts/app", "localhost:5000/charts/app"),
+        (" https://Charts.Example.com ", "https://charts.example.com"),
+    ],
+)
+def test_chart_urls_normalise_as_kargo_does(url: str, kargo: str) -> None:
+    assert normalize_chart_url(url) == kargo
 
 
 def test_tagged_commit_includes_tag() -> None:

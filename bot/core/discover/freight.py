@@ -4,8 +4,10 @@ Identity (Kargo-compatible): one canonical string per artifact,
 
 * image  ``repoURL:tag@digest`` (both tag and digest, so a re-pushed mutable tag or a
   re-tagged digest each make new freight),
-* chart  ``repoURL/name:version`` (the repository URL without a trailing slash),
-* commit ``repoURL:id`` or ``repoURL:tag:id`` when a tag selected it,
+* chart  ``repoURL/name:version`` (``repoURL`` lower-cased without ``oci://``, joined
+  and cleaned as Go's ``path.Join`` does; an OCI chart's name is already in its URL),
+* commit ``repoURL:id`` or ``repoURL:tag:id`` when a tag selected it (``repoURL``
+  normalised as Kargo does: ``git@host:o/r.git`` is ``ssh://git@host/o/r``),
 
 sorted, joined with ``|``, prefixed with the origin ``Warehouse/<name>:``, and hashed
 with SHA-1; the hex digest is the freight's ``name``. Kargo computes the same string
@@ -19,21 +21,82 @@ ID, so people can say which freight they mean; collisions get a numeric suffix.
 from __future__ import annotations
 
 import hashlib
+import posixpath
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Final
+from urllib.parse import urlsplit
 
 from bot.core.discover.artifacts import Chart, Commit, Image
 
+# Kargo's own normalisation of the URLs hashed into a freight ID (akuity/kargo
+# pkg/urls: NormalizeGit, NormalizeChart, NormalizeImage), so the same artifacts from
+# the same warehouse get the same ID in Shunter and in Kargo.
+_SCP: Final = re.compile(r"((?:[\w-]+@)?[\w-]+(?:\.[\w-]+)*)(?::(.*))?")
+_REPO_PART: Final = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*")
+
+
+def _trim_repo_path(path: str) -> str:
+    path = path.removesuffix("/")
+    return path.removesuffix(".git")
+
 
 def normalize_git_url(url: str) -> str:
-    """Drop what does not change which repository a git URL names (``.git``, a slash)."""
-    url = url.strip()
-    if url.endswith("/"):
-        url = url[:-1]
-    if url.endswith(".git"):
-        url = url[:-4]
-    return url.lower() if url.startswith(("http://", "https://")) else url
+    """A git URL as Kargo writes it into a freight ID (its ``NormalizeGit``).
+
+    Lower-cased; ``http[s]://`` keeps scheme, host and path without user info, a final
+    ``/`` or ``.git``; ``ssh://`` the same with its user; scp-like
+    ``[user@]host:path`` becomes ``ssh://[user@]host/path``. A URL with a query, or in
+    no form Kargo knows, is returned as written.
+    """
+    original = url
+    url = url.lower()
+    if url.startswith(("http://", "https://", "ssh://")):
+        parts = urlsplit(url)
+        if parts.query:
+            return original
+        netloc = parts.netloc
+        if not url.startswith("ssh://"):
+            netloc = netloc.rsplit("@", 1)[-1]  # user info is not part of the repository
+        fragment = f"#{parts.fragment}" if parts.fragment else ""
+        return f"{parts.scheme}://{netloc}{_trim_repo_path(parts.path)}{fragment}"
+    m = _SCP.fullmatch(url)
+    if m is None:
+        return original
+    path = _trim_repo_path((m.group(2) or "").split("?", 1)[0].split("#", 1)[0])
+    return f"ssh://{m.group(1)}/{path}" if path else f"ssh://{m.group(1)}"
+
+
+def _normalize_image(ref: str) -> str:
+    """An image (or OCI chart) repository as Kargo's ``NormalizeImage`` writes it: Docker
+    Hub's host and ``library/`` dropped, anything it cannot parse returned as written."""
+    first, _, rest = ref.partition("/")
+    if rest and ("." in first or ":" in first or first == "localhost"):
+        registry, repository = first, rest
+    else:
+        registry, repository = "index.docker.io", ref
+    if not all(_REPO_PART.fullmatch(part) for part in repository.split("/")):
+        return ref
+    if registry in ("docker.io", "index.docker.io", "registry-1.docker.io"):
+        return repository.removeprefix("library/")
+    return f"{registry}/{repository}"
+
+
+def normalize_chart_url(url: str) -> str:
+    """A chart repository URL as Kargo's ``NormalizeChart`` writes it: trimmed,
+    lower-cased, ``oci://`` dropped, then normalised as an image repository."""
+    return _normalize_image(url.strip().lower().removeprefix("oci://"))
+
+
+def _chart_string(chart: Chart) -> str:
+    """``path.Join(NormalizeChart(repoURL), name) + ":" + version``, as Kargo hashes a
+    chart. An OCI chart's name is the end of its repoURL (Kargo leaves name empty), and
+    Go's ``path.Join`` cleans the result: ``https://h/c`` becomes ``https:/h/c``."""
+    oci = chart.repo_url.strip().lower().startswith("oci://")
+    parts = [normalize_chart_url(chart.repo_url)] + ([] if oci or not chart.name else [chart.name])
+    return f"{posixpath.normpath('/'.join(parts))}:{chart.version}"
 
 
 def canonical_artifacts(
@@ -46,9 +109,7 @@ def canonical_artifacts(
         out.append(f"{repo}:{c.tag}:{c.id}" if c.tag else f"{repo}:{c.id}")
     for i in images:
         out.append(f"{i.repo_url}:{i.tag}@{i.digest}")
-    for ch in charts:
-        base = ch.repo_url.rstrip("/")
-        out.append(f"{base}/{ch.name}:{ch.version}" if ch.name else f"{base}:{ch.version}")
+    out.extend(_chart_string(ch) for ch in charts)
     return sorted(out)
 
 

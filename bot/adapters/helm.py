@@ -6,7 +6,8 @@ Two kinds of repository, as Helm has them:
   lists every chart and version (https://helm.sh/docs/topics/chart_repository/#the-index-file).
   It is fetched with a conditional ``GET`` (``If-None-Match`` / ``If-Modified-Since``,
   https://www.rfc-editor.org/rfc/rfc9110#section-13.1), so an unchanged index costs one
-  ``304`` and no download. ``https`` is required except for loopback hosts.
+  ``304`` and no download. ``http://`` is accepted as Helm and Kargo accept it, but
+  credentials go only over https or to loopback hosts.
 * **OCI** (``oci://ghcr.io/org/charts/app``): the chart is an OCI artifact and its versions
   are the repository's tags, listed through :class:`bot.adapters.registry.OciRegistry`.
   OCI tags may not hold ``+``, so Helm pushes ``1.2.3+build`` as ``1.2.3_build`` and reads
@@ -98,6 +99,14 @@ def select_versions(versions: Iterable[str], constraint: str | None, limit: int)
     found.sort(key=lambda vt: vt[1], reverse=True)
     found.sort(key=lambda vt: vt[0], reverse=True)
     return [text for _, text in found[: max(limit, 0)]]
+
+
+def sends_credentials(url: str, host: str) -> bool:
+    """Whether a request to ``url`` may carry the host's credentials: over https, or over
+    plain http to this machine only. Helm and Kargo accept ``http://`` chart
+    repositories; a password sent over plain http to another host can be read on the way,
+    so there Shunter asks without one (a repository that needs it answers 401)."""
+    return url.lower().startswith("https://") or _is_loopback(host)
 
 
 class HelmRepository:
@@ -204,11 +213,6 @@ class HelmRepository:
                 "from the config and give them to Shunter as secrets instead"
             )
         host = parts.netloc
-        if parts.scheme == "http" and not _is_loopback(host):
-            raise PermanentError(
-                f"chart repoURL {url!r} uses plain http: use https (plain http is allowed "
-                "only for loopback test servers)"
-            )
         if url.endswith("/index.yaml"):
             return url, host
         return f"{url}/index.yaml", host
@@ -305,7 +309,7 @@ class HelmRepository:
         import requests
 
         session = self._session_for_use()
-        creds = self._credentials(host)
+        creds = self._credentials(host) if sends_credentials(url, host) else None
         self.requests_made += 1
         connect, read = self._timeout
         if self._deadline is not None:

@@ -18,7 +18,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.adapters.helm import HelmRepository, parse_chart_version, select_versions
+from bot.adapters.helm import (
+    HelmRepository,
+    parse_chart_version,
+    select_versions,
+    sends_credentials,
+)
 from bot.adapters.registry import OciRegistry
 from bot.core.model import ChartSubscription
 from bot.errors import PermanentError, TransientError
@@ -222,9 +227,23 @@ def test_credentials_are_sent_but_never_shown(chart_server: ChartServer) -> None
 
 
 @pytest.mark.parametrize(
+    ("url", "host", "sends"),
+    [
+        ("https://charts.example.com/index.yaml", "charts.example.com", True),
+        ("http://charts.example.com/index.yaml", "charts.example.com", False),
+        ("HTTP://charts.example.com/index.yaml", "charts.example.com:80", False),
+        ("http://127.0.0.1:8080/index.yaml", "127.0.0.1:8080", True),
+        ("http://localhost/index.yaml", "localhost", True),
+        ("http://[::1]:8080/index.yaml", "[::1]:8080", True),
+    ],
+)
+def test_credentials_go_over_https_or_to_loopback_only(url: str, host: str, sends: bool) -> None:
+    assert sends_credentials(url, host) is sends
+
+
+@pytest.mark.parametrize(
     ("url", "name", "match"),
     [
-        ("http://charts.example.com", "app", "plain http"),
         ("https://user:pw@charts.example.com", "app", "carries credentials"),
         ("ftp://charts.example.com", "app", "neither an https"),
         ("https://charts.example.com", None, "has no name"),

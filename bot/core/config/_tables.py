@@ -346,20 +346,20 @@ IMAGE_SUBSCRIPTION: Final = Obj(
 
 def _chart_name_required(p: Parsed) -> None:
     url = p.get("repoURL")
-    if isinstance(url, str) and url.startswith("https://") and not p.has("name"):
-        p.problem(None, "a chart in an https:// repository needs 'name'", "add name: <chart>")
+    if isinstance(url, str) and url.startswith(("https://", "http://")) and not p.has("name"):
+        p.problem(None, "a chart in an http(s):// repository needs 'name'", "add name: <chart>")
 
 
 CHART_SUBSCRIPTION: Final = Obj(
     {
         "repoURL": F(
             Str(
-                pattern=r"(?:https|oci)://\S+",
-                pattern_message="must start with https:// or oci://",
+                pattern=r"(?:https?|oci)://\S+",
+                pattern_message="must start with https://, http:// or oci://",
             ),
             required=True,
         ),
-        "name": F(Str(), doc="the chart's name (required for https:// repositories)"),
+        "name": F(Str(), doc="the chart's name (required for http(s):// repositories)"),
         "semverConstraint": F(constraint()),
         "constraint": F(constraint("Kargo's spelling of semverConstraint")),
         "discoveryLimit": F(Int(minimum=1, maximum=100)),
@@ -369,7 +369,7 @@ CHART_SUBSCRIPTION: Final = Obj(
     check=_chart_name_required,
     extra_schema=[
         {
-            "if": {"properties": {"repoURL": {"pattern": "^https://"}}, "required": ["repoURL"]},
+            "if": {"properties": {"repoURL": {"pattern": "^https?://"}}, "required": ["repoURL"]},
             "then": {"required": ["name"]},
         }
     ],

@@ -87,3 +87,46 @@ def test_dev_and_staging_push_to_main_and_prod_lands_when_a_person_merges(
         ("prod", "Succeeded"),
     ]
     assert (promotions[0]["by"], promotions[0]["pr"]) == ("carol", number)
+
+
+QA = """\
+apiVersion: kargo.akuity.io/v1alpha1
+kind: Stage
+metadata:
+  name: qa
+  annotations: {kargo.akuity.io/color: violet}
+spec:
+  requestedFreight:
+    - origin: {kind: Warehouse, name: flask-app}
+      sources: {stages: [dev]}
+  promotionPolicy: {autoPromotionEnabled: true}
+  promotionTemplate:
+    spec:
+      steps:
+        - uses: git-clone
+          config:
+            repoURL: git@github.com:alkon/flask-app-gitops.git
+            checkout: [{branch: main, path: ./src}]
+"""
+
+
+def test_a_stage_with_nothing_to_write_records_its_promotion_without_a_commit(
+    tmp_path: Path,
+    oci_registry: LocalRegistry,
+    github_conformance: ConformanceLog,
+) -> None:
+    overrides = {**OVERRIDES, "kargo/stages/qa.yaml": QA}
+    with pipeline_world(
+        tmp_path / "world", oci_registry, "e2e/control-flow", overrides,
+        conformance=github_conformance,
+    ) as p:  # fmt: skip
+        p.w.push("1.8.4")
+        p.shunter("reconcile")
+        assert p.version("qa") == "1.8.4"
+        promotions = json.loads(p.shunter("get", "promotions", "-o", "json"))
+        (qa,) = [r for r in promotions if r["stage"] == "qa"]
+        assert (qa["status"], qa["pr"], qa["commit"]) == ("Succeeded", None, None)
+        assert list(p.repo().get_pulls(state="all")) == []  # no PR for qa, none yet for prod
+        # main holds dev's commit and nothing for qa.
+        subjects = _git(p, "log", "--format=%s", "main").splitlines()
+        assert len(subjects) == 2 and subjects[0].startswith("Promote 1.8.4 to dev")

@@ -113,8 +113,9 @@ def sync_open_promotion(
 
 
 def is_direct(stage: Stage) -> bool:
-    """True when the stage's updates are pushed straight to the branch (no pull request)."""
-    return bool(stage.git_repo_updates) and not any(u.pull_request for u in stage.git_repo_updates)
+    """True when the stage's updates are pushed straight to the branch (no pull request),
+    or when it has nothing to write at all (a Kargo "control flow" stage)."""
+    return not any(u.pull_request for u in stage.git_repo_updates)
 
 
 def _drive_direct(
@@ -165,7 +166,14 @@ def _drive_direct(
             fixed.append(Gate(GateKind.AUTO_PROMOTION, False, f"`shunter promote` moves {name}"))
         elif gate.kind is not GateKind.NOT_COUNTED:
             fixed.append(gate)
-    if not any(g.blocks for g in fixed):
+    if not any(g.blocks for g in fixed) and not stage.git_repo_updates:
+        # Nothing to write: the promotion is done once its gates hold, with no commit
+        # and no pull request (an empty commit would claim a change that is not there).
+        _record_success(
+            stage, rec, open_, p, at=now, commit=None, merged_by=open_.by,
+            how="nothing to write: a control-flow stage",
+        )  # fmt: skip
+    elif not any(g.blocks for g in fixed):
         p.actions.append(
             PushPromotion(
                 stage=name,

@@ -27,7 +27,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
-from urllib.parse import urlsplit
 
 from bot.core.discover.artifacts import Chart, Commit, Image
 
@@ -35,6 +34,8 @@ from bot.core.discover.artifacts import Chart, Commit, Image
 # pkg/urls: NormalizeGit, NormalizeChart, NormalizeImage), so the same artifacts from
 # the same warehouse get the same ID in Shunter and in Kargo.
 _SCP: Final = re.compile(r"((?:[\w-]+@)?[\w-]+(?:\.[\w-]+)*)(?::(.*))?")
+# scheme://netloc/path?query#fragment (RFC 3986 section 3), the parts NormalizeGit reads.
+_URL: Final = re.compile(r"([a-z]+)://([^/?#]*)([^?#]*)(?:\?([^#]*))?(?:#(.*))?", re.DOTALL)
 _REPO_PART: Final = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*")
 
 
@@ -53,15 +54,14 @@ def normalize_git_url(url: str) -> str:
     """
     original = url
     url = url.lower()
-    if url.startswith(("http://", "https://", "ssh://")):
-        parts = urlsplit(url)
-        if parts.query:
+    parts = _URL.fullmatch(url) if url.startswith(("http://", "https://", "ssh://")) else None
+    if parts is not None:
+        scheme, netloc, path, query, fragment = parts.groups()
+        if query:
             return original
-        netloc = parts.netloc
-        if not url.startswith("ssh://"):
+        if scheme != "ssh":
             netloc = netloc.rsplit("@", 1)[-1]  # user info is not part of the repository
-        fragment = f"#{parts.fragment}" if parts.fragment else ""
-        return f"{parts.scheme}://{netloc}{_trim_repo_path(parts.path)}{fragment}"
+        return f"{scheme}://{netloc}{_trim_repo_path(path)}" + (f"#{fragment}" if fragment else "")
     m = _SCP.fullmatch(url)
     if m is None:
         return original

@@ -54,7 +54,9 @@ from bot.core.model import (
     Condition,
     Config,
     FreightRequest,
+    GitRepoUpdate,
     ImageSubscription,
+    KustomizeImageUpdate,
     PromotionPolicy,
     Stage,
     Warehouse,
@@ -410,7 +412,17 @@ RULE = Approvals(
 def one_stage(policy: PromotionPolicy) -> Config:
     return Config(
         warehouses=(Warehouse("flask-app", (ImageSubscription(IMAGE),)),),
-        stages=(Stage("dev", (FreightRequest("flask-app"),), policy),),
+        # A stage that writes its kustomization (one with nothing to write opens no PR).
+        stages=(
+            Stage(
+                "dev",
+                (FreightRequest("flask-app"),),
+                policy,
+                git_repo_updates=(
+                    GitRepoUpdate(kustomize=(KustomizeImageUpdate(IMAGE, "env/dev"),)),
+                ),
+            ),
+        ),
     )
 
 

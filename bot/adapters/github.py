@@ -305,6 +305,30 @@ class GitHubForge:
                 )
             return tuple(out)
 
+    def blob_text(self, sha: str) -> str:
+        """The UTF-8 text of git blob ``sha``.
+
+        https://docs.github.com/en/rest/git/blobs#get-a-blob (``content`` base64-encoded).
+        A PR's head commit, a fork's included, is reachable in the base repository as
+        ``refs/pull/N/head``, so its blobs are read here without touching the fork
+        (https://docs.github.com/en/pull-requests/collaborating-with-pull-requests/reviewing-changes-in-pull-requests/checking-out-pull-requests-locally).
+        Raises ``PermanentError`` (no such blob, not UTF-8) or ``TransientError``."""
+        import base64
+        import binascii
+
+        with self._translate(
+            f"read blob {sha[:12]}", permission="contents: read", what=f"blob {sha[:12]}"
+        ):
+            blob = self._repo.get_git_blob(sha)
+            content, encoding = _text(blob.content), _text(blob.encoding)
+        try:
+            data = base64.b64decode(content) if encoding == "base64" else content.encode()
+            return data.decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            raise PermanentError(
+                f"blob {sha[:12]} of {self.repository} is not UTF-8 text"
+            ) from None
+
     def pull_request_commits(self, number: int) -> tuple[HeadCommit, ...]:
         """The commits of PR ``number``, oldest first, with their GitHub author and committer.
 

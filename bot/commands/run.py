@@ -11,6 +11,7 @@ from bot.commands._context import RunContext
 from bot.commands._names import _require_warehouse
 from bot.commands._output import _exit_code, _publish, _report
 from bot.commands._wiring import _load_config, _world
+from bot.commands.check_pr import cmd_check_pr
 from bot.commands.notify import cmd_notify
 from bot.commands.promote import cmd_promote
 from bot.commands.stage_flag import cmd_stage_flag
@@ -44,8 +45,9 @@ def cmd_run(ctx: RunContext, out: TextIO) -> int:
     reason = env.get("SHUNTER_REASON", "")
     stage = env.get("SHUNTER_STAGE", "")
     dry_run = env.get("SHUNTER_DRY_RUN", "false").lower() == "true"
-    if op and op not in OPERATIONS:
-        raise UsageError(f"operation {op!r} is not one of {', '.join(OPERATIONS)}")
+    if op and op not in (*OPERATIONS, "check-pr"):
+        known = ", ".join((*OPERATIONS, "check-pr"))
+        raise UsageError(f"operation {op!r} is not one of {known}")
     if op in ("promote", "rollback"):
         return cmd_promote(ctx, out, env.get("SHUNTER_FREIGHT"), None, stage, reason)
     if op == "promote-from":
@@ -59,6 +61,8 @@ def cmd_run(ctx: RunContext, out: TextIO) -> int:
         return cmd_approve(ctx, out, freight, stage, reason)
     if op in ("pause", "resume", "release-hold"):
         return cmd_stage_flag(ctx, out, op, stage, reason)
+    if op == "check-pr":
+        return cmd_check_pr(ctx, out, env.get("SHUNTER_PULL_REQUEST", ""))
     if op == "refresh":
         from bot.loop.reconcile import reconcile
 
@@ -88,7 +92,13 @@ def _reconcile_event(ctx: RunContext, out: TextIO, *, dry_run: bool) -> int:
             payload = loaded if isinstance(loaded, dict) else {}
         except (OSError, ValueError):
             payload = {}  # unreadable: a full reconcile is always safe
-    trigger = trigger_for(config, env.get("GITHUB_EVENT_NAME", ""), payload)
+    event = env.get("GITHUB_EVENT_NAME", "")
+    pull = payload.get("pull_request")
+    if event == "pull_request" and isinstance(pull, dict) and "number" in pull:
+        # A pull request into main: its gate check, not a reconcile (nothing it does
+        # moves freight; the bot's own PRs are judged by the next reconcile).
+        return cmd_check_pr(ctx, out, str(pull["number"]))
+    trigger = trigger_for(config, event, payload)
     print(one_line(f"trigger: {trigger.reason}"), file=out)
     world = _world(ctx, config, forge=bool(ctx.token) or not dry_run)
     outcome = reconcile(

@@ -149,3 +149,15 @@ def test_the_newest_check_run_of_each_name(side: Side) -> None:
         "success",
         "2 of 2",
     )
+
+
+def test_a_changed_files_blob_reads_back_as_its_text(side: Side) -> None:
+    side.push("feature", "2.0.0")
+    f = side.forge
+    pr = f.create_pull_request(base="main", head="feature", title="t", body="b")
+    (changed,) = f.pull_request_files(pr.number)
+    assert changed.path == "app/values.yaml" and changed.blob_sha is not None
+    assert f.blob_text(changed.blob_sha) == "image:\n  tag: 2.0.0\n"
+    with pytest.raises(PermanentError) as err:
+        f.blob_text("0" * 40)
+    assert getattr(err.value, "kind", None) is HttpErrorKind.NOT_FOUND

@@ -1015,9 +1015,17 @@ class _View:
         }
         if full:
             mergeable: bool | None = None
+            blocked = False
             commits = 0
             if pr.state == "open":
                 mergeable = _merge_tree(repo.bare, base_sha, head_sha) is not None
+                # "blocked": the branch's rules stop the viewer merging it now.
+                # https://docs.github.com/en/graphql/reference/enums#mergestatestatus
+                blocked = bool(
+                    mergeable
+                    and login
+                    and _merge_violations(self.sb, repo, pr, head_sha, base_sha, login)
+                )
                 _, count = _git(repo.bare, "rev-list", "--count", f"{base_sha}..{head_sha}")
                 commits = int(count or 0)
             data.update(
@@ -1026,7 +1034,13 @@ class _View:
                     "mergeable": mergeable,
                     "rebaseable": mergeable,
                     "mergeable_state": (
-                        "unknown" if mergeable is None else "clean" if mergeable else "dirty"
+                        "unknown"
+                        if mergeable is None
+                        else "blocked"
+                        if blocked
+                        else "clean"
+                        if mergeable
+                        else "dirty"
                     ),
                     "merged_by": self.user(pr.merged_by) if pr.merged_by else None,
                     "comments": len(pr.comments),

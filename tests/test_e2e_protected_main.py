@@ -112,3 +112,24 @@ def test_a_bypassing_bot_is_never_stuck(pipeline: Pipeline) -> None:
     p.w.push("1.8.4")
     dev(p, expect=0)
     assert "1.8.4" in p.w.main_file("env/dev/kustomization.yaml")
+
+
+def test_classic_protection_the_token_cannot_read_is_stuck_not_retried(pipeline: Pipeline) -> None:
+    # GITHUB_TOKEN and the bot's token lack administration: read, so main's classic
+    # protection answers 403; GitHub's mergeable_state "blocked" on the PR stands in.
+    p = pipeline
+    assert p.w.github is not None
+    p.w.github.protect_branch(REPOSITORY, "main", required_approvals=1)
+    p.w.push("1.8.4")
+
+    stuck = dev(p, expect=1)
+    assert stuck["kind"] == "stuck"
+    assert [g["kind"] for g in stuck["gates"] if not g["holds"]] == ["mainRules"]
+    number = int(p.stages()["dev"]["promotion"]["pr"])
+    assert not p.pr(number).merged
+    assert dev(p, expect=1)["kind"] == "stuck"  # every run says so, none gives up quietly
+
+    p.pr(number, "alice").create_review(event="APPROVE")
+    dev(p, expect=0)
+    assert p.pr(number).merged
+    assert "1.8.4" in p.w.main_file("env/dev/kustomization.yaml")

@@ -28,6 +28,7 @@ import time
 import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
@@ -158,7 +159,9 @@ class GitHubForge:
             permission="pull-requests: read",
             what=f"pull request #{number}",
         ):
-            return _to_pull(self._repo.get_pull(number))
+            pr = self._repo.get_pull(number)
+            state = pr.mergeable_state
+            return replace(_to_pull(pr), mergeable_state=None if state is None else _text(state))
 
     def open_pull_requests(self, head_branch: str) -> list[PullRequest]:
         """Open PRs whose head is ``head_branch`` of this repository, newest first."""
@@ -731,9 +734,9 @@ class GitHubForge:
         except GithubException as err:
             if _is_rate_limited(err) or err.status not in (403, 404):
                 raise
-            if err.status == 404:
-                return BranchRules(branch=branch)  # "Branch not protected" (or no branch)
-            # No administration: read. The branch itself says which checks it requires.
+            # 403: no administration: read. 404: "Branch not protected", or (as GitHub
+            # hides what a token may not see) protected and unreadable. The branch itself
+            # says whether it is protected and which checks it requires.
             try:
                 info = self._get_json(f"/repos/{self.repository}/branches/{quoted}")
             except GithubException as inner:
@@ -741,6 +744,8 @@ class GitHubForge:
                     raise
                 # No such branch yet: no classic rule can name it (rulesets still may).
                 return BranchRules(branch=branch, protection_readable=False)
+            if err.status == 404 and not info.get("protected"):
+                return BranchRules(branch=branch)
             status = ((info.get("protection") or {}).get("required_status_checks")) or {}
             return BranchRules(
                 branch=branch,

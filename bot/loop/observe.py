@@ -12,8 +12,9 @@ whose provider is missing is "not known", never passed.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, tzinfo
 from typing import TYPE_CHECKING, Protocol
 
@@ -242,7 +243,7 @@ def _verification(
 
 def observe_main_rules(
     config: Config,
-    prs: Mapping[str, PromotionPR],
+    prs: dict[str, PromotionPR],
     forge: Forge,
     gitops: GitRepo | None,
     teams: dict[str, frozenset[str] | Failure],
@@ -269,6 +270,12 @@ def observe_main_rules(
             except ShunterError as exc:
                 rules[base] = failure(exc, System.GITHUB, me)
         found = rules[base]
+        if isinstance(found, BranchRules) and not found.protection_readable:
+            # Classic protection is hidden from this token: GitHub's own word on this
+            # PR (its mergeable_state, which only a single PR's GET carries) stands in.
+            # Unread, GitHub's answer to the merge stays the last word, as before.
+            with contextlib.suppress(ShunterError):
+                prs[stage.name] = replace(seen, pr=forge.pull_request(seen.pr.number))
         if not isinstance(found, BranchRules) or found.can_bypass or not found.restricts_merge:
             continue
         if found.required_checks and stage.name not in checks:

@@ -145,3 +145,36 @@ def test_a_bypass_holds_nothing_back_and_combining_keeps_the_strictest() -> None
         False,  # the classic rule is not bypassed
     )
     assert ruleset.combine(BranchRules("main")).can_bypass is True
+
+
+HIDDEN = BranchRules("main", protection_readable=False)
+GATE_REQUIRED = BranchRules("main", required_checks=("shunter/gate",), protection_readable=False)
+
+
+@pytest.mark.parametrize(
+    ("rules", "state", "checks", "blocked"),
+    [
+        # classic protection unreadable: GitHub's "blocked" stands in for the hidden rule
+        (HIDDEN, "blocked", (), True),
+        (HIDDEN, "clean", (), False),
+        (HIDDEN, None, (), False),  # not read: GitHub's answer to the merge decides
+        # readable rules are the whole story: mergeable_state adds nothing
+        (BranchRules("main"), "blocked", (), False),
+        # Shunter's own required check is not green yet: the block may be just that
+        (GATE_REQUIRED, "blocked", (), False),
+        (GATE_REQUIRED, "blocked", (CheckRun("shunter/gate", "completed", "success"),), True),
+    ],
+)
+def test_an_unreadable_rule_is_known_by_githubs_blocked_state(
+    rules: BranchRules, state: str | None, checks: tuple[CheckRun, ...], blocked: bool
+) -> None:
+    blocks = merge_blocks(
+        rules,
+        author="shunter-bot",
+        head_sha=HEAD,
+        reviews=(),
+        checks=checks,
+        own_checks=frozenset({"shunter/gate"}),
+        mergeable_state=state,
+    )
+    assert [b.kind for b in blocks] == ([BlockKind.UNREADABLE_RULES] if blocked else [])

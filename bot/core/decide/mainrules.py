@@ -113,6 +113,7 @@ class BlockKind(Enum):
     CHANGES_REQUESTED = "changes-requested"
     CODE_OWNER_REVIEW = "code-owner-review"
     REQUIRED_CHECK = "required-check"
+    UNREADABLE_RULES = "unreadable-rules"  # GitHub says "blocked"; the rule is not readable
 
 
 @dataclass(frozen=True)
@@ -143,6 +144,7 @@ def merge_blocks(
     changed_files: Sequence[str] = (),
     codeowners: CodeOwners | None = None,
     team_members: Mapping[str, frozenset[str]] | None = None,
+    mergeable_state: str | None = None,
 ) -> tuple[MergeBlock, ...]:
     """The rules of ``rules.branch`` the PR does not meet yet, in the order GitHub lists
     them (reviews, code owners, checks); empty when GitHub would let it merge, or when the
@@ -150,7 +152,13 @@ def merge_blocks(
 
     ``own_checks`` are checks the caller publishes itself just before merging (Shunter's
     gate check), so they never block. ``team_members`` maps ``org/slug`` to logins, for
-    code owners that are teams; an unknown team's approval cannot be recognised."""
+    code owners that are teams; an unknown team's approval cannot be recognised.
+
+    When classic protection could not be read (``protection_readable`` false), GitHub's
+    own ``mergeable_state`` of the PR stands in for it: ``blocked`` with every known rule
+    met is an ``UNREADABLE_RULES`` block, unless one of ``own_checks`` is required and
+    not yet passing (then the block may be that check, which the caller publishes next,
+    and GitHub's answer to the merge decides)."""
     if rules.can_bypass:
         return ()
     latest = _latest_reviews(reviews, author)
@@ -211,6 +219,22 @@ def merge_blocks(
             out.append(
                 MergeBlock(BlockKind.REQUIRED_CHECK, rules.branch, names=(name,), state=state)
             )
+    own_pending = any(
+        name in own_checks
+        and not (
+            (run := newest.get(name)) is not None
+            and run.status == "completed"
+            and run.conclusion in PASSING
+        )
+        for name in rules.required_checks
+    )
+    if (
+        not rules.protection_readable
+        and mergeable_state == "blocked"
+        and not out
+        and not own_pending
+    ):
+        out.append(MergeBlock(BlockKind.UNREADABLE_RULES, rules.branch, state="blocked"))
     return tuple(out)
 
 
@@ -227,6 +251,13 @@ def describe_block(block: MergeBlock) -> str:
         owners = ", ".join(block.names)
         so_far = "none yet" if not block.have else f"{block.have} of {block.needed} so far"
         return f"{b} requires 1 approving review from a code owner ({owners}); {so_far}"
+    if block.kind is BlockKind.UNREADABLE_RULES:
+        return (
+            f"GitHub reports this PR blocked from merging into {b} by branch protection this "
+            "token cannot read; the PR's merge box says what is missing. Grant the token "
+            "administration: read (a GitHub App), or move the rule into a ruleset, which "
+            "any token reads"
+        )
     name = block.names[0] if block.names else "?"
     state = {
         "missing": "it has not run on this commit",

@@ -79,7 +79,7 @@ def main_rules_gate(stage: Stage, seen: PromotionPR, obs: Observations) -> Gate 
         return None
     if not isinstance(rules, BranchRules):
         return Gate(GateKind.MAIN_RULES, True, f"{base}'s rules unknown ({rules.render()})")
-    if rules.can_bypass or not rules.restricts_merge:
+    if rules.can_bypass or (rules.protection_readable and not rules.restricts_merge):
         return None
     checks = obs.checks.get(stage.name)
     blocks = merge_blocks(
@@ -92,6 +92,7 @@ def main_rules_gate(stage: Stage, seen: PromotionPR, obs: Observations) -> Gate 
         changed_files=managed_paths(stage),
         codeowners=obs.codeowners,
         team_members={k: v for k, v in obs.teams.items() if isinstance(v, frozenset)},
+        mergeable_state=seen.pr.mergeable_state,
     )
     if not blocks:
         return Gate(GateKind.MAIN_RULES, True, f"{base}'s rules hold")

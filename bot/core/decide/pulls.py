@@ -38,6 +38,10 @@ class PullRequest:
     head_repo: str | None = None  # owner/name the head branch lives in (None: fork deleted)
     base_repo: str | None = None  # owner/name the PR asks to merge into
     base_sha: str = ""
+    # GitHub's summary of whether it merges now (``clean``, ``blocked``, ``dirty``, ...):
+    # only a single PR's GET carries it; ``None`` when not read.
+    # https://docs.github.com/en/graphql/reference/enums#mergestatestatus
+    mergeable_state: str | None = None
 
 
 FileStatus = Literal["added", "removed", "modified", "renamed", "copied", "changed", "unchanged"]

@@ -221,6 +221,53 @@ def _token_mode_is_github_token(facts: Facts) -> bool:
     return facts.login == ACTIONS_BOT or any(_uses_github_token(wf) for wf in facts.workflows)
 
 
+def token_limits(config: Config, workflows: tuple[WorkflowFacts, ...]) -> list[Finding]:
+    """What the stages need that ``GITHUB_TOKEN`` cannot give, when a workflow runs
+    Shunter with it (``shunter validate`` prints these as warnings; no API needed).
+
+    Team approvers: ``GITHUB_TOKEN`` cannot read organisation teams, so their approvals
+    never count. ``SecurityScanPassed``: a PR opened with ``GITHUB_TOKEN`` starts no
+    workflow, so no scan ever runs on the promotion's head and the gate stays closed
+    (https://docs.github.com/en/actions/security-for-github-actions/security-guides/automatic-token-authentication#using-the-github_token-in-a-workflow).
+    """
+    with_token = [wf.path for wf in workflows if _uses_github_token(wf)]
+    if not with_token:
+        return []
+    fix = "act as a GitHub App (examples/app-token; README: Tokens)"
+    out: list[Finding] = []
+    for stage in config.stages:
+        ap = stage.promotion_policy.approvals
+        teams = [a.name for a in ap.approvers if a.type == "team"] if ap and ap.required else []
+        if teams:
+            out.append(
+                Finding(
+                    Check.APPROVER_TEAMS,
+                    Status.WARN,
+                    f"stage {stage.name}",
+                    f"{with_token[0]} acts with GITHUB_TOKEN, which cannot read team "
+                    f"{', '.join(teams)}: those approvals never count",
+                    fix,
+                )
+            )
+        scans = [
+            c
+            for c in stage.promotion_policy.conditions
+            if c.type == "SecurityScanPassed" and c.status == "True"
+        ]
+        if scans and any(u.pull_request for u in stage.git_repo_updates):
+            out.append(
+                Finding(
+                    Check.REQUIRED_CHECKS,
+                    Status.WARN,
+                    f"stage {stage.name}",
+                    f"{with_token[0]} acts with GITHUB_TOKEN, whose promotion PRs start no "
+                    "workflow: SecurityScanPassed waits for a scan that never runs",
+                    fix,
+                )
+            )
+    return out
+
+
 def _uses_github_token(wf: WorkflowFacts) -> bool:
     token = (wf.token_input or "").replace(" ", "")
     return not token or token in ("${{github.token}}", "${{secrets.GITHUB_TOKEN}}")

@@ -344,3 +344,51 @@ def test_the_readme_cost_table_matches_the_billing_arithmetic() -> None:
 
         assert n(low) == monthly_minutes(cron, days=30)
         assert n(high or low) == monthly_minutes(cron, days=31) == n(billed)
+
+
+@pytest.mark.parametrize(
+    ("workflow", "findings"),
+    [
+        (
+            GITHUB_TOKEN_WORKFLOW,
+            {("approver-teams", "stage prod", "warn")},
+        ),
+        (APP_WORKFLOW, set()),
+    ],
+    ids=["github-token", "app-token"],
+)
+def test_validate_warns_what_github_token_cannot_do(
+    workflow: str, findings: set[tuple[str, str, str]]
+) -> None:
+    from dataclasses import replace
+
+    from bot.adapters.configdir import load_config_dir
+    from bot.core.model import Condition
+    from bot.doctor import token_limits
+
+    config = load_config_dir(ROOT / "examples/flask-app/kargo")
+    wf = parse_workflow(WORKFLOW, workflow)
+    assert isinstance(wf, WorkflowFacts)
+    got = {(f.check.value, f.subject, f.status.value) for f in token_limits(config, (wf,))}
+    assert got == findings
+    # A scan on staging's promotion PRs needs a workflow run a GITHUB_TOKEN PR never starts.
+    staging = config.stage("staging")
+    policy = replace(staging.promotion_policy, conditions=(Condition("SecurityScanPassed"),))
+    scanned = replace(
+        config,
+        stages=tuple(
+            replace(s, promotion_policy=policy) if s.name == "staging" else s for s in config.stages
+        ),
+    )
+    scans = {(f.check.value, f.subject) for f in token_limits(scanned, (wf,))}
+    assert (("required-checks", "stage staging") in scans) is bool(findings)
+
+
+def test_validate_prints_the_warnings_and_still_passes(
+    make_world: Callable[[str], SandboxWorld],
+) -> None:
+    w = make_world(GITHUB_TOKEN_WORKFLOW)
+    out = io.StringIO()
+    code = main(["--repo-dir", str(w.checkout), "validate"], env=w.env(), out=out)
+    assert code == 0
+    assert sum(line.startswith("warning: stage prod") for line in out.getvalue().splitlines()) == 1

@@ -160,8 +160,9 @@ class GitHubForge:
             what=f"pull request #{number}",
         ):
             pr = self._repo.get_pull(number)
+            seen = _to_pull(pr)  # first: a malformed answer is "unreadable", as anywhere
             state = pr.mergeable_state
-            return replace(_to_pull(pr), mergeable_state=None if state is None else _text(state))
+            return replace(seen, mergeable_state=None if state is None else _text(state))
 
     def open_pull_requests(self, head_branch: str) -> list[PullRequest]:
         """Open PRs whose head is ``head_branch`` of this repository, newest first."""

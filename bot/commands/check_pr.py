@@ -44,14 +44,14 @@ def cmd_check_pr(ctx: RunContext, out: TextIO, number: str | int) -> int:
             return 0
     managed = set(managed_files(config, pr.base_branch, forge.default_branch()))
     changed = forge.pull_request_files(pr_number)
-    touched = {f.path for f in changed} | {f.previous_path for f in changed if f.previous_path}
+    # Every managed file at the base: a promotion renders all of its files at once.
     base_texts = {
         path: (
             gitops.read_file_at(pr.base_sha, path, branch=pr.base_branch)
             if pr.base_sha
             else gitops.read_file(pr.base_branch, path)
         )
-        for path in sorted(managed & touched)
+        for path in sorted(managed)
     }
     head_texts = {
         f.path: forge.blob_text(f.blob_sha)

@@ -195,3 +195,21 @@ def test_promotion_check_is_not_republished() -> None:
         checks={"dev": (CheckRun("shunter/gate", "completed", "success", first.title),)}
     )
     assert promotion_check("dev", "abc", [WAIT], ApprovalResult((), 2), done) is not None
+
+
+@pytest.mark.parametrize(
+    ("edits", "stages"),
+    [
+        ({PROD: text(PROD).replace("replicaCount: 3", "replicaCount: 5")}, ()),
+        ({PROD: text(PROD).replace('tag: "1.8.0"', 'tag: "1.9.9"')}, ("prod",)),
+        ({DEV: text(DEV).replace('newTag: "1.8.0"', 'newTag: "2.0.0"')}, ("dev",)),
+        ({DEV: text(DEV).replace("count: 1", "count: 3")}, ()),
+    ],
+)
+def test_kargo_step_programs_manage_the_same_values(
+    edits: dict[str, str | None], stages: tuple[str, ...]
+) -> None:
+    # The same pipeline written as Kargo 1.x steps (a PromotionTask with
+    # kustomize-set-image and yaml-update): the program itself finds the places.
+    steps = load_config_dir(EXAMPLE / "kargo-steps")
+    assert verdict(steps, edits).stages == stages

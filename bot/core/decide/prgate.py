@@ -13,9 +13,11 @@ tag in its ``values.yaml`` is refused (use ``shunter promote`` or the workflow's
 business.
 
 Where the managed places are is found by the promotion's own edit code
-(:mod:`bot.core.promote.manifests`), never by a second reading of the files: each
-place is written with a probe value, twice with two different probes, and the lines of
-the file that the probes change are the lines that hold the managed value. A PR changes
+(:func:`bot.core.promote.promotion.render_edits`, Kargo 1.x step programs included),
+never by a second reading of the files: the stage's promotion is rendered for two probe
+freights (every image, chart and commit the warehouses follow, with made-up versions),
+and the lines of the file that the probes change are the lines that hold the managed
+values. A PR changes
 a managed value when those lines read differently at its base and at its head (or the
 place is gone from the head: a removed key, file or image entry). Lines are compared as
 written, so a comment on a managed line is part of it.
@@ -27,7 +29,7 @@ only on the branch they write to (no ``writeBranch``: the default branch).
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
 
@@ -37,10 +39,18 @@ from bot.core.decide.gates import GATE_CHECK
 from bot.core.decide.observations import Observations
 from bot.core.decide.outcomes import Gate, GateKind
 from bot.core.decide.pulls import ChangedFile
-from bot.core.errors import ManifestError
-from bot.core.model import Config, GitRepoUpdate, KustomizeImageUpdate, Stage
-from bot.core.promote import manifests
-from bot.core.promote.promotion import files_to_read
+from bot.core.discover.artifacts import Chart, Commit, Image
+from bot.core.discover.freight import Freight
+from bot.core.errors import CoreError
+from bot.core.model import (
+    ChartSubscription,
+    Config,
+    GitRepoUpdate,
+    GitSubscription,
+    ImageSubscription,
+    Stage,
+)
+from bot.core.promote.promotion import files_to_read, render_edits
 
 __all__ = [
     "ManagedChange",
@@ -104,7 +114,7 @@ def promotion_check(
 
 
 # Two probes that no real value equals both of: every managed place changes under one.
-_PROBES = ("shunter-probe-1", "shunter-probe-2")
+_PROBES = (1, 2)
 
 
 class ManagedChangeKind(Enum):
@@ -199,50 +209,57 @@ def managed_files(config: Config, base_branch: str, default_branch: str) -> tupl
     return tuple(dict.fromkeys(paths))
 
 
-def _probe_writers(update: GitRepoUpdate, path: str) -> list[Callable[[str, str], str]]:
-    """Functions ``(text, probe) -> text`` writing ``probe`` where ``update`` writes in
-    ``path``: the promotion's own setters, one per place."""
-    writers: list[Callable[[str, str], str]] = []
-    for k in update.kustomize:
-        if files_to_read(GitRepoUpdate(kustomize=(k,))) != [path]:
-            continue
+def _probe(config: Config, stage: Stage, update: GitRepoUpdate, n: int) -> Freight:
+    """Freight with every artifact the warehouses follow (and the update names), each at
+    a made-up version ``n``: what the stage's promotion would write, at a value no real
+    freight has."""
+    images: dict[str, None] = {}
+    charts: list[Chart] = []
+    commits: list[Commit] = []
+    for wh in config.warehouses:
+        for sub in wh.subscriptions:
+            if isinstance(sub, ImageSubscription):
+                images[sub.repo_url] = None
+            elif isinstance(sub, ChartSubscription):
+                charts.append(Chart(sub.repo_url, sub.name or "", f"{n}.0.0-shunter-probe"))
+            elif isinstance(sub, GitSubscription):
+                commits.append(Commit(sub.repo_url, f"{n}" * 40))
+    images.update(dict.fromkeys(k.image for k in update.kustomize))
+    images.update(dict.fromkeys(y.image for y in update.yaml if y.image))
+    warehouses = [r.warehouse for r in stage.requested_freight if r.warehouse]
+    return Freight(
+        name=f"{n}" * 40,
+        alias=f"shunter-probe-{n}",
+        warehouse=warehouses[0] if warehouses else "",
+        images=tuple(Image(r, f"{n}.0.0-shunter-probe", "sha256:" + f"{n}" * 64) for r in images),
+        charts=tuple(charts),
+        commits=tuple(commits),
+    )
 
-        def kustomize(text: str, probe: str, k: KustomizeImageUpdate = k) -> str:
-            return manifests.set_kustomize_image(
-                text,
-                k.image,
-                new_tag=None if k.use_digest else probe,
-                digest=f"sha256:{probe}" if k.use_digest else None,
-                file=path,
-            )
 
-        writers.append(kustomize)
-    for y in update.yaml:
-        if y.file != path:
-            continue
+def _managed_lines(
+    config: Config, stage: Stage, update: GitRepoUpdate, texts: Mapping[str, str | None]
+) -> dict[str, tuple[str, ...]]:
+    """For each file ``update`` edits, the lines of its text in ``texts`` that a
+    promotion rewrites, in file order.
 
-        def yaml_value(text: str, probe: str, key: str = y.key) -> str:
-            return manifests.set_yaml_value(text, key, probe, file=path)
-
-        writers.append(yaml_value)
-    return writers
-
-
-def _managed_lines(text: str, writers: list[Callable[[str, str], str]]) -> tuple[str, ...]:
-    """The lines of ``text`` the writers change, in file order.
-
-    Raises ``ManifestError`` when a writer cannot find its place."""
-    old = text.splitlines()
-    hit: set[int] = set()
-    for probe in _PROBES:
-        new = text
-        for write in writers:
-            new = write(new, probe)
-        matcher = difflib.SequenceMatcher(None, old, new.splitlines(), autojunk=False)
-        for tag, i1, i2, _, _ in matcher.get_opcodes():
-            if tag in ("replace", "delete"):
-                hit.update(range(i1, i2))
-    return tuple(old[i] for i in sorted(hit))
+    Raises ``CoreError`` when the promotion cannot be rendered on these texts (a file,
+    key or image entry it writes is missing)."""
+    hit: dict[str, set[int]] = {}
+    for n in _PROBES:
+        edits = render_edits(stage, update, _probe(config, stage, update, n), texts)
+        for path, new in edits.items():
+            old = (texts.get(path) or "").splitlines()
+            matcher = difflib.SequenceMatcher(None, old, new.splitlines(), autojunk=False)
+            lines = hit.setdefault(path, set())
+            for tag, i1, i2, _, _ in matcher.get_opcodes():
+                if tag in ("replace", "delete"):
+                    lines.update(range(i1, i2))
+    out: dict[str, tuple[str, ...]] = {}
+    for path, lines in hit.items():
+        old = (texts.get(path) or "").splitlines()
+        out[path] = tuple(old[i] for i in sorted(lines))
+    return out
 
 
 def pr_verdict(
@@ -256,10 +273,11 @@ def pr_verdict(
 ) -> PRVerdict:
     """Judge a pull request into ``base_branch`` that is not a promotion.
 
-    ``changed`` is the PR's file list; ``base_texts``/``head_texts`` hold, for each
-    managed file it changes (see :func:`managed_files`), its text at the base and at the
-    head (``None``: absent). A managed file absent at the base holds no value yet:
-    adding it changes nothing a promotion wrote. Never raises.
+    ``changed`` is the PR's file list; ``base_texts`` holds every managed file's text at
+    the base (see :func:`managed_files`; ``None``: absent) and ``head_texts`` the text at
+    the head of each managed file the PR changes (``None`` or missing: removed). A
+    promotion that cannot be rendered at the base (its file or key is missing there)
+    protects nothing yet: adding it changes nothing a promotion wrote. Never raises.
     """
     touched: dict[str, ChangedFile] = {}
     for f in changed:
@@ -269,29 +287,35 @@ def pr_verdict(
     out: list[ManagedChange] = []
     checked: list[str] = []
     for stage, update in _stage_updates(config, base_branch, default_branch):
-        for path in files_to_read(update):
-            if path not in touched:
-                continue
-            checked.append(path)
-            base = base_texts.get(path)
-            if base is None:
-                continue
-            writers = _probe_writers(update, path)
-            try:
-                before = _managed_lines(base, writers)
-            except ManifestError:
-                continue  # the place is not there at the base either: nothing to protect
-            head = head_texts.get(path) if touched[path].status != "removed" else None
-            if head is None:
-                out.append(ManagedChange(stage.name, path, ManagedChangeKind.PLACE_REMOVED))
-                continue
-            try:
-                after = _managed_lines(head, writers)
-            except ManifestError as exc:
-                out.append(
-                    ManagedChange(stage.name, path, ManagedChangeKind.PLACE_REMOVED, str(exc))
+        paths = [p for p in files_to_read(update) if p in touched]
+        if not paths:
+            continue
+        checked += paths
+        base = {p: base_texts.get(p) for p in files_to_read(update)}
+        head = dict(base)
+        for p in paths:
+            head[p] = None if touched[p].status == "removed" else head_texts.get(p)
+        try:
+            before = _managed_lines(config, stage, update, base)
+        except CoreError:
+            continue  # not there at the base either: nothing to protect yet
+        try:
+            after = _managed_lines(config, stage, update, head)
+        except CoreError as exc:
+            gone = [p for p in paths if head[p] is None] or paths
+            out += [
+                ManagedChange(
+                    stage.name,
+                    p,
+                    ManagedChangeKind.PLACE_REMOVED,
+                    "" if head[p] is None else str(exc),  # a removed file says it all
                 )
-                continue
-            if before != after:
-                out.append(ManagedChange(stage.name, path, ManagedChangeKind.VALUE_CHANGED))
+                for p in gone
+            ]
+            continue
+        out += [
+            ManagedChange(stage.name, p, ManagedChangeKind.VALUE_CHANGED)
+            for p in paths
+            if before.get(p, ()) != after.get(p, ())
+        ]
     return PRVerdict(tuple(dict.fromkeys(out)), tuple(dict.fromkeys(checked)))

@@ -41,6 +41,7 @@ NOT_OPERATIONS = {
     "describe": "reads the ledger",
     "notify": "the Action's mode notify",
     "doctor": "the Action's diagnosis step",
+    "check-pr": "the gate check of the examples' gate job (operation check-pr), no emergency",
 }
 #: The operations each CLI verb is offered as.
 AS_OPERATIONS = {"promote": {"promote", "promote-from", "rollback"}}

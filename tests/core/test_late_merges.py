@@ -84,3 +84,15 @@ def test_a_marker_whose_artifacts_do_not_make_its_freight_is_not_trusted() -> No
 
     assert p.ledger.freight == {}
     assert succeeded(p.ledger, "dev") == []
+
+
+def test_freight_from_a_marker_in_a_pr_someone_else_opened_is_not_trusted() -> None:
+    # A writer pushes `shunter/dev` and opens a PR whose marker carries freight that hashes
+    # to its ID but never came from the registry: no run may add it or record it.
+    crashed = plan(CONFIG, Ledger(), obs(discoveries=found("1.9.0")), T0, owner="alkon")
+    pr = replace(merged(pr_for(crashed, "dev", 7), at=T0), author="mallory")
+
+    p = plan(CONFIG, Ledger(), obs(recent={"dev": (pr,)}), T0, owner="alkon")
+
+    assert p.ledger.freight == {}
+    assert succeeded(p.ledger, "dev") == []

@@ -329,7 +329,13 @@ def record_unrecorded(
             pr=pr.number,
             url=pr.url,
         )
-        fr = p.ledger.freight.get(marker.freight) or _freight_from(marker, pr, p)
+        # New freight from a marker's artifacts (an image digest, say) only when the bot's
+        # own identity opened the PR: anyone who can push `shunter/<stage>` can write a
+        # marker whose artifacts hash to its ID, and such freight never met the registry.
+        ours = pr.author.lower() == obs.bot_login.lower()
+        fr = p.ledger.freight.get(marker.freight) or (
+            _freight_from(marker, pr, p) if ours else None
+        )
         if fr is None:
             # Freight this ledger never heard of, from a PR written before markers carried
             # the artifacts: the audit log names only known freight.

@@ -16,29 +16,14 @@ gathers what they compare.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from bot.core.decide.pulls import PullRequest
 from bot.core.discover.freight import Freight
 from bot.core.model import Config, ImageSubscription, Stage
 from bot.core.promote import promotion as promo
-from bot.core.promote.exact import EditCheck, Origin, check_edit, pr_origin
+from bot.core.promote.exact import Origin, PrCheck, check_edit, pr_origin
 from bot.errors import PermanentError
 from bot.ports import Forge, GitRepo, Registry
-
-
-@dataclass(frozen=True)
-class PrCheck:
-    """What GitHub says about a stage's promotion PR, checked against the bot's edit."""
-
-    origin: Origin
-    edit: EditCheck | None = None  # None: not looked at (not the bot's PR)
-    pushers: frozenset[str] = frozenset()  # logins on the head's commits, the bot's aside
-
-    @property
-    def exact(self) -> bool:
-        """True for the bot's own PR whose change is exactly the bot's edit."""
-        return self.origin is Origin.OURS and self.edit is not None and self.edit.exact
 
 
 def stage_base(stage: Stage, default_branch: str) -> str:

@@ -100,3 +100,17 @@ def check_edit(
     missing = sorted(p for p in want if p not in touched)
     different = sorted(p for p in want if p in touched and touched[p] != want[p])
     return EditCheck(tuple(extra), tuple(missing), tuple(different))
+
+
+@dataclass(frozen=True)
+class PrCheck:
+    """What GitHub says about a stage's promotion PR, checked against the bot's edit."""
+
+    origin: Origin
+    edit: EditCheck | None = None  # None: not looked at (not the bot's PR)
+    pushers: frozenset[str] = frozenset()  # logins on the head's commits, the bot's aside
+
+    @property
+    def exact(self) -> bool:
+        """True for the bot's own PR whose change is exactly the bot's edit."""
+        return self.origin is Origin.OURS and self.edit is not None and self.edit.exact

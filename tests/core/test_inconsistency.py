@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+import pytest
+
+from bot.core.decide.inconsistency import Inconsistency, InconsistencyKind
+
+
+@pytest.mark.parametrize("kind", list(InconsistencyKind))
+def test_every_kind_renders_and_keeps(kind: InconsistencyKind) -> None:
+    item = Inconsistency(kind, stage="prod", freight="ab12cd (1.8.4)", pr=7, detail="x")
+    text = item.render()
+    assert text.startswith("prod: ") and "{" not in text
+    assert item.to_dict()["kind"] == kind.value
+
+
+def test_empty_fields_are_left_out() -> None:
+    assert Inconsistency(InconsistencyKind.REQUEST, stage="prod").to_dict() == {
+        "kind": "request",
+        "stage": "prod",
+    }

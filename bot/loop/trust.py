@@ -17,12 +17,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from bot.core.decide.inconsistency import Inconsistency, InconsistencyKind
 from bot.core.decide.pulls import PullRequest
 from bot.core.discover.freight import Freight
+from bot.core.ledger import Ledger
 from bot.core.model import Config, ImageSubscription, Stage
 from bot.core.promote import promotion as promo
 from bot.core.promote.exact import Origin, PrCheck, check_edit, pr_origin
-from bot.errors import PermanentError
+from bot.errors import PermanentError, ShunterError
 from bot.ports import Forge, GitRepo, Registry
 
 
@@ -65,12 +67,15 @@ def check_pr(
     pr: PullRequest,
     *,
     bot: str,
+    pushers: bool = True,
 ) -> PrCheck:
     """Check ``pr`` (open, or merged) as the promotion of ``freight`` to ``stage``.
 
     An open PR is compared with the edit computed from its base branch now; a merged
     one with the edit computed from the base as it was just before its merge commit.
-    Raises ``ShunterError`` when GitHub or git cannot answer (the caller does not act).
+    ``pushers=False`` skips asking who made the head's commits (a merged PR's approvals
+    no longer matter). Raises ``ShunterError`` when GitHub or git cannot answer (the
+    caller does not act).
     """
     origin = pr_origin(pr, stage=stage.name, bot_login=bot)
     if origin is not Origin.OURS:
@@ -83,10 +88,12 @@ def check_pr(
     else:
         edits, before = expected_edit(stage, freight, lambda p: gitops.read_file(pr.base_branch, p))
     files = forge.pull_request_files(pr.number)
-    commits = forge.pull_request_commits(pr.number)
-    people = {c.author for c in commits} | {c.committer for c in commits}
-    pushers = frozenset(p for p in people if p is not None and p.lower() != bot.lower())
-    return PrCheck(origin, check_edit(edits, before, files), pushers)
+    people: set[str | None] = set()
+    if pushers:
+        for c in forge.pull_request_commits(pr.number):
+            people |= {c.author, c.committer}
+    others = frozenset(p for p in people if p is not None and p.lower() != bot.lower())
+    return PrCheck(origin, check_edit(edits, before, files), others)
 
 
 def digest_mismatches(config: Config, registry: Registry, freight: Freight) -> tuple[str, ...]:
@@ -105,3 +112,113 @@ def digest_mismatches(config: Config, registry: Registry, freight: Freight) -> t
         if now != image.digest:
             out.append(f"{image.repo_url}:{image.tag}")
     return tuple(out)
+
+
+def drop_unreceived_requests(ledger: Ledger) -> list[Inconsistency]:
+    """Remove every emergency request found in ``ledger`` as it was read: requests are
+    carried out only by the run that receives them (the mutation applied after this), so
+    one read from the ledger is either left over from a run that could not carry it out
+    or written there by someone else. Each becomes an inconsistency; nothing acts on it."""
+    out = []
+    for name, rec in sorted(ledger.stages.items()):
+        req = rec.request
+        if req is None:
+            continue
+        rec.request = None
+        out.append(
+            Inconsistency(
+                InconsistencyKind.REQUEST,
+                stage=name,
+                freight=req.freight[:12],
+                detail=f"{req.kind} by {req.by}",
+            )
+        )
+    return out
+
+
+def unbacked_verifications(
+    world_config: Config,
+    ledger: Ledger,
+    forge: Forge,
+    gitops: GitRepo,
+    *,
+    bot: str,
+) -> tuple[frozenset[tuple[str, str]], list[Inconsistency]]:
+    """The ``(freight, stage)`` pairs of ``verifiedIn`` that could let freight into a
+    downstream stage now and that no merged promotion of the bot stands behind.
+
+    Only entries that matter are checked: freight a downstream stage does not run and
+    has not run, verified in one of its upstream stages. An entry holds when the stage's
+    last ``Succeeded`` promotion of that freight names a PR that GitHub reports merged,
+    the bot's own, and exactly the bot's edit (or, pushed without a PR, a commit whose
+    files are exactly the edit). Raises nothing: a look-up that fails leaves the entry
+    unbacked (fail closed)."""
+    bad: set[tuple[str, str]] = set()
+    found: list[Inconsistency] = []
+    checked: dict[tuple[str, str], bool] = {}
+    for stage in world_config.stages:
+        upstream = {u for req in stage.requested_freight for u in req.upstream_stages}
+        if not upstream:
+            continue
+        rec = ledger.stages.get(stage.name)
+        seen: set[str | None] = set()
+        if rec is not None:
+            seen = {*rec.history, rec.current_freight}
+        for name, fr in ledger.freight.items():
+            if name in seen:
+                continue
+            for up in sorted(upstream & set(fr.verified_in)):
+                key = (name, up)
+                if key not in checked:
+                    checked[key] = _backed(world_config, ledger, forge, gitops, up, fr.freight, bot)
+                    if not checked[key]:
+                        bad.add(key)
+                        found.append(
+                            Inconsistency(
+                                InconsistencyKind.VERIFIED_IN,
+                                stage=stage.name,
+                                freight=f"{fr.freight.alias} ({fr.freight.summary()})",
+                                detail=up,
+                            )
+                        )
+    return frozenset(bad), found
+
+
+def _backed(
+    config: Config,
+    ledger: Ledger,
+    forge: Forge,
+    gitops: GitRepo,
+    stage_name: str,
+    freight: Freight,
+    bot: str,
+) -> bool:
+    try:
+        stage = config.stage(stage_name)
+    except KeyError:
+        return False
+    record = next(
+        (
+            r
+            for r in reversed(ledger.promotions)
+            if r.stage == stage_name and r.freight == freight.name and r.status == "Succeeded"
+        ),
+        None,
+    )
+    if record is None:
+        return False
+    try:
+        if record.pr is not None:
+            pr = forge.pull_request(record.pr)
+            check = check_pr(forge, gitops, stage, freight, pr, bot=bot, pushers=False)
+            return pr.merged and check.exact
+        if record.commit is None:
+            return False
+        base = stage_base(stage, forge.default_branch())
+        commit = record.commit
+        edits, _ = expected_edit(
+            stage, freight, lambda p: gitops.read_file_at(f"{commit}^1", p, branch=base)
+        )
+        return all(gitops.read_file_at(commit, p, branch=base) == t for p, t in edits.items())
+    except (ShunterError, ValueError):
+        return False

@@ -2,7 +2,12 @@ from __future__ import annotations
 
 import pytest
 
-from bot.core.decide.inconsistency import Inconsistency, InconsistencyKind
+from bot.core.decide.inconsistency import (
+    Inconsistency,
+    InconsistencyKind,
+    from_records,
+    to_records,
+)
 
 
 @pytest.mark.parametrize("kind", list(InconsistencyKind))
@@ -18,3 +23,16 @@ def test_empty_fields_are_left_out() -> None:
         "kind": "request",
         "stage": "prod",
     }
+
+
+def test_kept_and_read_back() -> None:
+    items = [
+        Inconsistency(InconsistencyKind.PROMOTION_PR, stage="prod", pr=9, detail="mallory"),
+        Inconsistency(InconsistencyKind.DIGEST, stage="dev", freight="x", detail="r:1"),
+    ]
+    records = to_records(items)
+    assert sorted(from_records(records), key=str) == sorted(items, key=str)
+    assert from_records([{"kind": "nonsense"}, "x", {"kind": "request", "pr": "7"}]) == [
+        Inconsistency(InconsistencyKind.REQUEST)
+    ]
+    assert from_records(None) == []

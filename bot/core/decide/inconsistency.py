@@ -9,8 +9,12 @@ The summary and ``shunter describe`` show them.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
+
+#: Where the last run's inconsistencies are kept, beside the ledger on its branch.
+FILE = "inconsistencies.yaml"
 
 
 class InconsistencyKind(Enum):
@@ -77,3 +81,29 @@ class Inconsistency:
             if value:
                 out[key] = value
         return out
+
+
+def from_records(records: object) -> list[Inconsistency]:
+    """Inconsistencies from the list kept in :data:`FILE` (entries of unknown kinds, or
+    not mappings, are skipped: the file is a report, not state)."""
+    kinds = {k.value: k for k in InconsistencyKind}
+    out = []
+    for r in records if isinstance(records, list) else []:
+        if not isinstance(r, dict) or r.get("kind") not in kinds:
+            continue
+        pr = r.get("pr")
+        out.append(
+            Inconsistency(
+                kinds[r["kind"]],
+                stage=str(r.get("stage", "")),
+                freight=str(r.get("freight", "")),
+                pr=pr if isinstance(pr, int) else None,
+                detail=str(r.get("detail", "")),
+            )
+        )
+    return out
+
+
+def to_records(items: Iterable[Inconsistency]) -> list[dict[str, object]]:
+    """The list kept in :data:`FILE`, in a stable order."""
+    return sorted((i.to_dict() for i in items), key=lambda d: sorted(map(str, d.items())))

@@ -198,6 +198,10 @@ def _context(args: argparse.Namespace, env: Mapping[str, str]) -> RunContext:
         api_url=args.api_url or env.get("GITHUB_API_URL") or "https://api.github.com",
         token=env.get("GITHUB_TOKEN") or env.get("GH_TOKEN") or None,
         run_id=env.get("GITHUB_RUN_ID") or None,
+        server_url=env.get("GITHUB_SERVER_URL") or "https://github.com",
+        bot_logins=frozenset(
+            b.strip() for b in (env.get("SHUNTER_BOT_LOGIN") or "").split(",") if b.strip()
+        ),
         event=env.get("GITHUB_EVENT_NAME") or None,
         now=now,
         env=env,

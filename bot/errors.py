@@ -133,6 +133,7 @@ _CORE_EXIT_CODES: dict[type[core.CoreError], int] = {
     core.ConstraintError: EXIT_USAGE,  # the config's constraint or regex
     core.TemplateError: EXIT_USAGE,  # the config's commit-message template
     core.ManifestError: EXIT_ACT,  # a GitOps file a person must fix
+    core.RefusedError: EXIT_ACT,  # an emergency operation refused: the person asks again
 }
 
 

@@ -17,7 +17,15 @@ from typing import Literal, Protocol
 from bot.core.decide.identity import RunActor
 from bot.core.decide.mainrules import BranchRules
 from bot.core.decide.observations import CheckRun, HealthReport, StepRun
-from bot.core.decide.pulls import ChangedFile, HeadCommit, PullRequest, Review, ReviewState
+from bot.core.decide.pulls import (
+    ChangedFile,
+    CommitStatus,
+    HeadCommit,
+    PullRequest,
+    Review,
+    ReviewState,
+    StatusState,
+)
 from bot.core.discover.artifacts import Chart, Commit
 from bot.core.model import ArgoCDHealth, ChartSubscription, GitSubscription, HttpCheck, HttpHealth
 from bot.errors import PermanentError, TransientError
@@ -320,6 +328,24 @@ class Forge(DeploymentStatuses, Protocol):
 
     def check_runs(self, sha: str) -> tuple[CheckRun, ...]:
         """The newest check run of each name on commit ``sha``."""
+        ...
+
+    def set_status(
+        self,
+        sha: str,
+        *,
+        context: str,
+        state: StatusState,
+        description: str,
+        target_url: str | None,
+    ) -> None:
+        """Add a commit status ``context`` to ``sha`` (GitHub records the token's owner as
+        its ``creator``). Raises ``PermanentError`` (no such commit, no
+        ``statuses: write``) or ``TransientError``."""
+        ...
+
+    def statuses(self, sha: str) -> tuple[CommitStatus, ...]:
+        """Every commit status on ``sha``, newest first (every page)."""
         ...
 
     def dispatch_workflow(self, file: str, *, ref: str, inputs: dict[str, str]) -> None:

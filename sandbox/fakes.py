@@ -19,11 +19,13 @@ from bot.core.decide.mainrules import BranchRules
 from bot.core.decide.observations import CheckRun, HealthReport, StepRun
 from bot.core.decide.pulls import (
     ChangedFile,
+    CommitStatus,
     FileStatus,
     HeadCommit,
     PullRequest,
     Review,
     ReviewState,
+    StatusState,
 )
 from bot.core.model import ArgoCDHealth, HttpCheck, HttpHealth
 from bot.errors import ConflictError, ShunterError
@@ -277,6 +279,7 @@ class FakeForge:
         self.permissions: dict[str, str] = {login: "write"}
         self.teams: dict[str, frozenset[str]] = {}
         self.checks: dict[str, dict[str, CheckRun]] = {}
+        self.commit_statuses: dict[str, list[CommitStatus]] = {}  # sha -> newest first
         self.dispatched: list[tuple[str, str, dict[str, str]]] = []
         self.runs: dict[str, StepRun] = {}
         self.actors: dict[int, RunActor] = {}
@@ -420,6 +423,25 @@ class FakeForge:
 
     def check_runs(self, sha: str) -> tuple[CheckRun, ...]:
         return tuple(self.checks.get(sha, {}).values())
+
+    def set_status(
+        self,
+        sha: str,
+        *,
+        context: str,
+        state: StatusState,
+        description: str,
+        target_url: str | None,
+    ) -> None:
+        if sha not in self.trees:
+            raise http_error(HttpErrorKind.PERMANENT, f"No commit found for SHA: {sha}", status=422)
+        st = CommitStatus(context, state, self.login, description[:140], target_url)
+        self.commit_statuses.setdefault(sha, []).insert(0, st)
+
+    def statuses(self, sha: str) -> tuple[CommitStatus, ...]:
+        if sha not in self.trees:
+            raise http_error(HttpErrorKind.NOT_FOUND, f"no commit {sha}", status=404)
+        return tuple(self.commit_statuses.get(sha, []))
 
     def dispatch_workflow(self, file: str, *, ref: str, inputs: dict[str, str]) -> None:
         self.dispatched.append((file, ref, dict(inputs)))

@@ -179,6 +179,21 @@ class _CheckRun:
 
 
 @dataclass
+class _CommitStatus:
+    """A commit status (``POST /repos/{o}/{r}/statuses/{sha}``): who set it is the token's
+    owner, which is what ``creator`` reports and what Shunter trusts."""
+
+    id: int
+    sha: str
+    state: str
+    context: str
+    description: str | None
+    target_url: str | None
+    creator: str
+    created_at: datetime
+
+
+@dataclass
 class _WorkflowRun:
     id: int
     workflow_id: int
@@ -258,6 +273,7 @@ class _Repo:
     pulls: dict[int, _Pull] = field(default_factory=dict)
     permissions: dict[str, str] = field(default_factory=dict)
     check_runs: dict[int, _CheckRun] = field(default_factory=dict)
+    statuses: list[_CommitStatus] = field(default_factory=list)
     next_number: int = 1
     runs: dict[int, _WorkflowRun] = field(default_factory=dict)
     workflow_ids: dict[str, int] = field(default_factory=dict)  # path -> id
@@ -1084,6 +1100,22 @@ class _View:
             "created_at": _ts(c.created_at),
             "updated_at": _ts(c.created_at),
             "author_association": "MEMBER",
+        }
+
+    def commit_status(self, repo: _Repo, st: _CommitStatus) -> dict[str, Any]:
+        # https://docs.github.com/en/rest/commits/statuses (the ``status`` schema)
+        return {
+            "url": f"{self.api}/repos/{repo.full_name}/statuses/{st.sha}",
+            "avatar_url": f"{self.web}/{st.creator}.png",
+            "id": st.id,
+            "node_id": f"SC_{st.id}",
+            "state": st.state,
+            "description": st.description,
+            "target_url": st.target_url,
+            "context": st.context,
+            "created_at": _ts(st.created_at),
+            "updated_at": _ts(st.created_at),
+            "creator": self.user(st.creator),
         }
 
     def check_run(self, repo: _Repo, cr: _CheckRun) -> dict[str, Any]:
@@ -2174,6 +2206,48 @@ def _list_checks(req: _Request, owner: str, name: str, ref: str) -> tuple[int, A
     return status, _Paged({"total_count": len(runs), "check_runs": paged.data}, paged.headers)
 
 
+@_route("POST", _REPO + r"/statuses/([0-9a-fA-F]{40})")
+def _create_status(req: _Request, owner: str, name: str, sha: str) -> tuple[int, Any]:
+    # https://docs.github.com/en/rest/commits/statuses#create-a-commit-status
+    repo = req.repo(owner, name)
+    who = req.need_role(repo, "write")
+    state = req.json_field("state")
+    if state not in ("error", "failure", "pending", "success"):
+        raise HttpError(422, "Validation Failed", [{"field": "state", "code": "invalid"}])
+    if _git(repo.bare, "cat-file", "-e", f"{sha}^{{commit}}")[0] != 0:
+        raise HttpError(422, "No commit found for SHA: " + sha)
+    description = req.json_field("description")
+    if description is not None and len(str(description)) > 140:
+        # GitHub keeps a status description to 140 characters.
+        raise HttpError(422, "Validation Failed", [{"field": "description", "code": "custom"}])
+    target = req.json_field("target_url")
+    st = _CommitStatus(
+        req.sb._next_id(),
+        sha.lower(),
+        str(state),
+        str(req.json_field("context") or "default"),
+        None if description is None else str(description),
+        None if target is None else str(target),
+        who,
+        req.sb.clock(),
+    )
+    repo.statuses.append(st)
+    return 201, req.view.commit_status(repo, st)
+
+
+@_route("GET", _REPO + "/commits/(.+)/statuses")
+def _list_statuses(req: _Request, owner: str, name: str, ref: str) -> tuple[int, Any]:
+    # https://docs.github.com/en/rest/commits/statuses#list-commit-statuses-for-a-reference
+    # (newest first, every status of every context)
+    repo = req.repo(owner, name)
+    ref = _unq(ref)
+    code, sha = _git(repo.bare, "rev-parse", "--verify", "-q", f"{ref}^{{commit}}")
+    if code != 0:
+        raise HttpError(404, _NOT_FOUND)
+    found = [st for st in reversed(repo.statuses) if st.sha == sha]
+    return req.page([req.view.commit_status(repo, st) for st in found])
+
+
 # --------------------------------------------------------------------------- actions
 
 
@@ -2714,9 +2788,14 @@ def _merge_violations(
     for cr in sorted(repo.check_runs.values(), key=operator.attrgetter("id")):
         if cr.head_sha == head:
             runs[cr.name] = cr
+    # A required check is met by a check run or by a commit status of that context
+    # (https://docs.github.com/en/pull-requests/collaborating-with-pull-requests/collaborating-on-repositories-with-code-quality-features/about-status-checks).
+    statuses = {st.context: st.state for st in repo.statuses if st.sha == head}
     for contexts in (n[3] for n in needed):
         for ctx in contexts:
             found = runs.get(ctx)
+            if statuses.get(ctx) == "success":
+                continue
             if (
                 found is None
                 or found.status != "completed"

@@ -29,6 +29,9 @@ from sandbox.fixtures.conformance import ConformanceLog, checked_world
 from sandbox.registry import LocalRegistry
 from sandbox.world import REPOSITORY, USERS, SandboxWorld
 
+#: The bot's identity in the sandbox world (a machine user's token).
+BOT = "shunter-bot"
+
 #: Where the simulated clock starts.
 T0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 
@@ -43,7 +46,8 @@ class Pipeline:
     def shunter(self, *args: str, login: str = "shunter-bot", expect: int = 0, **env: str) -> str:
         """Run ``shunter *args`` as ``login``; return its output, asserting its exit code."""
         out = io.StringIO()
-        e = self.w.env(login=login, SHUNTER_NOW=self.now.isoformat())
+        # As a team sets it for emergency commands run with their own tokens.
+        e = self.w.env(login=login, SHUNTER_NOW=self.now.isoformat(), SHUNTER_BOT_LOGIN=BOT)
         e.update(env)
         code = main(["--repo-dir", str(self.w.checkout), *args], env=e, out=out)
         assert code == expect, out.getvalue()

@@ -29,6 +29,7 @@ from bot.core.model import (
     Warehouse,
 )
 from bot.core.promote import promotion as promo
+from bot.core.promote.exact import EditCheck, Origin, PrCheck
 
 T0 = datetime(2026, 3, 3, 10, 0, tzinfo=UTC)
 REPO = "ghcr.io/alkon/flask-app"
@@ -109,10 +110,24 @@ def merged(pr: PullRequest, by: str = BOT, at: datetime = T0) -> PullRequest:
     )
 
 
+#: What the loop reports for the bot's own PR whose change is exactly its edit.
+EXACT = PrCheck(Origin.OURS, EditCheck())
+
+
 def obs(**kw: object) -> Observations:
-    """Observations with the bot's login and the platform team filled in."""
+    """Observations with the bot's login and the platform team filled in; a PR given
+    without a check (in ``prs``, or merged in ``recent``) is the bot's own and exactly
+    its edit (as the loop would find)."""
     kw.setdefault("bot_login", BOT)
     kw.setdefault("teams", TEAMS)
+    prs = kw.get("prs")
+    if isinstance(prs, dict):
+        kw["prs"] = {
+            k: v if v.check is not None else replace(v, check=EXACT) for k, v in prs.items()
+        }
+    recent = kw.get("recent")
+    if isinstance(recent, dict) and "recent_checks" not in kw:
+        kw["recent_checks"] = {pr.number: EXACT for prs_ in recent.values() for pr in prs_}
     return Observations(**kw)  # type: ignore[arg-type]
 
 

@@ -420,7 +420,7 @@ def test_workflow_dispatch_inputs_drive_an_emergency_promotion(pipeline: Pipelin
     """What the Action does with its workflow_dispatch inputs (``shunter run``)."""
     p = pipeline
     p.w.push("1.8.4")
-    p.shunter("reconcile")
+    p.shunter("reconcile", login=ACTIONS_BOT)  # the workflow's own identity
     # tech-lead dispatches the workflow; its run holds the workflow's own token, and the
     # run's triggering actor (read from the API) is who asks.
     run = p.dispatch("tech-lead")

@@ -37,11 +37,13 @@ from bot.core.decide.mainrules import BranchRules
 from bot.core.decide.observations import CheckRun, HealthReport, StepRun, StepState
 from bot.core.decide.pulls import (
     ChangedFile,
+    CommitStatus,
     FileStatus,
     HeadCommit,
     PullRequest,
     Review,
     ReviewState,
+    StatusState,
 )
 from bot.errors import ConflictError, PermanentError, ShunterError, TransientError
 from bot.ports import ActionsSettings, Deadline, HttpErrorKind, http_error
@@ -495,6 +497,65 @@ class GitHubForge:
                         title=_text(run.output.title) if run.output and run.output.title else None,
                     )
             return tuple(out.values())
+
+    def set_status(
+        self,
+        sha: str,
+        *,
+        context: str,
+        state: StatusState,
+        description: str,
+        target_url: str | None,
+    ) -> None:
+        """Add the commit status ``context`` to ``sha``; GitHub keeps a description to 140
+        characters, so a longer one is cut with an ellipsis.
+
+        https://docs.github.com/en/rest/commits/statuses#create-a-commit-status"""
+        text = description if len(description) <= 140 else description[:139] + "\u2026"
+        with self._translate(
+            f"set status {context!r} on {sha[:12]}",
+            permission="statuses: write",
+            what=f"commit {sha[:12]}",
+        ):
+            # By URL: ``get_commit(sha).create_status`` would GET the commit first.
+            body: dict[str, str] = {"state": state, "description": text, "context": context}
+            if target_url:
+                body["target_url"] = target_url
+            self._repo.requester.requestJsonAndCheck(
+                "POST", f"{self._repo.url}/statuses/{sha}", input=body
+            )
+
+    def statuses(self, sha: str) -> tuple[CommitStatus, ...]:
+        """Every commit status on ``sha``, newest first, every page.
+
+        https://docs.github.com/en/rest/commits/statuses#list-commit-statuses-for-a-reference
+        Raises ``PermanentError`` (no such commit, no ``statuses: read``) or ``TransientError``."""
+        from github.CommitStatus import CommitStatus as GhCommitStatus
+        from github.PaginatedList import PaginatedList
+
+        with self._translate(
+            f"list the statuses of {sha[:12]}",
+            permission="statuses: read",
+            what=f"commit {sha[:12]}",
+        ):
+            # PyGithub's ``Commit.get_statuses`` calls the legacy ``/statuses/{sha}`` path;
+            # GitHub documents ``/commits/{ref}/statuses``.
+            url = f"{self._repo.url}/commits/{sha}/statuses"
+            out = []
+            for st in PaginatedList(GhCommitStatus, self._repo.requester, url, None):
+                state = _text(st.state)
+                if state not in ("error", "failure", "pending", "success"):
+                    raise _unreadable(f"status state {state!r}")
+                out.append(
+                    CommitStatus(
+                        context=_text(st.context),
+                        state=state,  # type: ignore[arg-type]
+                        creator=_text(st.creator.login) if st.creator is not None else "",
+                        description=st.description or "",
+                        target_url=st.target_url,
+                    )
+                )
+            return tuple(out)
 
     # ----------------------------------------------------------------- workflows
 

@@ -11,8 +11,6 @@ if TYPE_CHECKING:
     from bot.core.model import Config
     from bot.loop.reconcile import World
 
-PERMISSION_RANK = {"none": 0, "read": 1, "triage": 2, "write": 3, "maintain": 4, "admin": 5}
-
 
 def _require_reason(reason: str, what: str) -> None:
     if not reason.strip():
@@ -23,6 +21,7 @@ def _check_actor(ctx: RunContext, config: Config, world: World, reason: str, wha
     """Who is asking, as GitHub says (``bot.core.decide.identity``), after checking they
     may (the permission named in the config). Raises ``PermanentError`` otherwise."""
     from bot.adapters.github import ACTIONS_BOT
+    from bot.core.decide.emergency import allowed
     from bot.core.decide.identity import Refused, operator
 
     _require_reason(reason, what)
@@ -41,7 +40,7 @@ def _check_actor(ctx: RunContext, config: Config, world: World, reason: str, wha
     actor = who.login
     need = config.settings.emergency_permission
     have = world.forge.permission(actor)
-    if PERMISSION_RANK.get(have, 0) < PERMISSION_RANK.get(need, 4):
+    if not allowed(have, need):
         raise PermanentError(
             f"{actor} has {have!r} permission on {ctx.repository}; {what} needs {need!r} "
             "(ProjectConfig spec.emergencyPermission)"

@@ -36,6 +36,7 @@ def _report(outcome: Outcome, out: TextIO, fmt: str, *, dry_run: bool) -> None:
                 "actions": [_action_json(a) for a in outcome.actions],
                 "changes": [c.render() for c in outcome.changes],
                 "errors": [e.render() for e in outcome.errors],
+                "inconsistencies": [i.to_dict() for i in outcome.inconsistencies],
                 "stateCommit": outcome.state_commit,
             },
             out,
@@ -59,6 +60,8 @@ def _report(outcome: Outcome, out: TextIO, fmt: str, *, dry_run: bool) -> None:
         print(f"warning: {REBUILT}", file=sys.stderr)
     for text in dict.fromkeys(e.render() for e in outcome.errors):  # each once, in order
         print(one_line(f"error: {text}"), file=sys.stderr)
+    for i in outcome.inconsistencies:
+        print(one_line(f"ledger inconsistency: {i.render()}"), file=sys.stderr)
 
 
 def _exit_code(outcome: Outcome) -> int:
@@ -130,6 +133,8 @@ def _publish(ctx: RunContext, outcome: Outcome, out: TextIO) -> None:
     for c in outcome.changes:
         if c.kind is ChangeKind.DRIFT:  # main differed from the ledger; the ledger followed
             io.warning(c.render(), title=f"shunter {c.subject.render()} drifted")
+    for i in outcome.inconsistencies:
+        io.error(i.render(), title="shunter: ledger inconsistency")
     failed = {e.subject for e in outcome.errors}
     for d in outcome.decisions:
         if d.kind is DecisionKind.DISCOVERY_FAILED and d.subject in failed:

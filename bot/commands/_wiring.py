@@ -40,6 +40,8 @@ def _world(ctx: RunContext, config: Config, *, forge: bool, registry: bool = Tru
         owner=ctx.owner,
         repository=ctx.repository or "",
         server_url=(ctx.env or {}).get("GITHUB_SERVER_URL") or "https://github.com",
+        bot_logins=ctx.bot_logins,
+        run_url=ctx.run_url,
     )
     if ctx.now is not None:
         fixed = ctx.now

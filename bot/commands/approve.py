@@ -1,10 +1,11 @@
 """``shunter approve --freight ID --stage S``: let a freight into a stage, Kargo's hotfix path.
 
-An approval makes the freight available to the stage as if an upstream stage had
-verified it; the loop then promotes it as it would any available freight (at once when
-the stage auto-promotes and it is the newest, or by ``shunter promote`` otherwise).
-Like the other emergency operations it needs the configured permission and a reason,
-and it is recorded in ``operations.yaml``.
+An approval is a grant, so GitHub attests it, not the ledger: this run (whose asker's
+identity and permission GitHub confirmed) opens or re-points the stage's promotion PR
+for the freight and sets the commit status ``shunter/approved`` on its head. Later runs
+let the freight in only while that head carries the status; every other gate
+(approvals, windows, ``main``'s rules) still applies. The ledger's ``approvedFor`` is
+the audit record (see :mod:`bot.core.decide.emergency`).
 """
 
 from __future__ import annotations
@@ -17,51 +18,28 @@ from bot.commands._context import RunContext
 from bot.commands._names import _freight_ref, _require_stage
 from bot.commands._output import _publish, _report
 from bot.commands._wiring import _load_config, _world
-from bot.errors import PermanentError
 
 if TYPE_CHECKING:
+    from bot.core.decide.outcomes import Change
     from bot.core.ledger import Ledger
 
 
 def cmd_approve(ctx: RunContext, out: TextIO, freight_ref: str, stage: str, reason: str) -> int:
-    """Record that the asking person approved ``freight_ref`` for ``stage``; return 0 or 1."""
-    from bot.core.decide.outcomes import Change, ChangeKind, Subject
-    from bot.core.ledger import OperationRecord
+    """Approve ``freight_ref`` for ``stage`` and open its promotion now; return 0 or 1."""
+    from bot.core.decide.emergency import Ask, Operation, carry_out
     from bot.loop.reconcile import reconcile
 
     config = _load_config(ctx)
     _require_stage(ctx, config, stage)
     what = f"approving freight for {stage}"
     _require_reason(reason, what)
-    ref = _freight_ref(freight_ref) or ""
-    world = _world(ctx, config, forge=True, registry=False)
+    # The registry is asked again for the digest of the freight this run proposes.
+    world = _world(ctx, config, forge=True)
     actor = _check_actor(ctx, config, world, reason, what)
+    ask = Ask(Operation.APPROVE, stage, actor, reason, freight=_freight_ref(freight_ref) or "")
 
     def mutate(ledger: Ledger, now: datetime) -> list[Change]:
-        rec = ledger.find_freight(ref)
-        if rec is None:
-            raise PermanentError(
-                f"no freight {freight_ref!r}: see `shunter get freight` for IDs and aliases"
-            )
-        wanted = config.stage(stage).requested_freight
-        if all(req.warehouse != rec.freight.warehouse for req in wanted):
-            raise PermanentError(
-                f"stage {stage} takes no freight from warehouse {rec.freight.warehouse}; "
-                f"{rec.freight.alias} cannot be approved for it"
-            )
-        rec.approved_for[stage] = actor
-        ledger.operations.append(
-            OperationRecord("approve", stage, actor, reason, now, freight=rec.freight.name)
-        )
-        return [
-            Change(
-                Subject.stage(stage),
-                ChangeKind.APPROVED,
-                freight=rec.freight.alias,
-                by=actor,
-                detail=reason,
-            )
-        ]
+        return carry_out(config, ledger, ask, now)
 
     outcome = reconcile(world, discover_now=False, mutate=mutate)
     _report(outcome, out, "text", dry_run=False)

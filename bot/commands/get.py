@@ -64,7 +64,9 @@ def cmd_get(
 
 
 def _stage_freight(config: Config, ledger: Ledger, stage: str) -> set[str]:
-    """The names of the freight ``stage`` runs, and of every freight it may take."""
+    """The names of the freight ``stage`` runs, is being promoted to, and may take
+    (verified upstream; an approved freight is the one its open promotion proposes:
+    a reconcile checks GitHub's attestation of it, this read does not ask GitHub)."""
     # The planner's own rule, so `get` can never disagree with what a reconcile would do.
     from bot.core.decide.selection import available_freight
 
@@ -72,4 +74,6 @@ def _stage_freight(config: Config, ledger: Ledger, stage: str) -> set[str]:
     current = ledger.stages.get(stage)
     if current is not None and current.current_freight:
         names.add(current.current_freight)
+    if current is not None and current.promotion is not None:
+        names.add(current.promotion.freight)
     return names

@@ -12,34 +12,26 @@ from bot.commands._output import _publish, _report
 from bot.commands._wiring import _load_config, _world
 
 if TYPE_CHECKING:
+    from bot.core.decide.outcomes import Change
     from bot.core.ledger import Ledger
 
 
 def cmd_stage_flag(ctx: RunContext, out: TextIO, op: str, stage: str, reason: str) -> int:
-    from bot.core.decide.outcomes import Change, ChangeKind, Subject
-    from bot.core.ledger import Hold, OperationRecord
+    """Pause, resume or release the hold of ``stage`` (``op``); return 0 or 1."""
+    from bot.core.decide.emergency import Ask, Operation, carry_out
     from bot.loop.reconcile import reconcile
 
     config = _load_config(ctx)
     _require_stage(ctx, config, stage)
     if op == "pause":
         _require_reason(reason, f"pausing {stage}")
-    world = _world(ctx, config, forge=True, registry=False)
+    # The registry is asked again for the digest of whatever this run opens.
+    world = _world(ctx, config, forge=True)
     actor = _check_actor(ctx, config, world, reason or op, f"{op} {stage}")
+    ask = Ask(Operation(op), stage, actor, reason)
 
     def mutate(ledger: Ledger, now: datetime) -> list[Change]:
-        rec = ledger.stage(stage)
-        if op == "pause":
-            rec.pause = Hold(reason=reason or "paused", by=actor, at=now)
-            kind = ChangeKind.PAUSED
-        elif op == "resume":
-            rec.pause = None
-            kind = ChangeKind.RESUMED
-        else:
-            rec.hold = None
-            kind = ChangeKind.HOLD_RELEASED
-        ledger.operations.append(OperationRecord(op, stage, actor, reason, now))
-        return [Change(Subject.stage(stage), kind, by=actor, detail=reason)]
+        return carry_out(config, ledger, ask, now)
 
     outcome = reconcile(world, discover_now=False, mutate=mutate)
     _report(outcome, out, "text", dry_run=False)

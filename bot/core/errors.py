@@ -9,7 +9,8 @@ catches the specific type::
     CoreError (ValueError)
     ├── ConstraintError   a version constraint or tag regex that does not parse (config)
     ├── TemplateError     a commit-message template that does not parse or render (config)
-    └── ManifestError     a GitOps file that cannot be edited as asked (a person fixes it)
+    ├── ManifestError     a GitOps file that cannot be edited as asked (a person fixes it)
+    └── RefusedError      an emergency operation that cannot apply to the ledger as asked
 
 (A state-branch file Shunter cannot read is ``bot.errors.LedgerError``: it carries
 located problems, like ``ConfigError``.)
@@ -32,3 +33,7 @@ class TemplateError(CoreError):
 
 class ManifestError(CoreError):
     """A file in the GitOps repository that cannot be edited as the config asks."""
+
+
+class RefusedError(CoreError):
+    """An emergency operation that names freight or a stage it cannot apply to."""

@@ -29,7 +29,9 @@ SCHEMA_VERSION = 1
 ARCHIVE_DIR = "archive/"
 
 PromotionKind = Literal["auto", "manual", "emergency", "rollback"]
-PromotionStatus = Literal["Succeeded", "Rejected", "Expired", "Superseded", "Failed"]
+PromotionStatus = Literal[
+    "Succeeded", "Rejected", "Expired", "Superseded", "Failed", "MergedWithForeignChanges"
+]
 
 
 @dataclass
@@ -63,6 +65,9 @@ class Request:
     by: str
     reason: str
     at: datetime
+    # ``shunter approve``: the freight goes in without upstream verification, through
+    # every other gate. Known only to the run that received it (never written).
+    approve: bool = False
 
 
 @dataclass

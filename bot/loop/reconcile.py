@@ -18,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import yaml
+
 from bot.core.decide.actions import (
     Action,
     ClosePromotionPR,
@@ -30,6 +32,9 @@ from bot.core.decide.actions import (
     UpdatePromotionPR,
 )
 from bot.core.decide.approvals import team_key
+from bot.core.decide.emergency import ATTESTATION
+from bot.core.decide.inconsistency import FILE as INCONSISTENCIES_FILE
+from bot.core.decide.inconsistency import Inconsistency, InconsistencyKind, to_records
 from bot.core.decide.lifecycle import RECENT_PRS, recorded_prs
 from bot.core.decide.observations import Discovery, Observations, PromotionPR
 from bot.core.decide.outcomes import (
@@ -48,8 +53,10 @@ from bot.core.ledger import FreightRecord, Ledger, archive_promotions, from_file
 from bot.core.metrics import metrics_text
 from bot.core.model import Config
 from bot.core.promote import promotion as promo
+from bot.core.promote.exact import Origin, PrCheck, pr_origin
 from bot.core.promote.repository import names_repository
 from bot.errors import ConflictError, PermanentError, ShunterError
+from bot.loop import trust
 from bot.loop.discover import (
     Missed,
     discover_warehouses,
@@ -96,6 +103,14 @@ class World:
     http: HttpProbe | None = None  # health.http and AnalysisTemplates' spec.http
     incidents: IncidentSource | None = None  # PagerDuty
     deadline: Deadline | None = None  # the whole run's; discovery stops a reserve before it
+    # The bot's identity besides the token's own (SHUNTER_BOT_LOGIN): a person running an
+    # emergency operation with their own token still recognises the bot's promotion PRs.
+    bot_logins: frozenset[str] = frozenset()
+    run_url: str | None = None  # this Actions run: what an attestation links to
+
+    def bots(self, token_owner: str) -> frozenset[str]:
+        """Whose promotion PRs count as the bot's: the token's owner and ``bot_logins``."""
+        return frozenset({token_owner, *self.bot_logins})
 
 
 @dataclass
@@ -114,13 +129,22 @@ class Outcome:
     # The state branch was missing although the bot had merged promotion PRs: the ledger
     # was rebuilt from GitHub (main's manifests, the latest merged PRs), not from history.
     rebuilt: bool = False
+    # What the ledger claimed that GitHub or the registry contradicts: never acted on.
+    inconsistencies: list[Inconsistency] = field(default_factory=list)
+    granted: frozenset[str] = frozenset()  # stages whose request this run received
+    unbacked: frozenset[tuple[str, str]] | None = None  # looked up once per run
 
     @property
     def ok(self) -> bool:
-        """No error, and no stage stuck behind a rule only a person can satisfy, or
-        behind a ``main`` that holds what no known freight writes (a hand edit)."""
+        """No error, no stage stuck behind a rule only a person can satisfy or behind a
+        ``main`` that holds what no known freight writes (a hand edit), and nothing in
+        the ledger that GitHub or the registry contradicts."""
         stuck = (DecisionKind.STUCK, DecisionKind.DRIFT)
-        return not self.errors and not any(d.kind in stuck for d in self.decisions)
+        return (
+            not self.errors
+            and not self.inconsistencies
+            and not any(d.kind in stuck for d in self.decisions)
+        )
 
     @property
     def promoted(self) -> list[Change]:
@@ -160,14 +184,22 @@ def reconcile(
         now = world.clock()
         changes: list[Change] = []
         changes += _carry(ledger, seen)
+        # Only this run's own request is carried out: one read from the ledger is not.
+        stale = trust.drop_unreceived_requests(ledger)
+        changes += [
+            Change(Subject.stage(i.stage), ChangeKind.REQUEST_IGNORED, detail=i.detail)
+            for i in stale
+        ]
         if mutate is not None:
             changes += mutate(ledger, now)
+        granted = frozenset(n for n, r in ledger.stages.items() if r.request is not None)
         # Every attempt looks at the world afresh: after a lost compare-and-swap, a plan
         # from the first look would act on stale discovery, PR heads and manifests.
         discoveries, missed = (
             _discover(world, ledger, now, warehouses) if discover_now else ({}, [])
         )
-        out = Outcome(ledger=ledger)
+        out = Outcome(ledger=ledger, granted=granted)
+        out.inconsistencies += stale
         # A warehouse not discovered is loud: this run does not pass as done (one cut short
         # by the budget or the deadline also goes first next run).
         out.errors += discovery_failures(discoveries, missed)
@@ -195,6 +227,7 @@ def reconcile(
             )
             ledger = p.ledger
             changes += p.changes
+            out.inconsistencies += [i for i in p.inconsistencies if i not in out.inconsistencies]
             out.decisions = p.decisions
             if dry_run:
                 out.actions = p.actions
@@ -216,6 +249,16 @@ def reconcile(
         out.changes = changes
         if not dry_run:
             out.actions = seen_actions
+        kept = (
+            yaml.safe_dump(to_records(out.inconsistencies), sort_keys=False)
+            if out.inconsistencies
+            else None
+        )
+        if kept != files.get(INCONSISTENCIES_FILE):
+            count = str(len(out.inconsistencies))
+            changes.append(
+                Change(Subject.stage("ledger"), ChangeKind.INCONSISTENCIES, detail=count)
+            )
         if dry_run or (not changes and head):
             return out  # nothing to write: an idle run does not even render the ledger
         archived = archive_promotions(ledger, world.config.settings.promotion_history)
@@ -224,6 +267,8 @@ def reconcile(
                 detail = f"{n} to {path}"
                 changes.append(Change(Subject.stage(stage), ChangeKind.ARCHIVED, detail=detail))
         new_files = {**to_files(ledger), **archived.files}
+        if kept is not None:
+            new_files[INCONSISTENCIES_FILE] = kept
         if world.config.settings.monitoring.enabled:
             new_files["metrics.prom"] = metrics_text(world.config, ledger)
         if new_files == files and head is not None:
@@ -306,12 +351,21 @@ def _observe(
         )
     prs: dict[str, PromotionPR] = {}
     recent: dict[str, tuple[PullRequest, ...]] = {}
+    recent_checks: dict[int, PrCheck] = {}
     teams: dict[str, frozenset[str] | Failure] = {}
+    permissions: dict[str, str] = {}
     try:
         bot = forge.whoami()
     except ShunterError as exc:
         out.errors.append(failure(exc, System.GITHUB))
         return Observations(discoveries=discoveries, forge=False)
+    bots = world.bots(bot)
+    if out.unbacked is None and world.gitops is not None:
+        out.unbacked, found_unbacked = trust.unbacked_verifications(
+            world.config, ledger, forge, world.gitops, bot=bots
+        )
+        out.inconsistencies += found_unbacked
+    attested: dict[str, str | Failure] = {}
     for stage in world.config.stages:
         rec = ledger.stages.get(stage.name)
         try:
@@ -321,20 +375,55 @@ def _observe(
             # run recorded are found here, so a crash after a merge is never forgotten.
             latest = tuple(forge.recent_pull_requests(branch, limit=RECENT_PRS))
             recent[stage.name] = latest
+            done = recorded_prs(ledger, stage.name)
+            open_pr = rec.promotion.pr if rec is not None and rec.promotion is not None else None
+            for x in latest:
+                # A merge no run recorded is checked like any promotion before it counts.
+                if x.merged and x.number not in done and x.number != open_pr:
+                    who = trust.promoters(world.config, forge, x, bots)
+                    found_check = _check(world, forge, ledger, stage.name, x, who, out)
+                    if found_check is not None:
+                        recent_checks[x.number] = found_check
             if rec is not None and rec.promotion is not None and rec.promotion.pr is not None:
                 pr = forge.pull_request(rec.promotion.pr)
             elif rec is not None and rec.promotion is not None:
                 # Opened by this run (or a concurrent one) and not yet known by number:
                 # find it by its marker, merged or not, so it is never opened twice.
-                done = recorded_prs(ledger, stage.name)
-                pr = _same_promotion(list(latest), rec.promotion.freight, done)
+                mine = _ours(list(latest), stage.name, bots)
+                pr = _same_promotion(mine, rec.promotion.freight, done)
             else:
-                pr = next((x for x in latest if x.state == "open"), None)
+                found = [x for x in latest if x.state == "open"]
+                # The bot's own PR first: one someone else opened from the branch is
+                # seen (and closed when the bot opens its own), never adopted.
+                found.sort(key=lambda x: x.author.lower() not in {b.lower() for b in bots})
+                pr = found[0] if found else None
             if pr is None:
                 continue
             reviews = tuple(forge.reviews(pr.number)) if pr.state == "open" else ()
-            prs[stage.name] = PromotionPR(pr=pr, reviews=reviews)
             approvals = stage.promotion_policy.approvals
+            check = _check(
+                world,
+                forge,
+                ledger,
+                stage.name,
+                pr,
+                trust.promoters(world.config, forge, pr, bots),
+                out,
+            )
+            prs[stage.name] = PromotionPR(pr=pr, reviews=reviews, check=check)
+            proposed = _proposed(ledger, stage.name, pr)
+            if pr.state == "open" and check is not None and check.exact and proposed:
+                grant = trust.attested(
+                    world.config, ledger, forge, stage, pr, proposed.name, bots, out.unbacked
+                )
+                if isinstance(grant, Failure):
+                    out.errors.append(grant)
+                if grant is not None:
+                    attested[stage.name] = grant
+            if pr.state == "open" and approvals is not None and not approvals.approvers:
+                for r in reviews:
+                    if r.user.lower() not in permissions:
+                        permissions[r.user.lower()] = forge.permission(r.user)
             if pr.state == "open" and approvals is not None and approvals.required:
                 for a in approvals.approvers:
                     if a.type != "team":
@@ -359,6 +448,7 @@ def _observe(
         pushed=dict(out.pushed),
         prs=prs,
         recent=recent,
+        recent_checks=recent_checks,
         main_files=_main_files(world, forge, out),
         teams=teams,
         bot_login=bot,
@@ -368,6 +458,10 @@ def _observe(
         checks=extra.checks,
         code_scanning=extra.code_scanning,
         timezones=extra.timezones,
+        granted=out.granted,
+        unbacked=out.unbacked or frozenset(),
+        permissions=permissions,
+        attested=attested,
     )
 
 
@@ -389,6 +483,60 @@ def _main_files(world: World, forge: Forge, out: Outcome) -> dict[str, dict[str,
         except ShunterError as exc:
             out.errors.append(failure(exc, System.GITHUB, Subject.stage(stage.name)))
     return found
+
+
+def _check(
+    world: World,
+    forge: Forge,
+    ledger: Ledger,
+    stage_name: str,
+    pr: PullRequest,
+    bot: frozenset[str],
+    out: Outcome,
+) -> PrCheck | None:
+    """Whether ``pr`` is the bot's own promotion and exactly its edit, for an open PR or
+    a merge not yet recorded; ``None`` (and a failure reported) when GitHub or git could
+    not say, so nothing that depends on it goes ahead."""
+    if not (pr.state == "open" or pr.merged) or world.gitops is None:
+        return None
+    freight = _proposed(ledger, stage_name, pr)
+    stage = world.config.stage(stage_name)
+    if freight is None:
+        return PrCheck(pr_origin(pr, stage=stage_name, bots=bot))
+    try:
+        return trust.check_pr(
+            forge, world.gitops, stage, freight, pr, bot=bot, pushers=pr.state == "open"
+        )
+    except ShunterError as exc:
+        out.errors.append(failure(exc, System.GITHUB, Subject.stage(stage_name)))
+    except ValueError as exc:
+        where = Subject.stage(stage_name)
+        out.errors.append(Failure(FailureKind.MISCONFIGURED, System.PROMOTION, str(exc), where))
+    return None
+
+
+def _proposed(ledger: Ledger, stage_name: str, pr: PullRequest) -> Freight | None:
+    """The freight ``pr`` is checked as a promotion of: for a merged PR what its marker
+    names (another run may have rewritten it for other freight; the planner records
+    what the marker says, so the check must be of that), else the ledger's open
+    promotion, or (adopting a PR whose ledger write was lost) its marker's. ``None``
+    when neither names freight the ledger or the marker's artifacts give."""
+    rec = ledger.stages.get(stage_name)
+    marker = promo.parse_marker(pr.body)
+    named = marker.freight if marker is not None else None
+    if rec is not None and rec.promotion is not None and not (pr.merged and named):
+        named = rec.promotion.freight
+    if named in ledger.freight:
+        return ledger.freight[named].freight
+    if marker is not None and marker.artifacts is not None and marker.freight == named:
+        return marker.artifacts
+    return None
+
+
+def _ours(prs: list[PullRequest], stage: str, bot: frozenset[str]) -> list[PullRequest]:
+    """The PRs the bot itself opened from ``stage``'s promotion branch of this repository:
+    a marker in anyone else's PR body means nothing."""
+    return [pr for pr in prs if pr_origin(pr, stage=stage, bots=bot) is Origin.OURS]
 
 
 def _same_promotion(
@@ -415,7 +563,7 @@ def _apply(world: World, action: Action, out: Outcome) -> None:
         if forge is None:
             raise PermanentError("promotion pull requests need the GitHub API (set GITHUB_TOKEN)")
         if isinstance(action, OpenPromotionPR):
-            _open(world, forge, action)
+            _open(world, forge, action, out)
         elif isinstance(action, PushPromotion):
             base, edits = _edits(world, forge, action.stage, action.freight)
             assert world.gitops is not None
@@ -540,32 +688,76 @@ def check_clone_url(stage: str, url: str | None, repository: str, server_url: st
     )
 
 
-def _open(world: World, forge: Forge, action: OpenPromotionPR) -> None:
+def _open(world: World, forge: Forge, action: OpenPromotionPR, out: Outcome) -> None:
+    if world.registry is not None and action.freight.images:
+        # The ledger's freight is a record: ask the registry again before proposing it.
+        wrong = trust.digest_mismatches(world.config, world.registry, action.freight)
+        if wrong:
+            out.inconsistencies.append(
+                Inconsistency(
+                    InconsistencyKind.DIGEST,
+                    stage=action.stage,
+                    freight=f"{action.freight.alias} ({action.freight.summary()})",
+                    detail=", ".join(wrong),
+                )
+            )
+            return
+    if action.restore:
+        # Loud: someone changed the promotion PR, and the run says so with exit 1.
+        out.errors.append(
+            Failure(
+                FailureKind.PERMANENT,
+                System.PROMOTION,
+                f"PR #{action.pr} held changes that are not the promotion's edit"
+                f" ({action.restore}); Shunter put its own commit back",
+                Subject.stage(action.stage),
+            )
+        )
     base, edits = _edits(world, forge, action.stage, action.freight)
     gitops = world.gitops
     assert gitops is not None
     branch = promo.branch_for(action.stage)
     # Idempotent: pushes nothing when the branch already holds exactly these files, so
     # pushing first never moves the head of a PR another run opened for this freight.
-    gitops.commit_files(
+    head = gitops.commit_files(
         base=base, branch=branch, files=edits, message=action.commit_message, force=True
     )
-    existing: PullRequest | None = None
-    if action.pr is None:
-        existing = _same_promotion(
-            forge.recent_pull_requests(branch), action.freight.name, action.recorded
+    if action.attest:
+        # The grant this run received, attested where later runs can check who gave it.
+        forge.set_status(
+            head,
+            context=ATTESTATION,
+            state="success",
+            description=action.attest,
+            target_url=world.run_url,
         )
+    existing: PullRequest | None = None
+    bot = world.bots(forge.whoami())
+    if action.pr is None:
+        mine = _ours(forge.recent_pull_requests(branch), action.stage, bot)
+        existing = _same_promotion(mine, action.freight.name, action.recorded)
         if existing is not None and existing.merged:
             return  # a concurrent run already promoted this freight; the next round records it
         if existing is None:
             opened = forge.open_pull_requests(branch)
-            existing = opened[0] if opened else None
+            existing = next(iter(_ours(opened, action.stage, bot)), None)
+            for pr in opened:
+                if pr_origin(pr, stage=action.stage, bots=bot) is not Origin.OURS:
+                    # GitHub allows one open PR per branch pair: someone else's from the
+                    # bot's promotion branch is closed, never adopted.
+                    forge.close_pull_request(
+                        pr.number,
+                        f"Closed by Shunter: {branch} is Shunter's promotion branch; only"
+                        " Shunter opens promotion pull requests from it.",
+                    )
     else:
         existing = forge.pull_request(action.pr)
     if existing is None:
         pr = forge.create_pull_request(base=base, head=branch, title=action.title, body=action.body)
         twin = _same_promotion(
-            forge.recent_pull_requests(branch), action.freight.name, action.recorded
+            _ours(forge.recent_pull_requests(branch), action.stage, bot),
+            action.freight.name,
+            action.recorded,
         )
         if twin is not None and twin.number < pr.number:
             # A concurrent run opened the same promotion a moment earlier: keep theirs.

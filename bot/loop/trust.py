@@ -16,15 +16,20 @@ gathers what they compare.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 
+from bot.core.decide.emergency import ATTESTATION, allowed, attests
 from bot.core.decide.inconsistency import Inconsistency, InconsistencyKind
+from bot.core.decide.outcomes import Failure, Subject, System
 from bot.core.decide.pulls import PullRequest
+from bot.core.decide.selection import available_freight
 from bot.core.discover.freight import Freight
 from bot.core.ledger import Ledger
 from bot.core.model import Config, ImageSubscription, Stage
 from bot.core.promote import promotion as promo
 from bot.core.promote.exact import Origin, PrCheck, check_edit, pr_origin
 from bot.errors import PermanentError, ShunterError
+from bot.loop.observe import failure
 from bot.ports import Forge, GitRepo, Registry
 
 
@@ -66,18 +71,23 @@ def check_pr(
     freight: Freight,
     pr: PullRequest,
     *,
-    bot: str,
+    bot: frozenset[str],
     pushers: bool = True,
+    any_author: bool = False,
 ) -> PrCheck:
     """Check ``pr`` (open, or merged) as the promotion of ``freight`` to ``stage``.
 
     An open PR is compared with the edit computed from its base branch now; a merged
     one with the edit computed from the base as it was just before its merge commit.
     ``pushers=False`` skips asking who made the head's commits (a merged PR's approvals
-    no longer matter). Raises ``ShunterError`` when GitHub or git cannot answer (the
-    caller does not act).
+    no longer matter); ``any_author`` accepts a PR someone else opened from the
+    promotion branch (evidence that a stage ran a freight: a person's own token runs
+    the same loop for an emergency operation). Raises ``ShunterError`` when GitHub or
+    git cannot answer (the caller does not act).
     """
-    origin = pr_origin(pr, stage=stage.name, bot_login=bot)
+    origin = pr_origin(pr, stage=stage.name, bots=bot)
+    if origin is Origin.OTHER_AUTHOR and any_author:
+        origin = pr_origin(pr, stage=stage.name, bots=frozenset({pr.author}))
     if origin is not Origin.OURS:
         return PrCheck(origin)
     if pr.merged and pr.merge_commit_sha:
@@ -92,14 +102,59 @@ def check_pr(
     if pushers:
         for c in forge.pull_request_commits(pr.number):
             people |= {c.author, c.committer}
-    others = frozenset(p for p in people if p is not None and p.lower() != bot.lower())
+    bots = {b.lower() for b in bot}
+    others = frozenset(p for p in people if p is not None and p.lower() not in bots)
     return PrCheck(origin, check_edit(edits, before, files), others)
+
+
+def promoters(
+    config: Config, forge: Forge, pr: PullRequest, bots: frozenset[str]
+) -> frozenset[str]:
+    """Whose promotion PRs count for ``pr``: the bot's logins, and the PR's author when
+    GitHub says now that they hold ``emergencyPermission`` (a maintainer who ran an
+    emergency operation or an approval with their own token opened it). Raises
+    ``ShunterError`` when GitHub cannot say."""
+    if pr.author.lower() in {b.lower() for b in bots}:
+        return bots
+    if allowed(forge.permission(pr.author), config.settings.emergency_permission):
+        return bots | {pr.author}
+    return bots
+
+
+def attested(
+    config: Config,
+    ledger: Ledger,
+    forge: Forge,
+    stage: Stage,
+    pr: PullRequest,
+    freight: str,
+    bots: frozenset[str],
+    unbacked: frozenset[tuple[str, str]] | None,
+) -> str | Failure | None:
+    """``freight`` when the head of ``pr`` (the stage's open promotion of it, already
+    checked as the bot's exact edit) carries the grant attestation of
+    :mod:`bot.core.decide.emergency`, set by the bot or by someone who holds the
+    stage's ``emergencyPermission`` now; ``None`` when it does not, or when upstream
+    verification lets the freight in anyway (GitHub is not asked then); a ``Failure``
+    when GitHub could not say (nothing that depends on it goes ahead)."""
+    if freight in available_freight(config, stage, ledger, unbacked or frozenset()):
+        return None
+    try:
+        statuses = forge.statuses(pr.head_sha)
+        newest = next((st for st in statuses if st.context == ATTESTATION), None)
+        roles: dict[str, str] = {}
+        if newest is not None and newest.creator.lower() not in {b.lower() for b in bots}:
+            roles[newest.creator.lower()] = forge.permission(newest.creator)
+    except ShunterError as exc:
+        return failure(exc, System.GITHUB, Subject.stage(stage.name))
+    need = config.settings.emergency_permission
+    return freight if attests(statuses, bots=bots, roles=roles, need=need) else None
 
 
 def digest_mismatches(config: Config, registry: Registry, freight: Freight) -> tuple[str, ...]:
     """Images of ``freight`` whose tag the registry no longer resolves to the recorded
-    digest (for the platform its subscription names), each as ``repo:tag``. Raises
-    ``ShunterError`` when the registry cannot answer."""
+    digest (for the platform its subscription names) or does not have at all, each as
+    ``repo:tag``. Raises ``TransientError`` when the registry cannot answer now."""
     platforms: dict[str, str | None] = {}
     for wh in config.warehouses:
         if wh.name == freight.warehouse:
@@ -108,7 +163,10 @@ def digest_mismatches(config: Config, registry: Registry, freight: Freight) -> t
                     platforms[sub.repo_url] = sub.platform
     out = []
     for image in freight.images:
-        now = registry.digest(image.repo_url, image.tag, platforms.get(image.repo_url))
+        try:
+            now = registry.digest(image.repo_url, image.tag, platforms.get(image.repo_url))
+        except PermanentError:
+            now = None  # no such tag (or repository) in the registry at all
         if now != image.digest:
             out.append(f"{image.repo_url}:{image.tag}")
     return tuple(out)
@@ -142,17 +200,18 @@ def unbacked_verifications(
     forge: Forge,
     gitops: GitRepo,
     *,
-    bot: str,
+    bot: frozenset[str],
 ) -> tuple[frozenset[tuple[str, str]], list[Inconsistency]]:
     """The ``(freight, stage)`` pairs of ``verifiedIn`` that could let freight into a
     downstream stage now and that no merged promotion of the bot stands behind.
 
-    Only entries that matter are checked: freight a downstream stage does not run and
-    has not run, verified in one of its upstream stages. An entry holds when the stage's
+    Only entries that matter are checked: freight newer than what a downstream stage
+    runs, which it has not run, verified in one of its upstream stages, newest first
+    until one holds (only those could move now). An entry holds when the stage's
     last ``Succeeded`` promotion of that freight names a PR that GitHub reports merged,
-    the bot's own, and exactly the bot's edit (or, pushed without a PR, a commit whose
-    files are exactly the edit). Raises nothing: a look-up that fails leaves the entry
-    unbacked (fail closed)."""
+    from the stage's promotion branch, and exactly the bot's edit (or, pushed without a
+    PR, a commit whose files are exactly the edit). Raises nothing: a look-up that
+    fails leaves the entry unbacked (fail closed)."""
     bad: set[tuple[str, str]] = set()
     found: list[Inconsistency] = []
     checked: dict[tuple[str, str], bool] = {}
@@ -164,24 +223,49 @@ def unbacked_verifications(
         seen: set[str | None] = set()
         if rec is not None:
             seen = {*rec.history, rec.current_freight}
-        for name, fr in ledger.freight.items():
-            if name in seen:
-                continue
+        current = ledger.freight.get(rec.current_freight or "") if rec is not None else None
+        floor = _order(current.freight) if current is not None else None
+        offered = sorted(
+            (
+                fr
+                for name, fr in ledger.freight.items()
+                if name not in seen
+                and stage.name not in fr.rejected_for
+                and upstream & set(fr.verified_in)
+                and (floor is None or _order(fr.freight) > floor)
+            ),
+            key=lambda fr: _order(fr.freight),
+            reverse=True,
+        )
+        # Newest first, as selection takes them, until one holds: only those can move now.
+        for fr in offered:
+            backed = False
             for up in sorted(upstream & set(fr.verified_in)):
-                key = (name, up)
+                key = (fr.freight.name, up)
                 if key not in checked:
                     checked[key] = _backed(world_config, ledger, forge, gitops, up, fr.freight, bot)
-                    if not checked[key]:
-                        bad.add(key)
-                        found.append(
-                            Inconsistency(
-                                InconsistencyKind.VERIFIED_IN,
-                                stage=stage.name,
-                                freight=f"{fr.freight.alias} ({fr.freight.summary()})",
-                                detail=up,
-                            )
+                if checked[key]:
+                    backed = True
+                elif key not in bad:
+                    bad.add(key)
+                    found.append(
+                        Inconsistency(
+                            InconsistencyKind.VERIFIED_IN,
+                            stage=stage.name,
+                            freight=f"{fr.freight.alias} ({fr.freight.summary()})",
+                            detail=up,
                         )
+                    )
+            if backed:
+                break
     return frozenset(bad), found
+
+
+def _order(f: Freight) -> tuple[datetime, str]:
+    return (f.discovered_at or _EPOCH, f.name)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _backed(
@@ -191,7 +275,7 @@ def _backed(
     gitops: GitRepo,
     stage_name: str,
     freight: Freight,
-    bot: str,
+    bot: frozenset[str],
 ) -> bool:
     try:
         stage = config.stage(stage_name)
@@ -210,7 +294,9 @@ def _backed(
     try:
         if record.pr is not None:
             pr = forge.pull_request(record.pr)
-            check = check_pr(forge, gitops, stage, freight, pr, bot=bot, pushers=False)
+            check = check_pr(
+                forge, gitops, stage, freight, pr, bot=bot, pushers=False, any_author=True
+            )
             return pr.merged and check.exact
         if record.commit is None:
             return False

@@ -26,6 +26,9 @@ def step_summary(outcome: Outcome) -> str:
     if outcome.errors:
         lines += ["", "**Errors**", ""]
         lines += [f"- {_cell(e.render())}" for e in outcome.errors]
+    if outcome.inconsistencies:
+        lines += ["", "**Ledger inconsistencies** (not acted on)", ""]
+        lines += [f"- {_cell(i.render())}" for i in outcome.inconsistencies]
     if outcome.state_commit:
         lines += ["", f"Ledger commit: `{outcome.state_commit[:12]}`"]
     return "\n".join(lines) + "\n"

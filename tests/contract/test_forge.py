@@ -161,3 +161,30 @@ def test_a_changed_files_blob_reads_back_as_its_text(side: Side) -> None:
     with pytest.raises(PermanentError) as err:
         f.blob_text("0" * 40)
     assert getattr(err.value, "kind", None) is HttpErrorKind.NOT_FOUND
+
+
+def test_commit_statuses_name_their_creator_newest_first(side: Side) -> None:
+    head = side.push("shunter/prod", "1.1.0")
+    f = side.forge
+    assert f.statuses(head) == ()
+    f.set_status(head, context="shunter/approved", state="pending", description="a",
+                 target_url=None)  # fmt: skip
+    url = "https://github.example/alkon/gitops/actions/runs/7"
+    f.set_status(head, context="shunter/approved", state="success", description="b" * 200,
+                 target_url=url)  # fmt: skip
+    newest, oldest = f.statuses(head)
+    assert (newest.context, newest.state, newest.creator, newest.target_url) == (
+        "shunter/approved",
+        "success",
+        "shunter-bot",
+        url,
+    )
+    assert len(newest.description) <= 140  # GitHub keeps 140 characters
+    assert (oldest.state, oldest.description) == ("pending", "a")
+
+
+def test_a_status_on_a_commit_that_does_not_exist_is_refused(side: Side) -> None:
+    with pytest.raises(PermanentError):
+        side.forge.set_status(
+            "0" * 40, context="shunter/approved", state="success", description="", target_url=None
+        )

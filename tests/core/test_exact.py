@@ -95,4 +95,4 @@ PR = PullRequest(
 )
 def test_only_the_bots_own_branch_counts(changes: dict[str, object], origin: Origin) -> None:
     pr = replace(PR, **changes)  # type: ignore[arg-type]
-    assert pr_origin(pr, stage="prod", bot_login="shunter-bot") is origin
+    assert pr_origin(pr, stage="prod", bots=frozenset({"shunter-bot"})) is origin

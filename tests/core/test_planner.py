@@ -225,8 +225,12 @@ def test_emergency_request_skips_delay_and_approvals() -> None:
     p2 = run(led, T0)
     assert ("OpenPromotionPR", "prod") in kinds(p2)
     pr = pr_for(p2, "prod", 11)
-    p3 = run(p2.ledger, T0, prs={"prod": PromotionPR(pr)})
+    # The same run's next round: the request was received by this run.
+    p3 = run(p2.ledger, T0, prs={"prod": PromotionPR(pr)}, granted=frozenset({"prod"}))
     assert ("MergePromotionPR", "prod") in kinds(p3)
+    # A later run reads an emergency promotion from the ledger: it skips no gate.
+    later = run(p2.ledger, T0, prs={"prod": PromotionPR(pr)})
+    assert ("MergePromotionPR", "prod") not in kinds(later)
 
 
 def test_discovery_failure_keeps_freight_and_is_reported() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from bot.core.decide.inconsistency import Inconsistency
 from bot.core.decide.outcomes import (
     Change,
     Decision,
@@ -19,6 +20,7 @@ from bot.core.decide.outcomes import (
 from bot.core.discover.freight import Freight
 from bot.core.ledger import (
     Ledger,
+    PromotionKind,
 )
 from bot.core.model import Warehouse
 
@@ -40,6 +42,11 @@ class OpenPromotionPR:
     # Merged PRs of this stage already recorded: an earlier promotion of the same freight
     # (before a rollback, say) is not this one.
     recorded: frozenset[int] = frozenset()
+    kind: PromotionKind = "auto"
+    restore: str = ""  # what differed when the PR's head is put back to the bot's edit
+    # A person's grant this run received: attested on the head as the ``shunter/approved``
+    # commit status with this description (empty: nothing to attest).
+    attest: str = ""
 
 
 @dataclass(frozen=True)
@@ -126,6 +133,7 @@ class Plan:
     changes: list[Change] = field(default_factory=list)  # what changed in the ledger
     # The warehouses by name: which freight is newer follows their subscriptions' order.
     warehouses: dict[str, Warehouse] = field(default_factory=dict)
+    inconsistencies: list[Inconsistency] = field(default_factory=list)
 
     def say(
         self,

@@ -26,6 +26,8 @@ class InconsistencyKind(Enum):
     PROMOTION_PR = "promotion PR"  # the PR the ledger names is not the bot's promotion
     REQUEST = "request"  # an emergency request read from the ledger, not received now
     FOREIGN_MERGE = "foreign merge"  # the promotion PR was merged with others' changes
+    APPROVED_FOR = "approvedFor"  # no attested promotion PR stands behind the approval
+    PROMOTION = "promotion"  # an open promotion of freight the stage may not take
 
 
 _TEXT = {
@@ -46,6 +48,14 @@ _TEXT = {
     InconsistencyKind.REQUEST: (
         "a request read from the ledger ({detail}) was not received by this run;"
         " emergency operations act only in the run that receives them"
+    ),
+    InconsistencyKind.APPROVED_FOR: (
+        "freight {freight}: approvedFor (by {detail}) has no promotion PR carrying"
+        " Shunter's attestation behind it; it does not let the freight in"
+    ),
+    InconsistencyKind.PROMOTION: (
+        "the open promotion of {freight} ({detail}) proposes freight {stage} may not take:"
+        " not verified upstream, not approved, not asked for in this run; it is not merged"
     ),
     InconsistencyKind.FOREIGN_MERGE: (
         "PR #{pr} was merged with changes that are not Shunter's edit ({detail});"

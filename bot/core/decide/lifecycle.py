@@ -20,7 +20,9 @@ from bot.core.decide.actions import (
     alias,
     freight_label,
 )
+from bot.core.decide.emergency import attestation_text
 from bot.core.decide.gates import fmt_duration
+from bot.core.decide.inconsistency import Inconsistency, InconsistencyKind
 from bot.core.decide.observations import Observations, PromotionPR
 from bot.core.decide.outcomes import (
     Change,
@@ -48,6 +50,7 @@ from bot.core.ledger import (
 )
 from bot.core.model import Stage
 from bot.core.promote import promotion as promo
+from bot.core.promote.exact import Origin
 
 HISTORY_LIMIT = 10
 #: How many of a stage's latest PRs each run reads (one request) to find unrecorded merges.
@@ -73,7 +76,8 @@ def sync_open_promotion(
     if rec.promotion is None and seen is not None and seen.pr.state == "open":
         # Opened by an earlier run whose ledger write was lost: adopt it from its marker.
         marker = promo.parse_marker(seen.pr.body)
-        if marker and seen.pr.author == obs.bot_login and marker.freight in p.ledger.freight:
+        ours = seen.check is not None and seen.check.origin is Origin.OURS
+        if marker and ours and marker.freight in p.ledger.freight:
             rec.promotion = OpenPromotion(
                 freight=marker.freight,
                 kind=marker.kind,
@@ -86,6 +90,21 @@ def sync_open_promotion(
         return
     pr = seen.pr
     me = Subject.stage(stage.name)
+    if seen.check is not None and seen.check.origin is not Origin.OURS:
+        # Not the bot's PR, whatever its body or the ledger says: it counts for nothing.
+        if pr_rec.pr == pr.number:
+            p.inconsistencies.append(
+                Inconsistency(
+                    InconsistencyKind.PROMOTION_PR,
+                    stage=stage.name,
+                    pr=pr.number,
+                    detail=f"{seen.check.origin.value}: {pr.author}, {pr.head_branch}",
+                )
+            )
+            pr_rec.pr, pr_rec.url = None, None
+        return
+    if seen.check is None and (pr.merged or pr_rec.pr != pr.number):
+        return  # not checked this round (the failure is reported): record nothing yet
     if pr_rec.pr is None or pr_rec.pr != pr.number:
         pr_rec.pr, pr_rec.url = pr.number, pr.url
         p.changed(Change(me, ChangeKind.PR_OPENED, pr=pr.number))
@@ -100,6 +119,9 @@ def sync_open_promotion(
         ):
             pr_rec.freight, pr_rec.kind = landed.freight, landed.kind
             pr_rec.by, pr_rec.reason = landed.by, landed.reason
+    if pr.merged and seen.check is not None and not seen.check.exact:
+        _record_foreign_merge(stage, rec, pr_rec, seen, p, now)
+    elif pr.merged:
         _record_merge(stage, rec, pr_rec, seen, p, now)
     elif pr.state == "closed":
         f = p.ledger.freight.get(pr_rec.freight)
@@ -192,6 +214,42 @@ def _drive_direct(
         )
 
 
+def _record_foreign_merge(
+    stage: Stage,
+    rec: StageRecord,
+    pr_rec: OpenPromotion,
+    seen: PromotionPR,
+    p: Plan,
+    now: datetime,
+) -> None:
+    """The bot's PR was merged by hand with changes that are not its edit: an audit line
+    and a loud report, never a promotion (no verification, no ``verifiedIn``); which
+    freight the stage runs is what ``main`` says, not this merge."""
+    pr = seen.pr
+    edit = seen.check.edit if seen.check is not None else None
+    what = edit.describe() if edit is not None else ""
+    fr = p.ledger.freight.get(pr_rec.freight)
+    label = freight_label(fr.freight) if fr else pr_rec.freight
+    _audit(
+        p,
+        stage.name,
+        pr_rec,
+        "MergedWithForeignChanges",
+        at=pr.merged_at or now,
+        commit=pr.merge_commit_sha,
+        by=pr.merged_by or pr_rec.by,
+    )
+    rec.promotion = None
+    me = Subject.stage(stage.name)
+    p.changed(Change(me, ChangeKind.FOREIGN_MERGE, freight=label, pr=pr.number, detail=what))
+    p.inconsistencies.append(
+        Inconsistency(
+            InconsistencyKind.FOREIGN_MERGE, stage=stage.name, freight=label, pr=pr.number,
+            detail=f"merged by {pr.merged_by or 'someone'}: {what}",
+        )
+    )  # fmt: skip
+
+
 def _record_merge(
     stage: Stage,
     rec: StageRecord,
@@ -237,7 +295,6 @@ def _record_success(
         rec.request = None
         return
     fr = led.freight.get(pr_rec.freight)
-    previous = rec.current_freight
     rec.current_freight = pr_rec.freight
     rec.since = at
     rec.history = [pr_rec.freight, *[h for h in rec.history if h != pr_rec.freight]][:HISTORY_LIMIT]
@@ -247,12 +304,9 @@ def _record_success(
         fr.verified_in.setdefault(stage.name, at)
     elif fr is not None:
         rec.verification = VerificationRecord(freight=fr.freight.name, started_at=at)
-    if pr_rec.kind == "rollback" or (
-        pr_rec.kind == "emergency"
-        and fr is not None
-        and previous in led.freight
-        and newer(p, led.freight[previous].freight, fr.freight)
-    ):
+    # Whether it is a rollback was decided once, when the person asked
+    # (``bot.core.decide.emergency.promotion_kind``, by version order).
+    if pr_rec.kind == "rollback":
         rec.hold = Hold(reason=pr_rec.reason or "rollback", by=pr_rec.by, at=at)
     elif pr_rec.kind in ("emergency", "manual") and rec.hold is not None and fr is not None:
         # A newer freight promoted by hand releases the hold.
@@ -309,11 +363,12 @@ def record_unrecorded(
     done = recorded_prs(p.ledger, stage.name)
     for pr in sorted(landed, key=lambda x: (x.merged_at or now, x.number)):
         marker = promo.parse_marker(pr.body)
+        check = obs.recent_checks.get(pr.number)
         if (
             marker is None
-            # Whoever's token opened or merged it (the Action's, or a person's running
-            # `shunter promote`, which reconciles every stage with theirs): only writers
-            # push `shunter/<stage>`, and they can write the state branch itself.
+            # The marker proves nothing by itself: the loop checked the PR is a promotion
+            # PR of the bot's (or of a maintainer's own token) and exactly its edit.
+            or check is None
             or marker.stage != stage.name
             or pr.number in done
             or pr.number in rec.merged_prs
@@ -357,8 +412,11 @@ def record_unrecorded(
             )
             continue
         under_way, asked = rec.promotion, rec.request
-        seen = PromotionPR(pr=pr)
-        _record_merge(stage, rec, merged, seen, p, now)
+        seen = PromotionPR(pr=pr, check=check)
+        if check.exact:
+            _record_merge(stage, rec, merged, seen, p, now)
+        else:
+            _record_foreign_merge(stage, rec, merged, seen, p, now)
         if under_way is not None and under_way.freight != marker.freight:
             rec.promotion, rec.request = under_way, asked  # a newer promotion goes on
 
@@ -406,7 +464,8 @@ def _audit(
             commit=commit,
         )
     )
-    if status == "Succeeded" and pr_rec.pr is not None:
+    if status in ("Succeeded", "MergedWithForeignChanges") and pr_rec.pr is not None:
+        # Either way the merge is recorded: no later run records it again.
         rec = p.ledger.stage(stage)
         rest = [n for n in rec.merged_prs if n != pr_rec.pr]
         rec.merged_prs = [pr_rec.pr, *rest][:MERGED_PRS_KEPT]
@@ -434,6 +493,9 @@ def drive(
     policy = stage.promotion_policy
     open_ = rec.promotion
     seen = obs.prs.get(name)
+    # A person's request this run received: attested on the PR's head for later runs.
+    req = rec.request if rec.request is not None and rec.request.freight == desired.name else None
+    attest = attestation_text(req) if req is not None else ""
 
     if open_ is not None and open_.freight != desired.name:
         # A newer candidate replaces the open one: the same PR is rewritten.
@@ -456,8 +518,9 @@ def drive(
             pr=open_.pr,
             url=open_.url,
         )
+        rec.request = None
         open_ = rec.promotion
-        _emit_open(stage, rec, desired, current, p, obs, owner, now, pr=open_.pr)
+        _emit_open(stage, rec, desired, current, p, obs, owner, now, pr=open_.pr, attest=attest)
         return
     if open_ is None:
         rec.promotion = OpenPromotion(
@@ -467,20 +530,47 @@ def drive(
         p.changed(
             Change(me, ChangeKind.PROMOTION_STARTED, freight=freight_label(desired), promotion=kind)
         )
-        _emit_open(stage, rec, desired, current, p, obs, owner, now, pr=None)
+        _emit_open(stage, rec, desired, current, p, obs, owner, now, pr=None, attest=attest)
         return
-    if rec.request is not None and rec.request.freight == open_.freight:
+    if req is not None:
+        # A request for what the open PR already proposes: the PR becomes that promotion
+        # (an emergency merges now, gates skipped), not a request dropped.
+        open_.kind, open_.by, open_.reason = req.kind, req.by, req.reason
         rec.request = None
     if seen is None or seen.pr.state != "open" or open_.pr is None:
         if obs.forge:
             # The PR should exist but GitHub did not show it: open it (idempotently).
-            _emit_open(stage, rec, desired, current, p, obs, owner, now, pr=None)
+            _emit_open(stage, rec, desired, current, p, obs, owner, now, pr=None, attest=attest)
         else:
             p.say(me, DecisionKind.UNDER_WAY, freight=freight_label(desired), pr=open_.pr)
         return
 
-    # ---- the PR is open on GitHub: evaluate the merge gates.
+    # ---- the PR is open on GitHub: is it exactly the bot's edit?
     pr = seen.pr
+    check = seen.check
+    if check is not None and check.edit is not None and not check.edit.exact:
+        # Someone pushed to the promotion branch: never merge that head. Put the bot's
+        # own commit back (approvals were for the other head, so they go too).
+        what = check.edit.describe()
+        _emit_open(
+            stage, rec, desired, current, p, obs, owner, now, pr=pr.number, restore=what,
+            attest=attest,
+        )  # fmt: skip
+        p.say(
+            me, DecisionKind.RESTORING, blocked=True, freight=freight_label(desired), pr=pr.number,
+            detail=what,
+        )  # fmt: skip
+        return
+
+    if attest:
+        # The PR already holds the bot's edit: re-pointing it pushes nothing and attests
+        # the grant on its head.
+        _emit_open(
+            stage, rec, desired, current, p, obs, owner, now, pr=pr.number, attest=attest,
+            quiet=True,
+        )  # fmt: skip
+
+    # ---- evaluate the merge gates.
     gates, result = promotion_gates(stage, open_, seen, obs, owner, p.ledger, now)
     # GitHub's rules hold back every promotion, emergencies included.
     main_gate = main_rules_gate(stage, seen, obs)
@@ -516,9 +606,9 @@ def drive(
 
     title, body = _texts(stage, desired, current, open_, gates)
     ready = not any(g.blocks for g in gates)
-    check = promotion_check(name, pr.head_sha, gates, result, obs)
-    if check is not None:
-        p.actions.append(check)
+    gate_check = promotion_check(name, pr.head_sha, gates, result, obs)
+    if gate_check is not None:
+        p.actions.append(gate_check)
     if (title, body) != (pr.title, pr.body) and not ready:
         p.actions.append(UpdatePromotionPR(stage=name, pr=pr.number, title=title, body=body))
     if ready:
@@ -582,6 +672,9 @@ def _emit_open(
     now: datetime,
     *,
     pr: int | None,
+    restore: str = "",
+    attest: str = "",
+    quiet: bool = False,
 ) -> None:
     assert rec.promotion is not None
     gates, _ = promotion_gates(stage, rec.promotion, None, obs, owner, p.ledger, now)
@@ -605,6 +698,10 @@ def _emit_open(
             reviewers=users,
             team_reviewers=teams,
             recorded=recorded_prs(p.ledger, stage.name),
+            kind=rec.promotion.kind,
+            restore=restore,
+            attest=attest,
         )
     )
-    p.say(Subject.stage(stage.name), DecisionKind.OPENING, freight=freight_label(desired))
+    if not (restore or quiet):  # a restore says so itself
+        p.say(Subject.stage(stage.name), DecisionKind.OPENING, freight=freight_label(desired))

@@ -15,6 +15,7 @@ from bot.core.decide.outcomes import Failure
 from bot.core.decide.pulls import PullRequest, Review
 from bot.core.discover.artifacts import Artifact
 from bot.core.ledger import CachedSelection
+from bot.core.promote.exact import PrCheck
 
 if TYPE_CHECKING:  # mainrules reads CheckRun from here
     from bot.core.codeowners import CodeOwners
@@ -61,6 +62,9 @@ class PromotionPR:
 
     pr: PullRequest
     reviews: tuple[Review, ...] = ()
+    # Whether it is the bot's own PR and exactly its edit (None: could not be checked,
+    # so nothing that depends on it goes ahead).
+    check: PrCheck | None = None
 
 
 @dataclass(frozen=True)
@@ -117,5 +121,18 @@ class Observations:
     codeowners: CodeOwners | None = None  # the base branch's CODEOWNERS, when a rule needs it
     # Each stage's recently closed promotion PRs (bounded), to record merges nobody did.
     recent: dict[str, tuple[PullRequest, ...]] = field(default_factory=dict)
+    # The check of each merged PR in ``recent`` no run recorded, by number (absent: not
+    # checked, so it is not recorded this run).
+    recent_checks: dict[int, PrCheck] = field(default_factory=dict)
     # Each stage's manifests on its branch (path -> text, None: absent), read after the PRs.
     main_files: dict[str, dict[str, str | None]] = field(default_factory=dict)
+    # Stages whose emergency request this run received: only they skip gates.
+    granted: frozenset[str] = frozenset()
+    # (freight, stage) verifiedIn entries no merged bot promotion stands behind.
+    unbacked: frozenset[tuple[str, str]] = frozenset()
+    # Reviewers' repository roles, for an approvals rule that names no approvers.
+    permissions: dict[str, str] = field(default_factory=dict)
+    # Stage -> the freight its open promotion PR's head attests a person's grant for
+    # (``shunter/approved``), or the failure of asking; absent: no attestation needed
+    # (verified upstream) or none there.
+    attested: dict[str, str | Failure] = field(default_factory=dict)

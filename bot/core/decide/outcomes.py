@@ -73,6 +73,7 @@ class GateKind(Enum):
     HEALTH = "health"  # the stage's own health after a promotion
     DEPLOYED = "deployed"  # the stage runs the promotion's commit
     MAIN_RULES = "mainRules"  # the base branch's protection and rulesets (GitHub's own)
+    CONTENTS = "contents"  # the PR is the bot's own and exactly its edit
 
 
 # How each gate reads: (when it holds, when it blocks). ``{detail}`` is filled in.
@@ -94,6 +95,7 @@ _GATE_TEXT: dict[GateKind, tuple[str, str]] = {
     GateKind.HEALTH: ("healthy: {detail}", "waits to be healthy: {detail}"),
     GateKind.DEPLOYED: ("deployed: {detail}", "waits for the promotion's commit {detail}"),
     GateKind.MAIN_RULES: ("branch rules: {detail}", "branch rules: {detail}"),
+    GateKind.CONTENTS: ("contents: {detail}", "contents: not merged, {detail}"),
 }
 
 
@@ -153,6 +155,7 @@ class DecisionKind(Enum):
     DRIFT = "drift"  # main runs what no known freight writes; the ledger says ``freight``
     REQUEST_REFUSED = "request refused"  # an emergency promotion would move the stage back
     REBUILT = "rebuilt"  # the PR no longer merged: rebuilt on the base, same freight
+    RESTORING = "restoring"  # the PR's head is not the bot's edit: its own commit goes back
 
 
 @dataclass(frozen=True)
@@ -241,6 +244,11 @@ class Decision:
             )
         if k is DecisionKind.REBUILT:
             return f"PR #{self.pr} no longer merged: rebuilt on the base with {f}; {d}"
+        if k is DecisionKind.RESTORING:
+            return (
+                f"PR #{self.pr} ({f}) holds changes that are not the promotion's edit ({d}):"
+                " Shunter puts its own commit back; approvals must be given again"
+            )
         return waiting  # PAUSED: the gate says it all
 
 
@@ -284,6 +292,9 @@ class ChangeKind(Enum):
     APPROVED = "approved"  # a person let a freight into the stage (``shunter approve``)
     DRIFT = "drift"  # the ledger follows main: ``freight`` runs there, not ``detail``
     REQUEST_REFUSED = "request refused"  # ``by``'s emergency promotion would move it back
+    FOREIGN_MERGE = "merged with foreign changes"
+    REQUEST_IGNORED = "request ignored"
+    INCONSISTENCIES = "ledger inconsistencies"
 
 
 @dataclass(frozen=True)
@@ -346,6 +357,11 @@ class Change:
             ChangeKind.DRIFT: (
                 f"drift: main runs {f}, not {d or 'nothing'}; the ledger follows main"
             ),
+            ChangeKind.FOREIGN_MERGE: (
+                f"PR #{self.pr} merged with foreign changes ({d}); not a promotion of {f}"
+            ),
+            ChangeKind.REQUEST_IGNORED: f"ignored a request read from the ledger ({d})",
+            ChangeKind.INCONSISTENCIES: f"{d} ledger inconsistencies found (see describe)",
         }[k]
         if k in (ChangeKind.PAUSED, ChangeKind.RESUMED, ChangeKind.HOLD_RELEASED) and d:
             text += f": {d}"

@@ -26,13 +26,16 @@ the PR body, the step summary and ``reconcile --dry-run`` render them.
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 from datetime import datetime
 
 from bot.core.decide.actions import Plan
+from bot.core.decide.emergency import unattested_approvals
 from bot.core.decide.fold import fold_discovery
 from bot.core.decide.health import follow_health
 from bot.core.decide.lifecycle import drive, record_unrecorded, sync_open_promotion
 from bot.core.decide.observations import Observations
+from bot.core.decide.outcomes import Failure
 from bot.core.decide.retention import retain
 from bot.core.decide.selection import choose
 from bot.core.decide.truth import confirm_main
@@ -65,8 +68,16 @@ def plan(
     if discovery_only:
         retain(config, p, now)
         return p
+    # A request in the ledger handed to the planner was received by this run (the loop
+    # drops any read from the state branch); with the stages the loop says received one
+    # earlier in the run, these are the only stages whose emergency skips gates.
+    received = {name for name, rec in ledger.stages.items() if rec.request is not None}
+    obs = replace(obs, granted=obs.granted | received)
     for stage in config.stages:
         _stage(config, stage, p, obs, now, owner)
+    if obs.forge:
+        attested = {s: f for s, f in obs.attested.items() if not isinstance(f, Failure)}
+        p.inconsistencies += unattested_approvals(config, p.ledger, attested, obs.granted)
     retain(config, p, now)
     return p
 
@@ -81,7 +92,13 @@ def _stage(
     unknown_on_main = confirm_main(stage, rec, p, obs, now)
     follow_health(stage, rec, p, obs, now)
     follow_verification(config, stage, rec, p, obs, now)
-    choice = choose(config, stage, p, now, unknown_on_main=unknown_on_main)
+    grant = obs.attested.get(stage.name)
+    # A stage whose request this run received holds its grant first-hand.
+    judge = obs.forge and stage.name not in obs.granted
+    choice = choose(
+        config, stage, p, now, obs.unbacked, grant=grant, judge=judge,
+        unknown_on_main=unknown_on_main,
+    )  # fmt: skip
     if choice is not None:
         c = choice
         drive(stage, rec, c.desired, c.current, c.kind, c.by, c.reason, p, obs, now, owner)

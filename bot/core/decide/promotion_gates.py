@@ -40,9 +40,14 @@ def promotion_gates(
     """
     policy = stage.promotion_policy
     gates: list[Gate] = []
-    emergency = open_.kind in ("emergency", "rollback")
+    # Emergency powers come from a request this run received, never from the ledger.
+    emergency = open_.kind in ("emergency", "rollback") and stage.name in obs.granted
     approvals = policy.approvals
     result: ApprovalResult | None = None
+    if seen is not None:
+        exact = seen.check is not None and seen.check.exact
+        why = "" if exact else "GitHub did not answer" if seen.check is None else "not Shunter's"
+        gates.append(Gate(GateKind.CONTENTS, exact, why))
     if approvals is not None and approvals.required and not emergency:
         if seen is None:
             result = ApprovalResult(approved_by=(), needed=approvals.minimum_approvals)
@@ -54,6 +59,11 @@ def promotion_gates(
                 teams=obs.teams,
                 owner=owner,
                 excluded=frozenset({seen.pr.author, obs.bot_login, open_.by}),
+                pushers=seen.check.pushers if seen.check is not None else frozenset(),
+                permissions=obs.permissions,
+                deadline=(
+                    open_.started_at + approvals.timeout if approvals.timeout is not None else None
+                ),
             )
         gates.append(Gate(GateKind.APPROVALS, result.satisfied, result.detail(approvals)))
         gates += [Gate(GateKind.NOT_COUNTED, True, text) for text in result.ignored]
@@ -142,7 +152,13 @@ def _conditions(
             )
         elif c.type == "VerificationPassed":
             rec = led.freight.get(freight)
-            missing = [u for u in upstream if rec is None or u not in rec.verified_in]
+            missing = [
+                u
+                for u in upstream
+                if rec is None or u not in rec.verified_in or (freight, u) in obs.unbacked
+            ]
+            if obs.attested.get(stage.name) == freight:
+                missing = []  # a person's attested grant stands in for verification
             want = c.status.lower() != "false"
             vp = GateKind.VERIFICATION_PASSED
             if not want:

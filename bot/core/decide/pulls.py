@@ -66,3 +66,19 @@ class HeadCommit:
     sha: str
     author: str | None
     committer: str | None
+
+
+StatusState = Literal["error", "failure", "pending", "success"]
+
+
+@dataclass(frozen=True)
+class CommitStatus:
+    """One commit status on a commit, as ``GET /repos/{o}/{r}/commits/{ref}/statuses``
+    lists it (https://docs.github.com/en/rest/commits/statuses). ``creator`` is the
+    login whose token set it: GitHub fills it in, nobody can write it."""
+
+    context: str
+    state: StatusState
+    creator: str
+    description: str = ""
+    target_url: str | None = None

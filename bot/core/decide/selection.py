@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from bot.core.decide.actions import Plan, alias, freight_label
 from bot.core.decide.gates import fmt_duration
+from bot.core.decide.inconsistency import Inconsistency, InconsistencyKind
 from bot.core.decide.outcomes import (
     Change,
     ChangeKind,
     DecisionKind,
+    Failure,
     Gate,
     GateKind,
     Subject,
@@ -24,8 +26,19 @@ from bot.core.ledger import (
 from bot.core.model import Config, Stage, Warehouse
 
 
-def available_freight(config: Config, stage: Stage, led: Ledger) -> dict[str, datetime]:
-    """Freight the stage may take, with the time it became available to it."""
+def available_freight(
+    config: Config,
+    stage: Stage,
+    led: Ledger,
+    unbacked: frozenset[tuple[str, str]] = frozenset(),
+    attested: str | None = None,
+) -> dict[str, datetime]:
+    """Freight the stage may take, with the time it became available to it.
+
+    A ``verifiedIn`` entry in ``unbacked`` (no merged bot promotion stands behind it)
+    offers nothing. ``attested`` is the freight whose promotion PR to this stage carries
+    a person's attested grant (``shunter approve``): it is offered as if verified
+    upstream. ``approvedFor`` in the ledger is an audit record and offers nothing."""
     out: dict[str, datetime] = {}
 
     def offer(name: str, since: datetime) -> None:
@@ -40,10 +53,10 @@ def available_freight(config: Config, stage: Stage, led: Ledger) -> dict[str, da
             if req.direct and f.discovered_at is not None:
                 offer(f.name, f.discovered_at)
             for up in req.upstream_stages:
-                if up in rec.verified_in:
+                if up in rec.verified_in and (f.name, up) not in unbacked:
                     offer(f.name, rec.verified_in[up])
-            if stage.name in rec.approved_for and f.discovered_at is not None:
-                offer(f.name, f.discovered_at)
+            if f.name == attested:
+                offer(f.name, f.discovered_at or _EPOCH)
     return out
 
 
@@ -58,6 +71,9 @@ def newer(p: Plan, a: Freight, b: Freight | None) -> bool:
     return is_newer(warehouse_of(p, a), a, b)
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 @dataclass(frozen=True)
 class Choice:
     """What a stage should run next, and who asked: the input of the PR lifecycle."""
@@ -70,13 +86,29 @@ class Choice:
 
 
 def choose(
-    config: Config, stage: Stage, p: Plan, now: datetime, *, unknown_on_main: bool = False
+    config: Config,
+    stage: Stage,
+    p: Plan,
+    now: datetime,
+    unbacked: frozenset[tuple[str, str]] = frozenset(),
+    *,
+    grant: str | Failure | None = None,
+    judge: bool = True,
+    unknown_on_main: bool = False,
 ) -> Choice | None:
     """The freight ``stage`` should move to now, or ``None`` when it stays as it is.
 
-    A pause stops everything; a person's request wins over selection; a hold stops
-    auto-promotion; otherwise the newest available freight not rejected for the stage,
-    once its ``autoPromotionDelay`` has passed. Says why in ``p`` whenever it waits.
+    A pause stops everything; a person's request (received by this run) wins over
+    selection; a hold stops auto-promotion; otherwise the newest available freight not
+    rejected for the stage, once its ``autoPromotionDelay`` has passed. Says why in
+    ``p`` whenever it waits.
+
+    ``grant`` is what GitHub attests for the stage's open promotion PR
+    (``Observations.attested``). An open promotion of freight the stage may not take
+    (not verified upstream, no attested grant) is a ledger inconsistency and goes no
+    further; ``judge=False`` (GitHub not asked this run, or this run received the
+    stage's request and so holds the grant first-hand) leaves that unjudged.
+
     With ``unknown_on_main`` (main holds a version no known freight writes), only a
     rollback goes on: anything else might move the stage back. An emergency promotion
     that would move the stage back is refused.
@@ -129,12 +161,27 @@ def choose(
             said = alias(p, rec.current_freight) if rec.current_freight else ""
             p.say(me, DecisionKind.DRIFT, blocked=True, freight=said)
             return None
+        if isinstance(grant, Failure):
+            return None  # GitHub could not say who granted the open promotion (reported)
+        available = available_freight(config, stage, led, unbacked, grant)
+        going = rec.promotion
+        if going is not None and going.freight not in available and judge:
+            # Nothing lets this freight in: the ledger's record of it grants nothing.
+            p.inconsistencies.append(
+                Inconsistency(
+                    InconsistencyKind.PROMOTION,
+                    stage=name,
+                    freight=alias(p, going.freight),
+                    pr=going.pr,
+                    detail=f"{going.kind} by {going.by}",
+                )
+            )
+            going = None
         if rec.hold is not None:
             hold = Gate(GateKind.HOLD, False, f"{rec.hold.by}'s {rec.hold.reason!r}")
             p.say(me, DecisionKind.HELD, blocked=True, gates=(hold,))
-            if rec.promotion is None:
+            if going is None:
                 return None
-        available = available_freight(config, stage, led)
         # Newest by the subscriptions' order, never by when a run happened to see it.
         candidates = sorted(
             (led.freight[n].freight for n in available if name not in led.freight[n].rejected_for),
@@ -143,26 +190,22 @@ def choose(
         )
         if rec.hold is not None:
             candidates = []
-        if not candidates:
-            if rec.promotion is None:
+        newest = candidates[0] if candidates else None
+        if newest is None or not newer(p, newest, current):
+            if going is None:
                 if current is None:
                     p.say(me, DecisionKind.NO_FREIGHT, blocked=True)
+                elif newest is not None:
+                    p.say(me, DecisionKind.UP_TO_DATE, freight=freight_label(current))
                 return None
-            desired = led.freight[rec.promotion.freight].freight
-            kind = rec.promotion.kind
-            by, reason = rec.promotion.by, rec.promotion.reason
+            if newest is not None and current is not None:
+                p.say(me, DecisionKind.UP_TO_DATE, freight=freight_label(current))
+            desired = led.freight[going.freight].freight
+            kind, by, reason = going.kind, going.by, going.reason
         else:
-            newest = candidates[0]
-            if not newer(p, newest, current):
-                p.say(
-                    me, DecisionKind.UP_TO_DATE, freight=freight_label(current) if current else ""
-                )
-                if rec.promotion is None:
-                    return None
-                newest = led.freight[rec.promotion.freight].freight
             desired = newest
             kind = "auto" if policy.auto_promotion_enabled else "manual"
-            if rec.promotion is None and policy.auto_promotion_enabled:
+            if going is None and policy.auto_promotion_enabled:
                 since = available.get(desired.name, now)
                 ready_at = since + policy.auto_promotion_delay
                 if ready_at > now:

@@ -30,10 +30,11 @@ class Origin(Enum):
     FORK = "from another repository"
 
 
-def pr_origin(pr: PullRequest, *, stage: str, bot_login: str) -> Origin:
-    """``Origin.OURS`` only for a PR by ``bot_login`` from ``shunter/<stage>`` of the
-    repository it merges into (``owner/name`` compared case-insensitively, as GitHub does)."""
-    if pr.author.lower() != bot_login.lower():
+def pr_origin(pr: PullRequest, *, stage: str, bots: frozenset[str]) -> Origin:
+    """``Origin.OURS`` only for a PR by one of ``bots`` (the bot's logins) from
+    ``shunter/<stage>`` of the repository it merges into (logins and ``owner/name``
+    compared case-insensitively, as GitHub does)."""
+    if pr.author.lower() not in {b.lower() for b in bots}:
         return Origin.OTHER_AUTHOR
     if pr.head_branch != branch_for(stage):
         return Origin.OTHER_BRANCH

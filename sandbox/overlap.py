@@ -132,6 +132,9 @@ class OverlapWorld:
             "HOME": str(folder),
             "PATH": f"{self.bin}:/usr/local/bin:/usr/bin:/bin",
             "PYTHONPATH": str(ROOT),
+            # As a team sets it for emergency commands run with a person's own token, so
+            # that run knows which promotion PRs are the bot's (README, Security).
+            "SHUNTER_BOT_LOGIN": "shunter-bot",
         }
         if action:
             summary, output = folder / "summary.md", folder / "output.txt"

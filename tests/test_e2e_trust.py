@@ -271,7 +271,7 @@ def test_a_marker_in_someone_elses_pr_means_nothing(pipeline: Pipeline) -> None:
     theirs.merge(merge_method="squash")
     p.now += timedelta(minutes=1)
     p.shunter("reconcile")
-    assert p.version("prod") is None
+    # What prod runs follows main (her merge put 1.8.4 there); no promotion is recorded.
     assert all(r["status"] != "Succeeded" for r in promotions(p) if r["stage"] == "prod")
 
 

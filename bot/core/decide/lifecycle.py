@@ -367,8 +367,11 @@ def record_unrecorded(
         if (
             marker is None
             # The marker proves nothing by itself: the loop checked the PR is a promotion
-            # PR of the bot's (or of a maintainer's own token) and exactly its edit.
+            # PR of the bot's (or of a maintainer's own token) and exactly its edit. One
+            # this run cannot place (another identity's token runs it) waits for a run
+            # that can; someone else's is never a promotion.
             or check is None
+            or check.origin is not Origin.OURS
             or marker.stage != stage.name
             or pr.number in done
             or pr.number in rec.merged_prs

@@ -10,6 +10,7 @@ from bot.commands._wiring import _actions_io
 
 if TYPE_CHECKING:
     from bot.commands._context import RunContext
+    from bot.core.model import Config
     from bot.loop.reconcile import Outcome
 
 
@@ -109,14 +110,15 @@ def _action_json(a: object) -> dict[str, Any]:
     return {"type": "update", "stage": getattr(a, "stage", ""), "pr": getattr(a, "pr", None)}
 
 
-def _publish(ctx: RunContext, outcome: Outcome, out: TextIO) -> None:
-    """Step summary, outputs and annotations when running inside GitHub Actions."""
+def _publish(ctx: RunContext, outcome: Outcome, out: TextIO, config: Config) -> None:
+    """Step summary (with the pipeline graph), outputs and annotations when running inside
+    GitHub Actions."""
     io = _actions_io(ctx, out)
     if not io.enabled:
         return
     from bot.render.summary import step_summary
 
-    io.summary(step_summary(outcome))
+    io.summary(step_summary(outcome, config))
     from bot.core.decide.outcomes import ChangeKind, DecisionKind, FailureKind, SubjectKind
 
     io.set_output("promotions", json.dumps([c.render() for c in outcome.promoted]))

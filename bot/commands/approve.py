@@ -43,5 +43,5 @@ def cmd_approve(ctx: RunContext, out: TextIO, freight_ref: str, stage: str, reas
 
     outcome = reconcile(world, discover_now=False, mutate=mutate)
     _report(outcome, out, "text", dry_run=False)
-    _publish(ctx, outcome, out)
+    _publish(ctx, outcome, out, config)
     return 0 if outcome.ok else 1

@@ -16,5 +16,5 @@ def cmd_reconcile(ctx: RunContext, out: TextIO, *, dry_run: bool, fmt: str) -> i
     world = _world(ctx, config, forge=bool(ctx.token) or not dry_run)
     outcome = reconcile(world, dry_run=dry_run)
     _report(outcome, out, fmt, dry_run=dry_run)
-    _publish(ctx, outcome, out)
+    _publish(ctx, outcome, out, config)
     return _exit_code(outcome)

@@ -72,7 +72,7 @@ def cmd_run(ctx: RunContext, out: TextIO) -> int:
         world = _world(ctx, config, forge=True)
         outcome = reconcile(world, warehouses={name})
         _report(outcome, out, "text", dry_run=False)
-        _publish(ctx, outcome, out)
+        _publish(ctx, outcome, out, config)
         return _exit_code(outcome)
     return _reconcile_event(ctx, out, dry_run=dry_run)
 
@@ -107,5 +107,5 @@ def _reconcile_event(ctx: RunContext, out: TextIO, *, dry_run: bool) -> int:
         warehouses=None if trigger.warehouses is None else set(trigger.warehouses),
     )
     _report(outcome, out, "text", dry_run=dry_run)
-    _publish(ctx, outcome, out)
+    _publish(ctx, outcome, out, config)
     return _exit_code(outcome)

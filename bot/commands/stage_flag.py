@@ -35,5 +35,5 @@ def cmd_stage_flag(ctx: RunContext, out: TextIO, op: str, stage: str, reason: st
 
     outcome = reconcile(world, discover_now=False, mutate=mutate)
     _report(outcome, out, "text", dry_run=False)
-    _publish(ctx, outcome, out)
+    _publish(ctx, outcome, out, config)
     return 0 if outcome.ok else 1

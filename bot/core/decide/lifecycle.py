@@ -49,6 +49,7 @@ from bot.core.ledger import (
     VerificationRecord,
 )
 from bot.core.model import Stage
+from bot.core.pipeline import without_pipeline
 from bot.core.promote import promotion as promo
 from bot.core.promote.exact import Origin
 
@@ -612,7 +613,7 @@ def drive(
     gate_check = promotion_check(name, pr.head_sha, gates, result, obs)
     if gate_check is not None:
         p.actions.append(gate_check)
-    if (title, body) != (pr.title, pr.body) and not ready:
+    if (title, body) != (pr.title, without_pipeline(pr.body)) and not ready:
         p.actions.append(UpdatePromotionPR(stage=name, pr=pr.number, title=title, body=body))
     if ready:
         msg = _commit_message(stage, desired, current, open_.by)

@@ -20,6 +20,7 @@ the PR body, the step summary and ``reconcile --dry-run`` render them.
 ``verification``    verification steps of what a stage runs
 ``health``          a stage's health in the ledger
 ``actions``         the actions and the ``Plan`` they travel in
+``pr_pipeline``     the pipeline graph in each promotion PR body
 ==================  ===========================================================
 """
 
@@ -36,6 +37,7 @@ from bot.core.decide.health import follow_health
 from bot.core.decide.lifecycle import drive, record_unrecorded, sync_open_promotion
 from bot.core.decide.observations import Observations
 from bot.core.decide.outcomes import Failure
+from bot.core.decide.pr_pipeline import draw_pipeline_in_prs
 from bot.core.decide.retention import retain
 from bot.core.decide.selection import choose
 from bot.core.decide.truth import confirm_main
@@ -79,6 +81,7 @@ def plan(
         attested = {s: f for s, f in obs.attested.items() if not isinstance(f, Failure)}
         p.inconsistencies += unattested_approvals(config, p.ledger, attested, obs.granted)
     retain(config, p, now)
+    draw_pipeline_in_prs(config, p, obs)
     return p
 
 

@@ -10,13 +10,13 @@ import pytest
 
 from bot.core.colors import NAMED, contrast_ratio, resolve, text_on
 from bot.core.config._tables import COLOR_NAMES
-from bot.core.decide.actions import OpenPromotionPR, Plan, UpdatePromotionPR
+from bot.core.decide.actions import OpenPromotionPR, UpdatePromotionPR
 from bot.core.decide.observations import PromotionPR
 from bot.core.decide.outcomes import Decision, DecisionKind, Gate, GateKind, Subject
 from bot.core.decide.planner import plan
 from bot.core.decide.pr_pipeline import PR_BODY_MAX
 from bot.core.ledger import Ledger
-from bot.core.model import Approvals, Approver, Config, FreightRequest, Stage
+from bot.core.model import Approvals, Approver
 from bot.core.pipeline import (
     MARKER,
     MERMAID_EDGES,
@@ -28,31 +28,8 @@ from bot.core.pipeline import (
     waits_for,
     without_pipeline,
 )
+from sandbox.drawing import ANNOTATED, big_config, planned
 from sandbox.planning import CONFIG, T0, found, obs, pr_for
-
-ANNOTATED = replace(
-    CONFIG,
-    stages=tuple(
-        replace(
-            s,
-            annotations=(
-                ("kargo.akuity.io/color", c),
-                ("kargo.akuity.io/description", f"{s.name} environment"),
-                ("kargo.akuity.io/icon", i),
-            ),
-        )
-        for s, c, i in zip(
-            CONFIG.stages,
-            ("#4CAF50", "orange", "#F44336"),
-            ("rocket", "flask", "shield"),
-            strict=True,
-        )
-    ),
-)
-
-
-def planned(config: Config, led: Ledger, **kw: object) -> Plan:
-    return plan(config, led, obs(**kw), T0, owner="alkon")
 
 
 @pytest.mark.parametrize("color", [*NAMED.values(), "#000000", "#FFFFFF", "#777777", "#FFFF00"])
@@ -122,13 +99,6 @@ def test_unknown_icon_is_shown_as_written() -> None:
     assert icon_text("rocket") == "🚀"
     assert icon_text("kubernetes") == "kubernetes"
     assert icon_text(None) == ""
-
-
-def big_config(n: int) -> Config:
-    wh = CONFIG.warehouses[0].name
-    stages = [Stage(f"stage-{i:04d}", (FreightRequest(wh),)) for i in range(n)]
-    stages = [replace(s, annotations=(("kargo.akuity.io/description", "x" * 200),)) for s in stages]
-    return replace(CONFIG, stages=tuple(stages))
 
 
 def test_a_large_pipeline_is_cut_to_fit_and_says_what_was_cut() -> None:

@@ -8,8 +8,8 @@ from dataclasses import replace
 from bot.core.ledger import Ledger
 from bot.core.pipeline import mermaid, pipeline, pipeline_markdown
 from sandbox.browser import mermaid_errors
+from sandbox.drawing import ANNOTATED, big_config, planned
 from sandbox.planning import CONFIG, found
-from tests.core.test_pipeline import ANNOTATED, big_config, planned
 
 HOSTILE = ['"] --> evil["x', "a;b%%c", "```\nend", "<script>x</script>", "#quot; {x} & \\ `y`"]
 

@@ -127,6 +127,9 @@ def _parser() -> argparse.ArgumentParser:
         "--warehouse", "--origin", dest="warehouse", help="freight: only this warehouse's"
     )
 
+    db = command("dashboard", "write the pipeline's static site (for GitHub Pages) from the ledger")
+    db.add_argument("--out", required=True, metavar="DIR", help="folder to write index.html in")
+
     d = command("describe", "show one freight or stage in detail")
     d.add_argument("kind", choices=("freight", "stage"))
     d.add_argument("name", help="freight ID, ID prefix, alias or freight/ID; or a stage name")
@@ -336,6 +339,10 @@ def _dispatch(args: argparse.Namespace, ctx: RunContext, out: TextIO) -> int:
             stage=args.stage,
             warehouse=args.warehouse,
         )
+    if c == "dashboard":
+        from bot.commands.dashboard import cmd_dashboard
+
+        return cmd_dashboard(ctx, out, args.out)
     if c == "describe":
         from bot.commands.describe import cmd_describe
 

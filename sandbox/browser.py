@@ -32,8 +32,9 @@ FLAGS = (
     "--hide-scrollbars",
     "--allow-file-access-from-files",
 )
-# Chromium logs each console message as: CONSOLE(line)] "text", source: url (line)
-_CONSOLE = re.compile(r':(INFO|WARNING|ERROR|VERBOSE\d*):CONSOLE\(\d+\)\] "(.*)", source: ')
+# With --enable-logging=stderr Chromium logs every console message and uncaught error as
+# ...:INFO:CONSOLE:12] "text", source: url (12)  (older builds: CONSOLE(12)), all at INFO.
+_CONSOLE = re.compile(r':CONSOLE(?::\d+|\(\d+\))\] "(.*)", source: ')
 
 
 def chromium() -> str:
@@ -46,14 +47,11 @@ def chromium() -> str:
 
 @dataclass(frozen=True)
 class Page:
-    """What a page left after loading: its DOM as HTML and its console messages."""
+    """What a page left after loading: its DOM as HTML and every console message (logs,
+    errors and uncaught exceptions alike: Chromium's log does not tell them apart)."""
 
     dom: str
-    console: tuple[tuple[str, str], ...]  # (level, text)
-
-    @property
-    def errors(self) -> list[str]:
-        return [text for level, text in self.console if level == "ERROR"]
+    console: tuple[str, ...]
 
 
 def _run(url: str, *extra: str, budget_ms: int = 10_000) -> subprocess.CompletedProcess[str]:
@@ -82,7 +80,7 @@ def load(path: Path, *, javascript: bool = True) -> Page:
         ("--dump-dom",) if javascript else ("--dump-dom", "--blink-settings=scriptEnabled=false")
     )
     done = _run(path.resolve().as_uri(), *extra)
-    console = tuple((m.group(1), m.group(2)) for m in _CONSOLE.finditer(done.stderr))
+    console = tuple(m.group(1) for m in _CONSOLE.finditer(done.stderr))
     return Page(dom=done.stdout, console=console)
 
 

@@ -17,10 +17,12 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from sandbox.browser import screenshot
 from sandbox.conformance import description, summary
 from sandbox.world import REPOSITORY, USERS, SandboxWorld
 
 T0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
+OUTPUT = Path("demo-output")  # what the demo leaves behind: the dashboard and its screenshot
 BOLD, DIM, RESET = ("\033[1m", "\033[2m", "\033[0m") if sys.stdout.isatty() else ("", "", "")
 
 
@@ -154,10 +156,20 @@ class Demo:
         self.shunter("get", "promotions")
         self.shunter("get", "freight")
 
-        step("What the last run's GitHub step summary shows")
+        step("What the last run's GitHub step summary shows (GitHub draws the mermaid graph)")
         summary = self.summary.read_text() if self.summary.exists() else ""
         last = summary.rsplit("## Shunter", 1)[-1]
         print(_indent("## Shunter" + last.rstrip()))
+
+        step("The dashboard for GitHub Pages, from the ledger")
+        self.shunter("dashboard", "--out", str(OUTPUT))
+        index = OUTPUT / "index.html"
+        print(f"  open {index.resolve().as_uri()} in a browser")
+        try:
+            shot = screenshot(index, OUTPUT / "dashboard.png")
+            print(f"  headless Chromium's screenshot of it: {shot}")
+        except (RuntimeError, subprocess.SubprocessError) as err:
+            print(f"  (no screenshot: {err})")
 
 
 def _indent(text: str) -> str:

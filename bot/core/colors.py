@@ -1,10 +1,10 @@
 """Stage colours: Kargo's ``kargo.akuity.io/color`` values and readable text on them. Pure.
 
 A stage's colour is written as ``#RGB``/``#RRGGBB`` or as one of Kargo's colour names
-(``bot.core.config._tables.COLOR_NAMES`` checks the config; each has a value below). Text drawn on a colour is black or white,
-whichever contrasts more by WCAG 2's relative luminance
-(https://www.w3.org/TR/WCAG21/#dfn-relative-luminance); on any sRGB colour the better
-of the two reaches at least 4.5:1, WCAG's AA level for normal text.
+(``bot.core.config._tables.COLOR_NAMES`` checks the config; each has a value below). Text
+drawn on a colour is black or white, whichever contrasts more by WCAG 2's relative
+luminance (https://www.w3.org/TR/WCAG21/#dfn-relative-luminance); on any sRGB colour the
+better of the two reaches at least 4.5:1, WCAG's AA level for normal text.
 """
 
 from __future__ import annotations

@@ -225,6 +225,15 @@ class DeploymentStatuses(Protocol):
         newest status; ``revision`` is that deployment's commit."""
         ...
 
+    def record_deployment(self, environment: str, sha: str, *, description: str, url: str) -> int:
+        """Record that commit ``sha`` now runs in ``environment``: a deployment with a
+        ``success`` status linking to ``url`` (the promotion's PR); return its id.
+
+        Keyed by (``sha``, ``environment``): when such a deployment already has a
+        ``success`` status nothing is written. Raises ``PermanentError`` (no
+        ``deployments: write``) or ``TransientError``."""
+        ...
+
 
 class HttpProbe(Protocol):
     """Plain HTTP calls for ``spec.health.http`` and AnalysisTemplates' ``spec.http``

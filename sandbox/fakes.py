@@ -284,6 +284,9 @@ class FakeForge:
         self.runs: dict[str, StepRun] = {}
         self.actors: dict[int, RunActor] = {}
         self.deployments: dict[str, HealthReport] = {}
+        # What record_deployment wrote: (environment, sha, description, url), oldest first.
+        self.recorded: list[tuple[str, str, str, str]] = []
+        self.deployments_writable = True  # False: the token lacks deployments: write
         self.alerts: dict[str, int] = {}
         self.private = True
         self.settings: ActionsSettings | None = None  # None: the token may not read them
@@ -461,6 +464,20 @@ class FakeForge:
         return self.deployments.get(
             environment, HealthReport(False, f"no deployment to {environment}")
         )
+
+    def record_deployment(self, environment: str, sha: str, *, description: str, url: str) -> int:
+        if not self.deployments_writable:
+            raise http_error(
+                HttpErrorKind.AUTH,
+                f"record the deployment to {environment}: needs deployments: write",
+                status=403,
+            )
+        for i, (env, done, _, _) in enumerate(self.recorded):
+            if (env, done) == (environment, sha):
+                return i + 1
+        self.recorded.append((environment, sha, description, url))
+        self.deployments[environment] = HealthReport(True, f"deployed {sha[:12]}", sha)
+        return len(self.recorded)
 
     def open_code_scanning_alerts(self, ref: str) -> int:
         return self.alerts.get(ref, 0)

@@ -222,6 +222,8 @@ class _DeploymentStatus:
     creator: str
     description: str
     created_at: datetime
+    log_url: str = ""
+    environment_url: str = ""
 
 
 @dataclass
@@ -233,6 +235,7 @@ class _Deployment:
     creator: str
     created_at: datetime
     statuses: list[_DeploymentStatus] = field(default_factory=list)
+    description: str = ""
 
 
 @dataclass
@@ -1216,7 +1219,7 @@ class _View:
             "payload": {},
             "original_environment": dep.environment,
             "environment": dep.environment,
-            "description": None,
+            "description": dep.description or None,
             "creator": self.user(dep.creator),
             "created_at": _ts(dep.created_at),
             "updated_at": _ts(dep.statuses[-1].created_at if dep.statuses else dep.created_at),
@@ -1238,9 +1241,9 @@ class _View:
             "creator": self.user(st.creator),
             "description": st.description,
             "environment": dep.environment,
-            "target_url": "",
-            "log_url": "",
-            "environment_url": "",
+            "target_url": st.log_url,
+            "log_url": st.log_url,
+            "environment_url": st.environment_url,
             "created_at": _ts(st.created_at),
             "updated_at": _ts(st.created_at),
             "deployment_url": f"{api}/deployments/{dep.id}",
@@ -2575,15 +2578,58 @@ def _create_deployment_status(req: _Request, owner: str, name: str, dep_id: str)
     state = req.json_field("state")
     if state not in _DEPLOYMENT_STATES:
         raise HttpError(422, "Validation Failed", [{"field": "state", "code": "invalid"}])
+    # log_url replaces target_url; either sets both in GitHub's answer.
+    log_url = req.json_field("log_url") or req.json_field("target_url") or ""
     st = _DeploymentStatus(
         req.sb._next_id(),
         str(state),
         login,
         str(req.json_field("description") or ""),
         req.sb.clock(),
+        log_url=str(log_url),
+        environment_url=str(req.json_field("environment_url") or ""),
     )
     dep.statuses.append(st)
+    if state == "success" and req.json_field("auto_inactive", True) is not False:
+        # GitHub marks the environment's earlier deployments inactive (not production's).
+        for other in repo.deployments.values():
+            if (
+                other.id != dep.id
+                and other.environment == dep.environment
+                and dep.environment != "production"
+                and other.statuses
+                and other.statuses[-1].state != "inactive"
+            ):
+                other.statuses.append(
+                    _DeploymentStatus(req.sb._next_id(), "inactive", login, "", req.sb.clock())
+                )
     return 201, req.view.deployment_status(repo, dep, st)
+
+
+@_route("POST", _REPO + "/deployments")
+def _create_deployment(req: _Request, owner: str, name: str) -> tuple[int, Any]:
+    # https://docs.github.com/en/rest/deployments/deployments#create-a-deployment
+    # Not modelled: auto_merge of a branch behind the default branch (202) and checking
+    # required_contexts (409); Shunter sends a commit, auto_merge false and no contexts.
+    repo = req.repo(owner, name)
+    login = req.need_role(repo, "write")
+    ref = req.json_field("ref")
+    if not isinstance(ref, str) or not ref:
+        raise HttpError(422, "Validation Failed", [{"field": "ref", "code": "missing_field"}])
+    code, commit = _git(repo.bare, "rev-parse", "--verify", "-q", f"{ref}^{{commit}}")
+    if code != 0:
+        raise HttpError(422, f"No ref found for: {ref}")
+    dep = _Deployment(
+        req.sb._next_id(),
+        commit,
+        ref,
+        str(req.json_field("environment") or "production"),
+        login,
+        req.sb.clock(),
+        description=str(req.json_field("description") or ""),
+    )
+    repo.deployments[dep.id] = dep
+    return 201, req.view.deployment(repo, dep)
 
 
 # --------------------------------------------------------------------------- code scanning

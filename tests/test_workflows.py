@@ -114,6 +114,7 @@ def test_the_example_job_asks_for_least_privilege_and_says_why() -> None:
         "checks": "write",
         "packages": "read",
         "actions": "write",
+        "deployments": "write",
     }
     text = EXAMPLE.read_text()
     for scope in job["permissions"]:

@@ -643,6 +643,39 @@ class GitHubForge:
             state = _text(status.state)
             return HealthReport(state == "success", f"{what} is {state}", sha)
 
+    def record_deployment(self, environment: str, sha: str, *, description: str, url: str) -> int:
+        """Record that commit ``sha`` runs in ``environment`` (see the ``Forge`` port).
+
+        https://docs.github.com/en/rest/deployments/deployments#create-a-deployment with
+        ``auto_merge: false`` (the commit is already on the base branch) and no required
+        contexts (its checks gated the PR already; a deployment must not wait on them
+        again), then
+        https://docs.github.com/en/rest/deployments/statuses#create-a-deployment-status
+        ``success`` with ``target_url`` (GitHub's name for the log link) set to ``url``;
+        ``auto_inactive`` marks the environment's earlier deployments inactive. Raises
+        ``PermanentError`` (no ``deployments: write``) or ``TransientError``."""
+        with self._translate(
+            f"record the deployment of {sha[:12]} to {environment}",
+            permission="deployments: write",
+            what=f"environment {environment}",
+        ):
+            dep = next(iter(self._repo.get_deployments(sha=sha, environment=environment)), None)
+            if dep is not None and any(_text(s.state) == "success" for s in dep.get_statuses()):
+                return _int(dep.id)
+            if dep is None:
+                dep = self._repo.create_deployment(
+                    ref=sha,
+                    environment=environment,
+                    description=description,
+                    auto_merge=False,
+                    required_contexts=[],
+                    transient_environment=False,
+                )
+            dep.create_status(
+                "success", target_url=url, description=description, auto_inactive=True
+            )
+            return _int(dep.id)
+
     # ----------------------------------------------------------------- code scanning
 
     def open_code_scanning_alerts(self, ref: str) -> int:

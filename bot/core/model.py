@@ -385,6 +385,10 @@ class Settings:
     # move to archive/ on the state branch (see bot.core.ledger.archive_promotions).
     promotion_history: int = 200
     monitoring: Monitoring = Monitoring()
+    # githubDeployments: each promotion that lands is a GitHub Deployment to the stage's
+    # environment. None (unset) means on while the token may write deployments, and a
+    # refusal is only noted; True makes a refusal a failure; False turns it off.
+    github_deployments: bool | None = None
     pagerduty: PagerDuty = PagerDuty()
     # The whole run's time limit, well under a workflow job's usual 15-minute timeout; a
     # quarter of it (at most a minute) is kept back from discovery to write the ledger.

@@ -71,6 +71,8 @@ from bot.ports import (
     Deadline,
     Forge,
     GitRepo,
+    HttpErrorKind,
+    HttpPermanentError,
     HttpProbe,
     IncidentSource,
     PullRequest,
@@ -277,6 +279,7 @@ def reconcile(
         try:
             out.state_commit = world.state.save(new_files, message, expected_head=head)
             out.wrote = True
+            _record_deployments(world, out)
             return out
         except ConflictError:
             continue  # another run wrote first: start over from its ledger
@@ -298,6 +301,48 @@ def _carry(ledger: Ledger, seen: dict[str, Freight]) -> list[Change]:
                 Change(Subject.warehouse(f.warehouse), ChangeKind.FREIGHT_DISCOVERED, freight=label)
             )
     return changes
+
+
+def _record_deployments(world: World, out: Outcome) -> None:
+    """Each promotion this run landed becomes a GitHub Deployment of its commit to the
+    environment named after the stage, ``success``, linking to its PR (ProjectConfig
+    ``githubDeployments``). Done after the ledger is written, so a run that lost the
+    compare-and-swap records nothing twice; the forge keys each one by commit and
+    environment besides. Unset, it is on while the token may write deployments."""
+    wanted = world.config.settings.github_deployments
+    if wanted is False or world.forge is None:
+        return
+    # An environment a stage's health reads is left alone: a success written by Shunter
+    # there would pass its own HealthyFor gate (a grant from the bot's own record).
+    watched = {
+        s.health.github_deployment.environment
+        for s in world.config.stages
+        if s.health is not None and s.health.github_deployment is not None
+    }
+    for change in out.promoted:
+        stage = change.subject.name
+        if stage in watched:
+            continue
+        rec = next(
+            (
+                p
+                for p in reversed(out.ledger.promotions)
+                if p.stage == stage and p.status == "Succeeded" and p.commit
+            ),
+            None,
+        )
+        if rec is None or rec.commit is None:
+            continue
+        try:
+            world.forge.record_deployment(
+                stage, rec.commit, description=f"{rec.alias} ({rec.version})", url=rec.url or ""
+            )
+        except HttpPermanentError as exc:
+            if wanted is None and exc.kind is HttpErrorKind.AUTH:
+                return  # unset and the token may not write deployments: off (README says so)
+            out.errors.append(failure(exc, System.GITHUB, Subject.stage(stage)))
+        except ShunterError as exc:
+            out.errors.append(failure(exc, System.GITHUB, Subject.stage(stage)))
 
 
 def _commit_message(changes: list[Change]) -> str:

@@ -188,3 +188,14 @@ def test_a_status_on_a_commit_that_does_not_exist_is_refused(side: Side) -> None
         side.forge.set_status(
             "0" * 40, context="shunter/approved", state="success", description="", target_url=None
         )
+
+
+def test_a_deployment_is_recorded_once_and_reads_back_healthy(side: Side) -> None:
+    head = side.push("shunter/dev", "1.1.0")
+    pr = side.forge.create_pull_request(base="main", head="shunter/dev", title="t", body="b")
+    merged = side.forge.merge_pull_request(pr.number, sha=head, title="t", message="m")
+    first = side.forge.record_deployment("dev", merged, description="a (1.1.0)", url=pr.url)
+    again = side.forge.record_deployment("dev", merged, description="a (1.1.0)", url=pr.url)
+    assert first == again  # keyed by commit and environment: nothing new the second time
+    health = side.forge.deployment_health("dev")
+    assert (health.healthy, health.revision) == (True, merged)

@@ -746,6 +746,7 @@ def build_settings(doc: Parsed) -> Settings:
             "emergencyPermission": "emergency_permission",
             "deadline": "deadline",
             "promotionHistory": "promotion_history",
+            "githubDeployments": "github_deployments",
         },
     )
     if "discovery" in spec.values:

@@ -861,6 +861,11 @@ PROJECT_SPEC: Final = Obj(
             doc="promotion records kept per stage on the state branch; older ones are "
             "archived (default 200)",
         ),
+        "githubDeployments": F(
+            Bool(),
+            doc="record each promotion as a GitHub Deployment to the environment named after "
+            "the stage (default: on when the token may write deployments)",
+        ),
         "monitoring": F(
             Obj(
                 {

@@ -21,7 +21,12 @@ def cmd_describe(ctx: RunContext, out: TextIO, kind: str, name: str) -> int:
     ledger = _ledger(ctx, config)
     if kind == "stage":
         _require_stage(ctx, config, name)
-        out.write(views.describe_stage(name, config, ledger))
+        text = views.describe_stage(name, config, ledger)
+        from bot.render.terminal import paint_stages, wants_color
+
+        if wants_color(out, ctx.env):
+            text = paint_stages(text, config, prefix="Name:          ")
+        out.write(text)
         for item in _inconsistencies(ctx, config):
             if item.stage == name:
                 out.write(f"Inconsistent:  {item.render()}\n")

@@ -59,7 +59,13 @@ def cmd_get(
 
         out.write(yaml.safe_dump(rows, sort_keys=False))
     else:
-        out.write(views.table(kind, rows, wide=fmt == "wide"))
+        text = views.table(kind, rows, wide=fmt == "wide")
+        if kind == "stages":
+            from bot.render.terminal import paint_stages, wants_color
+
+            if wants_color(out, ctx.env):
+                text = paint_stages(text, config)
+        out.write(text)
     return 0
 
 

@@ -110,10 +110,42 @@ def _action_json(a: object) -> dict[str, Any]:
     return {"type": "update", "stage": getattr(a, "stage", ""), "pr": getattr(a, "pr", None)}
 
 
+def _push_metrics(ctx: RunContext, config: Config, outcome: Outcome) -> str | None:
+    """Push the ledger's metrics to ``SHUNTER_PUSHGATEWAY_URL`` (with
+    ``SHUNTER_PUSHGATEWAY_USERNAME``/``_PASSWORD`` when set) if monitoring is enabled.
+    Returns why the push failed, or ``None``; a failed push never fails the run, whose
+    promotions are done and recorded: it is a warning, and the next run pushes again."""
+    env = ctx.env or {}
+    url = env.get("SHUNTER_PUSHGATEWAY_URL")
+    if not url or not config.settings.monitoring.enabled:
+        return None
+    from bot.adapters.pushgateway import push_metrics
+    from bot.core.metrics import metrics_registry
+    from bot.errors import ShunterError
+
+    try:
+        push_metrics(
+            metrics_registry(config, outcome.ledger),
+            url,
+            grouping_key={"repository": ctx.repository or "local"},
+            username=env.get("SHUNTER_PUSHGATEWAY_USERNAME") or None,
+            password=env.get("SHUNTER_PUSHGATEWAY_PASSWORD") or None,
+        )
+    except ShunterError as exc:
+        return f"metrics not pushed: {exc}"
+    return None
+
+
 def _publish(ctx: RunContext, outcome: Outcome, out: TextIO, config: Config) -> None:
     """Step summary (with the pipeline graph), outputs and annotations when running inside
-    GitHub Actions."""
+    GitHub Actions; the metrics to a Pushgateway when one is configured."""
     io = _actions_io(ctx, out)
+    pushed = _push_metrics(ctx, config, outcome)
+    if pushed is not None:
+        if io.enabled:
+            io.warning(pushed, title="shunter metrics")
+        else:
+            print(f"warning: {pushed}", file=sys.stderr)
     if not io.enabled:
         return
     from bot.render.summary import step_summary

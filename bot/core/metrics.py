@@ -1,75 +1,117 @@
 """Prometheus metrics of the pipeline, for ``ProjectConfig`` ``spec.monitoring.enabled``.
 
-Rendered in the Prometheus text exposition format
-(https://prometheus.io/docs/instrumenting/exposition_formats/) from the ledger alone, and
-written beside it on the state branch as ``metrics.prom``. Only values that change when
-the ledger changes are exported (no "last run" timestamps), so enabling metrics never
-makes an idle run write.
+Made from the ledger alone and written beside it on the state branch as ``metrics.prom``
+in the Prometheus text exposition format, by ``prometheus_client``'s own writer (one
+collector, a private registry: nothing global, nothing served). Only values that change
+when the ledger changes are exported (times are the ledger's own, no "last run"
+timestamps), so enabling metrics never makes an idle run write. Names follow Prometheus'
+conventions: ``shunter_`` prefix, base units (``_seconds``), ``_total`` for counters,
+``_info`` for label-carrying constants. README "Monitoring" lists each with an alert.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
+from datetime import datetime
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from bot.core.ledger import Ledger
 from bot.core.model import Config
 
 
-def _label(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+def _ts(t: datetime | None) -> float | None:
+    return None if t is None else t.timestamp()
 
 
-def _line(name: str, labels: dict[str, str], value: float | int) -> str:
-    inner = ",".join(f'{k}="{_label(v)}"' for k, v in labels.items())
-    return f"{name}{{{inner}}} {value}"
+class _Pipeline(Collector):
+    """Every metric, read from one config and ledger."""
+
+    def __init__(self, config: Config, ledger: Ledger) -> None:
+        self.config, self.ledger = config, ledger
+
+    def collect(self) -> Iterator[Metric]:
+        config, ledger = self.config, self.ledger
+        freight = GaugeMetricFamily(
+            "shunter_freight", "Freight the ledger holds, by warehouse.", labels=["warehouse"]
+        )
+        per_wh = Counter(r.freight.warehouse for r in ledger.freight.values())
+        failing = GaugeMetricFamily(
+            "shunter_warehouse_discovery_failing",
+            "1 while the warehouse's last discovery failed.",
+            labels=["warehouse"],
+        )
+        for wh in config.warehouses:
+            freight.add_metric([wh.name], per_wh.get(wh.name, 0))
+            wrec = ledger.warehouses.get(wh.name)
+            failing.add_metric([wh.name], 1 if wrec is not None and wrec.error else 0)
+        yield freight
+        yield failing
+
+        info = GaugeMetricFamily(
+            "shunter_stage_freight_info",
+            "The freight each stage runs (value 1).",
+            labels=["stage", "freight", "alias", "version"],
+        )
+        since = GaugeMetricFamily(
+            "shunter_stage_freight_since_timestamp_seconds",
+            "When the stage started running its current freight (Unix time).",
+            labels=["stage"],
+        )
+        healthy = GaugeMetricFamily(
+            "shunter_stage_healthy",
+            "1 when the stage's health provider says healthy.",
+            labels=["stage"],
+        )
+        is_open = GaugeMetricFamily(
+            "shunter_stage_promotion_open", "1 while a promotion PR is open.", labels=["stage"]
+        )
+        opened = GaugeMetricFamily(
+            "shunter_stage_promotion_open_since_timestamp_seconds",
+            "When the stage's open promotion started (Unix time); absent when none is open.",
+            labels=["stage"],
+        )
+        for stage in config.stages:
+            rec = ledger.stages.get(stage.name)
+            cur = ledger.freight.get(rec.current_freight or "") if rec else None
+            if rec is not None and cur is not None:
+                f = cur.freight
+                info.add_metric([stage.name, f.name, f.alias, f.summary()], 1)
+                at = _ts(rec.since)
+                if at is not None:
+                    since.add_metric([stage.name], at)
+            if stage.health is not None:
+                good = rec is not None and rec.healthy_since is not None
+                healthy.add_metric([stage.name], 1 if good else 0)
+            promo = rec.promotion if rec is not None else None
+            is_open.add_metric([stage.name], 1 if promo is not None else 0)
+            if promo is not None:
+                opened.add_metric([stage.name], promo.started_at.timestamp())
+        yield from (info, since, healthy, is_open, opened)
+
+        promotions = CounterMetricFamily(
+            "shunter_promotions",
+            "Promotions recorded in the ledger, by stage and status.",
+            labels=["stage", "status"],
+        )
+        counts = Counter((p.stage, p.status) for p in ledger.promotions)
+        for (stage_name, status), n in sorted(counts.items()):
+            promotions.add_metric([stage_name, status], n)
+        yield promotions
+
+
+def metrics_registry(config: Config, ledger: Ledger) -> CollectorRegistry:
+    """A private registry holding the pipeline's metrics (for a Pushgateway push)."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Pipeline(config, ledger))
+    return registry
 
 
 def metrics_text(config: Config, ledger: Ledger) -> str:
-    """The metrics as text: freight per warehouse, what each stage runs, its health and
-    verification, promotions by stage and status, discovery failures."""
-    out: list[str] = []
-
-    def family(name: str, kind: str, text: str) -> None:
-        out.append(f"# HELP {name} {text}")
-        out.append(f"# TYPE {name} {kind}")
-
-    family("shunter_freight", "gauge", "Freight the ledger holds, by warehouse.")
-    per_wh = Counter(r.freight.warehouse for r in ledger.freight.values())
-    for wh in config.warehouses:
-        out.append(_line("shunter_freight", {"warehouse": wh.name}, per_wh.get(wh.name, 0)))
-    family("shunter_warehouse_discovery_failing", "gauge", "1 while discovery fails.")
-    for wh in config.warehouses:
-        wrec = ledger.warehouses.get(wh.name)
-        failing = 1 if wrec is not None and wrec.error else 0
-        out.append(_line("shunter_warehouse_discovery_failing", {"warehouse": wh.name}, failing))
-    family("shunter_stage_freight_info", "gauge", "The freight each stage runs (value 1).")
-    family_rows = []
-    for stage in config.stages:
-        rec = ledger.stages.get(stage.name)
-        cur = ledger.freight.get(rec.current_freight or "") if rec else None
-        if cur is not None:
-            family_rows.append(
-                _line(
-                    "shunter_stage_freight_info",
-                    {"stage": stage.name, "freight": cur.freight.name,
-                     "alias": cur.freight.alias, "version": cur.freight.summary()},
-                    1,
-                )
-            )  # fmt: skip
-    out += family_rows
-    family("shunter_stage_healthy", "gauge", "1 when the stage's health provider says healthy.")
-    for stage in config.stages:
-        rec = ledger.stages.get(stage.name)
-        if stage.health is not None:
-            healthy = 1 if rec is not None and rec.healthy_since is not None else 0
-            out.append(_line("shunter_stage_healthy", {"stage": stage.name}, healthy))
-    family("shunter_stage_promotion_open", "gauge", "1 while a promotion PR is open.")
-    for stage in config.stages:
-        rec = ledger.stages.get(stage.name)
-        is_open = 1 if rec is not None and rec.promotion is not None else 0
-        out.append(_line("shunter_stage_promotion_open", {"stage": stage.name}, is_open))
-    family("shunter_promotions_total", "counter", "Promotions recorded, by stage and status.")
-    counts = Counter((p.stage, p.status) for p in ledger.promotions)
-    for (stage_name, status), n in sorted(counts.items()):
-        out.append(_line("shunter_promotions_total", {"stage": stage_name, "status": status}, n))
-    return "\n".join(out) + "\n"
+    """The metrics in Prometheus' text format: freight per warehouse, discovery failures,
+    what each stage runs and since when, its health, its open promotion and since when,
+    and promotions by stage and status. The same ledger always gives the same text."""
+    return generate_latest(metrics_registry(config, ledger)).decode()

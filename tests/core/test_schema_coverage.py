@@ -46,6 +46,7 @@ EFFECTS: dict[str, str] = {
     "ProjectConfig:spec.integrations.pagerduty.apiURL": "tests/adapters/test_pagerduty.py::test_a_custom_api_url_and_resolved_or_odd_entries",
     "ProjectConfig:spec.integrations.pagerduty.serviceIds": "tests/adapters/test_pagerduty.py::test_only_the_named_services_are_asked_about",
     "ProjectConfig:spec.integrations.pagerduty.tokenEnv": "tests/test_e2e_gates.py::test_healthy_for_incidents_and_business_hours",
+    "ProjectConfig:spec.githubDeployments": "tests/test_e2e_deployments.py::test_github_deployments_false_records_none",
     "ProjectConfig:spec.monitoring.enabled": "tests/test_e2e_flask_app.py::test_seed_pipeline_dev_staging_prod",
     "ProjectConfig:spec.promotionHistory": "tests/core/test_ledger.py::test_promotion_history_past_the_window_moves_to_an_archive_file",
     "ProjectConfig:spec.promotionPolicies[].autoPromotionEnabled": "tests/core/test_steps.py::test_project_names_ctx_project_and_policies_set_auto_promotion",

@@ -39,7 +39,7 @@ def cmd_check_pr(ctx: RunContext, out: TextIO, number: str | int) -> int:
         return 0
     bot = forge.whoami()
     for stage in config.stages:
-        if pr_origin(pr, stage=stage.name, bot_login=bot) is Origin.OURS:
+        if pr_origin(pr, stage=stage.name, bots=world.bots(bot)) is Origin.OURS:
             print(f"PR #{pr_number} promotes to {stage.name}: the reconcile judges it", file=out)
             return 0
     managed = set(managed_files(config, pr.base_branch, forge.default_branch()))

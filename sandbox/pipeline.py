@@ -94,9 +94,11 @@ class Pipeline:
         ).stdout
         return list(yaml.safe_load(text) or [])
 
-    def prod_pr(self) -> int:
-        """Push 1.8.4, let it reach staging, and return the number of prod's waiting PR."""
-        self.w.push("1.8.4")
+    def prod_pr(self, *, push: bool = True) -> int:
+        """Push 1.8.4 (unless the test already has), let it reach staging, and return the
+        number of prod's waiting PR."""
+        if push:
+            self.w.push("1.8.4")
         self.shunter("reconcile")
         self.now += timedelta(minutes=31)
         self.shunter("reconcile")

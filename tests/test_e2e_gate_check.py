@@ -148,7 +148,7 @@ def test_promotion_prs_carry_the_gate_and_merge_when_it_holds(pipeline: Pipeline
     assert gate(p, dev.number) == ("completed", "success")
     assert p.pr(dev.number).merged
 
-    prod = p.prod_pr()  # staging follows; prod waits for two approvals
+    prod = p.prod_pr(push=False)  # staging follows; prod waits for two approvals
     # check-pr leaves the bot's own PR to the reconcile: it publishes nothing on it.
     writes = p.writes()
     p.shunter("check-pr", "--pr", str(prod))

@@ -290,7 +290,8 @@ class Forge(DeploymentStatuses, Protocol):
         ...
 
     def recent_pull_requests(self, head_branch: str, *, limit: int = 10) -> list[PullRequest]:
-        """PRs, open or closed, whose head is ``head_branch``, newest first."""
+        """PRs, open or closed, whose head is ``head_branch``, newest first. One list
+        request: ``merged_by`` is ``None`` on each (``pull_request`` reads it)."""
         ...
 
     def create_pull_request(
@@ -442,6 +443,12 @@ class GitRepo(Protocol):
         """The text of ``path`` at ``revision`` (a commit SHA, or ``<sha>^1``) of remote
         ``branch``'s history, or ``None`` if absent there. ``branch`` is fetched again
         when the commit is not known yet (it landed after the last look)."""
+        ...
+
+    def merge_base(self, a: str, b: str, *, branches: tuple[str, ...]) -> str | None:
+        """The best common ancestor of revisions ``a`` and ``b`` (SHAs, or ``<sha>^1``),
+        fetching ``branches`` when either is not known yet; ``None`` when they share no
+        history or one cannot be found on those branches."""
         ...
 
     def refresh(self) -> None:

@@ -648,6 +648,31 @@ class GitRemoteRepo:
         (content,) = _read_blobs(self.git, [f"{revision}:{_check_path(path)}"])
         return None if content is None else _decode(content, f"{path} at {revision}")
 
+    def merge_base(self, a: str, b: str, *, branches: tuple[str, ...]) -> str | None:
+        """The best common ancestor of ``a`` and ``b`` (commit SHAs, or ``<sha>^1``), as
+        GitHub compares a pull request (its files are the diff from this commit to the
+        head). ``branches`` are fetched again when a commit is not known locally. Returns
+        ``None`` when one is still unknown or they share no history; raises
+        ``PermanentError`` for a malformed revision or when git fails otherwise."""
+        for rev in (a, b):
+            if not _REVISION.fullmatch(rev):
+                raise PermanentError(f"{rev!r} is not a commit SHA (or <sha>^<n>)")
+        commits = [rev.partition("^")[0] for rev in (a, b)]
+        if not all(self._remote._has_commit(c) for c in commits):
+            self._remote.forget(*branches)
+            self._remote.heads(*branches)
+            if not all(self._remote._has_commit(c) for c in commits):
+                return None
+        # Exit 1 with no output: no common ancestor
+        # (https://git-scm.com/docs/git-merge-base#_discussion).
+        result = self.git.run_bytes("merge-base", a, b, check=False)
+        out = result.stdout.decode("ascii", "replace").strip()
+        if result.returncode == 1 and not out:
+            return None
+        if result.returncode != 0:
+            raise self.git.error(("merge-base", a, b), result)
+        return out
+
     def commit_files(
         self, *, base: str, branch: str, files: dict[str, str], message: str, force: bool
     ) -> str:

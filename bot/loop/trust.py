@@ -90,13 +90,22 @@ def check_pr(
         origin = pr_origin(pr, stage=stage.name, bots=frozenset({pr.author}))
     if origin is not Origin.OURS:
         return PrCheck(origin)
-    if pr.merged and pr.merge_commit_sha:
-        parent = f"{pr.merge_commit_sha}^1"
-        edits, before = expected_edit(
-            stage, freight, lambda p: gitops.read_file_at(parent, p, branch=pr.base_branch)
-        )
-    else:
-        edits, before = expected_edit(stage, freight, lambda p: gitops.read_file(pr.base_branch, p))
+    # GitHub lists a PR's files from the merge base of its base and head, and merges
+    # with three-way merge from there: the edit is computed against that same commit, so
+    # a base that moved on after the head was built (another stage's merge, or this
+    # freight landing through another PR) neither hides nor invents a change.
+    base = f"{pr.merge_commit_sha}^1" if pr.merged and pr.merge_commit_sha else None
+    if base is None:
+        base = gitops.head(pr.base_branch)
+    if base is None:
+        raise PermanentError(f"PR #{pr.number}'s base branch {pr.base_branch} does not exist")
+    branches = (pr.base_branch, pr.head_branch)
+    # A head no longer on its branch (squash-merged, or rewritten since) is compared
+    # with the base itself, as before its merge.
+    since = gitops.merge_base(base, pr.head_sha, branches=branches) or base
+    edits, before = expected_edit(
+        stage, freight, lambda p: gitops.read_file_at(since, p, branch=pr.base_branch)
+    )
     files = forge.pull_request_files(pr.number)
     people: set[str | None] = set()
     if pushers:

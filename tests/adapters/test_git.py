@@ -419,3 +419,30 @@ def test_read_file_at_a_commit_fetches_what_landed_since(
         repo.read_file_at("0" * 40, DEV, branch="main")
     with pytest.raises(PermanentError, match="not a commit"):
         repo.read_file_at("main", DEV, branch="main")
+
+
+def test_merge_base_is_where_a_promotion_branch_left_main_as_main_moves_on(
+    tmp_path: Path, gitops: tuple[Path, Path]
+) -> None:
+    """GitHub lists a PR's files from the merge base: the promotion branch's parent, even
+    after main moved on. Commits not fetched yet are fetched from the branches named."""
+    bare, work = gitops
+    left = remote_ref(bare, "main")
+    pusher = GitRemoteRepo(clone(tmp_path, bare, "pusher"))
+    head = pusher.commit_files(
+        base="main", branch="shunter/dev", files={DEV: DEV_NEW}, message="x", force=True
+    )
+    other = clone(tmp_path, bare, "other")
+    (other / "README.md").write_text("moved on\n")
+    git(other, "add", "README.md")
+    git(other, "commit", "-q", "-m", "main moves on")
+    git(other, "push", "-q", "origin", "main")
+    now = remote_ref(bare, "main")
+    assert now is not None and now != left
+
+    repo = GitRemoteRepo(work)  # has seen neither the branch nor main's new commit
+    assert repo.merge_base(now, head, branches=("main", "shunter/dev")) == left
+    assert repo.merge_base(f"{now}^1", head, branches=("main", "shunter/dev")) == left
+    assert repo.merge_base("1" * 40, head, branches=("main",)) is None  # no such commit
+    with pytest.raises(PermanentError, match="not a commit"):
+        repo.merge_base("main", head, branches=("main",))

@@ -14,7 +14,7 @@ the newer ledger (the actions it already took are found again on GitHub, not red
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -242,10 +242,12 @@ def reconcile(
             seen_actions += todo
             for action in todo:
                 errors = len(out.errors)
-                _apply(world, action, out)
+                _apply(world, action, out, obs.main_files.get(action.stage))
                 if len(out.errors) > errors:
                     failed.add((type(action).__name__, action.stage))
         out.errors = list(dict.fromkeys(out.errors))
+        # Each round may find the same one again (a re-pushed tag holds every round).
+        out.inconsistencies = list(dict.fromkeys(out.inconsistencies))
         seen.update((name, r.freight) for name, r in ledger.freight.items())
         out.ledger = ledger
         out.changes = changes
@@ -601,16 +603,22 @@ def _same_promotion(
     return None
 
 
-def _apply(world: World, action: Action, out: Outcome) -> None:
-    """Carry out one action; a failure is recorded and the run goes on with the rest."""
+def _apply(
+    world: World, action: Action, out: Outcome, looked: Mapping[str, str | None] | None
+) -> None:
+    """Carry out one action; a failure is recorded and the run goes on with the rest.
+
+    ``looked`` holds the stage's manifests on ``main`` as the round that planned
+    ``action`` read them: an edit is built only on a ``main`` that still holds them.
+    """
     forge = world.forge
     try:
         if forge is None:
             raise PermanentError("promotion pull requests need the GitHub API (set GITHUB_TOKEN)")
         if isinstance(action, OpenPromotionPR):
-            _open(world, forge, action, out)
+            _open(world, forge, action, out, looked)
         elif isinstance(action, PushPromotion):
-            base, edits = _edits(world, forge, action.stage, action.freight)
+            base, edits = _edits(world, forge, action.stage, action.freight, looked)
             assert world.gitops is not None
             sha = world.gitops.commit_files(
                 base=base, branch=base, files=edits, message=action.commit_message, force=False
@@ -622,7 +630,7 @@ def _apply(world: World, action: Action, out: Outcome) -> None:
                     action.pr, sha=action.head_sha, title=action.title, message=action.message
                 )
             except ConflictError as refused:
-                _rebuild(world, forge, action, refused, out)
+                _rebuild(world, forge, action, refused, out, looked)
         elif isinstance(action, UpdatePromotionPR):
             forge.update_pull_request(action.pr, title=action.title, body=action.body)
         elif isinstance(action, ClosePromotionPR):
@@ -659,7 +667,12 @@ def _apply(world: World, action: Action, out: Outcome) -> None:
 
 
 def _rebuild(
-    world: World, forge: Forge, action: MergePromotionPR, refused: ConflictError, out: Outcome
+    world: World,
+    forge: Forge,
+    action: MergePromotionPR,
+    refused: ConflictError,
+    out: Outcome,
+    looked: Mapping[str, str | None] | None,
 ) -> None:
     """GitHub would not merge a PR whose head is the one the run verified.
 
@@ -680,7 +693,12 @@ def _rebuild(
         # Another run or a person moved or closed it first: the next round looks again.
         out.decisions.append(Decision(me, DecisionKind.RETRY, True, detail=str(refused)))
         return
-    base, edits = _edits(world, forge, action.stage, action.freight)
+    base, edits = _edits(world, forge, action.stage, action.freight, looked)
+    if all(gitops.read_file(base, path) == text for path, text in edits.items()):
+        # The base already runs this freight (merged through another PR): nothing to
+        # rebuild; the next round reads main and follows it.
+        out.decisions.append(Decision(me, DecisionKind.RETRY, True, detail=str(refused)))
+        return
     message = f"{action.title}\n\n{action.message}".rstrip() + "\n"
     after = gitops.commit_files(base=base, branch=branch, files=edits, message=message, force=True)
     if after != before:
@@ -696,9 +714,19 @@ def _rebuild(
 
 
 def _edits(
-    world: World, forge: Forge, stage_name: str, freight: Freight
+    world: World,
+    forge: Forge,
+    stage_name: str,
+    freight: Freight,
+    looked: Mapping[str, str | None] | None,
 ) -> tuple[str, dict[str, str]]:
-    """The branch a promotion of ``freight`` writes to, and the new text of each file."""
+    """The branch a promotion of ``freight`` writes to, and the new text of each file.
+
+    Raises ``ConflictError`` when the stage's files on that branch are no longer what
+    ``looked`` says the planning round read: another run (or a person) changed what the
+    stage runs since, perhaps to newer freight, and an edit built on top of that would
+    take it back. The next round looks again and decides with what ``main`` holds then.
+    """
     gitops = world.gitops
     if gitops is None:
         raise PermanentError("promotions need the GitOps repository checkout (--repo-dir)")
@@ -715,6 +743,17 @@ def _edits(
         if update.write_branch:
             base = update.write_branch
         current = {path: gitops.read_file(base, path) for path in promo.files_to_read(update)}
+        moved = sorted(
+            p
+            for p, text in current.items()
+            if looked is not None and p in looked and looked[p] != text
+        )
+        if moved:
+            raise ConflictError(
+                f"stage {stage.name}: {', '.join(moved)} on {base} changed since this round"
+                " read it (another run or a person promoted meanwhile); the next round"
+                " decides again"
+            )
         edits.update(promo.render_edits(stage, update, freight, {**current, **edits}))
     return base, edits
 
@@ -733,7 +772,13 @@ def check_clone_url(stage: str, url: str | None, repository: str, server_url: st
     )
 
 
-def _open(world: World, forge: Forge, action: OpenPromotionPR, out: Outcome) -> None:
+def _open(
+    world: World,
+    forge: Forge,
+    action: OpenPromotionPR,
+    out: Outcome,
+    looked: Mapping[str, str | None] | None,
+) -> None:
     if world.registry is not None and action.freight.images:
         # The ledger's freight is a record: ask the registry again before proposing it.
         wrong = trust.digest_mismatches(world.config, world.registry, action.freight)
@@ -747,6 +792,30 @@ def _open(world: World, forge: Forge, action: OpenPromotionPR, out: Outcome) -> 
                 )
             )
             return
+    gitops = world.gitops
+    if gitops is None:
+        raise PermanentError("promotions need the GitOps repository checkout (--repo-dir)")
+    # Build on the base as it is now (another run may have merged since this round read
+    # it); _edits refuses when the stage's own files moved meanwhile.
+    gitops.refresh()
+    base, edits = _edits(world, forge, action.stage, action.freight, looked)
+    if all(gitops.read_file(base, path) == text for path, text in edits.items()):
+        # The base already runs this freight: a PR would change nothing (GitHub refuses
+        # one with no commits). The next round reads main and follows it.
+        label = f"{action.freight.alias} ({action.freight.summary()})"
+        detail = f"{base} already holds this promotion's edit"
+        out.decisions.append(
+            Decision(
+                Subject.stage(action.stage), DecisionKind.RETRY, True, freight=label, detail=detail
+            )
+        )
+        return
+    branch = promo.branch_for(action.stage)
+    # Idempotent: pushes nothing when the branch already holds exactly these files, so
+    # pushing first never moves the head of a PR another run opened for this freight.
+    head = gitops.commit_files(
+        base=base, branch=branch, files=edits, message=action.commit_message, force=True
+    )
     if action.restore:
         # Loud: someone changed the promotion PR, and the run says so with exit 1.
         out.errors.append(
@@ -758,15 +827,6 @@ def _open(world: World, forge: Forge, action: OpenPromotionPR, out: Outcome) -> 
                 Subject.stage(action.stage),
             )
         )
-    base, edits = _edits(world, forge, action.stage, action.freight)
-    gitops = world.gitops
-    assert gitops is not None
-    branch = promo.branch_for(action.stage)
-    # Idempotent: pushes nothing when the branch already holds exactly these files, so
-    # pushing first never moves the head of a PR another run opened for this freight.
-    head = gitops.commit_files(
-        base=base, branch=branch, files=edits, message=action.commit_message, force=True
-    )
     if action.attest:
         # The grant this run received, attested where later runs can check who gave it.
         forge.set_status(

@@ -488,7 +488,15 @@ def drive(
     now: datetime,
     owner: str,
 ) -> None:
-    """Move the stage's promotion PR towards ``desired`` by one step."""
+    """Move the stage's promotion PR towards ``desired`` by one step.
+
+    An open promotion of freight older than what ``main`` runs now (``current``, which
+    the ledger has followed) is closed, unless it is a rollback: another run or PR
+    landed newer freight since it opened, and merging it would move the stage back.
+    """
+    if kind != "rollback" and current is not None and newer(p, current, desired):
+        _close_behind_main(stage, rec, desired, current, p, now)
+        return
     if is_direct(stage):
         _drive_direct(stage, rec, desired, current, kind, by, reason, p, obs, now, owner)
         return
@@ -709,3 +717,40 @@ def _emit_open(
     )
     if not (restore or quiet):  # a restore says so itself
         p.say(Subject.stage(stage.name), DecisionKind.OPENING, freight=freight_label(desired))
+
+
+def _close_behind_main(
+    stage: Stage, rec: StageRecord, desired: Freight, current: Freight, p: Plan, now: datetime
+) -> None:
+    """Close the stage's open promotion of ``desired``: ``main`` already runs the newer
+    ``current``. Only a rollback moves a stage back, never a promotion left open."""
+    me = Subject.stage(stage.name)
+    open_ = rec.promotion
+    now_runs = freight_label(current)
+    if open_ is not None:
+        _audit(p, stage.name, open_, "Superseded", at=now, commit=None)
+        p.changed(
+            Change(
+                me,
+                ChangeKind.SUPERSEDED,
+                freight=now_runs,
+                pr=open_.pr,
+                detail=alias(p, open_.freight),
+            )
+        )
+        if open_.pr is not None:
+            p.actions.append(
+                ClosePromotionPR(
+                    stage=stage.name,
+                    pr=open_.pr,
+                    comment=(
+                        f"Closed by Shunter: {stage.name} already runs {now_runs}, newer than"
+                        f" {freight_label(desired)}; merging this would move it back. To go"
+                        " back on purpose, promote the older freight again (`shunter"
+                        " promote`): a promotion to older freight is a rollback."
+                    ),
+                )
+            )
+        rec.promotion = None
+    rec.request = None
+    p.say(me, DecisionKind.UP_TO_DATE, freight=now_runs)

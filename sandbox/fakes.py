@@ -341,7 +341,9 @@ class FakeForge:
 
     def recent_pull_requests(self, head_branch: str, *, limit: int = 10) -> list[PullRequest]:
         mine = [p for p in self.prs.values() if p.head_branch == head_branch]
-        return sorted(mine, key=lambda p: p.number, reverse=True)[:limit]
+        # As GitHub's list answer: no merged_by (pull_request reads it).
+        listed = sorted(mine, key=lambda p: p.number, reverse=True)[:limit]
+        return [replace(p, merged_by=None) for p in listed]
 
     def create_pull_request(self, *, base: str, head: str, title: str, body: str) -> PullRequest:
         if head not in self.branches:

@@ -127,6 +127,10 @@ class GitHubForge:
         # more is asked this run: the error that said so is raised again at once.
         self._deadline = deadline
         self._given_up: ShunterError | None = None
+        # Read once per run: a run's rounds and attempts ask the same question many times,
+        # and GITHUB_TOKEN's hourly budget is small. GitHub still enforces both at merge.
+        self._rules: dict[str, BranchRules] = {}
+        self._teams: dict[str, frozenset[str]] = {}
 
     # ----------------------------------------------------------------- identity
 
@@ -189,7 +193,9 @@ class GitHubForge:
             pulls = self._repo.get_pulls(
                 state="all", head=f"{self.owner}:{head_branch}", sort="created", direction="desc"
             )
-            return [_to_pull(pr) for pr in pulls.get_page(0)[:limit]]
+            # A list answer has no merged_by: reading it would cost a GET for each merged
+            # PR listed, every run. The loop reads the few PRs it must place in full.
+            return [_to_pull(pr, listed=True) for pr in pulls.get_page(0)[:limit]]
 
     def create_pull_request(self, *, base: str, head: str, title: str, body: str) -> PullRequest:
         """Open a PR from ``head`` into ``base``; return it.
@@ -393,13 +399,17 @@ class GitHubForge:
         (``GITHUB_TOKEN`` never may: it needs a token with ``members: read``)."""
         org, _, slug = team.rpartition("/")
         org = org or self.owner
+        if f"{org}/{slug}" in self._teams:
+            return self._teams[f"{org}/{slug}"]
         with self._translate(
             f"read the members of team {org}/{slug}",
             permission="members: read (organization)",
             what=f"team {org}/{slug}",
         ):
             members = self._gh.get_organization(org).get_team_by_slug(slug).get_members()
-            return frozenset(_text(m.login) for m in members)
+            found = frozenset(_text(m.login) for m in members)
+        self._teams[f"{org}/{slug}"] = found
+        return found
 
     def permission(self, user: str) -> str:
         """``user``'s role on the repository: admin, maintain, write, triage, read or none.
@@ -753,12 +763,16 @@ class GitHubForge:
         without it ``protection_readable`` is ``False`` and only the required checks the
         branch reports (https://docs.github.com/en/rest/branches/branches#get-a-branch)
         are known. Raises ``PermanentError`` / ``TransientError``."""
+        if branch in self._rules:
+            return self._rules[branch]
         quoted = urllib.parse.quote(branch, safe="")
         with self._translate(
             f"read the rules of branch {branch}", permission="metadata: read", what=""
         ):
             rules = self._ruleset_rules(branch, quoted)
-            return rules.combine(self._classic_protection(branch, quoted))
+            found = rules.combine(self._classic_protection(branch, quoted))
+        self._rules[branch] = found
+        return found
 
     def _ruleset_rules(self, branch: str, quoted: str) -> BranchRules:
         data = self._get_json(f"/repos/{self.repository}/rules/branches/{quoted}")
@@ -1173,9 +1187,10 @@ def _file_status(status: str) -> FileStatus:
     return "unchanged"
 
 
-def _to_pull(pr: GhPullRequest) -> PullRequest:
+def _to_pull(pr: GhPullRequest, *, listed: bool = False) -> PullRequest:
     """The domain value of a PyGithub PR, reading only fields that list answers carry
-    (``merged_by`` is read, at the cost of one GET, only for merged PRs)."""
+    (``merged_by`` is read, at the cost of one GET, only for merged PRs, and never for
+    ``listed`` ones: their ``merged_by`` is ``None``)."""
     try:
         number = _int(pr.number)
         state = pr.state
@@ -1183,7 +1198,7 @@ def _to_pull(pr: GhPullRequest) -> PullRequest:
             raise _unreadable(f"pull request state {state!r}")
         merged_at = _when(pr.merged_at)
         merged_by = None
-        if merged_at is not None and pr.merged_by is not None:
+        if not listed and merged_at is not None and pr.merged_by is not None:
             merged_by = _text(pr.merged_by.login)
         created_at = _when(pr.created_at)
         if created_at is None:

@@ -421,9 +421,17 @@ def _observe(
             # The stage's latest PRs, open or closed (one request, bounded): merges that no
             # run recorded are found here, so a crash after a merge is never forgotten.
             latest = tuple(forge.recent_pull_requests(branch, limit=RECENT_PRS))
-            recent[stage.name] = latest
             done = recorded_prs(ledger, stage.name)
             open_pr = rec.promotion.pr if rec is not None and rec.promotion is not None else None
+            # Only a merge no run recorded is read in full (who merged it): the list
+            # leaves merged_by out, and the recorded ones need nothing more.
+            latest = tuple(
+                forge.pull_request(x.number)
+                if x.merged and x.number not in done and x.number != open_pr
+                else x
+                for x in latest
+            )
+            recent[stage.name] = latest
             for x in latest:
                 # A merge no run recorded is checked like any promotion before it counts.
                 if x.merged and x.number not in done and x.number != open_pr:

@@ -279,15 +279,24 @@ def _main(argv: Sequence[str] | None, environ: dict[str, str], out: TextIO) -> i
         print("shunter: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # the one broad handler: every error ends here as a code
-        return _fail(exc, environ, out)
+        return _fail(exc, environ, out, operation=args.command in OPERATIONS)
 
 
-def _fail(exc: Exception, env: Mapping[str, str], out: TextIO) -> int:
-    """Say what went wrong (a bug: with its traceback), annotate it in Actions, return the code."""
+# A person's operations: a request is carried out only by the run that receives it (no
+# later run picks it up from the ledger), so even a transient failure needs the person to
+# run it again: 1, never 75. Their outcomes say so too (``0 if outcome.ok else 1``).
+OPERATIONS = frozenset({"promote", "approve", "pause", "resume", "release-hold"})
+
+
+def _fail(exc: Exception, env: Mapping[str, str], out: TextIO, *, operation: bool = False) -> int:
+    """Say what went wrong (a bug: with its traceback), annotate it in Actions, return the
+    code (``operation``: a person's request, which no later run retries)."""
     from bot.adapters.actions import one_line
-    from bot.errors import EXIT_INTERNAL, EXIT_TRANSIENT, exit_code
+    from bot.errors import EXIT_ACT, EXIT_INTERNAL, EXIT_TRANSIENT, exit_code
 
     code = exit_code(exc)
+    if operation and code == EXIT_TRANSIENT:
+        code = EXIT_ACT
     if code == EXIT_INTERNAL:
         import traceback
 

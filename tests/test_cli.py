@@ -191,8 +191,19 @@ def test_refused_emergency_operation_exits_1_and_records_nothing(
     assert refs(tmp_path) == ["refs/heads/main"]
 
 
-def test_github_unavailable_exits_75_so_the_next_run_retries(
-    tmp_path: Path, github_sandbox: GitHubWorld
+@pytest.mark.parametrize(
+    ("argv", "code", "annotation"),
+    [
+        # The scheduled loop: the next run retries, nobody is told to act.
+        (["reconcile"], 75, "::warning title=shunter::"),
+        # A person's request is carried out only by the run that receives it: a transient
+        # failure leaves nothing for the next run, so the person is told to run it again.
+        (["pause", "prod", "--reason", "freeze"], 1, "::error title=shunter::"),
+    ],
+    ids=["loop-retries-next-run", "operation-is-on-the-person"],
+)
+def test_github_unavailable_is_75_for_the_loop_and_1_for_a_persons_operation(
+    tmp_path: Path, github_sandbox: GitHubWorld, argv: list[str], code: int, annotation: str
 ) -> None:
     work = checkout(tmp_path)
     github_sandbox.sandbox.add_repo("alkon/gitops", tmp_path / "gitops.git")
@@ -205,11 +216,11 @@ def test_github_unavailable_exits_75_so_the_next_run_retries(
         "GITHUB_ACTIONS": "true",
     }
     base = ["--repo-dir", str(work), "--config", str(work / "kargo")]
-    code, out, _ = run([*base, "pause", "prod", "--reason", "freeze"], env)
-    assert code == 75
-    assert "::warning title=shunter::" in out  # the run is marked, not silently green
-    assert "::error" not in out  # and nobody is told to act
-    assert refs(tmp_path) == ["refs/heads/main"]
+    got, out, _ = run([*base, *argv], env)
+    assert got == code
+    assert annotation in out  # the run is marked, never silently green
+    if code == 75:
+        assert "::error" not in out  # and nobody is told to act
 
 
 def test_a_bug_exits_3_with_its_traceback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

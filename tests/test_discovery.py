@@ -256,6 +256,19 @@ def test_one_failing_subscription_is_reported_and_nothing_is_lost() -> None:
     )
 
 
+def test_a_bug_in_discovery_ends_the_run_rather_than_failing_the_warehouse_forever() -> None:
+    """An exception discovery does not name (here a registry adapter's own bug) is not a
+    registry failure: it reaches the command line, which exits 3 with its traceback;
+    nothing is written."""
+    registry = FakeRegistry({APP: ["1.0.0"]})
+    world, _clock = world_of(registry, Warehouse("app", (sub(),)))
+    registry.failing[APP] = ValueError("a bug")  # type: ignore[assignment]
+    with pytest.raises(ValueError, match="a bug"):
+        reconcile(world)
+    state: MemoryStateStore = world.state  # type: ignore[assignment]
+    assert state.files == {}
+
+
 def test_removed_subscriptions_leave_the_cache() -> None:
     other = "quay.io/alkon/worker"
     registry = FakeRegistry({APP: ["1.0.0"], other: ["3.0.0"]})

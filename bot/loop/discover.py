@@ -32,6 +32,7 @@ from enum import Enum
 from bot.core.decide.observations import Discovery, SubscriptionResult
 from bot.core.decide.outcomes import Failure, FailureKind, Subject, System
 from bot.core.discover.artifacts import Artifact, Image
+from bot.core.errors import ConstraintError
 from bot.core.ledger import CachedSelection, WarehouseRecord
 from bot.core.model import (
     ChartSubscription,
@@ -131,8 +132,8 @@ def discover_image(
     (not its validators). Only the selected candidate's digest is fetched: freight is
     made from it alone, and each manifest request counts against rate limits.
 
-    Raises ``PermanentError``/``TransientError`` from the registry, ``ValueError`` for a
-    constraint or regex that does not parse.
+    Raises ``PermanentError``/``TransientError`` from the registry, ``ConstraintError``
+    for a constraint or regex that does not parse.
     """
     from bot.core.discover.versions import select_tags
 
@@ -423,12 +424,15 @@ def _ask(
         if git is None:
             raise PermanentError("git subscriptions need a git source")
         return SubscriptionResult(label(sub), git.discover(sub)), None
-    except (ShunterError, ValueError) as exc:
+    except (ShunterError, ConstraintError) as exc:
+        # Only the errors discovery names: any other exception is a bug, and the run
+        # ends with exit 3 and its traceback rather than a stage that quietly never moves.
         kind = exc.kind if isinstance(exc, HttpTransientError) else None
         shortfall = _SHORTFALLS.get(kind) if kind is not None else None
-        failed = failure(exc, System.REGISTRY) if isinstance(exc, ShunterError) else None
-        if failed is None:  # a ValueError: the answer did not fit what was asked
-            failed = Failure(FailureKind.PERMANENT, System.REGISTRY, str(exc))
+        if isinstance(exc, ShunterError):
+            failed = failure(exc, System.REGISTRY)
+        else:  # a constraint or tag regex the config check let through: a person fixes it
+            failed = Failure(FailureKind.MISCONFIGURED, System.REGISTRY, str(exc))
         return SubscriptionResult(label(sub), error=failed, cache_key=key), shortfall
 
 

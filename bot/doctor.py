@@ -395,7 +395,7 @@ def diagnose(config: Config, facts: Facts, *, state_branch: str) -> tuple[Findin
     out += _state_branch_findings(facts, state_branch)
     out += _promotion_branch_findings(facts, pr_stages)
     out += _main_findings(config, facts, gh_token, pr_stages)
-    out += _workflow_findings(facts)
+    out += _workflow_findings(facts, config)
     out += _registry_findings(facts)
     return tuple(out)
 
@@ -690,7 +690,7 @@ def _stage_vs_main(stage: Stage, rules: BranchRules, facts: Facts) -> Finding:
     )
 
 
-def _workflow_findings(facts: Facts) -> list[Finding]:
+def _workflow_findings(facts: Facts, config: Config) -> list[Finding]:
     out: list[Finding] = [
         Finding(Check.WORKFLOW, Status.FAIL, path, f"unreadable YAML: {err}", "fix the file")
         for path, err in facts.unreadable_workflows
@@ -708,7 +708,10 @@ def _workflow_findings(facts: Facts) -> list[Finding]:
         return out
     for wf in facts.workflows:
         out += _triggers(wf)
-        out.append(_permissions(wf, facts.actions))
+        needed = _permissions(wf, facts.actions)
+        out.append(needed)
+        if needed.status is Status.OK:  # otherwise that finding already says what to add
+            out += _feature_permissions(wf, config)
         out += _concurrency(wf)
         out.append(_cost(wf, facts.private))
     return out
@@ -797,6 +800,44 @@ def _permissions(wf: WorkflowFacts, actions: ActionsSettings | None) -> Finding:
             "add them to the job's `permissions:`",
         )
     return Finding(Check.PERMISSIONS, Status.OK, wf.path, "contents, pull-requests, checks: write")
+
+
+def _feature_permissions(wf: WorkflowFacts, config: Config) -> list[Finding]:
+    """What some features need beyond ``NEEDED_PERMISSIONS``, each said once when the
+    ``GITHUB_TOKEN`` job lacks it: a person's operations (``workflow_dispatch``) attest
+    their grant as a commit status, verification workflows are dispatched, and landed
+    promotions become Deployments (skipped quietly without the permission, so a warning:
+    ``githubDeployments: false`` says it on purpose)."""
+    perms = wf.permissions
+    if not _uses_github_token(wf) or not isinstance(perms, Mapping):
+        return []  # write-all, read-all or none: _permissions said what that means
+    wants: list[tuple[str, Status, str]] = []
+    if wf.dispatch:
+        wants.append(
+            ("statuses", Status.FAIL, "`approve` and emergency `promote` cannot attest who asked")
+        )
+    if any(t.workflow is not None for t in config.analysis_templates):
+        wants.append(("actions", Status.FAIL, "verification workflows cannot be started"))
+    if config.settings.github_deployments is not False:
+        wants.append(
+            (
+                "deployments",
+                Status.WARN,
+                "promotions are not recorded as GitHub Deployments"
+                " (or set githubDeployments: false)",
+            )
+        )
+    return [
+        Finding(
+            Check.PERMISSIONS,
+            status,
+            wf.path,
+            f"the Shunter job lacks {perm}: write: {why}",
+            f"add `{perm}: write` to the job's `permissions:`",
+        )
+        for perm, status, why in wants
+        if perms.get(perm) != "write"
+    ]
 
 
 def _concurrency(wf: WorkflowFacts) -> list[Finding]:

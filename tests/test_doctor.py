@@ -149,6 +149,12 @@ PACKAGE_TRIGGER = GITHUB_TOKEN_WORKFLOW.replace(
     "  registry_package:\n", "  package:\n    types: [published]\n  registry_package:\n"
 )
 EVERY_TEN_MINUTES = GITHUB_TOKEN_WORKFLOW.replace('"17 * * * *"', '"*/10 * * * *"')
+# workflow_dispatch runs a person's approve and promote, which attest on a commit status.
+NO_STATUSES = GITHUB_TOKEN_WORKFLOW.replace(
+    "      statuses: write # shunter/approved on a PR head: who granted an emergency or an"
+    " approval\n",
+    "",
+)
 NO_PERMISSIONS = GITHUB_TOKEN_WORKFLOW.replace(
     "    permissions:\n      contents: write", "    x-permissions:\n      contents: write"
 )
@@ -252,6 +258,7 @@ NO_PERMISSIONS = GITHUB_TOKEN_WORKFLOW.replace(
             "fail",
         ),
         (EVERY_TEN_MINUTES, None, "bot-token", "schedule-cost", WORKFLOW, "warn"),
+        (NO_STATUSES, None, "bot-token", "workflow-permissions", WORKFLOW, "fail"),
     ],
     ids=[
         "actions-may-not-open-prs",
@@ -266,6 +273,7 @@ NO_PERMISSIONS = GITHUB_TOKEN_WORKFLOW.replace(
         "package-is-not-a-trigger",
         "no-permissions-and-read-default",
         "every-ten-minutes-costs-too-much",
+        "dispatch-without-statuses-write",
     ],
 )
 def test_a_badly_set_up_repository_is_diagnosed(

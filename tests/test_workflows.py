@@ -112,6 +112,7 @@ def test_the_example_job_asks_for_least_privilege_and_says_why() -> None:
         "contents": "write",
         "pull-requests": "write",
         "checks": "write",
+        "statuses": "write",
         "packages": "read",
         "actions": "write",
         "deployments": "write",
@@ -251,6 +252,8 @@ def test_the_app_token_example_mints_a_token_and_hands_it_to_checkout_and_shunte
         "permission-contents": "write",
         "permission-pull-requests": "write",
         "permission-checks": "write",
+        "permission-statuses": "write",
+        "permission-deployments": "write",
         "permission-actions": "write",
         "permission-packages": "read",
         "permission-members": "read",  # approver teams: what GITHUB_TOKEN cannot read

@@ -36,6 +36,15 @@ PromotionStatus = Literal[
 
 @dataclass
 class FreightRecord:
+    """One freight the ledger knows, and what happened to it per stage.
+
+    ``verified_in`` and ``approved_for`` are records of what was seen (when a stage
+    verified it, who approved it for a stage); like every ledger entry they grant
+    nothing by themselves, and are re-checked against GitHub where they are used
+    (DESIGN.md, Trust). ``rejected_for`` holds a stage back from the freight: its PR was
+    closed unmerged, or expired.
+    """
+
     freight: Freight
     verified_in: dict[str, datetime] = field(default_factory=dict)  # stage -> when
     approved_for: dict[str, str] = field(default_factory=dict)  # stage -> who
@@ -72,6 +81,10 @@ class Request:
 
 @dataclass
 class Hold:
+    """A person's stop on a stage: a rollback's hold on auto-promotion, or a pause. It only
+    ever holds back; ``release-hold`` or ``resume`` (or a newer manual promotion, for a
+    hold) clears it."""
+
     reason: str
     by: str
     at: datetime
@@ -100,6 +113,12 @@ class VerificationRecord:
 
 @dataclass
 class StageRecord:
+    """What the ledger remembers of one stage: the freight it runs (``current_freight``,
+    since ``since``; ``history`` newest first), its open promotion or pending request,
+    holds and pauses, health and verification. The freight it runs is a cache of what
+    ``main`` says; a difference is drift, reported (DESIGN.md, Trust).
+    """
+
     current_freight: str | None = None
     since: datetime | None = None
     history: list[str] = field(default_factory=list)  # freight names, newest first
@@ -135,6 +154,10 @@ class CachedSelection:
 
 @dataclass
 class WarehouseRecord:
+    """What the ledger remembers of one warehouse's discovery: when it last made freight,
+    the words of its last failure (for people; the run keeps the failure's kind), and
+    the cache entries that let an idle run ask registries as little as possible."""
+
     last_freight_at: datetime | None = None
     error: str | None = None  # the last discovery failure, cleared by a good discovery
     cache: dict[str, CachedSelection] = field(default_factory=dict)  # by subscription key
@@ -174,6 +197,14 @@ class OperationRecord:
 
 @dataclass
 class Ledger:
+    """The whole ledger as read from the state branch: one mutable value per run.
+
+    Read with :func:`from_files` (which refuses a file that is not what Shunter writes) and
+    written back with :func:`to_files`, one commit per run; the planner changes a copy and
+    says what it changed as ``Change`` values. A record, not an authority: it may hold things
+    back, never let anything through on its own.
+    """
+
     warehouses: dict[str, WarehouseRecord] = field(default_factory=dict)
     freight: dict[str, FreightRecord] = field(default_factory=dict)
     stages: dict[str, StageRecord] = field(default_factory=dict)

@@ -64,6 +64,9 @@ class MergePromotionPR:
 
 @dataclass(frozen=True)
 class ClosePromotionPR:
+    """Close stage ``stage``'s promotion PR ``pr`` without merging, saying why in
+    ``comment``."""
+
     stage: str
     pr: int
     comment: str
@@ -71,6 +74,9 @@ class ClosePromotionPR:
 
 @dataclass(frozen=True)
 class UpdatePromotionPR:
+    """Rewrite the title and body of stage ``stage``'s promotion PR ``pr`` when what they
+    say changed (a gate's state, for one); the branch is left as it is."""
+
     stage: str
     pr: int
     title: str

@@ -24,6 +24,8 @@ from bot.core.ledger import PromotionKind
 
 
 class SubjectKind(Enum):
+    """What an outcome is about: a stage or a warehouse."""
+
     STAGE = "stage"
     WAREHOUSE = "warehouse"
 

@@ -11,6 +11,9 @@ ReviewState = Literal["APPROVED", "CHANGES_REQUESTED", "COMMENTED", "DISMISSED",
 
 @dataclass(frozen=True)
 class Review:
+    """A review of a pull request as GitHub reports it; an approval counts only for the
+    head commit it names (``commit_id``)."""
+
     id: int
     user: str
     state: ReviewState
@@ -20,6 +23,10 @@ class Review:
 
 @dataclass(frozen=True)
 class PullRequest:
+    """A pull request as GitHub reports it now (never as the ledger remembers it): the
+    planner decides on these fields, and the forge adapter fills them from the REST
+    answer."""
+
     number: int
     url: str  # html_url, what a person clicks
     title: str

@@ -12,6 +12,9 @@ from datetime import datetime
 
 @dataclass(frozen=True, order=True)
 class Image:
+    """One container image: the repository, the tag discovery selected, and the digest the
+    tag pointed at then (freight pins the digest, so a re-pushed tag is new freight)."""
+
     repo_url: str  # "ghcr.io/alkon/flask-app"
     tag: str  # "1.8.4"
     digest: str  # "sha256:..."
@@ -22,6 +25,9 @@ class Image:
 
 @dataclass(frozen=True, order=True)
 class Chart:
+    """One Helm chart version from a chart repository (``repo_url``: its URL, or an
+    ``oci://`` reference)."""
+
     repo_url: str
     name: str
     version: str
@@ -29,6 +35,9 @@ class Chart:
 
 @dataclass(frozen=True, order=True)
 class Commit:
+    """One git commit of a subscribed repository, found on ``branch`` or as ``tag``;
+    ``message`` is its subject line, for people."""
+
     repo_url: str
     id: str
     branch: str = ""

@@ -50,7 +50,6 @@ from bot.core.decide.outcomes import (
 from bot.core.decide.planner import plan
 from bot.core.discover.freight import Freight
 from bot.core.ledger import FreightRecord, Ledger, archive_promotions, from_files, to_files
-from bot.core.metrics import metrics_text
 from bot.core.model import Config
 from bot.core.promote import promotion as promo
 from bot.core.promote.exact import Origin, PrCheck, pr_origin
@@ -274,6 +273,10 @@ def reconcile(
         if kept is not None:
             new_files[INCONSISTENCIES_FILE] = kept
         if world.config.settings.monitoring.enabled:
+            # prometheus_client (and the http.server it brings) costs a run that exports
+            # no metrics about a fifth of its start-up: imported only when they are on.
+            from bot.core.metrics import metrics_text
+
             new_files["metrics.prom"] = metrics_text(world.config, ledger)
         if new_files == files and head is not None:
             return out

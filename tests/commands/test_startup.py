@@ -77,5 +77,7 @@ def test_read_and_refresh_paths_import_neither_pygithub_nor_jinja2(
     assert "bot.adapters.configdir" in mods  # the config was really read
     assert not {m for m in mods if m.split(".")[0] in HEAVY}
     assert "secrets" not in mods  # needed only to set a step output
+    # The seed enables monitoring, but metrics are rendered only when the ledger is written.
+    assert "prometheus_client" not in mods
     # The seed follows one image: no chart or git source is built, so none is imported.
     assert not mods & {"bot.adapters.helm", "bot.adapters.gitsource"}

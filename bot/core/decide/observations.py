@@ -15,11 +15,14 @@ from bot.core.decide.outcomes import Failure
 from bot.core.decide.pulls import PullRequest, Review
 from bot.core.discover.artifacts import Artifact
 from bot.core.ledger import CachedSelection
-from bot.core.promote.exact import PrCheck
 
 if TYPE_CHECKING:  # mainrules reads CheckRun from here
     from bot.core.codeowners import CodeOwners
     from bot.core.decide.mainrules import BranchRules
+
+    # exact brings the promotion steps with it (a fifth of a refresh's start-up), and
+    # observations only name its PrCheck in annotations.
+    from bot.core.promote.exact import PrCheck
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 import time
-from dataclasses import replace
+from collections.abc import Iterator
+from dataclasses import fields, is_dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,13 +14,19 @@ from bot.core.discover.artifacts import Image
 from bot.core.discover.freight import make_freight
 from bot.core.ledger import (
     Archived,
+    CachedSelection,
     FreightRecord,
     Hold,
     Ledger,
     OpenPromotion,
+    OperationRecord,
     PromotionRecord,
+    Request,
     StageRecord,
+    StepRecord,
+    VerificationRecord,
     archive_promotions,
+    copy_ledger,
     from_files,
     read_archive,
     to_files,
@@ -289,3 +296,44 @@ def test_freight_only_archived_records_name_is_no_longer_protected() -> None:
     archive_promotions(led, keep=2)
 
     assert old.name not in protected_freight(led)
+
+
+def _mutable_parts(value: object) -> Iterator[object]:
+    """Every list, dict and non-frozen dataclass reachable from ``value``."""
+    params = getattr(type(value), "__dataclass_params__", None)  # set on dataclasses only
+    if isinstance(value, list | dict) or (params is not None and not params.frozen):
+        yield value
+    if isinstance(value, dict):
+        for v in value.values():
+            yield from _mutable_parts(v)
+    elif isinstance(value, list | tuple):
+        for v in value:
+            yield from _mutable_parts(v)
+    elif is_dataclass(value):
+        for f in fields(value):
+            yield from _mutable_parts(getattr(value, f.name))
+
+
+def test_a_copied_ledger_is_equal_and_shares_nothing_mutable() -> None:
+    led = sample()
+    name = next(iter(led.freight))
+    led.stages["staging"] = StageRecord(
+        request=Request(name, "rollback", "alice", "bad", T),
+        pause=Hold("incident", "bob", T),
+        verification=VerificationRecord(name, T, steps={"smoke": StepRecord("running", T)}),
+    )
+    wh = led.warehouse("flask-app")
+    wh.cache["img"] = CachedSelection("sel", "1.8.4", "sha256:" + "c" * 64, '"e"', T)
+    wh.validators["https://charts"] = {"etag": '"x"'}
+    led.freight[name].rejected_for["staging"] = "closed"
+    led.operations.append(OperationRecord("pause", "staging", "bob", "incident", T))
+    copied = copy_ledger(led)
+    assert copied == led
+    shared = {id(o) for o in _mutable_parts(led)} & {id(o) for o in _mutable_parts(copied)}
+    assert not shared
+    copied.stages["staging"].verification.steps["smoke"].state = "failed"  # type: ignore[union-attr]
+    copied.freight[name].verified_in["prod"] = T
+    copied.promotions[0].status = "Failed"
+    assert led.promotions[0].status == "Succeeded"
+    assert led.stages["staging"].verification.steps["smoke"].state == "running"  # type: ignore[union-attr]
+    assert "prod" not in led.freight[name].verified_in

@@ -26,7 +26,6 @@ the PR body, the step summary and ``reconcile --dry-run`` render them.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import replace
 from datetime import datetime
 
@@ -42,7 +41,7 @@ from bot.core.decide.retention import retain
 from bot.core.decide.selection import choose
 from bot.core.decide.truth import confirm_main
 from bot.core.decide.verification import follow_verification
-from bot.core.ledger import Ledger
+from bot.core.ledger import Ledger, copy_ledger
 from bot.core.model import Config, Stage
 
 __all__ = ["plan"]
@@ -64,7 +63,7 @@ def plan(
     refresh without the GitHub API). Never raises for anything the world did: failures
     become decisions.
     """
-    p = Plan(ledger=copy.deepcopy(ledger), warehouses={w.name: w for w in config.warehouses})
+    p = Plan(ledger=copy_ledger(ledger), warehouses={w.name: w for w in config.warehouses})
     for wh in config.warehouses:
         fold_discovery(wh.name, p, obs, now)
     if discovery_only:

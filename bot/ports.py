@@ -302,6 +302,10 @@ class Forge(DeploymentStatuses, Protocol):
 
     def close_pull_request(self, number: int, comment: str) -> None: ...
 
+    def comment_pull_request(self, number: int, body: str) -> None:
+        """Add ``body`` to PR ``number``'s conversation (an issue comment)."""
+        ...
+
     def merge_pull_request(self, number: int, *, sha: str, title: str, message: str) -> str:
         """Squash-merge, only if the head is still ``sha``; return the merge commit SHA.
 

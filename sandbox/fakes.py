@@ -379,6 +379,10 @@ class FakeForge:
         self.comments.setdefault(number, []).append(comment)
         self.prs[number] = replace(pr, state="closed", closed_at=self.clock())
 
+    def comment_pull_request(self, number: int, body: str) -> None:
+        self.pull_request(number)  # an unknown PR is NOT_FOUND, as on GitHub
+        self.comments.setdefault(number, []).append(body)
+
     def merge_pull_request(self, number: int, *, sha: str, title: str, message: str) -> str:
         pr = self.pull_request(number)
         if pr.state != "open" or pr.head_sha != sha:

@@ -200,6 +200,8 @@ def test_foreign_content_on_the_head_is_never_merged(pipeline: Pipeline) -> None
     assert tree_blob(p, "shunter/prod", PROD_VALUES) == bots_blob
     assert tree_blob(p, "shunter/prod", "env/prod/extra.yaml") is None
     assert "#" in out
+    # Said in the PR, where the approvers look: one comment, by the bot.
+    assert [c.user.login for c in p.repo().get_issue(number).get_comments()] == ["shunter-bot"]
     # The approvals were for mallory's head: they count no more.
     p.now += timedelta(minutes=1)
     p.shunter("reconcile")

@@ -229,6 +229,17 @@ class GitHubForge:
                 self._repo.get_issue(number).create_comment(comment)
             self._repo.get_pull(number).edit(state="closed")
 
+    def comment_pull_request(self, number: int, body: str) -> None:
+        """Add ``body`` to PR ``number``'s conversation.
+
+        https://docs.github.com/en/rest/issues/comments#create-an-issue-comment"""
+        with self._translate(
+            f"comment on pull request #{number}",
+            permission="pull-requests: write",
+            what=f"pull request #{number}",
+        ):
+            self._repo.get_issue(number).create_comment(body)
+
     def merge_pull_request(self, number: int, *, sha: str, title: str, message: str) -> str:
         """Squash-merge PR ``number`` only if its head is still ``sha``; return the merge
         commit SHA.

@@ -52,7 +52,7 @@ from bot.core.discover.freight import Freight
 from bot.core.ledger import FreightRecord, Ledger, archive_promotions, from_files, to_files
 from bot.core.model import Config
 from bot.core.promote import promotion as promo
-from bot.core.promote.exact import Origin, PrCheck, pr_origin
+from bot.core.promote.exact import Origin, PrCheck, pr_origin, restore_comment
 from bot.core.promote.repository import names_repository
 from bot.errors import ConflictError, PermanentError, ShunterError
 from bot.loop import trust
@@ -838,6 +838,9 @@ def _open(
                 Subject.stage(action.stage),
             )
         )
+    if action.restore and action.pr is not None:
+        # Said where the people who approved the other head will look.
+        forge.comment_pull_request(action.pr, restore_comment(branch, action.restore))
     if action.attest:
         # The grant this run received, attested where later runs can check who gave it.
         forge.set_status(

@@ -101,9 +101,13 @@ def test_a_second_open_pull_request_for_a_head_is_a_conflict(side: Side) -> None
         side.forge.create_pull_request(base="main", head="shunter/dev", title="t", body="b")
 
 
-def test_an_unknown_pull_request_is_not_found(side: Side) -> None:
+@pytest.mark.parametrize("ask", ["read", "comment"])
+def test_an_unknown_pull_request_is_not_found(side: Side, ask: str) -> None:
     with pytest.raises(PermanentError) as info:
-        side.forge.pull_request(999)
+        if ask == "read":
+            side.forge.pull_request(999)
+        else:
+            side.forge.comment_pull_request(999, "hello")
     assert getattr(info.value, "kind", None) is HttpErrorKind.NOT_FOUND
 
 

@@ -115,3 +115,13 @@ class PrCheck:
     def exact(self) -> bool:
         """True for the bot's own PR whose change is exactly the bot's edit."""
         return self.origin is Origin.OURS and self.edit is not None and self.edit.exact
+
+
+def restore_comment(branch: str, what: str) -> str:
+    """The comment a promotion PR gets when the bot puts its own commit back on
+    ``branch``; ``what`` is :meth:`EditCheck.describe` of the head it replaced."""
+    return (
+        f"Shunter put its own commit back on `{branch}`: the head held changes that are not"
+        f" this promotion's edit ({what}). Shunter merges only its own edit; approvals given"
+        " to the replaced head no longer count."
+    )

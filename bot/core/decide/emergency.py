@@ -72,6 +72,16 @@ def allowed(have: str, need: str) -> bool:
     return rank.get(have, 0) >= rank.get(need, rank["maintain"])
 
 
+EMERGENCY_KINDS: frozenset[PromotionKind] = frozenset({"emergency", "rollback"})
+
+
+def skips_gates(kind: PromotionKind, received: bool) -> bool:
+    """True when a promotion of ``kind`` skips approvals, conditions and the schedule: an
+    emergency or a rollback, and only in the run that ``received`` the person's request
+    (one read from the ledger, or left open by an earlier run, skips nothing)."""
+    return kind in EMERGENCY_KINDS and received
+
+
 def promotion_kind(config: Config, freight: Freight, current: Freight | None) -> PromotionKind:
     """``rollback`` when ``freight`` is older than what the stage runs by its warehouse's
     version order (:mod:`bot.core.discover.order`), else ``emergency``. A rollback puts a

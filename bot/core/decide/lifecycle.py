@@ -20,7 +20,7 @@ from bot.core.decide.actions import (
     alias,
     freight_label,
 )
-from bot.core.decide.emergency import attestation_text
+from bot.core.decide.emergency import EMERGENCY_KINDS, attestation_text
 from bot.core.decide.gates import fmt_duration
 from bot.core.decide.inconsistency import Inconsistency, InconsistencyKind
 from bot.core.decide.observations import Observations, PromotionPR
@@ -312,7 +312,7 @@ def _record_success(
     elif pr_rec.kind in ("emergency", "manual") and rec.hold is not None and fr is not None:
         # A newer freight promoted by hand releases the hold.
         rec.hold = None
-    record_by = pr_rec.by if pr_rec.kind in ("emergency", "rollback") else merged_by
+    record_by = pr_rec.by if pr_rec.kind in EMERGENCY_KINDS else merged_by
     _audit(p, stage.name, pr_rec, "Succeeded", at=at, commit=commit, by=record_by)
     rec.promotion = None
     rec.request = None
@@ -694,7 +694,7 @@ def _emit_open(
     approvals = stage.promotion_policy.approvals
     users: tuple[str, ...] = ()
     teams: tuple[str, ...] = ()
-    emergency = rec.promotion.kind in ("emergency", "rollback")
+    emergency = rec.promotion.kind in EMERGENCY_KINDS
     if approvals is not None and approvals.required and not emergency:
         users = tuple(a.name for a in approvals.approvers if a.type == "user")
         teams = tuple(a.name for a in approvals.approvers if a.type == "team")

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 
 from bot.core.decide import gates as g
 from bot.core.decide.approvals import ApprovalResult, count_approvals
+from bot.core.decide.emergency import skips_gates
 from bot.core.decide.mainrules import BranchRules, describe_block, managed_paths, merge_blocks
 from bot.core.decide.observations import Observations, PromotionPR
 from bot.core.decide.outcomes import (
@@ -41,7 +42,7 @@ def promotion_gates(
     policy = stage.promotion_policy
     gates: list[Gate] = []
     # Emergency powers come from a request this run received, never from the ledger.
-    emergency = open_.kind in ("emergency", "rollback") and stage.name in obs.granted
+    emergency = skips_gates(open_.kind, stage.name in obs.granted)
     approvals = policy.approvals
     result: ApprovalResult | None = None
     if seen is not None and (seen.check is None or not seen.check.exact):

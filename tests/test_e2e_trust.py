@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import io
 import json
+import re
 import subprocess
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -572,3 +573,32 @@ def test_an_attestation_holds_for_its_head_only_and_only_from_the_bot_or_a_maint
     assert p.pr(number).merged
     assert p.version("prod") == "1.8.4"
     assert tree_blob(p, "main", "env/prod/extra.yaml") is None
+
+
+# --------------------------------------------------------------------------- hand edits
+
+
+def test_a_hand_edit_on_main_is_followed_but_verifies_nothing_downstream(
+    pipeline: Pipeline,
+) -> None:
+    """alice puts staging on 1.8.4 by a commit to main, before staging's delay is over.
+    The ledger follows main (staging runs 1.8.4), but her edit is not a promotion:
+    1.8.4 is not verified in staging, so prod is not offered it."""
+    p = pipeline
+    p.w.push("1.8.4")
+    p.shunter("reconcile")
+    assert (p.version("dev"), p.version("staging")) == ("1.8.4", None)
+
+    def to_184(work: Path) -> None:
+        path = work / "env/staging/kustomization.yaml"
+        text = path.read_text()
+        path.write_text(re.sub(r'newTag: "[^"]*"', 'newTag: "1.8.4"', text))
+
+    push_as(p, "main", to_184, login="alice")
+    p.now += timedelta(minutes=1)
+    p.shunter("reconcile")
+    assert p.version("staging") == "1.8.4"  # what main says
+    rows = json.loads(p.shunter("get", "freight", "-o", "json"))
+    (row,) = [r for r in rows if r["images"][0]["tag"] == "1.8.4"]
+    assert "staging" not in row["status"]["verifiedIn"]
+    assert not list(p.repo().get_pulls(state="all", head="alkon:shunter/prod"))

@@ -110,9 +110,10 @@ def confirm_main(stage: Stage, rec: StageRecord, p: Plan, obs: Observations, now
     ``obs.main_files`` holds the stage's files as the branch has them now (read after the
     PRs, so a merge seen there is in them too). A ledger that says otherwise is drift: when
     ``main`` holds another freight Shunter knows, the ledger follows it and says so (a
-    ``DRIFT`` change); when it holds something no known freight writes (a hand edit),
-    the stage's record stays and True is returned (the caller moves the stage only on a
-    person's request until main holds a freight Shunter knows).
+    ``DRIFT`` change, and no ``verifiedIn``: only the bot's merged promotion verifies
+    freight for the stages downstream); when it holds something no known freight writes
+    (a hand edit), the stage's record stays and True is returned (the caller moves the
+    stage only on a person's request until main holds a freight Shunter knows).
     """
     files = obs.main_files.get(stage.name)
     if files is None or not stage.git_repo_updates or is_direct(stage):
@@ -135,9 +136,9 @@ def confirm_main(stage: Stage, rec: StageRecord, p: Plan, obs: Observations, now
         if drift.kind is DriftKind.FOLLOWED and found is not None:
             rec.current_freight = found.name
             rec.since = now
-            if stage.verification is None and stage.health is None:
-                # Nothing to verify: running on main is verified (as after a merge).
-                led.freight[found.name].verified_in.setdefault(stage.name, now)
+            # Following main grants nothing downstream: no verifiedIn from a drift. A merge
+            # of the bot's own PR is recorded (and verified) as a promotion; a hand edit
+            # only says what the stage runs.
             rec.history = [found.name, *[h for h in rec.history if h != found.name]]
             rec.history = rec.history[:HISTORY_LIMIT]
             p.changed(

@@ -449,10 +449,12 @@ class GitRepo(Protocol):
         when the commit is not known yet (it landed after the last look)."""
         ...
 
-    def merge_base(self, a: str, b: str, *, branches: tuple[str, ...]) -> str | None:
+    def merge_base(
+        self, a: str, b: str, *, branches: tuple[str, ...], pull: int | None = None
+    ) -> str | None:
         """The best common ancestor of revisions ``a`` and ``b`` (SHAs, or ``<sha>^1``),
-        fetching ``branches`` when either is not known yet; ``None`` when they share no
-        history or one cannot be found on those branches."""
+        fetching ``branches`` (and PR ``pull``'s head ref) when either is not known yet;
+        ``None`` when they share no history or one cannot be found there."""
         ...
 
     def refresh(self) -> None:

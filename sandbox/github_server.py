@@ -357,6 +357,14 @@ def _git(bare: Path, *args: str, env: dict[str, str] | None = None) -> tuple[int
     return out.returncode, out.stdout.strip()
 
 
+def _pull_ref(bare: Path, number: int, sha: str) -> None:
+    """Point ``refs/pull/<number>/head`` at ``sha``: GitHub keeps each PR's head there, so a
+    clone can fetch it after the branch moved on or was deleted
+    (https://docs.github.com/en/pull-requests/collaborating-with-pull-requests/reviewing-changes-in-pull-requests/checking-out-pull-requests-locally).
+    Here it follows the head whenever the sandbox looks at an open PR."""
+    _git(bare, "update-ref", f"refs/pull/{number}/head", sha)
+
+
 def _tip(bare: Path, branch: str) -> str | None:
     code, out = _git(bare, "rev-parse", "--verify", "-q", f"refs/heads/{branch}^{{commit}}")
     return out if code == 0 and out else None
@@ -752,8 +760,9 @@ class GitHubSandbox:
     def _head_sha(self, repo: _Repo, pull: _Pull) -> str:
         if pull.state == "open":
             tip = _tip(repo.bare, pull.head_ref)
-            if tip:
+            if tip and tip != pull.head_sha:
                 pull.head_sha = tip
+                _pull_ref(repo.bare, pull.number, tip)
         return pull.head_sha
 
     def _role(self, repo: _Repo, login: str) -> str:
@@ -1693,6 +1702,7 @@ def _create_pull(req: _Request, owner: str, name: str) -> tuple[int, Any]:
         updated_at=now,
     )
     repo.pulls[number] = pr
+    _pull_ref(repo.bare, number, head_sha)
     return 201, req.view.pull(repo, pr, req.login, full=True)
 
 

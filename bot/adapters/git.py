@@ -430,6 +430,12 @@ class _Remote:
             self.git.run("update-ref", self.tracking_ref(branch), sha)
         self._heads[branch] = sha
 
+    def fetch_pull(self, number: int) -> None:
+        """Fetch PR ``number``'s head ref (``refs/pull/<n>/head``); a missing ref is no
+        error (not every remote keeps them): the caller finds the commit still unknown."""
+        spec = f"+refs/pull/{int(number)}/head:refs/shunter-pulls/{self.remote}/{int(number)}"
+        self.git.run_bytes("fetch", "--quiet", "--no-tags", self.remote, spec, check=False)
+
     def _has_commit(self, sha: str) -> bool:
         return (
             self.git.run_bytes("cat-file", "-e", f"{sha}^{{commit}}", check=False).returncode == 0
@@ -648,10 +654,14 @@ class GitRemoteRepo:
         (content,) = _read_blobs(self.git, [f"{revision}:{_check_path(path)}"])
         return None if content is None else _decode(content, f"{path} at {revision}")
 
-    def merge_base(self, a: str, b: str, *, branches: tuple[str, ...]) -> str | None:
+    def merge_base(
+        self, a: str, b: str, *, branches: tuple[str, ...], pull: int | None = None
+    ) -> str | None:
         """The best common ancestor of ``a`` and ``b`` (commit SHAs, or ``<sha>^1``), as
         GitHub compares a pull request (its files are the diff from this commit to the
-        head). ``branches`` are fetched again when a commit is not known locally. Returns
+        head). ``branches`` are fetched again when a commit is not known locally, then
+        PR ``pull``'s ``refs/pull/<n>/head``, where GitHub keeps a head that was
+        squash-merged and whose branch has moved on since. Returns
         ``None`` when one is still unknown or they share no history; raises
         ``PermanentError`` for a malformed revision or when git fails otherwise."""
         for rev in (a, b):
@@ -661,6 +671,8 @@ class GitRemoteRepo:
         if not all(self._remote._has_commit(c) for c in commits):
             self._remote.forget(*branches)
             self._remote.heads(*branches)
+            if pull is not None and not all(self._remote._has_commit(c) for c in commits):
+                self._remote.fetch_pull(pull)
             if not all(self._remote._has_commit(c) for c in commits):
                 return None
         # Exit 1 with no output: no common ancestor

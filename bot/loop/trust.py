@@ -102,7 +102,7 @@ def check_pr(
     branches = (pr.base_branch, pr.head_branch)
     # A head no longer on its branch (squash-merged, or rewritten since) is compared
     # with the base itself, as before its merge.
-    since = gitops.merge_base(base, pr.head_sha, branches=branches) or base
+    since = gitops.merge_base(base, pr.head_sha, branches=branches, pull=pr.number) or base
     edits, before = expected_edit(
         stage, freight, lambda p: gitops.read_file_at(since, p, branch=pr.base_branch)
     )

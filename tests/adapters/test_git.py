@@ -446,3 +446,26 @@ def test_merge_base_is_where_a_promotion_branch_left_main_as_main_moves_on(
     assert repo.merge_base("1" * 40, head, branches=("main",)) is None  # no such commit
     with pytest.raises(PermanentError, match="not a commit"):
         repo.merge_base("main", head, branches=("main",))
+
+
+def test_merge_base_fetches_a_pull_requests_head_ref_once_its_branch_moved_on(
+    tmp_path: Path, gitops: tuple[Path, Path]
+) -> None:
+    """A squash merge leaves the PR's head out of main's history; once its branch is
+    rewritten, only refs/pull/<n>/head still holds it, as GitHub keeps it."""
+    bare, work = gitops
+    left = remote_ref(bare, "main")
+    pusher = GitRemoteRepo(clone(tmp_path, bare, "pusher"))
+    head = pusher.commit_files(
+        base="main", branch="shunter/dev", files={DEV: DEV_NEW}, message="x", force=True
+    )
+    git(bare, "update-ref", "refs/pull/7/head", head)
+    pusher.commit_files(
+        base="main", branch="shunter/dev", files={DEV: DEV_NEW + "# again\n"}, message="y",
+        force=True,
+    )  # fmt: skip
+    assert left is not None and remote_ref(bare, "shunter/dev") != head
+
+    repo = GitRemoteRepo(work)
+    assert repo.merge_base(left, head, branches=("main", "shunter/dev")) is None
+    assert repo.merge_base(left, head, branches=("main", "shunter/dev"), pull=7) == left

@@ -11,6 +11,8 @@ from bot.commands._wiring import _archived_promotions, _ledger, _load_config
 from bot.errors import UsageError
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from bot.core.ledger import Ledger
     from bot.core.model import Config
 
@@ -47,7 +49,7 @@ def cmd_get(
         ledger.promotions = [*_archived_promotions(ctx, config), *ledger.promotions]
     rows = views.rows(kind, config, ledger)
     if stage:
-        wanted = _stage_freight(config, ledger, stage)
+        wanted = _stage_freight(config, ledger, stage, _now(ctx))
         rows = [r for r in rows if r["name"] in wanted]
     if warehouse:
         rows = [r for r in rows if r["origin"]["name"] == warehouse]
@@ -69,14 +71,20 @@ def cmd_get(
     return 0
 
 
-def _stage_freight(config: Config, ledger: Ledger, stage: str) -> set[str]:
+def _now(ctx: RunContext) -> datetime:
+    from datetime import UTC, datetime
+
+    return ctx.now or datetime.now(UTC)
+
+
+def _stage_freight(config: Config, ledger: Ledger, stage: str, now: datetime) -> set[str]:
     """The names of the freight ``stage`` runs, is being promoted to, and may take
     (verified upstream; an approved freight is the one its open promotion proposes:
     a reconcile checks GitHub's attestation of it, this read does not ask GitHub)."""
     # The planner's own rule, so `get` can never disagree with what a reconcile would do.
     from bot.core.decide.selection import available_freight
 
-    names = set(available_freight(config, config.stage(stage), ledger))
+    names = set(available_freight(config, config.stage(stage), ledger, now=now))
     current = ledger.stages.get(stage)
     if current is not None and current.current_freight:
         names.add(current.current_freight)

@@ -131,6 +131,15 @@ class FreightRequest:
     warehouse: str
     direct: bool = True
     upstream_stages: tuple[str, ...] = ()
+    #: ``sources.requiredSoakTime``: how long freight must have run, verified, in an
+    #: upstream stage before it is available from there.
+    required_soak_time: timedelta = timedelta(0)
+    #: ``sources.availabilityStrategy``: ``OneOf`` (Kargo's default) takes freight verified
+    #: in any upstream stage listed, ``All`` only freight verified in every one.
+    availability: Literal["OneOf", "All"] = "OneOf"
+    #: ``sources.autoPromotionOptions.selectionPolicy``: ``NewestFreight`` (the default), or
+    #: ``MatchUpstream``: auto-promotion takes what the single upstream stage runs.
+    selection_policy: Literal["NewestFreight", "MatchUpstream"] = "NewestFreight"
 
 
 ConditionType = Literal[

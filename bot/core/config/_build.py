@@ -208,6 +208,8 @@ class Request:
     direct: bool
     upstream: list[Ref]
     anchor: Ref  # where to report a warehouse that cannot be inherited
+    # sources.requiredSoakTime, availabilityStrategy, autoPromotionOptions.selectionPolicy
+    options: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -281,9 +283,15 @@ def _requests(spec: Parsed, draft: StageDraft) -> None:
             sources: Parsed = item.req("sources")
             stages = [Ref(n, sources.ctx, nd, p) for n, nd, p in _items(sources, "stages")]
             anchor = Ref("", spec.ctx, node, path)
-            draft.requests.append(
-                Request(_ref(origin, "name"), bool(sources.get("direct", False)), stages, anchor)
+            options = _kw(
+                sources,
+                {"requiredSoakTime": "required_soak_time", "availabilityStrategy": "availability"},
             )
+            if "autoPromotionOptions" in sources.values:
+                auto: Parsed = sources.values["autoPromotionOptions"]
+                options.update(_kw(auto, {"selectionPolicy": "selection_policy"}))
+            direct = bool(sources.get("direct", False))
+            draft.requests.append(Request(_ref(origin, "name"), direct, stages, anchor, options))
     else:
         raise Broken("subscriptions")
 
@@ -672,7 +680,7 @@ def _resolve(
             if not inherited:
                 return None
             name = inherited[0]
-        out.append(FreightRequest(name, r.direct, tuple(u.name for u in r.upstream)))
+        out.append(FreightRequest(name, r.direct, tuple(u.name for u in r.upstream), **r.options))
     return out
 
 

@@ -437,9 +437,55 @@ STAGE_SUBSCRIPTIONS: Final = Obj(
 )
 
 
-def _direct_or_stages(p: Parsed) -> None:
+def _check_sources(p: Parsed) -> None:
     if not p.get("direct", False) and not p.get("stages") and "stages" not in p.nodes:
         p.problem(None, "sources needs direct: true or a list of stages")
+    options: Parsed | None = p.get("autoPromotionOptions")
+    if options is None or options.get("selectionPolicy") != "MatchUpstream":
+        return
+    # As Kargo's admission rules say: the one upstream stage is what there is to match.
+    if p.get("direct", False):
+        options.problem(
+            "selectionPolicy",
+            "MatchUpstream cannot take freight directly from the warehouse",
+            "remove direct: true, or write selectionPolicy: NewestFreight",
+        )
+    elif "stages" in p.values and len(p.values["stages"]) != 1:
+        options.problem(
+            "selectionPolicy",
+            f"MatchUpstream needs exactly one upstream stage, not {len(p.values['stages'])}",
+            "list one stage under sources.stages",
+        )
+
+
+SOURCES: Final = Obj(
+    {
+        "direct": F(Bool(), doc="take freight straight from the warehouse"),
+        "stages": F(ListOf(name()), doc="upstream stages whose verified freight it takes"),
+        "requiredSoakTime": F(
+            duration(
+                "how long freight must have run, verified, in an upstream stage before it is "
+                "available from there"
+            )
+        ),
+        "availabilityStrategy": F(
+            Enum(("OneOf", "All")),
+            doc="OneOf (the default): verified in any stage listed; All: in every one",
+        ),
+        "autoPromotionOptions": F(
+            Obj(
+                {
+                    "selectionPolicy": F(
+                        Enum(("NewestFreight", "MatchUpstream")),
+                        doc="NewestFreight (the default), or MatchUpstream: what the one "
+                        "upstream stage runs",
+                    )
+                }
+            )
+        ),
+    },
+    check=_check_sources,
+)
 
 
 REQUESTED_FREIGHT: Final = Obj(
@@ -453,13 +499,7 @@ REQUESTED_FREIGHT: Final = Obj(
             ),
             required=True,
         ),
-        "sources": F(
-            Obj(
-                {"direct": F(Bool()), "stages": F(ListOf(name()))},
-                check=_direct_or_stages,
-            ),
-            required=True,
-        ),
+        "sources": F(SOURCES, required=True),
     },
     "Kargo's spelling of where a stage takes freight from",
 )

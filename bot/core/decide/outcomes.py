@@ -63,6 +63,7 @@ class GateKind(Enum):
     AUTO_PROMOTION = "autoPromotionEnabled"
     EMERGENCY = "emergency"  # an emergency or rollback skips approvals and conditions
     DELAY = "autoPromotionDelay"
+    SOAK = "requiredSoakTime"  # freight must run, verified, upstream this long first
     SCHEDULE = "schedule"
     BUSINESS_HOURS = "BusinessHoursOnly"
     HEALTHY_FOR = "HealthyFor"
@@ -85,6 +86,7 @@ _GATE_TEXT: dict[GateKind, tuple[str, str]] = {
     GateKind.AUTO_PROMOTION: ("autoPromotionEnabled", "autoPromotionEnabled is false: {detail}"),
     GateKind.EMERGENCY: ("{detail}", "{detail}"),
     GateKind.DELAY: ("autoPromotionDelay {detail}", "waits {detail}"),
+    GateKind.SOAK: ("requiredSoakTime {detail}", "requiredSoakTime {detail}"),
     GateKind.SCHEDULE: ("schedule: {detail}", "schedule: {detail}"),
     GateKind.BUSINESS_HOURS: ("BusinessHoursOnly: {detail}", "BusinessHoursOnly: {detail}"),
     GateKind.HEALTHY_FOR: ("HealthyFor {detail}", "HealthyFor {detail}"),

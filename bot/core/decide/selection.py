@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -32,17 +33,40 @@ def available_freight(
     led: Ledger,
     unbacked: frozenset[tuple[str, str]] = frozenset(),
     attested: str | None = None,
+    now: datetime | None = None,
 ) -> dict[str, datetime]:
     """Freight the stage may take, with the time it became available to it.
 
     A ``verifiedIn`` entry in ``unbacked`` (no merged bot promotion stands behind it)
     offers nothing. ``attested`` is the freight whose promotion PR to this stage carries
     a person's attested grant (``shunter approve``): it is offered as if verified
-    upstream. ``approvedFor`` in the ledger is an audit record and offers nothing."""
-    out: dict[str, datetime] = {}
+    upstream. ``approvedFor`` in the ledger is an audit record and offers nothing.
 
-    def offer(name: str, since: datetime) -> None:
-        if name not in out or since < out[name]:
+    From upstream stages, freight is available ``requiredSoakTime`` after it was verified
+    there: in any stage listed (``OneOf``, the earliest) or only once in every one
+    (``All``, the latest). Without ``now`` (no clock), freight that must soak is left out.
+    """
+    return offers(stage, led, now, unbacked, attested)[0]
+
+
+def offers(
+    stage: Stage,
+    led: Ledger,
+    now: datetime | None,
+    unbacked: frozenset[tuple[str, str]] = frozenset(),
+    attested: str | None = None,
+) -> tuple[dict[str, datetime], dict[str, datetime]]:
+    """``(available, soaking)``: freight the stage may take now and since when, and
+    freight verified upstream that becomes available at a later time (its
+    ``requiredSoakTime`` has not passed). See ``available_freight``."""
+    out: dict[str, datetime] = {}
+    later: dict[str, datetime] = {}
+
+    def offer(name: str, since: datetime, soaks: bool = False) -> None:
+        if soaks and (now is None or since > now):
+            if name not in later or since < later[name]:
+                later[name] = since
+        elif name not in out or since < out[name]:
             out[name] = since
 
     for req in stage.requested_freight:
@@ -52,12 +76,22 @@ def available_freight(
                 continue
             if req.direct and f.discovered_at is not None:
                 offer(f.name, f.discovered_at)
-            for up in req.upstream_stages:
-                if up in rec.verified_in and (f.name, up) not in unbacked:
-                    offer(f.name, rec.verified_in[up])
+            soaked = [
+                rec.verified_in[up] + req.required_soak_time
+                for up in req.upstream_stages
+                if up in rec.verified_in and (f.name, up) not in unbacked
+            ]
+            soaks = bool(req.required_soak_time)
+            if soaked and req.availability == "All":
+                if len(soaked) == len(req.upstream_stages):
+                    offer(f.name, max(soaked), soaks)
+            elif soaked:
+                offer(f.name, min(soaked), soaks)
             if f.name == attested:
                 offer(f.name, f.discovered_at or _EPOCH)
-    return out
+    for name in out:
+        later.pop(name, None)
+    return out, later
 
 
 def warehouse_of(p: Plan, f: Freight) -> Warehouse:
@@ -163,7 +197,7 @@ def choose(
             return None
         if isinstance(grant, Failure):
             return None  # GitHub could not say who granted the open promotion (reported)
-        available = available_freight(config, stage, led, unbacked, grant)
+        available, soaking = offers(stage, led, now, unbacked, grant)
         going = rec.promotion
         if going is not None and going.freight not in available and judge:
             # Nothing lets this freight in: the ledger's record of it grants nothing.
@@ -183,15 +217,22 @@ def choose(
             if going is None:
                 return None
         # Newest by the subscriptions' order, never by when a run happened to see it.
-        candidates = sorted(
-            (led.freight[n].freight for n in available if name not in led.freight[n].rejected_for),
-            key=lambda f: freight_order(warehouse_of(p, f), f),
-            reverse=True,
-        )
+        candidates = _newest_first(p, stage, available)
         if rec.hold is not None:
             candidates = []
         newest = candidates[0] if candidates else None
         if newest is None or not newer(p, newest, current):
+            if going is None and rec.hold is None:
+                waits = next(iter(_newest_first(p, stage, soaking)), None)
+                if waits is not None and newer(p, waits, current):
+                    p.say(
+                        me,
+                        DecisionKind.SOAKING,
+                        blocked=True,
+                        freight=waits.summary(),
+                        gates=(_soak_gate(stage, waits, soaking[waits.name], now),),
+                    )
+                    return None
             if going is None:
                 if current is None:
                     p.say(me, DecisionKind.NO_FREIGHT, blocked=True)
@@ -224,3 +265,43 @@ def choose(
                     )
                     return None
     return Choice(desired, current, kind, by, reason)
+
+
+def _newest_first(p: Plan, stage: Stage, names: Mapping[str, datetime]) -> list[Freight]:
+    """The freight of ``names`` the stage may select, newest first by its subscriptions'
+    order. A freight the stage rejected (its PR closed, or expired) is left out, and so,
+    for a ``MatchUpstream`` request, is anything its one upstream stage does not run now:
+    that stage's freight is taken even when newer freight was verified there (it was
+    rolled back, say), but never one older than what this stage runs (only an explicit
+    rollback moves a stage back)."""
+    led = p.ledger
+    out = []
+    for n in names:
+        rec = led.freight[n]
+        if stage.name in rec.rejected_for:
+            continue
+        requests = [r for r in stage.requested_freight if r.warehouse == rec.freight.warehouse]
+        matches = any(
+            (up_rec := led.stages.get(up)) is not None and up_rec.current_freight == n
+            for r in requests
+            for up in r.upstream_stages
+        )
+        match_only = bool(requests) and all(r.selection_policy == "MatchUpstream" for r in requests)
+        if match_only and not matches:
+            continue
+        out.append(rec.freight)
+    return sorted(out, key=lambda f: freight_order(warehouse_of(p, f), f), reverse=True)
+
+
+def _soak_gate(stage: Stage, f: Freight, at: datetime, now: datetime) -> Gate:
+    """The ``requiredSoakTime`` gate on ``f``, available to ``stage`` at ``at``."""
+    soak = max(
+        (r for r in stage.requested_freight if r.warehouse == f.warehouse),
+        key=lambda r: r.required_soak_time,
+    )
+    where = ", ".join(soak.upstream_stages)
+    return Gate(
+        GateKind.SOAK,
+        False,
+        f"{fmt_duration(soak.required_soak_time)} in {where}: {fmt_duration(at - now)} to go",
+    )

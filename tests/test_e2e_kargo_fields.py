@@ -8,12 +8,15 @@ real git and the GitHub sandbox, with a moving clock:
   upstream stage runs, even when newer freight was verified there.
 
 Each test decides by state: what ``main`` runs per stage, and the typed decisions of
-``shunter reconcile -o json``. A bad value is a ``validate`` error at its line.
+``shunter reconcile -o json``. A bad value is a ``validate`` error at its line, and so is
+an Argo Rollouts ``AnalysisTemplate`` (Shunter verifies with GitHub workflows).
 """
 
 from __future__ import annotations
 
+import io
 import json
+import shutil
 import textwrap
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,6 +26,7 @@ from typing import Any
 
 import pytest
 
+from bot.cli import main
 from bot.core.config import parse_config
 from bot.errors import ConfigError
 from sandbox.fixtures.conformance import ConformanceLog
@@ -31,6 +35,7 @@ from sandbox.pipeline import Pipeline, pipeline_world
 from sandbox.registry import LocalRegistry
 
 WAREHOUSE = "{kind: Warehouse, name: flask-app}"
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "flask-app"
 
 
 def stage(name: str, sources: str, policy: str = "", steps: bool = True) -> str:
@@ -209,3 +214,30 @@ def test_a_bad_sources_value_is_a_validate_error_at_its_line(sources: str, path:
     (problem,) = info.value.problems
     # Line 7 holds the sources mapping: the key path says which value in it is wrong.
     assert (problem.file, problem.line, problem.path) == ("staging.yaml", 7, SOURCES + path)
+
+
+ROLLOUTS = """\
+# Kargo's verification, as Argo Rollouts says it
+apiVersion: argoproj.io/v1alpha1
+kind: {kind}
+metadata: {{name: smoke-tests}}
+spec:
+  metrics:
+    - name: smoke
+      provider: {{job: {{spec: {{template: {{spec: {{containers: []}}}}}}}}}}
+"""
+
+
+@pytest.mark.parametrize("kind", ["AnalysisTemplate", "ClusterAnalysisTemplate", "Application"])
+def test_an_argo_document_is_refused_at_its_api_version(tmp_path: Path, kind: str) -> None:
+    config = tmp_path / "kargo"
+    shutil.copytree(EXAMPLE / "kargo", config)
+    assert main(["validate", "--config", str(config)], env={}, out=io.StringIO()) == 0
+    (config / "analysis.yaml").write_text(ROLLOUTS.format(kind=kind))
+    out = io.StringIO()
+    code = main(["validate", "--config", str(config)], env={"GITHUB_ACTIONS": "true"}, out=out)
+    assert code == 2
+    # One annotation, at the apiVersion line, not one per Argo key Shunter does not know.
+    errors = [line for line in out.getvalue().splitlines() if line.startswith("::error ")]
+    assert len(errors) == 1, errors
+    assert "analysis.yaml,line=2,col=13::apiVersion" in errors[0]

@@ -21,7 +21,7 @@ from bot.errors import ConfigError, Problem
 
 if TYPE_CHECKING:
     from bot.core.config._build import StepContext
-    from bot.core.config._spec import Parsed
+    from bot.core.config._spec import Ctx, Parsed
 
 # The parser's parts are imported when first used: the promotion-step modules read
 # ``bot.core.config._spec`` (their config tables), and importing them must not pull in
@@ -67,6 +67,9 @@ def parse_config(documents: list[tuple[str, str]]) -> Config:
             for node in yaml.compose_all(text, Loader=yaml.SafeLoader):
                 if node is None:
                     continue
+                if _argo_document(node, ctx):
+                    complete = False
+                    continue
                 value = DOCUMENT.parse(node, ctx, "")
                 if value is INVALID:
                     complete = False
@@ -96,6 +99,47 @@ def parse_config(documents: list[tuple[str, str]]) -> Config:
         raise ConfigError(problems)
     notes.sort(key=lambda n: (order_of(n.location.file), n.location.line, n.location.col))
     return replace(config, notes=tuple(notes))
+
+
+#: Argo CD's and Argo Rollouts' API group (``argoproj.io/v1alpha1``).
+ARGO_GROUP = "argoproj.io/"
+#: The Argo Rollouts kinds Kargo runs to verify a stage.
+ARGO_ANALYSIS = ("AnalysisTemplate", "ClusterAnalysisTemplate")
+
+
+def _argo_document(node: yaml.Node, ctx: Ctx) -> bool:
+    """Whether ``node`` is a document of Argo's API group; if so, report it at its
+    ``apiVersion`` (one problem, not one per Argo key Shunter does not know).
+
+    Kargo verifies a stage by running an Argo Rollouts ``AnalysisTemplate``; Shunter runs
+    a GitHub Actions workflow instead, so such a template is refused with what to write.
+    """
+    if not isinstance(node, yaml.MappingNode):
+        return False
+    keys = {str(k.value): v for k, v in node.value if isinstance(k, yaml.ScalarNode)}
+    api, kind = keys.get("apiVersion"), keys.get("kind")
+    if not isinstance(api, yaml.ScalarNode) or not str(api.value).startswith(ARGO_GROUP):
+        return False
+    what = str(kind.value) if isinstance(kind, yaml.ScalarNode) else "document"
+    if what in ARGO_ANALYSIS:
+        ctx.problem(
+            api,
+            "apiVersion",
+            f"an Argo Rollouts {what} ({api.value}) does not run here: Shunter verifies a "
+            "stage with a GitHub Actions workflow",
+            "write apiVersion: kargo.akuity.io/v1alpha1 with spec.workflow.file naming the "
+            "workflow, or drop this document and name the verification step after "
+            ".github/workflows/<name>.yml",
+        )
+    else:
+        ctx.problem(
+            api,
+            "apiVersion",
+            f"an Argo {what} ({api.value}) is not a Shunter document",
+            "keep Argo objects out of the config folder; name an Argo CD application under "
+            "a stage's spec.health.argocd",
+        )
+    return True
 
 
 def _syntax_problem(file: str, exc: yaml.MarkedYAMLError) -> Problem:

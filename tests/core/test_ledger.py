@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bot.core import ledger_yaml
 from bot.core.decide.retention import protected_freight
@@ -337,3 +339,56 @@ def test_a_copied_ledger_is_equal_and_shares_nothing_mutable() -> None:
     assert led.promotions[0].status == "Succeeded"
     assert led.stages["staging"].verification.steps["smoke"].state == "running"  # type: ignore[union-attr]
     assert "prod" not in led.freight[name].verified_in
+
+
+_SCALAR = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=False),
+    st.datetimes(timezones=st.just(UTC)),
+    st.text(),
+    st.sampled_from(["yes", "no", "on", "~", "0o17", "0x1f", "1_000", "2026-05-01", ".inf"]),
+)
+_PLAIN = st.recursive(
+    _SCALAR,
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.text(max_size=8) | st.integers(), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@given(_PLAIN, st.sampled_from([None, False, True]))
+def test_the_ledger_reads_any_plain_document_as_the_safe_loader_does(
+    data: object, flow: bool | None
+) -> None:
+    text = yaml.safe_dump(data, default_flow_style=flow, allow_unicode=True)
+    assert ledger_yaml.load(text) == yaml.load(text, Loader=yaml.SafeLoader)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: !!set {x, y}\n",
+        "a: !!binary aGk=\n",
+        "a: !!str 1\nb: !!int '7'\n",
+        "<<: {a: 1}\nb: 2\n",
+        "? [1]\n: 2\n",
+        "a: !!map [1]\n",
+        "a: !!python/name:os.system\n",
+        "= : 1\n",
+        "",
+    ],
+)
+def test_the_ledger_reads_tagged_and_odd_documents_as_the_safe_loader_does(text: str) -> None:
+    def read(load: object) -> object:
+        try:
+            return load(text)  # type: ignore[operator]
+        except yaml.YAMLError as exc:
+            return type(exc), str(exc)
+
+    safe = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the loader the ledger used before
+    expected = read(lambda t: yaml.load(t, Loader=safe))
+    assert read(ledger_yaml.load) == expected

@@ -39,7 +39,7 @@ NOT_OPERATIONS = {
     "run": "the Action's own entry point",
     "get": "reads the ledger",
     "describe": "reads the ledger",
-    "dashboard": "writes a static page from the ledger; the example workflow runs it itself",
+    "dashboard": "writes a static page from the ledger: the Action's dashboard input",
     "notify": "the Action's mode notify",
     "doctor": "the Action's diagnosis step",
     "check-pr": "the gate check of the examples' gate job (operation check-pr), no emergency",

@@ -290,7 +290,7 @@ def test_dispatch_inputs_mirror_the_actions_emergency_inputs(path: Path) -> None
     assert dispatch["operation"]["type"] == "choice"
     assert dispatch["operation"]["options"] == ["reconcile", *OPERATIONS]
     shunter = next(s for s in steps_of(path) if s.get("id") == "shunter")
-    passed = {k: v for k, v in shunter["with"].items() if k != "github-token"}
+    passed = {k: v for k, v in shunter["with"].items() if k not in ("github-token", "dashboard")}
     assert passed == {name: f"${{{{ inputs.{name} }}}}" for name in EMERGENCY_INPUTS}
     action_inputs = load(ACTION)["inputs"]
     for name in EMERGENCY_INPUTS:
@@ -311,6 +311,7 @@ def test_action_inputs_and_defaults() -> None:
         "deadline": "",  # ProjectConfig spec.deadline, 10m
         **dict.fromkeys(EMERGENCY_INPUTS, ""),
         "pull-request": "",
+        "dashboard": "",
     }
     outputs = load(ACTION)["outputs"]
     assert set(outputs) == {"promotions", "state-commit"}
@@ -410,3 +411,24 @@ def test_a_failed_run_diagnoses_the_repository_except_in_notify_mode(
     env = {"RUNNER_TEMP": str(tmp_path), "SHUNTER_MODE": mode, "SHUNTER_OPERATION": operation}
     result = run_step(step, env)
     assert result.stdout == ran  # and the step itself succeeds: the run already failed
+
+
+def test_the_dashboard_input_builds_the_site_where_the_pages_job_uploads_it(
+    tmp_path: Path,
+) -> None:
+    step = action_step("Build the dashboard")
+    assert step["if"] == "${{ !cancelled() }}"  # after a stuck run too
+    fake = tmp_path / "shunter-venv" / "bin" / "shunter"
+    fake.parent.mkdir(parents=True)
+    fake.write_text('#!/bin/sh\necho "args=$*"\n')
+    fake.chmod(0o755)
+    site = tmp_path / "shunter site"
+    result = run_step(step, {"RUNNER_TEMP": str(tmp_path), "SHUNTER_DASHBOARD": str(site)})
+    assert result.stdout == f"args=dashboard --out {site}\n"
+    assert run_step(step, {"RUNNER_TEMP": str(tmp_path), "SHUNTER_DASHBOARD": ""}).stdout == ""
+    # The example hands the Action a folder outside the workspace and uploads that one.
+    steps = steps_of(EXAMPLE)
+    shunter = next(s for s in steps if s.get("id") == "shunter")
+    upload = next(s for s in steps if s.get("uses", "").startswith("actions/upload-pages"))
+    assert shunter["with"]["dashboard"] == upload["with"]["path"]
+    assert shunter["with"]["dashboard"].startswith("${{ runner.temp }}/")

@@ -269,6 +269,17 @@ def test_a_bug_in_discovery_ends_the_run_rather_than_failing_the_warehouse_forev
     assert state.files == {}
 
 
+def test_progress_hears_every_answer_once_up_to_the_total() -> None:
+    registry = FakeRegistry({APP: ["1.0.0"], "ghcr.io/alkon/api": ["2.0.0"]})
+    two = Warehouse("app", (sub(),))
+    api = Warehouse("api", (ImageSubscription(repo_url="ghcr.io/alkon/api"),))
+    heard: list[tuple[int, int]] = []
+    world, _clock = world_of(registry, two, api)
+    world.progress = lambda answered, total: heard.append((answered, total))
+    reconcile(world)
+    assert heard == [(0, 2), (1, 2), (2, 2)]
+
+
 def test_removed_subscriptions_leave_the_cache() -> None:
     other = "quay.io/alkon/worker"
     registry = FakeRegistry({APP: ["1.0.0"], other: ["3.0.0"]})

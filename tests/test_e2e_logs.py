@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import pty
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import redirect_stderr
@@ -166,3 +169,31 @@ def test_a_registry_error_body_and_tag_list_are_inert(
         log = shunter(w, "reconcile")
         log += shunter(w, "refresh", "warehouse", "flask-app")
     assert_inert(log, "bot-token")
+
+
+def test_discovery_progress_is_drawn_on_a_terminal_and_never_in_a_log(
+    world: SandboxWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a terminal, a refresh rewrites one progress line on stderr and wipes it at the
+    end; piped (a workflow log, a script) there is no trace of it."""
+    master, replica = pty.openpty()
+    terminal = os.fdopen(replica, "w")
+    monkeypatch.setattr(sys, "stderr", terminal)
+    env = world.env(SHUNTER_NOW=T0.isoformat(), TERM="xterm")
+    code = main(
+        ["--repo-dir", str(world.checkout), "refresh", "warehouse", "flask-app"],
+        env=env,
+        out=io.StringIO(),
+    )
+    terminal.flush()
+    drawn = os.read(master, 1 << 16).decode()
+    terminal.close()
+    os.close(master)
+    assert code == 0
+    lines = drawn.replace("\r\n", "\n").split("\n")
+    progress = [line for line in lines if "\r" in line]
+    assert progress, drawn  # the line was drawn, rewritten in place
+    # What a person sees last on that line: nothing (wiped), since every answer came in.
+    assert progress[-1].split("\r")[-1].strip() == ""
+    piped = shunter(world, "refresh", "warehouse", "flask-app")
+    assert "\r" not in piped

@@ -49,6 +49,12 @@ def _world(ctx: RunContext, config: Config, *, forge: bool, registry: bool = Tru
     else:
         w.clock = lambda: datetime.now(UTC)
     w.deadline = _deadline(config, ctx.env or {})
+    import sys
+
+    from bot.render.progress import progress_line, wants_progress
+
+    if wants_progress(sys.stderr, ctx.env):
+        w.progress = progress_line(sys.stderr)
     if registry:
         from bot.adapters.registry import OciRegistry, parse_repo_url
         from bot.core.model import ChartSubscription, GitSubscription, ImageSubscription

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import Enum
@@ -316,16 +316,19 @@ def discover_warehouses(
     git: CommitSource | None = None,
     deadline: Deadline | None = None,
     workers: int = 8,
+    progress: Callable[[int, int], None] | None = None,
 ) -> tuple[dict[str, Discovery], list[Missed]]:
     """Discover ``warehouses`` concurrently, at most ``workers`` subscriptions at a time,
     in :func:`run_order`, and stop waiting at ``deadline`` (a :func:`discovery_deadline`).
+    ``progress`` is told ``(answered, total)`` subscriptions as answers come in.
 
     Returns every warehouse's ``Discovery`` (a subscription not asked in time carries an
     error saying so) and the warehouses cut short for want of budget or time, typed.
     ``records`` are the ledger's warehouse records (cache entries, validators, last error).
     Never raises a ``ShunterError``.
     """
-    from concurrent.futures import Future, ThreadPoolExecutor, wait
+    from concurrent.futures import Future, ThreadPoolExecutor, as_completed, wait
+    from concurrent.futures import TimeoutError as Late
 
     ordered = run_order(warehouses, records)
     pool = ThreadPoolExecutor(max_workers=max(workers, 1), thread_name_prefix="discover")
@@ -352,7 +355,16 @@ def discover_warehouses(
                 )
             jobs.append((wh, asks))
         every = [f for _, asks in jobs for f in asks]
-        wait(every, timeout=deadline.remaining() if deadline is not None else None)
+        timeout = deadline.remaining() if deadline is not None else None
+        if progress is None:
+            wait(every, timeout=timeout)
+        else:
+            progress(0, len(every))
+            try:
+                for answered, _ in enumerate(as_completed(every, timeout=timeout), 1):
+                    progress(answered, len(every))
+            except Late:
+                pass  # the deadline: the rest is reported below as not asked in time
     finally:
         # Requests still running end by themselves: their timeouts are bounded by the
         # deadline. Nothing waits for them, and nothing not yet started starts.

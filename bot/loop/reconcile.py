@@ -108,6 +108,8 @@ class World:
     # emergency operation with their own token still recognises the bot's promotion PRs.
     bot_logins: frozenset[str] = frozenset()
     run_url: str | None = None  # this Actions run: what an attestation links to
+    # Told (answered, total) subscriptions while discovery runs: a terminal's progress line.
+    progress: Callable[[int, int], None] | None = None
 
     def bots(self, token_owner: str) -> frozenset[str]:
         """Whose promotion PRs count as the bot's: the token's owner and ``bot_logins``."""
@@ -382,6 +384,7 @@ def _discover(
         git=world.git_source,
         deadline=discovery_deadline(world.deadline) if world.deadline is not None else None,
         workers=world.config.settings.discovery.concurrency,
+        progress=world.progress,
     )
 
 

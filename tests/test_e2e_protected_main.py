@@ -7,11 +7,13 @@ administration: read; `shunter doctor` says so)."""
 from __future__ import annotations
 
 import json
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from sandbox.fixtures.conformance import ConformanceLog
 from sandbox.pipeline import Pipeline, pipeline_world
@@ -38,6 +40,13 @@ def dev(p: Pipeline, *, expect: int) -> dict[str, Any]:
     data = json.loads(p.shunter("reconcile", "-o", "json", expect=expect))
     decision: dict[str, Any] = next(d for d in data["decisions"] if d["stage"] == "dev")
     return decision
+
+
+def held_back(p: Pipeline) -> list[dict[str, Any]]:
+    """The stuck stages the last run kept on the state branch (``stuck.yaml``)."""
+    done = subprocess.run(["git", "show", "shunter/state:stuck.yaml"], cwd=p.w.bare,
+                          capture_output=True, text=True)  # fmt: skip
+    return list(yaml.safe_load(done.stdout) or []) if done.returncode == 0 else []
 
 
 def review_rule(**params: object) -> list[dict[str, object]]:
@@ -79,6 +88,12 @@ def test_a_pr_github_will_not_merge_is_stuck_until_the_rule_is_met(
     number = int(p.stages()["dev"]["promotion"]["pr"])
     assert not p.pr(number).merged
     assert p.w.main_file("env/dev/kustomization.yaml") == before
+    # Kept beside the ledger, so describe (which asks GitHub nothing) says what holds it.
+    (held,) = held_back(p)
+    assert (held["stage"], held["pr"]) == ("dev", number)
+    (rule,) = held["gates"]
+    assert rule["gate"] == "mainRules"
+    assert rule["detail"] in p.shunter("describe", "stage", "dev")
     # --dry-run sees the same, and asks GitHub to change nothing.
     writes = p.writes()
     dry = json.loads(p.shunter("reconcile", "--dry-run", "-o", "json", expect=1))
@@ -97,6 +112,7 @@ def test_a_pr_github_will_not_merge_is_stuck_until_the_rule_is_met(
 
     dev(p, expect=0)  # merged, and the stage is at rest
     assert p.pr(number).merged
+    assert held_back(p) == []
     assert "1.8.4" in p.w.main_file("env/dev/kustomization.yaml")
 
 

@@ -11,6 +11,7 @@ from bot.errors import PermanentError
 
 if TYPE_CHECKING:
     from bot.core.decide.inconsistency import Inconsistency
+    from bot.core.decide.outcomes import Gate
     from bot.core.model import Config
 
 
@@ -27,7 +28,10 @@ def cmd_describe(ctx: RunContext, out: TextIO, kind: str, name: str) -> int:
         if wants_color(out, ctx.env):
             text = paint_stages(text, config, prefix="Name:          ")
         out.write(text)
-        for item in _inconsistencies(ctx, config):
+        reports = _reports(ctx, config)
+        for gate in _stuck(reports).get(name, ()):
+            out.write(f"Stuck:         {gate.render()}\n")
+        for item in _inconsistencies(reports):
             if item.stage == name:
                 out.write(f"Inconsistent:  {item.render()}\n")
         return 0
@@ -38,16 +42,33 @@ def cmd_describe(ctx: RunContext, out: TextIO, kind: str, name: str) -> int:
     return 0
 
 
-def _inconsistencies(ctx: RunContext, config: Config) -> list[Inconsistency]:
-    """What the last run found in the ledger that GitHub or the registry contradicts."""
-    import yaml
-
+def _reports(ctx: RunContext, config: Config) -> dict[str, str]:
+    """The state branch's files, where the last run left its reports beside the ledger."""
     from bot.adapters.git import GitStateStore
-    from bot.core.decide.inconsistency import FILE, from_records
 
     branch = ctx.state_branch or config.settings.state_branch
     files, _head = GitStateStore(ctx.repo_dir, branch=branch).load()
+    return files
+
+
+def _read(files: dict[str, str], name: str) -> object:
+    import yaml
+
     try:
-        return from_records(yaml.safe_load(files.get(FILE) or "[]"))
+        return yaml.safe_load(files.get(name) or "[]")
     except yaml.YAMLError:
-        return []
+        return []  # a report, not state: an unreadable one says nothing
+
+
+def _inconsistencies(files: dict[str, str]) -> list[Inconsistency]:
+    """What the last run found in the ledger that GitHub or the registry contradicts."""
+    from bot.core.decide.inconsistency import FILE, from_records
+
+    return from_records(_read(files, FILE))
+
+
+def _stuck(files: dict[str, str]) -> dict[str, tuple[Gate, ...]]:
+    """The stages the last run found held by main's rules, with the rules that hold."""
+    from bot.core.decide.stuck import FILE, from_records
+
+    return from_records(_read(files, FILE))

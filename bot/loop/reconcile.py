@@ -20,6 +20,7 @@ from datetime import datetime
 
 import yaml
 
+from bot.core.decide import stuck
 from bot.core.decide.actions import (
     Action,
     ClosePromotionPR,
@@ -264,6 +265,10 @@ def reconcile(
             changes.append(
                 Change(Subject.stage("ledger"), ChangeKind.INCONSISTENCIES, detail=count)
             )
+        held = stuck.to_records(out.decisions)
+        held_text = yaml.safe_dump(held, sort_keys=False) if held else None
+        if held_text != files.get(stuck.FILE) and not dry_run:
+            changes.append(Change(Subject.stage("ledger"), ChangeKind.STUCK, detail=str(len(held))))
         if dry_run or (not changes and head):
             return out  # nothing to write: an idle run does not even render the ledger
         archived = archive_promotions(ledger, world.config.settings.promotion_history)
@@ -274,6 +279,8 @@ def reconcile(
         new_files = {**to_files(ledger), **archived.files}
         if kept is not None:
             new_files[INCONSISTENCIES_FILE] = kept
+        if held_text is not None:
+            new_files[stuck.FILE] = held_text
         if world.config.settings.monitoring.enabled:
             # prometheus_client (and the http.server it brings) costs a run that exports
             # no metrics about a fifth of its start-up: imported only when they are on.

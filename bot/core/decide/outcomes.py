@@ -299,6 +299,7 @@ class ChangeKind(Enum):
     FOREIGN_MERGE = "merged with foreign changes"
     REQUEST_IGNORED = "request ignored"
     INCONSISTENCIES = "ledger inconsistencies"
+    STUCK = "stuck stages"  # the report of stages main's rules hold (``detail``: how many)
 
 
 @dataclass(frozen=True)
@@ -366,6 +367,7 @@ class Change:
             ),
             ChangeKind.REQUEST_IGNORED: f"ignored a request read from the ledger ({d})",
             ChangeKind.INCONSISTENCIES: f"{d} ledger inconsistencies found (see describe)",
+            ChangeKind.STUCK: f"{d} stages held by main's rules (see describe)",
         }[k]
         if k in (ChangeKind.PAUSED, ChangeKind.RESUMED, ChangeKind.HOLD_RELEASED) and d:
             text += f": {d}"

@@ -431,8 +431,8 @@ class _Remote:
         self._heads[branch] = sha
 
     def fetch_pull(self, number: int) -> None:
-        """Fetch PR ``number``'s head ref (``refs/pull/<n>/head``); a missing ref is no
-        error (not every remote keeps them): the caller finds the commit still unknown."""
+        """Fetch PR ``number``'s head ref (``refs/pull/<n>/head``); whether it came is for
+        the caller to see (the commit is known locally, or not)."""
         spec = f"+refs/pull/{int(number)}/head:refs/shunter-pulls/{self.remote}/{int(number)}"
         self.git.run_bytes("fetch", "--quiet", "--no-tags", self.remote, spec, check=False)
 
@@ -673,6 +673,13 @@ class GitRemoteRepo:
             self._remote.heads(*branches)
             if pull is not None and not all(self._remote._has_commit(c) for c in commits):
                 self._remote.fetch_pull(pull)
+                if not all(self._remote._has_commit(c) for c in commits):
+                    # GitHub keeps every PR's head: not finding it is a failed look, and
+                    # guessing another base could judge the bot's own edit foreign.
+                    raise TransientError(
+                        f"the head of PR #{pull} could not be fetched (refs/pull/{pull}/head);"
+                        " the next run looks again"
+                    )
             if not all(self._remote._has_commit(c) for c in commits):
                 return None
         # Exit 1 with no output: no common ancestor

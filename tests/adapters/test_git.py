@@ -469,3 +469,5 @@ def test_merge_base_fetches_a_pull_requests_head_ref_once_its_branch_moved_on(
     repo = GitRemoteRepo(work)
     assert repo.merge_base(left, head, branches=("main", "shunter/dev")) is None
     assert repo.merge_base(left, head, branches=("main", "shunter/dev"), pull=7) == left
+    with pytest.raises(TransientError):  # no such PR ref: a failed look, never a guess
+        repo.merge_base(left, "2" * 40, branches=("main", "shunter/dev"), pull=8)

@@ -169,6 +169,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     cp.add_argument("--pr", required=True, metavar="N", help="the pull request's number")
 
+    cf = command("create", "create freight from named artifacts (freightCreationPolicy Manual)")
+    cf.add_argument("kind", choices=("freight",))
+    cf.add_argument("--warehouse", required=True, help="the warehouse the freight comes from")
+    cf.add_argument(
+        "--image",
+        action="append",
+        default=[],
+        metavar="REPO:TAG",
+        help="an image of the freight (repeat for each); subscriptions not named take "
+        "what discovery selects",
+    )
+    cf.add_argument("--reason", default="", help="why (required; it goes in the ledger)")
+
     rf = command("refresh", "discover a warehouse's freight now")
     rf.add_argument("kind", choices=("warehouse",))
     rf.add_argument("name")
@@ -285,7 +298,7 @@ def _main(argv: Sequence[str] | None, environ: dict[str, str], out: TextIO) -> i
 # A person's operations: a request is carried out only by the run that receives it (no
 # later run picks it up from the ledger), so even a transient failure needs the person to
 # run it again: 1, never 75. Their outcomes say so too (``0 if outcome.ok else 1``).
-OPERATIONS = frozenset({"promote", "approve", "pause", "resume", "release-hold"})
+OPERATIONS = frozenset({"promote", "approve", "pause", "resume", "release-hold", "create"})
 
 
 def _fail(exc: Exception, env: Mapping[str, str], out: TextIO, *, operation: bool = False) -> int:
@@ -386,6 +399,10 @@ def _dispatch(args: argparse.Namespace, ctx: RunContext, out: TextIO) -> int:
         from bot.commands.check_pr import cmd_check_pr
 
         return cmd_check_pr(ctx, out, args.pr)
+    if c == "create":
+        from bot.commands.create_freight import cmd_create_freight
+
+        return cmd_create_freight(ctx, out, args.warehouse, args.image, args.reason)
     from bot.commands.refresh import cmd_refresh
 
     return cmd_refresh(ctx, out, args.name)

@@ -505,6 +505,6 @@ def test_quoted_blocking_lines_are_what_shunter_prints(gate: str) -> None:
 def test_inert_fields_are_called_so() -> None:
     """Fields the code accepts but does not act on are said to have no effect."""
     text = section("Warehouses")
-    for key in ("interval", "freightCreationPolicy"):
+    for key in ("interval",):
         rows = [line for line in text.splitlines() if line.startswith(f"| `{key}`")]
         assert rows and "no effect" in rows[0], f"{key} should be documented as having no effect"

@@ -16,6 +16,6 @@ def cmd_refresh(ctx: RunContext, out: TextIO, name: str) -> int:
     config = _load_config(ctx)
     _require_warehouse(ctx, config, name)
     world = _world(ctx, config, forge=False)
-    outcome = reconcile(world, warehouses={name})
+    outcome = reconcile(world, warehouses={name}, requested=True)
     _report(outcome, out, "text", dry_run=False)
     return _exit_code(outcome)

@@ -70,7 +70,7 @@ def cmd_run(ctx: RunContext, out: TextIO) -> int:
         name = env.get("SHUNTER_WAREHOUSE", "")
         _require_warehouse(ctx, config, name)
         world = _world(ctx, config, forge=True)
-        outcome = reconcile(world, warehouses={name})
+        outcome = reconcile(world, warehouses={name}, requested=True)
         _report(outcome, out, "text", dry_run=False)
         _publish(ctx, outcome, out, config)
         return _exit_code(outcome)

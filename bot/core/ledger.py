@@ -185,14 +185,19 @@ class PromotionRecord:
 
 @dataclass
 class OperationRecord:
-    """One emergency operation a person asked for (the audit log of who did what, and why)."""
+    """One emergency operation a person asked for (the audit log of who did what, and why).
 
-    operation: str  # promote | rollback | promote-from | pause | resume | release-hold | approve
+    ``stage`` is empty for an operation on a warehouse (``create-freight``), which names
+    its ``warehouse`` instead."""
+
+    operation: str  # promote | rollback | promote-from | pause | resume | release-hold |
+    # approve | create-freight
     stage: str
     by: str
     reason: str
     at: datetime
     freight: str | None = None
+    warehouse: str | None = None
 
 
 @dataclass
@@ -459,6 +464,7 @@ def to_files(ledger: Ledger) -> dict[str, str]:
                         "reason": o.reason,
                         "at": _ts(o.at),
                         "freight": o.freight,
+                        "warehouse": o.warehouse,
                     }
                 )
                 for o in ledger.operations
@@ -580,7 +586,16 @@ compare-and-swap, so a concurrent edit makes its write retry rather than be lost
 LEDGER_FILES = ("ledger.yaml", "warehouses.yaml", "freight.yaml", "stages.yaml", "promotions.yaml")
 OPTIONAL_FILES = ("operations.yaml",)
 
-OPERATIONS = ("promote", "rollback", "promote-from", "pause", "resume", "release-hold", "approve")
+OPERATIONS = (
+    "promote",
+    "rollback",
+    "promote-from",
+    "pause",
+    "resume",
+    "release-hold",
+    "approve",
+    "create-freight",
+)
 STEP_STATES = ("pending", "running", "succeeded", "failed")
 VERIFICATION_RESULTS = ("succeeded", "failed")
 PROMOTION_KINDS: tuple[str, ...] = get_args(PromotionKind)
@@ -1089,15 +1104,17 @@ def read_promotions(f: _File, value: Any) -> list[PromotionRecord]:
 def _read_operations(f: _File, value: Any, ledger: Ledger) -> None:
     for i, o in enumerate(f.items(value, ())):
         at: KeyPath = (i,)
-        d = f.fields(o, at, ("operation", "stage", "by", "reason", "at", "freight"))
+        d = f.fields(o, at, ("operation", "stage", "by", "reason", "at", "freight", "warehouse"))
+        warehouse = f.opt_text(d, "warehouse", at)
         ledger.operations.append(
             OperationRecord(
                 operation=f.choice(d, "operation", at, OPERATIONS),
-                stage=f.text(d, "stage", at, required=True),
+                stage=f.text(d, "stage", at, required=warehouse is None),
                 by=f.text(d, "by", at, required=True),
                 reason=f.text(d, "reason", at),
                 at=f.time(d, "at", at, required=True) or _EPOCH,
                 freight=f.opt_text(d, "freight", at),
+                warehouse=warehouse,
             )
         )
 

@@ -15,7 +15,7 @@ the newer ledger (the actions it already took are found again on GitHub, not red
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import yaml
@@ -167,11 +167,14 @@ def reconcile(
     discover_now: bool = True,
     mutate: Mutation | None = None,
     max_rounds: int | None = None,
+    requested: bool = False,
 ) -> Outcome:
     """Run the loop once and return what happened.
 
     ``warehouses`` limits discovery to those names (``None``: all); ``discover_now=False``
-    skips registries entirely. ``mutate`` applies a person's request to the ledger before
+    skips registries entirely; ``requested`` says a person asked for the discovered
+    warehouses' freight (``refresh``), so it is made under ``freightCreationPolicy: Manual``
+    too. ``mutate`` applies a person's request to the ledger before
     planning (and again after a lost compare-and-swap). With ``dry_run`` nothing is
     applied or written: the plan of the first round is returned.
     Raises ``PermanentError`` when the ledger cannot be read; other failures are in
@@ -202,6 +205,8 @@ def reconcile(
         discoveries, missed = (
             _discover(world, ledger, now, warehouses) if discover_now else ({}, [])
         )
+        if requested:
+            discoveries = {n: replace(d, requested=True) for n, d in discoveries.items()}
         out = Outcome(ledger=ledger, granted=granted)
         out.inconsistencies += stale
         # A warehouse not discovered is loud: this run does not pass as done (one cut short

@@ -132,6 +132,8 @@ def rows(kind: str, config: Config, ledger: Ledger) -> list[dict[str, Any]]:
             {
                 "name": wh.name,
                 "subscriptions": [s.repo_url for s in wh.subscriptions],
+                # Manual: only `refresh` or `create freight` makes freight (Kargo's spelling).
+                "freightCreationPolicy": wh.freight_creation_policy,
                 "freight": sum(
                     1 for r in ledger.freight.values() if r.freight.warehouse == wh.name
                 ),

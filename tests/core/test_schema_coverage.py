@@ -173,7 +173,7 @@ EFFECTS: dict[str, str] = {
     "Steps:spec.steps[].uses": "tests/core/test_steps.py::test_a_task_with_stage_vars_settles_each_stage_its_own_way",
     "Steps:spec.steps[].vars[].name": "tests/core/test_steps.py::test_a_task_with_stage_vars_settles_each_stage_its_own_way",
     "Steps:spec.steps[].vars[].value": "tests/core/test_steps.py::test_a_task_with_stage_vars_settles_each_stage_its_own_way",
-    "Warehouse:spec.freightCreationPolicy": "tests/core/test_steps.py::test_freight_creation_policy_manual_is_refused_until_it_is_honoured",
+    "Warehouse:spec.freightCreationPolicy": "tests/test_e2e_manual_freight.py::test_a_scheduled_run_finds_but_makes_no_freight_until_refresh",
     "Warehouse:spec.retention.maxAge": "tests/core/test_planner.py::test_retention_by_age_keeps_the_newest",
     "Warehouse:spec.retention.maxArtifacts": "tests/core/test_planner.py::test_retention_keeps_max_artifacts_but_never_what_is_used",
     "Warehouse:spec.subscriptions[].chart.constraint": "tests/test_e2e_deadlines.py::test_202_subscriptions_on_one_host_all_get_freight_within_two_runs",

@@ -301,15 +301,17 @@ def test_validate_refuses_at_the_line_and_says_what_to_write(
     ), found
 
 
-def test_freight_creation_policy_manual_is_refused_until_it_is_honoured() -> None:
-    manual = WAREHOUSE.replace("spec:\n", "spec:\n  freightCreationPolicy: Manual  # <-\n")
+def test_freight_creation_policy_is_automatic_or_manual() -> None:
+    for policy in ("Automatic", "Manual"):
+        text = WAREHOUSE.replace("spec:\n", f"spec:\n  freightCreationPolicy: {policy}\n")
+        (wh,) = parse_config([("w.yaml", text)]).warehouses
+        assert wh.freight_creation_policy == policy
+    wrong = WAREHOUSE.replace("spec:\n", "spec:\n  freightCreationPolicy: manual  # <-\n")
     with pytest.raises(ConfigError) as info:
-        parse_config([("w.yaml", manual)])
+        parse_config([("w.yaml", wrong)])
     (problem,) = info.value.problems
-    assert problem.line == marked(manual)
-    assert "freightCreationPolicy: Manual is not supported yet" in problem.message
-    automatic = WAREHOUSE.replace("spec:\n", "spec:\n  freightCreationPolicy: Automatic\n")
-    assert parse_config([("w.yaml", automatic)]).warehouses[0].name == "flask-app"
+    assert problem.line == marked(wrong)
+    assert "Manual" in problem.hint
 
 
 TASK = """\
@@ -585,3 +587,27 @@ def test_a_github_enterprise_host_comes_from_the_server_url() -> None:
     assert repository_of(url) == ("ghe.example.com", "alkon/gitops")
     assert names_repository(url, "alkon/gitops", "https://ghe.example.com")
     assert not names_repository(url, "alkon/gitops")
+
+
+@pytest.mark.parametrize(
+    ("text", "repo", "tag"),
+    [
+        ("ghcr.io/alkon/flask-app:1.8.4", "ghcr.io/alkon/flask-app", "1.8.4"),
+        ("127.0.0.1:5000/alkon/app:v2_rc.1", "127.0.0.1:5000/alkon/app", "v2_rc.1"),
+        (" nginx:latest ", "nginx", "latest"),
+    ],
+)
+def test_create_freight_image_refs_split_at_the_tag(text: str, repo: str, tag: str) -> None:
+    from bot.core.discover.manual import ImageRef, parse_image_ref
+
+    assert parse_image_ref(text) == ImageRef(repo, tag)
+
+
+@pytest.mark.parametrize(
+    "text", ["ghcr.io/alkon/flask-app", "127.0.0.1:5000/app", "app@sha256:ab", ":1"]
+)
+def test_create_freight_image_refs_without_a_tag_say_what_to_write(text: str) -> None:
+    from bot.core.discover.manual import parse_image_ref
+
+    with pytest.raises(ValueError, match="REPO:TAG"):
+        parse_image_ref(text)

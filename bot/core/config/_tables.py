@@ -274,17 +274,6 @@ def _subscription_constraint(p: Parsed) -> None:
 # --------------------------------------------------------------------------- warehouses
 
 
-def _automatic_only(text: str) -> str | None:
-    if text == "Automatic":
-        return None
-    if text == "Manual":
-        return (
-            "freightCreationPolicy: Manual is not supported yet: Shunter makes freight from "
-            "every discovery"
-        )
-    return f"'{text}' is not Automatic"
-
-
 WEBHOOK_EVENTS: Final = ("push", "release", "package", "registry_package", "create")
 
 WEBHOOK: Final = Obj(
@@ -412,8 +401,10 @@ WAREHOUSE_SPEC: Final = Obj(
             "events, not on a polling interval",
         ),
         "freightCreationPolicy": F(
-            Str(check=_automatic_only, schema_pattern="Automatic"),
-            doc="Automatic (the default); Manual is not supported yet",
+            Enum(("Automatic", "Manual")),
+            doc="Automatic (the default): every discovery makes freight; Manual: discovery "
+            "looks, freight is made only by `shunter refresh warehouse` or "
+            "`shunter create freight`",
         ),
     }
 )

@@ -13,7 +13,7 @@ from bot.core.decide.outcomes import (
     Subject,
 )
 from bot.core.decide.retention import retention_limit
-from bot.core.discover.freight import make_freight
+from bot.core.discover.freight import freight_of
 from bot.core.discover.order import freight_order, is_newer
 from bot.core.ledger import (
     FreightRecord,
@@ -66,24 +66,20 @@ def fold_discovery(warehouse: str, p: Plan, obs: Observations, now: datetime) ->
     if empty:
         p.say(where, DecisionKind.NO_MATCH, blocked=True, detail=", ".join(empty))
         return
-    from bot.core.discover.artifacts import Chart, Commit, Image
-
     newest = [s.artifacts[0] for s in disc.subscriptions]
     taken = {r.freight.alias for r in p.ledger.freight.values()}
-    f = make_freight(
-        warehouse,
-        images=[a for a in newest if isinstance(a, Image)],
-        charts=[a for a in newest if isinstance(a, Chart)],
-        commits=[a for a in newest if isinstance(a, Commit)],
-        discovered_at=now,
-        taken_aliases=taken,
-    )
+    f = freight_of(warehouse, newest, discovered_at=now, taken_aliases=taken)
     if f.name in p.ledger.freight:
         p.say(
             where, DecisionKind.UP_TO_DATE, freight=freight_label(p.ledger.freight[f.name].freight)
         )
         return
     wh = p.warehouses.get(warehouse)
+    if wh is not None and wh.freight_creation_policy == "Manual" and not disc.requested:
+        # Kargo's Manual policy: discovery still looks (the cache above is kept), but only
+        # a person's request makes freight. What it would make is said, not recorded.
+        p.say(where, DecisionKind.ON_REQUEST, freight=freight_label(f))
+        return
     if wh is not None:
         mine = [r.freight for r in p.ledger.freight.values() if r.freight.warehouse == warehouse]
         ahead = [x for x in mine if is_newer(wh, x, f)]

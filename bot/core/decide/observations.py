@@ -48,6 +48,9 @@ class Discovery:
 
     warehouse: str
     subscriptions: tuple[SubscriptionResult, ...]
+    #: A person asked for this warehouse's freight this run (``shunter refresh``): freight
+    #: is made even when the warehouse's ``freightCreationPolicy`` is ``Manual``.
+    requested: bool = False
 
     @property
     def error(self) -> Failure | None:

@@ -136,6 +136,8 @@ class DecisionKind(Enum):
     DISCOVERY_FAILED = "discovery failed"
     NO_MATCH = "no match"
     NEW_FREIGHT = "new freight"
+    # freightCreationPolicy Manual: discovery found freight the ledger lacks, made on request
+    ON_REQUEST = "freight on request"
     # both
     UP_TO_DATE = "up to date"
     # stages
@@ -197,6 +199,11 @@ class Decision:
             return f"no freight: nothing matches {d}"
         if k is DecisionKind.NEW_FREIGHT:
             return f"new freight {f}"
+        if k is DecisionKind.ON_REQUEST:
+            return (
+                f"found {f}; freightCreationPolicy is Manual, so no freight is made until "
+                f"`shunter refresh warehouse {self.subject.name}` or `shunter create freight`"
+            )
         if k is DecisionKind.UP_TO_DATE:
             if self.subject.kind is SubjectKind.WAREHOUSE:
                 return f"up to date: newest freight is {f}"
@@ -270,6 +277,7 @@ class ChangeKind(Enum):
     """Every kind of change a run makes to the ledger."""
 
     FREIGHT_DISCOVERED = "freight discovered"
+    FREIGHT_CREATED = "freight created"  # a person made it (``shunter create freight``)
     DISCOVERY_CACHE = "discovery cache updated"
     DISCOVERY_FAILED = "discovery failed"
     DISCOVERY_RECOVERED = "discovery recovered"
@@ -327,6 +335,7 @@ class Change:
         k, f, d = self.kind, self.freight, self.detail
         text = {
             ChangeKind.FREIGHT_DISCOVERED: f"new freight {f}",
+            ChangeKind.FREIGHT_CREATED: f"{self.by} created freight {f}: {d}",
             ChangeKind.DISCOVERY_CACHE: f"discovery cache updated for {d}",
             ChangeKind.DISCOVERY_FAILED: f"discovery failed: {d}",
             ChangeKind.DISCOVERY_RECOVERED: "discovery works again",

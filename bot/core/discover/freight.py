@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
-from bot.core.discover.artifacts import Chart, Commit, Image
+from bot.core.discover.artifacts import Artifact, Chart, Commit, Image
 
 # Kargo's own normalisation of the URLs hashed into a freight ID (akuity/kargo
 # pkg/urls: NormalizeGit, NormalizeChart, NormalizeImage), so the same artifacts from
@@ -205,4 +205,23 @@ def make_freight(
         charts=tuple(sorted(charts)),
         commits=tuple(sorted(commits)),
         discovered_at=discovered_at,
+    )
+
+
+def freight_of(
+    warehouse: str,
+    artifacts: Iterable[Artifact],
+    *,
+    discovered_at: datetime | None = None,
+    taken_aliases: Iterable[str] = (),
+) -> Freight:
+    """:func:`make_freight` of a mixed list of artifacts, sorted out by kind."""
+    got = list(artifacts)
+    return make_freight(
+        warehouse,
+        images=[a for a in got if isinstance(a, Image)],
+        charts=[a for a in got if isinstance(a, Chart)],
+        commits=[a for a in got if isinstance(a, Commit)],
+        discovered_at=discovered_at,
+        taken_aliases=taken_aliases,
     )

@@ -42,6 +42,8 @@ NOT_OPERATIONS = {
     "dashboard": "writes a static page from the ledger: the Action's dashboard input",
     "notify": "the Action's mode notify",
     "doctor": "the Action's diagnosis step",
+    "create": "create freight names images, which the CLI takes; the workflow's refresh "
+    "operation makes a Manual warehouse's freight",
     "check-pr": "the gate check of the examples' gate job (operation check-pr), no emergency",
 }
 #: The operations each CLI verb is offered as.

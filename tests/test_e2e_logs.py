@@ -14,6 +14,7 @@ import io
 import json
 import os
 import pty
+import select
 import sys
 import threading
 from collections.abc import Iterator
@@ -171,6 +172,16 @@ def test_a_registry_error_body_and_tag_list_are_inert(
     assert_inert(log, "bot-token")
 
 
+def _drain(fd: int) -> str:
+    """Everything written to the terminal so far. The kernel hands a pty's writes to the
+    reading side asynchronously, so one read on a busy machine may return only the first
+    of them: read until nothing more arrives for a while."""
+    chunks = []
+    while select.select([fd], [], [], 1.0)[0]:
+        chunks.append(os.read(fd, 1 << 16))
+    return b"".join(chunks).decode()
+
+
 def test_discovery_progress_is_drawn_on_a_terminal_and_never_in_a_log(
     world: SandboxWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -186,7 +197,7 @@ def test_discovery_progress_is_drawn_on_a_terminal_and_never_in_a_log(
         out=io.StringIO(),
     )
     terminal.flush()
-    drawn = os.read(master, 1 << 16).decode()
+    drawn = _drain(master)
     terminal.close()
     os.close(master)
     assert code == 0

@@ -457,6 +457,12 @@ class GitRepo(Protocol):
         ``None`` when they share no history or one cannot be found there."""
         ...
 
+    def changed_files(self, a: str, b: str) -> tuple[ChangedFile, ...]:
+        """The files that differ from commit ``a`` to commit ``b`` (both known: fetched by
+        ``merge_base``), each with its blob at ``b``, as GitHub lists a PR's files from
+        its merge base to its head."""
+        ...
+
     def refresh(self) -> None:
         """Forget the remote heads seen so far: the next read sees the remote as it is now."""
         ...

@@ -27,6 +27,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.core.decide.pulls import ChangedFile, FileStatus
 from bot.core.ledger import ARCHIVE_DIR
 from bot.core.ledger_yaml import MAX_FILE_BYTES
 from bot.errors import (
@@ -552,6 +553,52 @@ def _commit(git: Git, tree: str, parent: str | None, message: str) -> str:
     return git.run("commit-tree", "--no-gpg-sign", tree, *parents, "-F", "-", input=message)
 
 
+#: ``git diff --raw`` status letters as GitHub names a PR file's status
+#: (https://git-scm.com/docs/git-diff#_raw_output_format).
+_RAW_STATUS: dict[str, FileStatus] = {
+    "A": "added",
+    "D": "removed",
+    "M": "modified",
+    "R": "renamed",
+    "C": "copied",
+    "T": "changed",
+}
+_REGULAR_MODES = frozenset({"100644", "100755"})
+
+
+def _parse_raw_diff(out: str) -> tuple[ChangedFile, ...]:
+    """``git diff --raw -z`` output as :class:`ChangedFile` values."""
+    parts = out.split("\x00")
+    files: list[ChangedFile] = []
+    i = 0
+    while i < len(parts) - 1:
+        meta = parts[i].lstrip(":").split()
+        i += 1
+        if len(meta) < 5:
+            continue
+        old_mode, new_mode, old_sha, new_sha, letter = meta[:5]
+        previous = None
+        if letter[0] in "RC":
+            previous, path = parts[i], parts[i + 1]
+            i += 2
+        else:
+            path = parts[i]
+            i += 1
+        status = _RAW_STATUS.get(letter[0], "changed")
+        if status == "modified" and old_mode != new_mode and old_sha == new_sha:
+            status = "changed"
+        regular = new_mode in _REGULAR_MODES
+        files.append(
+            ChangedFile(
+                path=path,
+                status=status,
+                blob_sha=new_sha if status != "removed" and regular else None,
+                previous_path=previous if status == "renamed" else None,
+            )
+        )
+    return tuple(files)
+
+
 def _tree_of(git: Git, commit: str) -> str:
     return git.run("rev-parse", "--verify", f"{commit}^{{tree}}")
 
@@ -691,6 +738,32 @@ class GitRemoteRepo:
         if result.returncode != 0:
             raise self.git.error(("merge-base", a, b), result)
         return out
+
+    def changed_files(self, a: str, b: str) -> tuple[ChangedFile, ...]:
+        """The files that differ from commit ``a`` to commit ``b``, each with its blob at
+        ``b``, as GitHub lists a pull request's files when ``a`` is its merge base and
+        ``b`` its head (renames detected the same way).
+
+        Read from git for exactly ``b``, never from a listing of whatever head a PR has
+        by the time it answers: a check of one head and a merge of another cannot meet.
+        A file that is not a regular file at ``b`` (a symlink, a submodule) carries no
+        blob, so it never matches a text the bot writes. Both commits must be known
+        (``merge_base`` fetched them); raises ``TransientError`` when one is not,
+        ``PermanentError`` for a malformed revision or when git fails.
+        """
+        for rev in (a, b):
+            if not _REVISION.fullmatch(rev):
+                raise PermanentError(f"{rev!r} is not a commit SHA (or <sha>^<n>)")
+        args = ("diff", "--raw", "-z", "-M", "--no-abbrev", a, b)
+        raw = self.git.run_bytes(*args, check=False)
+        if raw.returncode != 0:
+            for rev in (a, b):
+                if not self._remote._has_commit(rev.partition("^")[0]):
+                    raise TransientError(
+                        f"commit {rev[:12]} is not fetched yet; the next run looks again"
+                    )
+            raise self.git.error(args, raw)
+        return _parse_raw_diff(raw.stdout.decode("utf-8", "surrogateescape"))
 
     def commit_files(
         self, *, base: str, branch: str, files: dict[str, str], message: str, force: bool

@@ -28,7 +28,7 @@ from bot.core.ledger import Ledger
 from bot.core.model import Config, ImageSubscription, Stage
 from bot.core.promote import promotion as promo
 from bot.core.promote.exact import Origin, PrCheck, check_edit, pr_origin
-from bot.errors import PermanentError, ShunterError
+from bot.errors import PermanentError, ShunterError, TransientError
 from bot.loop.observe import failure
 from bot.ports import Forge, GitRepo, Registry
 
@@ -106,10 +106,18 @@ def check_pr(
     edits, before = expected_edit(
         stage, freight, lambda p: gitops.read_file_at(since, p, branch=pr.base_branch)
     )
-    files = forge.pull_request_files(pr.number)
+    # The change is read from git for exactly the head the merge will name (the merge
+    # sends this SHA), never from GitHub's file list of whatever head the PR has by the
+    # time it answers: overlapping runs can move the head between two requests, and back.
+    files = gitops.changed_files(since, pr.head_sha)
     people: set[str | None] = set()
     if pushers:
-        for c in forge.pull_request_commits(pr.number):
+        commits = forge.pull_request_commits(pr.number)
+        if commits and commits[-1].sha != pr.head_sha:
+            raise TransientError(
+                f"PR #{pr.number}'s head moved while it was read; the next round looks again"
+            )
+        for c in commits:
             people |= {c.author, c.committer}
     bots = {b.lower() for b in bot}
     others = frozenset(p for p in people if p is not None and p.lower() not in bots)

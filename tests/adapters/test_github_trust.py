@@ -10,11 +10,16 @@ from pathlib import Path
 import pytest
 from github import Github
 
+from bot.adapters.git import GitRemoteRepo
 from bot.adapters.github import GitHubForge
 from bot.core.decide.identity import RunActor
 from bot.core.decide.pulls import ChangedFile, HeadCommit
-from bot.core.promote.exact import check_edit, git_blob_sha
+from bot.core.discover.artifacts import Image
+from bot.core.discover.freight import make_freight
+from bot.core.model import FreightRequest, GitRepoUpdate, Stage, YamlValueUpdate
+from bot.core.promote.exact import Origin, check_edit, git_blob_sha
 from bot.errors import PermanentError
+from bot.loop.trust import check_pr
 from sandbox.fixtures.github import BOT_TOKEN, GitHubWorld
 from sandbox.fixtures.gitrepos import git
 
@@ -154,3 +159,83 @@ def test_run_actor_follows_a_rerun(world: GitHubWorld, forge: GitHubForge) -> No
 def test_unknown_run_is_named(forge: GitHubForge) -> None:
     with pytest.raises(PermanentError, match="workflow run 999"):
         forge.run_actor(999)
+
+
+def checkout(world: GitHubWorld) -> GitRemoteRepo:
+    """The bot's own clone of the repository (as the Action checks it out)."""
+    path = world.tmp / "bot-checkout"
+    if not path.exists():
+        git(world.tmp, "clone", "-q", str(world.tmp / "alkon__gitops.git"), str(path))
+    return GitRemoteRepo(path)
+
+
+def from_git(world: GitHubWorld, forge: GitHubForge, number: int) -> set[ChangedFile]:
+    pr = forge.pull_request(number)
+    repo = checkout(world)
+    base = repo.head("main")
+    assert base is not None
+    since = repo.merge_base(base, pr.head_sha, branches=("main", pr.head_branch), pull=number)
+    assert since is not None
+    return set(repo.changed_files(since, pr.head_sha))
+
+
+def test_git_lists_a_prs_files_as_github_does(world: GitHubWorld, forge: GitHubForge) -> None:
+    number = open_pr(world, forge)
+    assert from_git(world, forge, number) == set(forge.pull_request_files(number))
+    w = work(world)
+    commit_as(world, "alice", "shunter/prod", {"app/other.yaml": "x: 2\n", "app/new.txt": "n\n"})
+    assert from_git(world, forge, number) == set(forge.pull_request_files(number))
+    git(w, "mv", ".github/workflows/shunter.yml", "app/moved.yml")
+    git(w, "rm", "-q", "app/values.yaml")
+    git(w, "commit", "-q", "-m", "rename and remove")
+    git(w, "push", "-q", "origin", "HEAD:refs/heads/shunter/prod")
+    files = from_git(world, forge, number)
+    assert files == set(forge.pull_request_files(number))
+    assert {(f.path, f.status, f.previous_path, f.blob_sha is None) for f in files} >= {
+        ("app/moved.yml", "renamed", ".github/workflows/shunter.yml", False),
+        ("app/values.yaml", "removed", None, True),
+    }
+
+
+def test_a_symlink_to_the_right_text_is_not_the_edit(
+    world: GitHubWorld, forge: GitHubForge
+) -> None:
+    number = open_pr(world, forge)
+    w = work(world)
+    commit_as(world, "alice", "shunter/prod", {"app/right.txt": NEW})
+    (w / "app/values.yaml").unlink()
+    (w / "app/values.yaml").symlink_to("right.txt")
+    git(w, "add", "-A")
+    git(w, "commit", "-q", "-m", "link")
+    git(w, "push", "-q", "origin", "HEAD:refs/heads/shunter/prod")
+    files = tuple(from_git(world, forge, number))
+    check = check_edit({"app/values.yaml": NEW}, {"app/values.yaml": OLD}, files)
+    assert "app/values.yaml" in check.different
+
+
+def test_a_check_judges_the_head_the_merge_names_not_the_one_github_has_now(
+    world: GitHubWorld, forge: GitHubForge
+) -> None:
+    """Overlapping runs move a promotion branch between two requests (and back, when two
+    of them build the same commit in the same second): the check of a PR read at one
+    head must not come from the file list of another."""
+    number = open_pr(world, forge)
+    seen = forge.pull_request(number)  # a run reads the PR: its head holds NEW
+    newer = "image:\n  tag: 1.2.0\n"
+    world.push_branch(world.tmp / "alkon__gitops.git", "shunter/prod", {"app/values.yaml": newer})
+    # GitHub's list now describes the newer head; the head this run would merge is the old.
+    assert {f.blob_sha for f in forge.pull_request_files(number)} == {git_blob_sha(newer)}
+    stage = Stage(
+        name="prod",
+        requested_freight=(FreightRequest("app", direct=True),),
+        git_repo_updates=(GitRepoUpdate(yaml=(YamlValueUpdate("app/values.yaml", "image.tag"),)),),
+    )
+    image = Image("ghcr.io/alkon/app", "1.2.0", "sha256:" + "2" * 64)
+    freight = make_freight("app", images=[image])
+    bots = frozenset({forge.whoami()})
+    check = check_pr(forge, checkout(world), stage, freight, seen, bot=bots, pushers=False)
+    assert check.origin is Origin.OURS
+    assert check.edit is not None and check.edit.different == ("app/values.yaml",)
+    # The head GitHub has now is exactly that edit: read again, the PR checks as exact.
+    again = forge.pull_request(number)
+    assert check_pr(forge, checkout(world), stage, freight, again, bot=bots, pushers=False).exact

@@ -484,10 +484,9 @@ def _observe(
                 out,
             )
             prs[stage.name] = PromotionPR(pr=pr, reviews=reviews, check=check)
-            proposed = _proposed(ledger, stage.name, pr)
-            if pr.state == "open" and check is not None and check.exact and proposed:
+            if pr.state == "open" and check is not None and check.exact and check.freight:
                 grant = trust.attested(
-                    world.config, ledger, forge, stage, pr, proposed.name, bots, out.unbacked
+                    world.config, ledger, forge, stage, pr, check.freight, bots, out.unbacked
                 )
                 if isinstance(grant, Failure):
                     out.errors.append(grant)
@@ -572,14 +571,19 @@ def _check(
     not say, so nothing that depends on it goes ahead."""
     if not (pr.state == "open" or pr.merged) or world.gitops is None:
         return None
-    freight = _proposed(ledger, stage_name, pr)
+    candidates = _proposed(ledger, stage_name, pr)
     stage = world.config.stage(stage_name)
-    if freight is None:
+    if not candidates:
         return PrCheck(pr_origin(pr, stage=stage_name, bots=bot))
     try:
-        return trust.check_pr(
-            forge, world.gitops, stage, freight, pr, bot=bot, pushers=pr.state == "open"
-        )
+        for freight in candidates:
+            check = trust.check_pr(
+                forge, world.gitops, stage, freight, pr, bot=bot, pushers=pr.state == "open"
+            )
+            check = replace(check, freight=freight.name)
+            if check.exact or check.origin is not Origin.OURS:
+                break
+        return check
     except ShunterError as exc:
         out.errors.append(failure(exc, System.GITHUB, Subject.stage(stage_name)))
     except ValueError as exc:
@@ -588,22 +592,29 @@ def _check(
     return None
 
 
-def _proposed(ledger: Ledger, stage_name: str, pr: PullRequest) -> Freight | None:
-    """The freight ``pr`` is checked as a promotion of: for a merged PR what its marker
-    names (another run may have rewritten it for other freight; the planner records
-    what the marker says, so the check must be of that), else the ledger's open
-    promotion, or (adopting a PR whose ledger write was lost) its marker's. ``None``
-    when neither names freight the ledger or the marker's artifacts give."""
+def _proposed(ledger: Ledger, stage_name: str, pr: PullRequest) -> list[Freight]:
+    """The freight ``pr`` is checked as a promotion of, first match wins.
+
+    An open PR: the ledger's open promotion, or (adopting a PR whose ledger write was
+    lost) its marker's. A merged PR: what its marker names, then the ledger's open
+    promotion. Overlapping runs rewrite an open PR's body for newer freight, and one
+    can do so just after another run merged the PR's head for the freight it checked:
+    what landed is the freight whose edit the merged change exactly is, and the check
+    (never the body alone) decides it. Freight neither the ledger nor the marker's
+    artifacts give is left out.
+    """
     rec = ledger.stages.get(stage_name)
     marker = promo.parse_marker(pr.body)
     named = marker.freight if marker is not None else None
-    if rec is not None and rec.promotion is not None and not (pr.merged and named):
-        named = rec.promotion.freight
-    if named in ledger.freight:
-        return ledger.freight[named].freight
-    if marker is not None and marker.artifacts is not None and marker.freight == named:
-        return marker.artifacts
-    return None
+    open_ = rec.promotion.freight if rec is not None and rec.promotion is not None else None
+    order = [named, open_] if pr.merged else [open_ if open_ is not None else named]
+    out: list[Freight] = []
+    for name in dict.fromkeys(n for n in order if n is not None):
+        if name in ledger.freight:
+            out.append(ledger.freight[name].freight)
+        elif marker is not None and marker.artifacts is not None and marker.freight == name:
+            out.append(marker.artifacts)
+    return out
 
 
 def _ours(prs: list[PullRequest], stage: str, bot: frozenset[str]) -> list[PullRequest]:
@@ -784,6 +795,22 @@ def _edits(
     return base, edits
 
 
+def _still_open(forge: Forge, action: OpenPromotionPR, out: Outcome) -> PullRequest | None:
+    """``action``'s PR as GitHub has it now, or ``None`` when it is no longer open.
+
+    Another run may have merged it (or a person closed it) since this round read it:
+    its head and body are then what landed, and rewriting them for other freight would
+    make the record say what never ran. The next round records what it finds.
+    """
+    assert action.pr is not None
+    pr = forge.pull_request(action.pr)
+    if pr.state == "open":
+        return pr
+    me = Subject.stage(action.stage)
+    out.decisions.append(Decision(me, DecisionKind.RETRY, True, pr=action.pr))
+    return None
+
+
 def check_clone_url(stage: str, url: str | None, repository: str, server_url: str) -> None:
     """Refuse a ``git-clone`` of another repository than the one Shunter runs in.
 
@@ -837,6 +864,8 @@ def _open(
         )
         return
     branch = promo.branch_for(action.stage)
+    if action.pr is not None and _still_open(forge, action, out) is None:
+        return
     # Idempotent: pushes nothing when the branch already holds exactly these files, so
     # pushing first never moves the head of a PR another run opened for this freight.
     head = gitops.commit_files(
@@ -885,7 +914,9 @@ def _open(
                         " Shunter opens promotion pull requests from it.",
                     )
     else:
-        existing = forge.pull_request(action.pr)
+        existing = _still_open(forge, action, out)
+        if existing is None:
+            return
     if existing is None:
         pr = forge.create_pull_request(base=base, head=branch, title=action.title, body=action.body)
         twin = _same_promotion(

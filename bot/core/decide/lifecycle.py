@@ -110,11 +110,18 @@ def sync_open_promotion(
         pr_rec.pr, pr_rec.url = pr.number, pr.url
         p.changed(Change(me, ChangeKind.PR_OPENED, pr=pr.number))
     if pr.merged:
-        # Another run may have rewritten the PR for other freight before it merged: main
-        # runs what the marker says, not what this ledger asked for.
+        # Another run may have rewritten the PR for other freight before (or just after)
+        # it merged: main runs the freight whose edit the merged change exactly is (the
+        # check tried the marker's, then this ledger's), else what the marker says.
         landed = promo.parse_marker(pr.body)
-        if (
-            landed is not None
+        exact = seen.check.freight if seen.check is not None and seen.check.exact else None
+        if exact is not None and exact != pr_rec.freight:
+            pr_rec.freight = exact
+            if landed is not None and landed.freight == exact:
+                pr_rec.kind, pr_rec.by, pr_rec.reason = landed.kind, landed.by, landed.reason
+        elif (
+            exact is None
+            and landed is not None
             and landed.freight != pr_rec.freight
             and (landed.freight in p.ledger.freight or _freight_from(landed, pr, p) is not None)
         ):
@@ -379,8 +386,11 @@ def record_unrecorded(
             or (rec.promotion is not None and rec.promotion.pr == pr.number)
         ):
             continue
+        # The freight whose edit the merged change exactly is (the check tried the
+        # marker's first); the marker's when none is.
+        freight = check.freight if check.exact and check.freight else marker.freight
         merged = OpenPromotion(
-            freight=marker.freight,
+            freight=freight,
             kind=marker.kind,
             by=marker.by,
             reason=marker.reason,
@@ -392,8 +402,8 @@ def record_unrecorded(
         # own identity opened the PR: anyone who can push `shunter/<stage>` can write a
         # marker whose artifacts hash to its ID, and such freight never met the registry.
         ours = pr.author.lower() == obs.bot_login.lower()
-        fr = p.ledger.freight.get(marker.freight) or (
-            _freight_from(marker, pr, p) if ours else None
+        fr = p.ledger.freight.get(freight) or (
+            _freight_from(marker, pr, p) if ours and freight == marker.freight else None
         )
         if fr is None:
             # Freight this ledger never heard of, from a PR written before markers carried
@@ -407,7 +417,7 @@ def record_unrecorded(
                 Change(
                     Subject.stage(stage.name),
                     ChangeKind.PROMOTED,
-                    freight=alias(p, marker.freight),
+                    freight=alias(p, freight),
                     by=pr.merged_by or marker.by,
                     pr=pr.number,
                     promotion=marker.kind,
@@ -421,7 +431,7 @@ def record_unrecorded(
             _record_merge(stage, rec, merged, seen, p, now)
         else:
             _record_foreign_merge(stage, rec, merged, seen, p, now)
-        if under_way is not None and under_way.freight != marker.freight:
+        if under_way is not None and under_way.freight != freight:
             rec.promotion, rec.request = under_way, asked  # a newer promotion goes on
 
 

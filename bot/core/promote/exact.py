@@ -110,6 +110,7 @@ class PrCheck:
     origin: Origin
     edit: EditCheck | None = None  # None: not looked at (not the bot's PR)
     pushers: frozenset[str] = frozenset()  # logins on the head's commits, the bot's aside
+    freight: str | None = None  # the freight whose edit ``edit`` compares the PR with
 
     @property
     def exact(self) -> bool:

@@ -457,6 +457,11 @@ class GitRepo(Protocol):
         ``None`` when they share no history or one cannot be found there."""
         ...
 
+    def commit_message(self, revision: str, *, branch: str) -> str:
+        """The message of commit ``revision`` (a SHA) of remote ``branch``'s history,
+        fetching ``branch`` when the commit is not known yet."""
+        ...
+
     def changed_files(self, a: str, b: str) -> tuple[ChangedFile, ...]:
         """The files that differ from commit ``a`` to commit ``b`` (both known: fetched by
         ``merge_base``), each with its blob at ``b``, as GitHub lists a PR's files from

@@ -114,13 +114,31 @@ def figures(w: OverlapWorld) -> dict[str, Any]:
     }
 
 
+def story(w: OverlapWorld) -> str:
+    """What a failure needs to be understood without the runs: each bot PR (the version
+    its marker names, its head, whether it merged and as which commit), main's commits
+    and the audit log."""
+    lines = ["bot PRs (number, branch, marker's version, head, merged, merge commit):"]
+    for p in bot_pulls(w):
+        version = re.search(r'"images": \[\["[^"]+", "([^"]+)"', p.body or "")
+        lines.append(
+            f"  #{p.number} {p.head.ref} {version and version.group(1)} {p.head.sha[:7]}"
+            f" {p.merged} {(p.merge_commit_sha or '')[:7]}"
+        )
+    lines.append("main:")
+    lines += [f"  {line}" for line in w.git("log", "--format=%h %s", "main").splitlines()]
+    lines.append("promotions (stage, version, status, pr):")
+    lines += [f"  {r['stage']} {r['version']} {r['status']} {r['pr']}" for r in w.get("promotions")]
+    return "\n".join(lines)
+
+
 def check_invariants(w: OverlapWorld) -> dict[str, Any]:
     """Assert the promises of overlapping runs; return the figures."""
     found = figures(w)
-    assert not found["rollbacks"], f"a stage's manifest on main went back: {found}"
-    assert not found["unrecorded"], f"merged bot PRs with no promotion record: {found}"
-    assert not found["doubles"], f"PRs recorded as succeeding more than once: {found}"
-    assert not found["differ"], f"the ledger contradicts main (ledger, main): {found}"
+    assert not found["rollbacks"], f"a stage's manifest on main went back: {found}\n{story(w)}"
+    assert not found["unrecorded"], f"merged bot PRs with no promotion record: {found}\n{story(w)}"
+    assert not found["doubles"], f"PRs recorded as succeeding more than once: {found}\n{story(w)}"
+    assert not found["differ"], f"the ledger contradicts main (ledger, main): {found}\n{story(w)}"
     return found
 
 

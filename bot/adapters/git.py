@@ -701,6 +701,24 @@ class GitRemoteRepo:
         (content,) = _read_blobs(self.git, [f"{revision}:{_check_path(path)}"])
         return None if content is None else _decode(content, f"{path} at {revision}")
 
+    def commit_message(self, revision: str, *, branch: str) -> str:
+        """The message of commit ``revision`` (a SHA) in the history of remote ``branch``.
+
+        ``branch`` is fetched again when the commit is not known locally. Raises
+        ``PermanentError`` when the commit is not there or git fails.
+        """
+        if not _REVISION.fullmatch(revision) or "^" in revision:
+            raise PermanentError(f"{revision!r} is not a commit SHA")
+        if not self._remote._has_commit(revision):
+            self._remote.forget(branch)
+            self._remote.heads(branch)
+            if not self._remote._has_commit(revision):
+                raise PermanentError(
+                    f"commit {revision[:12]} is not on branch {branch} of {self._remote.remote}"
+                )
+        out = self.git.run_bytes("show", "-s", "--format=%B", revision)
+        return out.stdout.decode("utf-8", "replace")
+
     def merge_base(
         self, a: str, b: str, *, branches: tuple[str, ...], pull: int | None = None
     ) -> str | None:

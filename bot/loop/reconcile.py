@@ -14,7 +14,7 @@ the newer ledger (the actions it already took are found again on GitHub, not red
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -571,25 +571,44 @@ def _check(
     not say, so nothing that depends on it goes ahead."""
     if not (pr.state == "open" or pr.merged) or world.gitops is None:
         return None
-    candidates = _proposed(ledger, stage_name, pr)
+    gitops = world.gitops
     stage = world.config.stage(stage_name)
-    if not candidates:
-        return PrCheck(pr_origin(pr, stage=stage_name, bots=bot))
     try:
-        for freight in candidates:
+        check: PrCheck | None = None
+        for freight in _candidates(gitops, ledger, stage_name, pr):
             check = trust.check_pr(
-                forge, world.gitops, stage, freight, pr, bot=bot, pushers=pr.state == "open"
+                forge, gitops, stage, freight, pr, bot=bot, pushers=pr.state == "open"
             )
             check = replace(check, freight=freight.name)
             if check.exact or check.origin is not Origin.OURS:
                 break
-        return check
+        return check or PrCheck(pr_origin(pr, stage=stage_name, bots=bot))
     except ShunterError as exc:
         out.errors.append(failure(exc, System.GITHUB, Subject.stage(stage_name)))
     except ValueError as exc:
         where = Subject.stage(stage_name)
         out.errors.append(Failure(FailureKind.MISCONFIGURED, System.PROMOTION, str(exc), where))
     return None
+
+
+def _candidates(
+    gitops: GitRepo, ledger: Ledger, stage_name: str, pr: PullRequest
+) -> Iterator[Freight]:
+    """The freight ``pr`` is checked as a promotion of, in order (:func:`_proposed`); for
+    a merged PR then the known freight its merge commit names. The body is editable
+    after a merge (another run may rewrite it for other freight), the merge commit is
+    not: the merging run wrote there what it promoted. Each is only a nomination: the
+    check counts the one whose edit the merged change exactly is."""
+    tried: set[str] = set()
+    for freight in _proposed(ledger, stage_name, pr):
+        tried.add(freight.name)
+        yield freight
+    if pr.merged and pr.merge_commit_sha:
+        message = gitops.commit_message(pr.merge_commit_sha, branch=pr.base_branch)
+        for name in promo.freight_ids_in(message):
+            if name in ledger.freight and name not in tried:
+                tried.add(name)
+                yield ledger.freight[name].freight
 
 
 def _proposed(ledger: Ledger, stage_name: str, pr: PullRequest) -> list[Freight]:
@@ -662,6 +681,7 @@ def _apply(
             )
             out.pushed[action.stage] = (action.freight.name, sha)
         elif isinstance(action, MergePromotionPR):
+            _main_unmoved(world, forge, action.stage, looked)
             try:
                 forge.merge_pull_request(
                     action.pr, sha=action.head_sha, title=action.title, message=action.message
@@ -780,17 +800,7 @@ def _edits(
         if update.write_branch:
             base = update.write_branch
         current = {path: gitops.read_file(base, path) for path in promo.files_to_read(update)}
-        moved = sorted(
-            p
-            for p, text in current.items()
-            if looked is not None and p in looked and looked[p] != text
-        )
-        if moved:
-            raise ConflictError(
-                f"stage {stage.name}: {', '.join(moved)} on {base} changed since this round"
-                " read it (another run or a person promoted meanwhile); the next round"
-                " decides again"
-            )
+        _refuse_moved(stage.name, base, current, looked)
         edits.update(promo.render_edits(stage, update, freight, {**current, **edits}))
     return base, edits
 
@@ -809,6 +819,39 @@ def _still_open(forge: Forge, action: OpenPromotionPR, out: Outcome) -> PullRequ
     me = Subject.stage(action.stage)
     out.decisions.append(Decision(me, DecisionKind.RETRY, True, pr=action.pr))
     return None
+
+
+def _refuse_moved(
+    stage: str, base: str, now: Mapping[str, str | None], looked: Mapping[str, str | None] | None
+) -> None:
+    """Raise ``ConflictError`` when a file of ``now`` (the stage's files on ``base`` as they
+    are) is not what ``looked`` says the planning round read."""
+    moved = sorted(
+        p for p, text in now.items() if looked is not None and p in looked and looked[p] != text
+    )
+    if moved:
+        raise ConflictError(
+            f"stage {stage}: {', '.join(moved)} on {base} changed since this round read it"
+            " (another run or a person promoted meanwhile); the next round decides again"
+        )
+
+
+def _main_unmoved(
+    world: World, forge: Forge, stage_name: str, looked: Mapping[str, str | None] | None
+) -> None:
+    """A merge is sent only while the stage's files on the branch it promotes into are
+    what the planning round read: another run may have landed newer freight since, and
+    the plan to merge was made without it. Raises ``ConflictError`` (the next round
+    decides again) when they moved."""
+    gitops = world.gitops
+    if gitops is None or looked is None:
+        return
+    gitops.refresh()
+    stage = world.config.stage(stage_name)
+    for update in stage.git_repo_updates:
+        base = update.write_branch or forge.default_branch()
+        now = {path: gitops.read_file(base, path) for path in promo.files_to_read(update)}
+        _refuse_moved(stage_name, base, now, looked)
 
 
 def check_clone_url(stage: str, url: str | None, repository: str, server_url: str) -> None:

@@ -471,3 +471,19 @@ def test_merge_base_fetches_a_pull_requests_head_ref_once_its_branch_moved_on(
     assert repo.merge_base(left, head, branches=("main", "shunter/dev"), pull=7) == left
     with pytest.raises(TransientError):  # no such PR ref: a failed look, never a guess
         repo.merge_base(left, "2" * 40, branches=("main", "shunter/dev"), pull=8)
+
+
+def test_a_commit_message_landed_after_the_last_look_is_fetched(
+    tmp_path: Path, gitops: tuple[Path, Path]
+) -> None:
+    bare, work = gitops
+    repo = GitRemoteRepo(work)
+    assert repo.head("main") is not None  # this instance has looked once
+    other = GitRemoteRepo(clone(tmp_path, bare, "other"))
+    message = "shunter: promote 1.9.5 to dev\n\nFreight: " + "a" * 40 + " (calm-lynx)\n"
+    sha = other.commit_files(
+        base="main", branch="main", files={"x.txt": "x\n"}, message=message, force=False
+    )
+    assert repo.commit_message(sha, branch="main").rstrip("\n") == message.rstrip("\n")
+    with pytest.raises(PermanentError):
+        repo.commit_message("b" * 40, branch="main")

@@ -13,6 +13,7 @@ from bot.core.decide.observations import PromotionPR
 from bot.core.decide.planner import plan
 from bot.core.decide.pulls import PullRequest
 from bot.core.ledger import Ledger
+from bot.core.promote import promotion as promo
 from bot.core.promote.exact import EditCheck, Origin, PrCheck
 from sandbox.planning import CONFIG, T0, found, merged, obs, pr_for
 
@@ -65,3 +66,9 @@ def test_a_merge_that_is_no_candidates_edit_stays_foreign() -> None:
     p = plan(CONFIG, led, obs(prs={"dev": PromotionPR(pr, check=check)}), T0, owner="alkon")
     assert [s for _, s in landed(p.ledger, 7)] == ["MergedWithForeignChanges"]
     assert p.ledger.stages["dev"].current_freight is None
+
+
+def test_a_merge_commit_names_freight_ids_each_once() -> None:
+    a, b = "a" * 40, "0123456789abcdef0123456789abcdef01234567"
+    text = f"shunter: promote 1.9.5 to dev\n\nFreight: {a} (calm-lynx)\nAlso {b}, {a}; {'c' * 41}\n"
+    assert promo.freight_ids_in(text) == (a, b)

@@ -115,18 +115,16 @@ def sync_open_promotion(
         # check tried the marker's, then this ledger's), else what the marker says.
         landed = promo.parse_marker(pr.body)
         exact = seen.check.freight if seen.check is not None and seen.check.exact else None
-        if exact is not None and exact != pr_rec.freight:
-            pr_rec.freight = exact
-            if landed is not None and landed.freight == exact:
-                pr_rec.kind, pr_rec.by, pr_rec.reason = landed.kind, landed.by, landed.reason
-        elif (
-            exact is None
-            and landed is not None
+        if (
+            landed is not None
             and landed.freight != pr_rec.freight
+            and exact in (None, landed.freight)
             and (landed.freight in p.ledger.freight or _freight_from(landed, pr, p) is not None)
         ):
             pr_rec.freight, pr_rec.kind = landed.freight, landed.kind
             pr_rec.by, pr_rec.reason = landed.by, landed.reason
+        elif exact is not None and exact != pr_rec.freight and exact in p.ledger.freight:
+            pr_rec.freight = exact
     if pr.merged and seen.check is not None and not seen.check.exact:
         _record_foreign_merge(stage, rec, pr_rec, seen, p, now)
     elif pr.merged:

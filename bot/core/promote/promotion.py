@@ -98,6 +98,19 @@ def _artifacts(data: dict[str, object], freight: str) -> Freight | None:
     return f if f.name == freight else None
 
 
+_FREIGHT_ID_RE = re.compile(r"\b[0-9a-f]{40}\b")
+
+
+def freight_ids_in(text: str) -> tuple[str, ...]:
+    """Every token of ``text`` shaped like a freight ID, in order, each once.
+
+    A merge commit's message names the freight the merging run promoted (``Freight:``
+    in the default message, ``{{ FreightID }}`` in a template): a nomination only, never
+    proof. The caller counts one only when the merged change is exactly its edit.
+    """
+    return tuple(dict.fromkeys(_FREIGHT_ID_RE.findall(text)))
+
+
 def parse_marker(body: str | None) -> Marker | None:
     """The marker in a PR body, or ``None`` when there is none or it is malformed."""
     if not body:

@@ -568,9 +568,9 @@ def test_a_warehouse_problem_is_located_at_its_key(old: str, new: str, expected:
                   - uses: http
             """,
             f"{S}:10:17: spec.promotionTemplate.spec.steps[0].uses: unknown uses 'http'; known: "
-            "git-clone, kustomize-set-image, yaml-update, helm-update-image, git-commit, "
-            "git-push, git-open-pr, git-wait-for-pr, git-clear, kustomize-build, "
-            "helm-template, helm-update-chart, argocd-update",
+            "git-clone, kustomize-set-image, yaml-update, helm-update-image, "
+            "helm-update-chart, git-commit, git-push, git-open-pr, git-wait-for-pr, "
+            "git-clear, kustomize-build, helm-template, argocd-update",
             id="unknown step",
         ),
         pytest.param(

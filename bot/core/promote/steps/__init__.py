@@ -14,6 +14,7 @@ from bot.core.promote.steps import (
     git_open_pr,
     git_push,
     git_wait_for_pr,
+    helm_update_chart,
     helm_update_image,
     kustomize_set_image,
     yaml_update,
@@ -44,13 +45,6 @@ _REJECTED = (
         instead="let Argo CD render the chart; set values with yaml-update or helm-update-image",
     ),
     StepKind(
-        "helm-update-chart",
-        Role.REJECTED,
-        reason="Chart.yaml dependency updates are not implemented yet",
-        instead="write the version with yaml-update: "
-        + "key dependencies[0].version, value ${{ chartFrom(REPO, NAME).Version }}",
-    ),
-    StepKind(
         "argocd-update",
         Role.REJECTED,
         reason="Shunter does not drive Argo CD; it only reads an application's health",
@@ -65,6 +59,7 @@ KINDS: Final[dict[str, StepKind]] = {
         kustomize_set_image.KIND,
         yaml_update.KIND,
         helm_update_image.KIND,
+        helm_update_chart.KIND,
         git_commit.KIND,
         git_push.KIND,
         git_open_pr.KIND,

@@ -234,6 +234,9 @@ def run_program(
     images = tuple(
         {"RepoURL": i.repo_url, "Tag": i.tag, "Digest": i.digest} for i in freight.images
     )
+    charts = tuple(
+        {"RepoURL": c.repo_url, "Name": c.name, "Version": c.version} for c in freight.charts
+    )
     result = RunResult()
     current: dict[str, str | None] = dict(files or {})
     for step in program.steps:
@@ -265,6 +268,7 @@ def run_program(
                 before=before,
                 value=lambda source, scope=scope: evaluate(source, scope),  # type: ignore[misc]
                 images=images,
+                charts=charts,
             )
             text, outputs = kind.run(step.config, edit)
         except (ExpressionError, ValueError) as exc:

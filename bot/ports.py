@@ -317,6 +317,11 @@ class Forge(DeploymentStatuses, Protocol):
 
     def request_reviewers(self, number: int, *, users: list[str], teams: list[str]) -> None: ...
 
+    def add_labels(self, number: int, labels: list[str]) -> None:
+        """Put ``labels`` on PR ``number`` (those it has stay; a label the repository
+        lacks is created)."""
+        ...
+
     def team_members(self, team: str) -> frozenset[str]:
         """Logins in ``team`` (``slug`` of the repository owner's org, or ``org/slug``).
 

@@ -276,6 +276,7 @@ class FakeForge:
         self.pr_reviews: dict[int, list[Review]] = {}
         self.comments: dict[int, list[str]] = {}
         self.requested: dict[int, tuple[list[str], list[str]]] = {}
+        self.labels: dict[int, list[str]] = {}
         self.permissions: dict[str, str] = {login: "write"}
         self.teams: dict[str, frozenset[str]] = {}
         self.checks: dict[str, dict[str, CheckRun]] = {}
@@ -409,6 +410,11 @@ class FakeForge:
     def request_reviewers(self, number: int, *, users: list[str], teams: list[str]) -> None:
         self.pull_request(number)
         self.requested[number] = (list(users), list(teams))
+
+    def add_labels(self, number: int, labels: list[str]) -> None:
+        self.pull_request(number)
+        have = self.labels.setdefault(number, [])
+        have += [n for n in labels if n.lower() not in {h.lower() for h in have}]
 
     def team_members(self, team: str) -> frozenset[str]:
         if team not in self.teams:

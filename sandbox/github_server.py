@@ -160,6 +160,7 @@ class _Pull:
     requested_teams: list[str] = field(default_factory=list)
     reviews: list[_Review] = field(default_factory=list)
     comments: list[_Comment] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)  # names, as first written
 
 
 @dataclass
@@ -291,6 +292,7 @@ class _Repo:
     dispatches: list[tuple[str, dict[str, Any]]] = field(
         default_factory=list
     )  # repository_dispatch
+    labels: dict[str, tuple[int, str]] = field(default_factory=dict)  # lower name: (id, name)
 
     @property
     def full_name(self) -> str:
@@ -1013,7 +1015,7 @@ class _View:
             "title": pr.title,
             "user": self.user(pr.user),
             "body": pr.body,
-            "labels": [],
+            "labels": [self.label(repo, n) for n in pr.labels],
             "milestone": None,
             "active_lock_reason": None,
             "created_at": _ts(pr.created_at),
@@ -1097,6 +1099,19 @@ class _View:
             "submitted_at": _ts(rv.submitted_at),
             "commit_id": rv.commit_id,
             "author_association": "MEMBER",
+        }
+
+    def label(self, repo: _Repo, name: str) -> dict[str, Any]:
+        """A repository label, as https://docs.github.com/en/rest/issues/labels shows it."""
+        label_id, written = repo.labels[name.lower()]
+        return {
+            "id": label_id,
+            "node_id": f"LA_{label_id}",
+            "url": f"{self.api}/repos/{repo.full_name}/labels/{urllib.parse.quote(written)}",
+            "name": written,
+            "description": "",  # pulls/list's label shape has no null here
+            "color": "ededed",  # GitHub's colour for a label made by adding it to an issue
+            "default": False,
         }
 
     def comment(self, repo: _Repo, pr: _Pull, c: _Comment) -> dict[str, Any]:
@@ -2094,6 +2109,31 @@ def _get_issue(req: _Request, owner: str, name: str, number: str) -> tuple[int, 
         }
     )
     return 200, issue
+
+
+@_route("POST", _REPO + r"/issues/(\d+)/labels")
+def _add_labels(req: _Request, owner: str, name: str, number: str) -> tuple[int, Any]:
+    """https://docs.github.com/en/rest/issues/labels#add-labels-to-an-issue: the body is
+    ``{"labels": [...]}`` or a bare array, of names or ``{"name": ...}``; a label the
+    repository lacks is created; the answer is every label the issue has now."""
+    repo, pr = req.pull(owner, name, number)
+    given = req.body.get("labels") if isinstance(req.body, dict) else req.body
+    if not isinstance(given, list) or not given:
+        raise HttpError(
+            422, "Validation Failed", [{"resource": "Label", "field": "labels", "code": "invalid"}]
+        )
+    names = [g.get("name") if isinstance(g, dict) else g for g in given]
+    if not all(isinstance(n, str) and n.strip() for n in names):
+        raise HttpError(
+            422, "Validation Failed", [{"resource": "Label", "field": "name", "code": "invalid"}]
+        )
+    for n in names:
+        assert isinstance(n, str)
+        if n.lower() not in repo.labels:
+            repo.labels[n.lower()] = (req.sb._next_id(), n)
+        if n.lower() not in {x.lower() for x in pr.labels}:
+            pr.labels.append(repo.labels[n.lower()][1])
+    return 200, [req.view.label(repo, n) for n in pr.labels]
 
 
 @_route("GET", _REPO + r"/issues/(\d+)/comments")

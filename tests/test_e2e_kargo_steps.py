@@ -130,3 +130,43 @@ def test_a_stage_with_nothing_to_write_records_its_promotion_without_a_commit(
         # main holds dev's commit and nothing for qa.
         subjects = _git(p, "log", "--format=%s", "main").splitlines()
         assert len(subjects) == 2 and subjects[0].startswith("Promote 1.8.4 to dev")
+
+
+def test_git_open_pr_title_and_labels_reach_the_promotion_pr(
+    tmp_path: Path, oci_registry: LocalRegistry, github_conformance: ConformanceLog
+) -> None:
+    task = OVERRIDES["kargo/promotiontask.yaml"]
+    opened = "        targetBranch: ${{ vars.branch }}\n"
+    assert task.count(opened) == 1
+    overrides = {
+        **OVERRIDES,
+        "kargo/promotiontask.yaml": task.replace(
+            opened,
+            opened
+            + '        title: "Deploy ${{ imageFrom(vars.image).Tag }} to ${{ ctx.stage }}"\n'
+            + '        labels: [promotion, "env/${{ ctx.stage }}"]\n',
+        ),
+    }
+    with pipeline_world(
+        tmp_path / "world", oci_registry, "e2e/open-pr-title", overrides,
+        conformance=github_conformance,
+    ) as p:  # fmt: skip
+        p.w.push("1.8.4")
+        p.shunter("reconcile")
+        p.now += timedelta(minutes=31)
+        p.shunter("reconcile")
+        number = p.stages()["prod"]["promotion"]["pr"]
+        pr = p.pr(number)
+        assert pr.title == "Deploy 1.8.4 to prod"
+        assert [label.name for label in pr.labels] == ["promotion", "env/prod"]
+        # A person retitles it: the next run puts the step's title back, and the PR is
+        # still Shunter's (its body's marker, not its title, says so), so its merge counts.
+        pr.edit(title="something else")
+        p.shunter("reconcile")
+        assert p.pr(number).title == "Deploy 1.8.4 to prod"
+        p.pr(number, "carol").merge(merge_method="squash", sha=pr.head.sha)
+        p.shunter("reconcile")
+        assert p.version("prod") == "1.8.4"
+        (prod,) = [r for r in json.loads(p.shunter("get", "promotions", "-o", "json"))
+                   if r["stage"] == "prod"]  # fmt: skip
+        assert (prod["status"], prod["pr"]) == ("Succeeded", number)

@@ -240,6 +240,17 @@ class GitHubForge:
         ):
             self._repo.get_issue(number).create_comment(body)
 
+    def add_labels(self, number: int, labels: list[str]) -> None:
+        """Put ``labels`` on PR ``number`` (a pull request is an issue).
+
+        https://docs.github.com/en/rest/issues/labels#add-labels-to-an-issue"""
+        with self._translate(
+            f"label pull request #{number}",
+            permission="pull-requests: write",
+            what=f"pull request #{number}",
+        ):
+            self._repo.get_issue(number).add_to_labels(*labels)
+
     def merge_pull_request(self, number: int, *, sha: str, title: str, message: str) -> str:
         """Squash-merge PR ``number`` only if its head is still ``sha``; return the merge
         commit SHA.

@@ -975,5 +975,9 @@ def _open(
         users = [u for u in action.reviewers if u.lower() != pr.author.lower()]
         if users or action.team_reviewers:
             forge.request_reviewers(pr.number, users=users, teams=list(action.team_reviewers))
+        if action.labels:
+            forge.add_labels(pr.number, list(action.labels))
     elif (existing.title, existing.body) != (action.title, action.body):
         forge.update_pull_request(existing.number, title=action.title, body=action.body)
+        if action.labels:
+            forge.add_labels(existing.number, list(action.labels))

@@ -101,11 +101,13 @@ def test_a_second_open_pull_request_for_a_head_is_a_conflict(side: Side) -> None
         side.forge.create_pull_request(base="main", head="shunter/dev", title="t", body="b")
 
 
-@pytest.mark.parametrize("ask", ["read", "comment"])
+@pytest.mark.parametrize("ask", ["read", "comment", "label"])
 def test_an_unknown_pull_request_is_not_found(side: Side, ask: str) -> None:
     with pytest.raises(PermanentError) as info:
         if ask == "read":
             side.forge.pull_request(999)
+        elif ask == "label":
+            side.forge.add_labels(999, ["promotion"])
         else:
             side.forge.comment_pull_request(999, "hello")
     assert getattr(info.value, "kind", None) is HttpErrorKind.NOT_FOUND

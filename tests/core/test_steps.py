@@ -238,28 +238,6 @@ REFUSALS = [
         + "- uses: git-commit\n  config: {path: ./src, message: m}\n"
         + "- uses: git-push\n  as: push\n  config: {path: ./src, generateTargetBranch: true}\n"
         + "- uses: git-open-pr\n  config:\n    repoURL: https://github.com/alkon/gitops\n"
-        + "    title: Deploy  # <-\n",
-        "'title' is not supported yet",
-        "remove title",
-        id="PR title",
-    ),
-    pytest.param(
-        CLONE
-        + "- uses: kustomize-set-image\n  config: {path: ./src/env/dev}\n"
-        + "- uses: git-commit\n  config: {path: ./src, message: m}\n"
-        + "- uses: git-push\n  as: push\n  config: {path: ./src, generateTargetBranch: true}\n"
-        + "- uses: git-open-pr\n  config:\n    repoURL: https://github.com/alkon/gitops\n"
-        + "    labels: [deploy]  # <-\n",
-        "'labels' is not supported yet",
-        "remove labels",
-        id="PR labels",
-    ),
-    pytest.param(
-        CLONE
-        + "- uses: kustomize-set-image\n  config: {path: ./src/env/dev}\n"
-        + "- uses: git-commit\n  config: {path: ./src, message: m}\n"
-        + "- uses: git-push\n  as: push\n  config: {path: ./src, generateTargetBranch: true}\n"
-        + "- uses: git-open-pr\n  config:\n    repoURL: https://github.com/alkon/gitops\n"
         + "    sourceBranch: feature  # <-\n",
         "must be the git-push step's branch output",
         "outputs['push'].branch",

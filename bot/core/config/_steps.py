@@ -602,6 +602,10 @@ def _take(e: Entry, route: _Route) -> None:
         push_entry = route.push[0]
         _names_output(e, config, "sourceBranch", "sourceBranchFromStep", push_entry, "branch")
         route.open_pr = (e, OpenConfig(built.repo_url, target))
+        if built.title is not None or built.labels:
+            # The title and labels may read the freight: they are worked out when the
+            # promotion runs, in this step's scope, like an edit.
+            route.program.append(_program_step(route, e, built, None, False))
         return
     if role is Role.WAIT_PR:
         if route.open_pr is None:

@@ -47,6 +47,7 @@ class OpenPromotionPR:
     # A person's grant this run received: attested on the head as the ``shunter/approved``
     # commit status with this description (empty: nothing to attest).
     attest: str = ""
+    labels: tuple[str, ...] = ()  # git-open-pr's labels, put on the PR it opens or rewrites
 
 
 @dataclass(frozen=True)

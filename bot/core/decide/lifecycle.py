@@ -674,7 +674,8 @@ def _texts(
         reason=open_.reason,
         artifacts=freight,
     )
-    return promo.title(stage.name, freight), promo.body(marker, freight, current, gates)
+    title = promo.pr_title_and_labels(stage, freight)[0]
+    return title, promo.body(marker, freight, current, gates)
 
 
 def _commit_message(stage: Stage, freight: Freight, current: Freight | None, by: str) -> str:
@@ -721,6 +722,7 @@ def _emit_open(
             kind=rec.promotion.kind,
             restore=restore,
             attest=attest,
+            labels=promo.pr_title_and_labels(stage, desired)[1],
         )
     )
     if not (restore or quiet):  # a restore says so itself

@@ -140,6 +140,25 @@ def title(stage: str, freight: Freight) -> str:
     return f"Promote {freight.warehouse} {freight.summary()} to {stage}"
 
 
+def pr_title_and_labels(stage: Stage, freight: Freight) -> tuple[str, tuple[str, ...]]:
+    """The promotion PR's title and labels: a ``git-open-pr`` step's ``title`` and
+    ``labels`` run with the freight, else :func:`title` and none.
+
+    The title is for people only: Shunter knows its PRs by the body's marker and checks
+    their diff, never the title. A title that cannot be computed falls back to Shunter's:
+    the edit, which runs the same step, then fails loudly with the reason.
+    """
+    for update in stage.git_repo_updates:
+        if update.program is None:
+            continue
+        try:
+            ran = run_program(update.program, stage.name, freight, None)
+        except ValueError:
+            break
+        return ran.title or title(stage.name, freight), ran.labels
+    return title(stage.name, freight), ()
+
+
 def _md(text: str) -> str:
     """Neutralise Markdown/HTML in a value placed in the PR body (tags can be hostile)."""
     return text.replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|").replace("`", "'")

@@ -4,8 +4,11 @@
 the edits were made on. ``sourceBranch``/``sourceBranchFromStep`` must name the
 ``git-push`` step's branch (Shunter's ``shunter/<stage>``). ``createTargetBranch`` is
 honoured trivially: the target is the branch that was checked out, so it exists.
-``title`` and ``labels`` are refused: Shunter titles and labels its own PRs.
-Output: ``prNumber`` (known once the PR is open).
+``title`` (an expression, evaluated with the freight) replaces Shunter's title of the
+promotion PR; ``labels`` (each an expression) are put on it when it is opened or
+rewritten. Neither touches the PR body, whose hidden marker is how Shunter knows its own
+PRs: nothing Shunter trusts reads the title. Output: ``prNumber`` (known once the PR is
+open).
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ class Config:
     target_branch: str | None = None
     source_branch: str | None = None
     source_step: str | None = None
+    title: str | None = None
+    labels: tuple[str, ...] = ()
 
 
 TABLE = Obj(
@@ -34,26 +39,21 @@ TABLE = Obj(
             Expr("create the target branch if missing", kind="bool"),
             no_effect="the target is the branch git-clone checked out, so it exists",
         ),
-        "title": F(Expr("refused: Shunter titles its promotion PRs")),
-        "labels": F(ListOf(Expr()), doc="refused: Shunter labels its promotion PRs"),
+        "title": F(Expr("the promotion PR's title (default: Shunter's)")),
+        "labels": F(ListOf(Expr()), doc="labels put on the promotion PR"),
     },
     at_most_one=[("sourceBranch", "sourceBranchFromStep")],
 )
 
 
 def build(p: Parsed) -> Config:
-    for key in ("title", "labels"):
-        if p.has(key):
-            p.problem(
-                key,
-                f"'{key}' is not supported yet: Shunter writes the promotion PR's {key} itself",
-                f"remove {key}",
-            )
     return Config(
         repo_url=p.req("repoURL"),
         target_branch=p.get("targetBranch"),
         source_branch=p.get("sourceBranch"),
         source_step=p.get("sourceBranchFromStep"),
+        title=p.get("title"),
+        labels=tuple(p.get("labels", ())),
     )
 
 

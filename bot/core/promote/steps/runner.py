@@ -33,6 +33,7 @@ from bot.core.promote.expressions import (
 from bot.core.promote.steps import KINDS
 from bot.core.promote.steps.base import Edit
 from bot.core.promote.steps.git_commit import Config as CommitConfig
+from bot.core.promote.steps.git_open_pr import Config as OpenPrConfig
 
 FUNCTIONS = ("imageFrom", "chartFrom", "commitFrom", "warehouse", "quote")
 CTX_FIELDS = ("stage", "project", "promotion", "targetFreight")
@@ -206,6 +207,8 @@ class RunResult:
     edits: dict[str, str] = field(default_factory=dict)
     message: str | None = None
     outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    title: str | None = None  # git-open-pr's title: the promotion PR's, when given
+    labels: tuple[str, ...] = ()  # git-open-pr's labels
 
 
 def run_program(
@@ -255,6 +258,17 @@ def run_program(
                     continue
             if isinstance(step.config, CommitConfig):
                 result.message = _message(step.config, scope, result.outputs, step)
+                continue
+            if isinstance(step.config, OpenPrConfig):
+                if step.config.title is not None:
+                    result.title = to_text(evaluate(step.config.title, scope)).strip()
+                    if len(result.title.splitlines()) != 1:  # a PR title is one line
+                        raise ExpressionError(f"title must be one line, got {result.title!r}")
+                result.labels = tuple(
+                    to_text(evaluate(label, scope)).strip() for label in step.config.labels
+                )
+                if not all(result.labels):
+                    raise ExpressionError("a label is empty")
                 continue
             kind = KINDS[step.uses]
             assert kind.run is not None and step.file is not None

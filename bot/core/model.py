@@ -203,6 +203,9 @@ class VerificationStep:
 class Verification:
     parallel: bool = False
     steps: tuple[VerificationStep, ...] = ()
+    #: ``args`` (Kargo's): (name, value) given to every workflow step as a
+    #: ``workflow_dispatch`` input, over the template's own ``inputs`` of that name.
+    args: tuple[tuple[str, str], ...] = ()
 
 
 ImageValue = Literal["Tag", "Digest", "ImageAndTag", "ImageAndDigest"]

@@ -132,6 +132,8 @@ EFFECTS: dict[str, str] = {
     "Stage:spec.subscriptions.upstreamStages[].name": "tests/core/test_steps.py::test_a_task_with_stage_vars_settles_each_stage_its_own_way",
     "Stage:spec.subscriptions.warehouse": "tests/core/test_steps.py::test_kustomize_set_image_honours_new_name_digest_and_every_image",
     "Stage:spec.verification.analysisTemplates[].name": "tests/core/test_steps.py::test_a_task_with_stage_vars_settles_each_stage_its_own_way",
+    "Stage:spec.verification.args[].name": "tests/test_e2e_verification_args.py::test_args_are_the_verification_workflows_inputs",
+    "Stage:spec.verification.args[].value": "tests/test_e2e_verification_args.py::test_args_are_the_verification_workflows_inputs",
     "Stage:spec.verification.parallel": "tests/core/test_planner_gates.py::test_parallel_steps_start_together",
     "Stage:spec.verification.steps[].analysisTemplate.name": "tests/core/test_steps.py::test_a_task_with_stage_vars_settles_each_stage_its_own_way",
     "Stage:spec.verification.steps[].name": "tests/core/test_steps.py::test_a_task_with_stage_vars_settles_each_stage_its_own_way",

@@ -382,7 +382,8 @@ def _verification(spec: Parsed, draft: StageDraft) -> None:
     for t, _, _ in _items(v, "analysisTemplates"):
         steps.append(VerificationStep(t.req("name"), t.req("name")))
     kw = _kw(v, {"parallel": "parallel"})
-    draft.verification = Verification(steps=tuple(steps), **kw)
+    args = tuple((a.req("name"), a.req("value")) for a, _, _ in _items(v, "args"))
+    draft.verification = Verification(steps=tuple(steps), args=args, **kw)
 
 
 def _statuses(value: int | list[int]) -> tuple[int, ...]:

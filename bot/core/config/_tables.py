@@ -599,6 +599,16 @@ PROMOTION_POLICY: Final = Obj(
 
 TEMPLATE_NAME: Final = r"[A-Za-z0-9][A-Za-z0-9._-]*"
 
+#: The workflow_dispatch inputs Shunter gives every verification workflow itself.
+VERIFICATION_INPUTS: Final = ("shunter_id", "stage", "freight", "commit")
+
+
+def _arg_name(text: str) -> str | None:
+    if text in VERIFICATION_INPUTS:
+        return f"'{text}' is an input Shunter gives every verification workflow itself"
+    return None
+
+
 VERIFICATION: Final = Obj(
     {
         "parallel": F(Bool()),
@@ -642,6 +652,24 @@ VERIFICATION: Final = Obj(
                 )
             ),
             doc="Kargo's spelling: each template is one step",
+        ),
+        "args": F(
+            ListOf(
+                Obj(
+                    {
+                        "name": F(
+                            Str(
+                                pattern=r"[A-Za-z_][A-Za-z0-9_-]*",
+                                pattern_message="is not a workflow input name",
+                                check=_arg_name,
+                            ),
+                            required=True,
+                        ),
+                        "value": F(Scalar(), required=True),
+                    }
+                )
+            ),
+            doc="inputs given to every verification workflow (workflow_dispatch inputs)",
         ),
     },
     "checks run after a promotion; a template no document defines runs the workflow "

@@ -84,6 +84,9 @@ def follow_verification(
         elif template.workflow is not None:
             workflow, ref = template.workflow.file, template.workflow.ref
             inputs = template.workflow.inputs
+        if workflow is not None and stage.verification is not None:
+            # The stage's args reach each workflow, over the template's own inputs.
+            inputs = tuple({**dict(inputs), **dict(stage.verification.args)}.items())
         p.actions.append(
             StartVerificationStep(
                 stage=name,

@@ -149,3 +149,26 @@ def test_old_promotions_move_to_the_archive_and_get_all_still_shows_them(
         archived = git(w.bare, "ls-tree", "--name-only", f"refs/heads/{BRANCH}", "archive/")
         assert len(archived.split()) == len(every) - 1, (archived, every)  # one per archiving
         assert "1.8.4" not in git(w.bare, "show", f"refs/heads/{BRANCH}:promotions.yaml")
+
+
+def test_a_bad_audit_log_stops_a_run_before_it_writes_to_github_or_the_ledger(
+    world: SandboxWorld,
+) -> None:
+    """Reconcile reads promotions.yaml only when it needs it, but always before it acts:
+    the refusal names the line, and neither GitHub nor the state branch is written."""
+    head = hand_edit(world, replace("promotions.yaml", "status: Succeeded", "status: Bogus"))
+    text = git(world.bare, "show", f"refs/heads/{BRANCH}:promotions.yaml")
+    line = next(i for i, t in enumerate(text.splitlines(), 1) if "status: Bogus" in t)
+    main_before = git(world.bare, "rev-parse", "refs/heads/main")
+    world.push("1.8.5")  # dev would take it: a PR, a merge and a ledger write
+    assert world.github is not None
+    writes = len(world.github.write_requests())
+
+    code, out, err = shunter(world, "reconcile")
+
+    assert code == 1, out + err
+    errors = [row for row in out.splitlines() if row.startswith("::error ")]
+    assert any(f"::promotions.yaml:{line}: [0].status: " in row for row in errors), out
+    assert git(world.bare, "rev-parse", f"refs/heads/{BRANCH}") == head
+    assert git(world.bare, "rev-parse", "refs/heads/main") == main_before
+    assert len(world.github.write_requests()) == writes

@@ -200,6 +200,14 @@ class OperationRecord:
     warehouse: str | None = None
 
 
+@dataclass(frozen=True)
+class _Unread:
+    """The text of the ledger files a run reads only when it needs them (``None``: absent)."""
+
+    promotions: str | None
+    shelf: str | None
+
+
 @dataclass
 class Ledger:
     """The whole ledger as read from the state branch: one mutable value per run.
@@ -208,13 +216,71 @@ class Ledger:
     written back with :func:`to_files`, one commit per run; the planner changes a copy and
     says what it changed as ``Change`` values. A record, not an authority: it may hold things
     back, never let anything through on its own.
+
+    ``freight`` holds every freight the ledger knows; the names in ``shelved`` are those
+    kept only because a retained promotion record names them (no stage uses them and
+    retention would prune them otherwise). They are written to ``SHELF_FILE`` rather than
+    ``freight.yaml``, so a run that does not need them does not read them.
+
+    A ledger read with ``from_files(files, defer=True)`` has not read ``promotions.yaml`` and
+    ``SHELF_FILE`` yet: ``freight`` holds only ``freight.yaml``'s freight until
+    :meth:`read_deferred` (which the first use of ``promotions``, a miss in
+    :meth:`find_freight` and :func:`to_files` call) reads both, as strictly as
+    :func:`from_files` does.
     """
 
     warehouses: dict[str, WarehouseRecord] = field(default_factory=dict)
     freight: dict[str, FreightRecord] = field(default_factory=dict)
     stages: dict[str, StageRecord] = field(default_factory=dict)
-    promotions: list[PromotionRecord] = field(default_factory=list)
     operations: list[OperationRecord] = field(default_factory=list)
+    shelved: set[str] = field(default_factory=set)
+    # The audit log's records as read; use ``promotions``, which reads them first.
+    log: list[PromotionRecord] = field(default_factory=list, repr=False)
+    # The deferred files' text until :meth:`read_deferred` reads it (``None``: read).
+    unread: _Unread | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def promotions(self) -> list[PromotionRecord]:
+        """The audit log's retained records, oldest first (read now if deferred).
+
+        Raises ``LedgerError`` when a deferred file is not what Shunter writes.
+        """
+        self.read_deferred()
+        return self.log
+
+    @promotions.setter
+    def promotions(self, records: list[PromotionRecord]) -> None:
+        self.read_deferred()
+        self.log = records
+
+    @property
+    def deferred(self) -> bool:
+        """Whether ``promotions.yaml`` and ``SHELF_FILE`` are still unread."""
+        return self.unread is not None
+
+    def read_deferred(self) -> None:
+        """Read the files ``from_files(..., defer=True)`` left unread, if any.
+
+        Checks them as :func:`from_files` does (every field, and every freight a record
+        names present in ``freight.yaml`` or ``SHELF_FILE``) and adds the shelf's freight to
+        ``freight``. Raises ``LedgerError`` with every problem, leaving the ledger unread (a
+        second call raises again); nothing may be written after it raises.
+        """
+        unread = self.unread
+        if unread is None:
+            return
+        problems: list[_Issue] = []
+        texts = {"promotions.yaml": unread.promotions, SHELF_FILE: unread.shelf}
+        data = _parse_files({k: v for k, v in texts.items() if v is not None}, problems)
+        records, shelf = _read_deferred(data, self.freight, problems)
+        if problems:
+            located = {k: v or "" for k, v in texts.items()}
+            raise LedgerError([_locate(located, p) for p in problems])
+        self.unread = None
+        self.log = records
+        for name, rec in shelf.items():
+            self.freight.setdefault(name, rec)  # one the run re-made from its artifacts stays
+        self.shelved = set(shelf)
 
     def stage(self, name: str) -> StageRecord:
         """The record of stage ``name``, created empty on first use."""
@@ -225,7 +291,15 @@ class Ledger:
         return self.warehouses.setdefault(name, WarehouseRecord())
 
     def find_freight(self, ref: str) -> FreightRecord | None:
-        """Find freight by full ID, alias, or an unambiguous ID prefix of 7+ characters."""
+        """Find freight by full ID, alias, or an unambiguous ID prefix of 7+ characters
+        (reading the deferred files first when ``freight.yaml`` has no match)."""
+        found = self._find_freight(ref)
+        if found is None and self.deferred:
+            self.read_deferred()
+            found = self._find_freight(ref)
+        return found
+
+    def _find_freight(self, ref: str) -> FreightRecord | None:
         if ref in self.freight:
             return self.freight[ref]
         for rec in self.freight.values():
@@ -236,6 +310,19 @@ class Ledger:
             if len(hits) == 1:
                 return hits[0]
         return None
+
+
+def stage_freight(ledger: Ledger) -> set[str]:
+    """The freight the stages name: run, ran recently, under way, requested or verifying."""
+    names: set[str] = set()
+    for rec in ledger.stages.values():
+        names.update(rec.history)
+        for part in (rec.promotion, rec.request, rec.verification):
+            if part is not None:
+                names.add(part.freight)
+        if rec.current_freight:
+            names.add(rec.current_freight)
+    return names
 
 
 def copy_ledger(ledger: Ledger) -> Ledger:
@@ -267,8 +354,12 @@ def copy_ledger(ledger: Ledger) -> Ledger:
             for name, f in ledger.freight.items()
         },
         stages={name: _copy_stage(s) for name, s in ledger.stages.items()},
-        promotions=[replace(p) for p in ledger.promotions],
         operations=[replace(o) for o in ledger.operations],
+        shelved=set(ledger.shelved),
+        # Unread files stay unread in the copy: their text is immutable, and the copy
+        # reads them only if the plan needs them.
+        log=[replace(p) for p in ledger.log],
+        unread=ledger.unread,
     )
 
 
@@ -340,7 +431,14 @@ def _dump(data: Any) -> str:
 
 
 def to_files(ledger: Ledger) -> dict[str, str]:
-    """Serialise the ledger to ``{path: text}`` for the state branch (deterministic)."""
+    """Serialise the ledger to ``{path: text}`` for the state branch (deterministic).
+
+    Reads the deferred files first (``LedgerError`` if they are bad), so nothing is written
+    from a ledger that was not wholly read. Shelved freight goes to ``SHELF_FILE`` (only
+    when there is any), except freight a stage names, which is always in ``freight.yaml``.
+    """
+    ledger.read_deferred()
+    on_shelf = ledger.shelved - stage_freight(ledger)
     warehouses = {
         name: _drop_none(
             {
@@ -367,10 +465,11 @@ def to_files(ledger: Ledger) -> dict[str, str]:
         ledger.freight.values(),
         key=lambda r: (r.freight.discovered_at or _EPOCH, r.freight.name),
     )
-    freight = {}
+    freight: dict[str, Any] = {}
+    shelf: dict[str, Any] = {}
     for rec in freight_items:
         f = rec.freight
-        freight[f.name] = _drop_none(
+        (shelf if f.name in on_shelf else freight)[f.name] = _drop_none(
             {
                 "alias": f.alias,
                 "origin": {"kind": "Warehouse", "name": f.warehouse},
@@ -447,6 +546,7 @@ def to_files(ledger: Ledger) -> dict[str, str]:
             }
         )
     promotions = [_promotion_out(p) for p in ledger.promotions]
+    shelf_file = {SHELF_FILE: _dump(shelf)} if shelf else {}
     return {
         "README.md": _README,
         "ledger.yaml": _dump({"schemaVersion": SCHEMA_VERSION}),
@@ -470,6 +570,7 @@ def to_files(ledger: Ledger) -> dict[str, str]:
                 for o in ledger.operations
             ]
         ),
+        **shelf_file,
     }
 
 
@@ -534,6 +635,12 @@ def archive_promotions(ledger: Ledger, keep: int) -> Archived:
         return Archived()
     archived = [rec for i, rec in enumerate(ledger.promotions) if i in moved]
     ledger.promotions = [rec for i, rec in enumerate(ledger.promotions) if i not in moved]
+    # Shelved freight is kept only for the records: what only moved records named goes
+    # with them (the archive keeps each record's alias and version).
+    named = {p.freight for p in ledger.promotions} | stage_freight(ledger)
+    for name in sorted(ledger.shelved - named):
+        ledger.shelved.discard(name)
+        ledger.freight.pop(name, None)
     text = _ARCHIVE_HEADER + ledger_yaml.dump([_promotion_out(p) for p in archived])
     newest = max(p.at for p in archived).astimezone(UTC)
     digest = hashlib.sha256(text.encode()).hexdigest()[:12]
@@ -567,8 +674,10 @@ _README = """\
 This branch is Shunter's ledger. Each reconcile that changes something writes one commit
 here, saying what changed. The files are plain YAML:
 
-- `freight.yaml`: every piece of freight (artifacts, when it was found, where it was
-  verified or approved);
+- `freight.yaml`: the freight (artifacts, when it was found, where it was verified or
+  approved) that the stages and the warehouses' retention keep;
+- `shelved-freight.yaml`: freight kept only because a record in `promotions.yaml` names
+  it (read only with that file);
 - `stages.yaml`: what each stage runs now, its history, open promotions, holds and pauses;
 - `promotions.yaml`: the audit log of promotions (who, when, what, why, PR, commit): the
   newest records of each stage; older ones are in `archive/promotions-*.yaml`;
@@ -584,7 +693,11 @@ compare-and-swap, so a concurrent edit makes its write retry rather than be lost
 
 #: The files of a ledger; ``operations.yaml`` may be missing (ledgers written before it).
 LEDGER_FILES = ("ledger.yaml", "warehouses.yaml", "freight.yaml", "stages.yaml", "promotions.yaml")
-OPTIONAL_FILES = ("operations.yaml",)
+#: Freight only retained promotion records name (see ``Ledger.shelved``); optional.
+SHELF_FILE = "shelved-freight.yaml"
+OPTIONAL_FILES = ("operations.yaml", SHELF_FILE)
+#: The files ``from_files(..., defer=True)`` leaves for :meth:`Ledger.read_deferred`.
+DEFERRED_FILES = ("promotions.yaml", SHELF_FILE)
 
 OPERATIONS = (
     "promote",
@@ -783,14 +896,19 @@ def _parse_ts(value: Any) -> datetime | None:
     return datetime.fromisoformat(value)
 
 
-def from_files(files: dict[str, str]) -> Ledger:
+def from_files(files: dict[str, str], *, defer: bool = False) -> Ledger:
     """Read a ledger back from the state branch's files, checking every field.
 
     ``{}`` (no state branch yet) is an empty ledger. Otherwise every file of
     ``LEDGER_FILES`` must be there and hold what Shunter writes: known keys only, enums
-    from their lists, times as ``YYYY-MM-DDTHH:MM:SSZ``, text where text belongs, and every
-    freight a stage or promotion names present in ``freight.yaml``. Files under
-    ``archive/`` are not part of the ledger and are ignored here (see :func:`read_archive`).
+    from their lists, times as ``YYYY-MM-DDTHH:MM:SSZ``, text where text belongs, every
+    freight a stage names present in ``freight.yaml``, and every freight a promotion record
+    names present there or in ``SHELF_FILE``. Files under ``archive/`` are not part of the
+    ledger and are ignored here (see :func:`read_archive`).
+
+    ``defer=True`` leaves ``promotions.yaml`` and ``SHELF_FILE`` unread (their size follows
+    the retained history, and an idle reconcile needs neither): the ledger reads them,
+    just as strictly, on first need (:meth:`Ledger.read_deferred`).
 
     Raises ``LedgerError`` listing every problem as ``FILE:LINE: key: message`` with the
     fix; nothing is partially read.
@@ -799,12 +917,56 @@ def from_files(files: dict[str, str]) -> Ledger:
     problems: list[_Issue] = []
     if not files:
         return Ledger()
+    later = DEFERRED_FILES if defer else ()
+    for name in LEDGER_FILES:
+        if name not in files:
+            problems.append(_Issue(name, (), "missing from the state branch", _RESTORE))
+    data = _parse_files({k: v for k, v in files.items() if k not in later}, problems)
+    if "ledger.yaml" in data:
+        meta = _File("ledger.yaml", problems).fields(data["ledger.yaml"], (), ("schemaVersion",))
+        version = meta.get("schemaVersion")
+        if not isinstance(version, int) or isinstance(version, bool):
+            problems.append(
+                _Issue("ledger.yaml", ("schemaVersion",), "expected a number", "write 1")
+            )
+        elif version > SCHEMA_VERSION:
+            problems.append(
+                _Issue(
+                    "ledger.yaml",
+                    ("schemaVersion",),
+                    f"{version} is newer than this Shunter understands ({SCHEMA_VERSION})",
+                    "upgrade Shunter",
+                )
+            )
+    ledger = Ledger()
+    if not problems:
+        _read_warehouses(_File("warehouses.yaml", problems), data["warehouses.yaml"], ledger)
+        _read_freight(_File("freight.yaml", problems), data["freight.yaml"], ledger)
+        _read_stages(_File("stages.yaml", problems), data["stages.yaml"], ledger)
+        _read_operations(
+            _File("operations.yaml", problems), data.get("operations.yaml", []), ledger
+        )
+        if not problems:  # a broken file would only add echoes of its own problems
+            _check_stage_references(ledger, problems)
+        if defer:
+            ledger.unread = _Unread(files.get("promotions.yaml"), files.get(SHELF_FILE))
+        else:
+            records, shelf = _read_deferred(data, ledger.freight, problems)
+            ledger.log = records
+            ledger.freight.update(shelf)
+            ledger.shelved = set(shelf)
+    if problems:
+        raise LedgerError([_locate(files, p) for p in problems])
+    return ledger
+
+
+def _parse_files(files: dict[str, str], problems: list[_Issue]) -> dict[str, Any]:
+    """The YAML of each of the ledger's ``files`` (by name) that parses to something;
+    a problem for each that does not (bad YAML, an alias, an emptied file)."""
     data: dict[str, Any] = {}
     for name in (*LEDGER_FILES, *OPTIONAL_FILES):
         text = files.get(name)
         if text is None:
-            if name in LEDGER_FILES:
-                problems.append(_Issue(name, (), "missing from the state branch", _RESTORE))
             continue
         try:
             value = ledger_yaml.load(text)
@@ -835,38 +997,44 @@ def from_files(files: dict[str, str]) -> Ledger:
             )
             continue
         data[name] = value
-    if not problems:
-        meta = _File("ledger.yaml", problems).fields(data["ledger.yaml"], (), ("schemaVersion",))
-        version = meta.get("schemaVersion")
-        if not isinstance(version, int) or isinstance(version, bool):
-            problems.append(
-                _Issue("ledger.yaml", ("schemaVersion",), "expected a number", "write 1")
-            )
-        elif version > SCHEMA_VERSION:
+    return data
+
+
+def _read_deferred(
+    data: dict[str, Any], known: dict[str, FreightRecord], problems: list[_Issue]
+) -> tuple[list[PromotionRecord], dict[str, FreightRecord]]:
+    """The promotion records and shelved freight in ``data`` (parsed ``promotions.yaml``
+    and ``SHELF_FILE``), checked against ``known`` (``freight.yaml``'s freight)."""
+    if "promotions.yaml" not in data:
+        return [], {}  # its problem (missing, empty, unreadable) is already in ``problems``
+    shelf = Ledger()
+    _read_freight(_File(SHELF_FILE, problems), data.get(SHELF_FILE, {}), shelf)
+    for name in shelf.freight:
+        if name in known:
             problems.append(
                 _Issue(
-                    "ledger.yaml",
-                    ("schemaVersion",),
-                    f"{version} is newer than this Shunter understands ({SCHEMA_VERSION})",
-                    "upgrade Shunter",
+                    SHELF_FILE,
+                    (name,),
+                    "is in freight.yaml too",
+                    "keep one of the two entries (Shunter writes each freight once)",
                 )
             )
-    ledger = Ledger()
-    if not problems:
-        _read_warehouses(_File("warehouses.yaml", problems), data["warehouses.yaml"], ledger)
-        _read_freight(_File("freight.yaml", problems), data["freight.yaml"], ledger)
-        _read_stages(_File("stages.yaml", problems), data["stages.yaml"], ledger)
-        ledger.promotions = read_promotions(
-            _File("promotions.yaml", problems), data["promotions.yaml"]
-        )
-        _read_operations(
-            _File("operations.yaml", problems), data.get("operations.yaml", []), ledger
-        )
-        if not problems:  # a broken file would only add echoes of its own problems
-            _check_references(ledger, problems)
-    if problems:
-        raise LedgerError([_locate(files, p) for p in problems])
-    return ledger
+    records = read_promotions(_File("promotions.yaml", problems), data["promotions.yaml"])
+    hint = (
+        "put back the freight.yaml entry it names (it is in the branch history), "
+        "or name a freight that freight.yaml holds"
+    )
+    for i, p in enumerate(records if not problems else ()):  # else: echoes of problems
+        if p.freight and p.freight not in known and p.freight not in shelf.freight:
+            problems.append(
+                _Issue(
+                    "promotions.yaml",
+                    (i, "freight"),
+                    f"names freight {p.freight} that freight.yaml does not hold",
+                    hint,
+                )
+            )
+    return records, shelf.freight
 
 
 def _yaml_problem(exc: Exception) -> str:
@@ -1119,27 +1287,24 @@ def _read_operations(f: _File, value: Any, ledger: Ledger) -> None:
         )
 
 
-def _check_references(ledger: Ledger, problems: list[_Issue]) -> None:
-    """Every freight a stage or a retained promotion names must be in ``freight.yaml``."""
+def _check_stage_references(ledger: Ledger, problems: list[_Issue]) -> None:
+    """Every freight a stage names must be in ``freight.yaml`` (never only on the shelf)."""
     known = ledger.freight
     hint = (
         "put back the freight.yaml entry it names (it is in the branch history), "
         "or name a freight that freight.yaml holds"
     )
 
-    def check(file: str, path: KeyPath, ref: str | None) -> None:
+    def check(path: KeyPath, ref: str | None) -> None:
         if ref and ref not in known:
-            problems.append(
-                _Issue(file, path, f"names freight {ref} that freight.yaml does not hold", hint)
-            )
+            message = f"names freight {ref} that freight.yaml does not hold"
+            problems.append(_Issue("stages.yaml", path, message, hint))
 
     for name, s in ledger.stages.items():
-        check("stages.yaml", (name, "currentFreight"), s.current_freight)
+        check((name, "currentFreight"), s.current_freight)
         for i, h in enumerate(s.history):
-            check("stages.yaml", (name, "history", i), h)
+            check((name, "history", i), h)
         for part, rec in (("promotion", s.promotion), ("request", s.request),
                           ("verification", s.verification)):  # fmt: skip
             if rec is not None:
-                check("stages.yaml", (name, part, "freight"), rec.freight)
-    for i, p in enumerate(ledger.promotions):
-        check("promotions.yaml", (i, "freight"), p.freight)
+                check((name, part, "freight"), rec.freight)

@@ -35,6 +35,7 @@ class _Pipeline(Collector):
 
     def collect(self) -> Iterator[Metric]:
         config, ledger = self.config, self.ledger
+        ledger.read_deferred()  # the count includes shelved freight; the log is counted below
         freight = GaugeMetricFamily(
             "shunter_freight", "Freight the ledger holds, by warehouse.", labels=["warehouse"]
         )

@@ -213,6 +213,9 @@ def pipeline(config: Config, ledger: Ledger, decisions: Sequence[Decision]) -> P
     rows = []
     for fr in ledger.freight.values():
         f = fr.freight
+        if f.name in ledger.shelved:
+            continue  # kept only for the audit log (``get freight`` lists it): not pipeline
+
         runs = sorted(
             (
                 (name, r.since)

@@ -185,7 +185,9 @@ def reconcile(
     for _attempt in range(CAS_ATTEMPTS):
         files, head = world.state.load()
         try:
-            ledger = from_files(files)
+            # promotions.yaml and the shelf (their size follows the retained history) are
+            # read when the run needs them, and always before it acts or writes.
+            ledger = from_files(files, defer=True)
         except ValueError as exc:
             raise PermanentError(f"state branch: {exc}") from exc
         now = world.clock()
@@ -198,6 +200,7 @@ def reconcile(
             for i in stale
         ]
         if mutate is not None:
+            ledger.read_deferred()  # a person's request may name any freight the ledger keeps
             changes += mutate(ledger, now)
         granted = frozenset(n for n, r in ledger.stages.items() if r.request is not None)
         # Every attempt looks at the world afresh: after a lost compare-and-swap, a plan
@@ -246,6 +249,9 @@ def reconcile(
             todo = [a for a in p.actions if (type(a).__name__, a.stage) not in failed]
             if not todo:
                 break
+            # A run acts only on a ledger it has wholly read: a bad hand edit in a deferred
+            # file stops it here (LedgerError), before GitHub or the state branch changes.
+            ledger.read_deferred()
             seen_actions += todo
             for action in todo:
                 errors = len(out.errors)
@@ -312,6 +318,8 @@ def _carry(ledger: Ledger, seen: dict[str, Freight]) -> list[Change]:
     winner's ledger: this run may have promoted it already, so the ledger must know it
     (it is ordered by version, so an older one never becomes the newest)."""
     changes = []
+    if ledger.deferred and any(name not in ledger.freight for name in seen):
+        ledger.read_deferred()  # it may be on the shelf
     for name, f in seen.items():
         if name not in ledger.freight:
             ledger.freight[name] = FreightRecord(freight=f)

@@ -247,6 +247,7 @@ def unbacked_verifications(
                 fr
                 for name, fr in ledger.freight.items()
                 if name not in seen
+                and name not in ledger.shelved  # never offered (selection)
                 and stage.name not in fr.rejected_for
                 and upstream & set(fr.verified_in)
                 and (floor is None or _order(fr.freight) > floor)

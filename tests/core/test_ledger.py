@@ -7,14 +7,17 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import yaml
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.core import ledger_yaml
-from bot.core.decide.retention import protected_freight
+from bot.core.decide.actions import Plan
+from bot.core.decide.outcomes import ChangeKind
+from bot.core.decide.retention import protected_freight, retain
 from bot.core.discover.artifacts import Image
-from bot.core.discover.freight import make_freight
+from bot.core.discover.freight import Freight, make_freight
 from bot.core.ledger import (
+    SHELF_FILE,
     Archived,
     CachedSelection,
     FreightRecord,
@@ -33,6 +36,7 @@ from bot.core.ledger import (
     read_archive,
     to_files,
 )
+from bot.core.model import Config, ImageSubscription, Settings, Warehouse
 from bot.errors import LedgerError, Problem
 
 T = datetime(2026, 5, 1, 12, 30, tzinfo=UTC)
@@ -360,6 +364,9 @@ _PLAIN = st.recursive(
 )
 
 
+# Generating nested documents is slow when the shared machine is busy; the property, not
+# the generator's speed, is under test.
+@settings(suppress_health_check=[HealthCheck.too_slow])
 @given(_PLAIN, st.sampled_from([None, False, True]))
 def test_the_ledger_reads_any_plain_document_as_the_safe_loader_does(
     data: object, flow: bool | None
@@ -392,3 +399,172 @@ def test_the_ledger_reads_tagged_and_odd_documents_as_the_safe_loader_does(text:
     safe = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the loader the ledger used before
     expected = read(lambda t: yaml.load(t, Loader=safe))
     assert read(ledger_yaml.load) == expected
+
+
+# --------------------------------------------------------------------------- the shelf
+# An idle reconcile reads promotions.yaml and shelved-freight.yaml only when it needs them:
+# the deferred read is exactly as strict as the eager one, and retention puts freight that
+# only the audit log keeps on the shelf.
+
+SHELF_REPO = "ghcr.io/alkon/flask-app"
+# Retention keeps the newest two of the warehouse's freight (discoveryLimit 2).
+CONFIG = Config(
+    warehouses=(
+        Warehouse(
+            name="flask-app",
+            subscriptions=(ImageSubscription(repo_url=SHELF_REPO, discovery_limit=2),),
+        ),
+    ),
+    stages=(),
+    settings=Settings(),
+)
+VERSIONS = [f"1.8.{n}" for n in range(5)]
+
+
+def _freight(version: str, n: int) -> Freight:
+    image = Image(SHELF_REPO, version, f"sha256:{n:064x}")
+    return make_freight("flask-app", images=[image], discovered_at=T + timedelta(minutes=n))
+
+
+BY_VERSION = {v: _freight(v, n) for n, v in enumerate(VERSIONS)}
+
+
+def _record(version: str, n: int) -> PromotionRecord:
+    f = BY_VERSION[version]
+    at = T + timedelta(minutes=10 + n)
+    return PromotionRecord(
+        "dev", f.name, f.alias, version, "auto", "Succeeded", "bot", "", at, n + 1
+    )
+
+
+def shelf_ledger() -> Ledger:
+    """Five freight; dev runs 1.8.4; the audit log names 1.8.0, 1.8.1 and 1.8.4."""
+    led = Ledger()
+    for f in BY_VERSION.values():
+        led.freight[f.name] = FreightRecord(f)
+    newest = BY_VERSION["1.8.4"].name
+    led.stages["dev"] = StageRecord(current_freight=newest, since=T, history=[newest])
+    led.promotions = [_record(v, n) for n, v in enumerate(("1.8.0", "1.8.1", "1.8.4"))]
+    return led
+
+
+def retained(led: Ledger) -> Plan:
+    p = Plan(ledger=led, warehouses={w.name: w for w in CONFIG.warehouses})
+    retain(CONFIG, p, T + timedelta(hours=1))
+    return p
+
+
+def names(*versions: str) -> set[str]:
+    return {BY_VERSION[v].name for v in versions}
+
+
+def shelved() -> dict[str, str]:
+    """The files of :func:`ledger` after retention shelved and pruned."""
+    return to_files(retained(shelf_ledger()).ledger)
+
+
+def test_freight_past_retention_that_only_the_audit_log_names_goes_to_the_shelf() -> None:
+    p = retained(shelf_ledger())
+
+    assert [c.kind for c in p.changes] == [ChangeKind.PRUNED, ChangeKind.SHELVED]
+    assert set(p.ledger.freight) == names("1.8.0", "1.8.1", "1.8.3", "1.8.4")  # 1.8.2 pruned
+    files = to_files(p.ledger)
+    assert set(yaml.safe_load(files[SHELF_FILE])) == names("1.8.0", "1.8.1")
+    assert set(from_files(files, defer=True).freight) == names("1.8.3", "1.8.4")
+    assert from_files(files) == p.ledger  # read eagerly, the shelf is part of the ledger
+
+
+def test_a_ledger_with_nothing_past_retention_leaves_the_deferred_files_unread() -> None:
+    led = from_files(shelved(), defer=True)
+
+    p = retained(led)
+
+    assert p.changes == []
+    assert led.deferred
+    # Found on the shelf when asked for by alias: the deferred files are read then.
+    found = led.find_freight(BY_VERSION["1.8.0"].alias)
+    assert found is not None and found.freight == BY_VERSION["1.8.0"]
+    assert not led.deferred
+
+
+def test_shelved_freight_a_stage_asks_for_again_goes_back_to_freight_yaml() -> None:
+    led = from_files(shelved())
+    old = BY_VERSION["1.8.0"].name
+    led.stages["dev"].request = Request(old, "rollback", "alice", "bad release", T)
+
+    p = retained(led)
+
+    assert [c.kind for c in p.changes] == [ChangeKind.SHELVED]
+    files = to_files(p.ledger)
+    assert old in from_files(files, defer=True).freight
+    assert old not in files[SHELF_FILE]
+
+
+def test_archiving_takes_the_shelved_freight_only_the_moved_records_named() -> None:
+    led = from_files(shelved())
+    led.promotions += [_record("1.8.4", n) for n in range(3, 12)]
+
+    archive_promotions(led, keep=4)
+
+    assert set(led.freight) == names("1.8.3", "1.8.4")
+    assert SHELF_FILE not in to_files(led)
+
+
+PROMOTION_EDITS = [e for e in HAND_EDITS if e[0] == "promotions.yaml"]
+
+
+def _problems(led: Ledger) -> list[Problem]:
+    with pytest.raises(LedgerError) as caught:
+        led.read_deferred()
+    return caught.value.problems
+
+
+@pytest.mark.parametrize(("name", "old", "new", "path", "on_line"), PROMOTION_EDITS)
+def test_a_bad_hand_edit_in_a_deferred_file_is_refused_as_strictly_when_read(
+    name: str, old: str, new: str, path: str, on_line: str | None
+) -> None:
+    files = edited(name, old, new)
+    led = from_files(files, defer=True)  # freight.yaml, stages.yaml and the rest are good
+
+    problems = _problems(led)
+
+    assert problems == problems_of(files)  # the same FILE:LINE: key: message and fix
+    assert led.deferred  # still unread: the next use raises again
+    with pytest.raises(LedgerError):
+        to_files(led)  # so nothing can be written from it
+    with pytest.raises(LedgerError):
+        _ = led.promotions
+
+
+def _line(text: str, needle: str) -> int:
+    return next(i for i, t in enumerate(text.splitlines(), 1) if needle in t)
+
+
+def test_a_bad_hand_edit_on_the_shelf_is_refused_with_its_line() -> None:
+    files = shelved()
+    tag = "tag: 1.8.0"
+    files[SHELF_FILE] = files[SHELF_FILE].replace(tag, "tag: [1.8.0]")
+    line = _line(files[SHELF_FILE], "tag: [1.8.0]")
+    expected = (SHELF_FILE, f"{BY_VERSION['1.8.0'].name}.images[0].tag", line)
+
+    for problems in (problems_of(files), _problems(from_files(files, defer=True))):
+        assert [(p.file, p.path, p.line) for p in problems] == [expected]
+
+
+def test_a_stage_that_names_shelved_freight_is_refused() -> None:
+    files = shelved()  # a stage may name freight.yaml's freight only, never the shelf's
+    dev, old = BY_VERSION["1.8.4"].name, BY_VERSION["1.8.0"].name
+    files["stages.yaml"] = files["stages.yaml"].replace(dev, old)
+
+    paths = [(p.file, p.path) for p in problems_of(files)]
+
+    assert paths == [("stages.yaml", "dev.currentFreight"), ("stages.yaml", "dev.history[0]")]
+
+
+def test_a_record_whose_freight_is_neither_in_freight_yaml_nor_on_the_shelf_is_refused() -> None:
+    files = shelved()
+    files[SHELF_FILE] = files[SHELF_FILE].replace(BY_VERSION["1.8.0"].name, "f" * 40)
+
+    for led in (None, from_files(files, defer=True)):
+        problems = problems_of(files) if led is None else _problems(led)
+        assert [(p.file, p.path) for p in problems] == [("promotions.yaml", "[0].freight")]

@@ -219,6 +219,7 @@ def unattested_approvals(
                 if (
                     stage.name not in fr.approved_for
                     or fr.freight.name in seen
+                    or fr.freight.name in ledger.shelved  # never offered: nothing to claim
                     or stage.name in fr.rejected_for
                     or attested.get(stage.name) == fr.freight.name
                 ):

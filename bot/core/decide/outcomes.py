@@ -301,6 +301,7 @@ class ChangeKind(Enum):
     RESUMED = "resumed"
     HOLD_RELEASED = "hold released"
     ARCHIVED = "promotion records archived"
+    SHELVED = "freight shelved"  # ``detail`` freight moved to or from the shelf file
     APPROVED = "approved"  # a person let a freight into the stage (``shunter approve``)
     DRIFT = "drift"  # the ledger follows main: ``freight`` runs there, not ``detail``
     REQUEST_REFUSED = "request refused"  # ``by``'s emergency promotion would move it back
@@ -364,6 +365,7 @@ class Change:
             ChangeKind.RESUMED: f"resume by {self.by}",
             ChangeKind.HOLD_RELEASED: f"release-hold by {self.by}",
             ChangeKind.ARCHIVED: f"archived old promotion records ({d})",
+            ChangeKind.SHELVED: f"moved {d} freight kept for the audit log to or from its shelf",
             ChangeKind.APPROVED: f"{self.by} approved {f}: {d}",
             ChangeKind.REQUEST_REFUSED: (
                 f"refused {self.by}'s emergency promotion of {f}: it runs {d}, which is newer"

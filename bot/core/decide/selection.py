@@ -74,6 +74,8 @@ def offers(
             f = rec.freight
             if f.warehouse != req.warehouse:
                 continue
+            if f.name in led.shelved and f.name != attested:
+                continue  # past retention, kept only for the audit log: asked for by name only
             if req.direct and f.discovered_at is not None:
                 offer(f.name, f.discovered_at)
             soaked = [

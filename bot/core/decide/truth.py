@@ -131,6 +131,10 @@ def confirm_main(stage: Stage, rec: StageRecord, p: Plan, obs: Observations, now
             continue
         mine = [f for f in known if f.warehouse == name]
         found, drift = freight_on_main(stage, wh, files, mine, ledger_says=said)
+        if drift is not None and drift.kind is DriftKind.UNKNOWN and led.deferred:
+            led.read_deferred()  # main may run freight kept only for the audit log (shelved)
+            mine = [r.freight for r in led.freight.values() if r.freight.warehouse == name]
+            found, drift = freight_on_main(stage, wh, files, mine, ledger_says=said)
         if drift is None:
             return False
         if drift.kind is DriftKind.FOLLOWED and found is not None:

@@ -7,9 +7,20 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.adapters.configdir import load_config_dir
-from bot.core.decide.truth import DriftKind, files_of, freight_on_main, runs
+from bot.core.decide.actions import Plan
+from bot.core.decide.observations import Observations
+from bot.core.decide.outcomes import ChangeKind
+from bot.core.decide.truth import DriftKind, confirm_main, files_of, freight_on_main, runs
 from bot.core.discover.artifacts import Image
 from bot.core.discover.freight import Freight, make_freight
+from bot.core.ledger import (
+    FreightRecord,
+    Ledger,
+    PromotionRecord,
+    StageRecord,
+    from_files,
+    to_files,
+)
 from bot.core.model import Config
 from sandbox.world import EXAMPLE, IMAGE
 
@@ -95,3 +106,29 @@ def test_a_stage_never_promoted_has_no_drift_until_main_holds_known_freight(
     )
     assert found == freight("1.9.1")
     assert drift is not None and drift.kind is DriftKind.FOLLOWED and drift.ledger is None
+
+
+def test_main_running_freight_kept_only_for_the_audit_log_is_found_on_the_shelf(
+    config: Config,
+) -> None:
+    """A reconcile reads the shelf before calling what main runs unknown."""
+    st, wh = config.stage("dev"), config.warehouse("flask-app")
+    said, old = freight("1.9.5", 5), freight("1.9.1", 1)
+    led = Ledger()
+    for f in (said, old):
+        led.freight[f.name] = FreightRecord(f)
+    led.stages["dev"] = StageRecord(current_freight=said.name, since=T0, history=[said.name])
+    led.promotions = [
+        PromotionRecord("dev", old.name, old.alias, "1.9.1", "auto", "Succeeded", "bot", "", T0, 1)
+    ]
+    led.shelved = {old.name}
+    deferred = from_files(to_files(led), defer=True)
+    assert old.name not in deferred.freight  # on the shelf, unread
+    p = Plan(ledger=deferred, warehouses={wh.name: wh})
+    obs = Observations(main_files={"dev": main_files(config, "dev", "1.9.1")})
+
+    held = confirm_main(st, deferred.stages["dev"], p, obs, T0 + timedelta(hours=1))
+
+    assert not held
+    assert deferred.stages["dev"].current_freight == old.name
+    assert [c.kind for c in p.changes] == [ChangeKind.DRIFT]

@@ -915,8 +915,11 @@ def _open(
         )
         return
     branch = promo.branch_for(action.stage)
-    if action.pr is not None and _still_open(forge, action, out) is None:
-        return
+    named: PullRequest | None = None
+    if action.pr is not None:
+        named = _still_open(forge, action, out)
+        if named is None:
+            return
     # Idempotent: pushes nothing when the branch already holds exactly these files, so
     # pushing first never moves the head of a PR another run opened for this freight.
     head = gitops.commit_files(
@@ -965,9 +968,7 @@ def _open(
                         " Shunter opens promotion pull requests from it.",
                     )
     else:
-        existing = _still_open(forge, action, out)
-        if existing is None:
-            return
+        existing = named
     if existing is None:
         pr = forge.create_pull_request(base=base, head=branch, title=action.title, body=action.body)
         twin = _same_promotion(

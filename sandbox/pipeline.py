@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -118,6 +119,12 @@ class Pipeline:
             text=True,
             check=True,
         ).stdout.strip()
+
+
+def image_path_for(prefix: str, test_name: str) -> str:
+    """A registry path of its own for one test's images: ``prefix/`` and the test's name
+    in lower case, anything but letters and digits made a dash."""
+    return f"{prefix}/" + re.sub(r"[^a-z0-9]+", "-", test_name.lower()).strip("-")
 
 
 @contextmanager

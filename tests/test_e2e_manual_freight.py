@@ -8,7 +8,6 @@ registry, the GitHub sandbox); every assertion reads state: the ledger through
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ import pytest
 
 from bot.core.decide.outcomes import DecisionKind
 from sandbox.fixtures.conformance import ConformanceLog
-from sandbox.pipeline import Pipeline, pipeline_world
+from sandbox.pipeline import Pipeline, image_path_for, pipeline_world
 from sandbox.registry import LocalRegistry
 
 WAREHOUSE = Path(__file__).resolve().parents[1] / "examples/flask-app/kargo/warehouse.yaml"
@@ -31,7 +30,7 @@ def p(
     request: pytest.FixtureRequest,
 ) -> Iterator[Pipeline]:
     manual = WAREHOUSE.read_text().replace("spec:\n", "spec:\n  freightCreationPolicy: Manual\n")
-    path = "manual/" + re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")
+    path = image_path_for("manual", request.node.name)
     overrides = {"kargo/warehouse.yaml": manual}
     with pipeline_world(
         tmp_path / "world", oci_registry, path, overrides, conformance=github_conformance

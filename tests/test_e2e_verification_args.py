@@ -5,7 +5,6 @@ started (its inputs, as GitHub keeps them), and exit codes.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import pytest
 
 from sandbox.fixtures.conformance import ConformanceLog
 from sandbox.fixtures.github import VERIFY_WORKFLOW
-from sandbox.pipeline import Pipeline, pipeline_world
+from sandbox.pipeline import Pipeline, image_path_for, pipeline_world
 from sandbox.registry import LocalRegistry
 from sandbox.world import REPOSITORY
 
@@ -53,7 +52,7 @@ def p(
         "kargo/stages/dev.yaml": DEV.format(args=args),
         ".github/workflows/smoke-tests.yml": VERIFY_WORKFLOW,
     }
-    path = "args/" + re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")
+    path = image_path_for("args", request.node.name)
     with pipeline_world(
         tmp_path / "world", oci_registry, path, overrides, conformance=github_conformance
     ) as pipeline:

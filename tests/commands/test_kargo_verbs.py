@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import json
-import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +20,7 @@ import yaml
 
 from bot.cli import main
 from sandbox.fixtures.conformance import ConformanceLog
-from sandbox.pipeline import Pipeline, pipeline_world
+from sandbox.pipeline import Pipeline, image_path_for, pipeline_world
 from sandbox.registry import LocalRegistry
 
 EXAMPLE_CONFIG = Path(__file__).resolve().parents[2] / "examples" / "flask-app" / "kargo"
@@ -34,7 +33,7 @@ def p(
     github_conformance: ConformanceLog,
     request: pytest.FixtureRequest,
 ) -> Iterator[Pipeline]:
-    path = "verbs/" + re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")
+    path = image_path_for("verbs", request.node.name)
     world = pipeline_world(tmp_path / "world", oci_registry, path, conformance=github_conformance)
     with world as pipeline:
         pipeline.w.push("1.8.4")

@@ -12,46 +12,49 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
-from bot.core.decide.identity import RunActor
-from bot.core.decide.mainrules import BranchRules
-from bot.core.decide.observations import CheckRun, HealthReport, StepRun
-from bot.core.decide.pulls import (
-    ChangedFile,
-    CommitStatus,
-    HeadCommit,
-    PullRequest,
-    Review,
-    ReviewState,
-    StatusState,
-)
-from bot.core.discover.artifacts import Chart, Commit
-from bot.core.model import ArgoCDHealth, ChartSubscription, GitSubscription, HttpCheck, HttpHealth
 from bot.errors import PermanentError, TransientError
+
+# The domain values the ports speak appear here only in signatures: importing the ports
+# (every adapter and the loop do) costs none of their modules.
+if TYPE_CHECKING:
+    from bot.core.decide.identity import RunActor
+    from bot.core.decide.mainrules import BranchRules
+    from bot.core.decide.observations import CheckRun, HealthReport, StepRun
+    from bot.core.decide.pulls import (
+        ChangedFile,
+        CommitStatus,
+        HeadCommit,
+        PullRequest,
+        Review,
+        StatusState,
+    )
+    from bot.core.discover.artifacts import Chart, Commit
+    from bot.core.model import (
+        ArgoCDHealth,
+        ChartSubscription,
+        GitSubscription,
+        HttpCheck,
+        HttpHealth,
+    )
 
 __all__ = [
     "ActionsSettings",
     "ApplicationHealth",
-    "ChangedFile",
     "ChartSource",
     "CommitSource",
     "Deadline",
     "DeploymentStatuses",
     "Forge",
     "GitRepo",
-    "HeadCommit",
     "HttpErrorKind",
     "HttpPermanentError",
     "HttpProbe",
     "HttpTransientError",
     "ImageInfo",
     "IncidentSource",
-    "PullRequest",
     "Registry",
-    "Review",
-    "ReviewState",
-    "RunActor",
     "StateStore",
     "TagList",
     "http_error",

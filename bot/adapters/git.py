@@ -22,12 +22,11 @@ import os
 import re
 import signal
 import subprocess
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from bot.core.decide.pulls import ChangedFile, FileStatus
 from bot.core.ledger import ARCHIVE_DIR
 from bot.core.ledger_yaml import MAX_FILE_BYTES
 from bot.errors import (
@@ -38,6 +37,11 @@ from bot.errors import (
     ShunterError,
     TransientError,
 )
+
+# A run that only reads the state branch needs neither: tempfile (with shutil and
+# random) serves commits, and a pull request's files are compared only on promotion.
+if TYPE_CHECKING:
+    from bot.core.decide.pulls import ChangedFile, FileStatus
 
 __all__ = ["DEFAULT_AUTHOR", "Git", "GitRemoteRepo", "GitResult", "GitStateStore", "redact"]
 
@@ -506,6 +510,8 @@ def _build_tree(
     without reading its blobs. Existing files keep their mode (an executable stays
     executable); new files are 100644.
     """
+    import tempfile
+
     texts = {_check_path(p): text for p, text in files.items()}
     if len(texts) != len(files):
         raise PermanentError(f"two of the file paths {sorted(files)} name the same file")
@@ -568,6 +574,8 @@ _REGULAR_MODES = frozenset({"100644", "100755"})
 
 def _parse_raw_diff(out: str) -> tuple[ChangedFile, ...]:
     """``git diff --raw -z`` output as :class:`ChangedFile` values."""
+    from bot.core.decide.pulls import ChangedFile
+
     parts = out.split("\x00")
     files: list[ChangedFile] = []
     i = 0

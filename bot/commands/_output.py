@@ -15,8 +15,6 @@ if TYPE_CHECKING:
 
 
 def _report(outcome: Outcome, out: TextIO, fmt: str, *, dry_run: bool) -> None:
-    from bot.core.decide.actions import MergePromotionPR, OpenPromotionPR
-
     if fmt == "json":
         json.dump(
             {
@@ -50,6 +48,8 @@ def _report(outcome: Outcome, out: TextIO, fmt: str, *, dry_run: bool) -> None:
     for d in outcome.decisions:
         print(one_line(f"{'!' if d.blocked else '-'} {d.subject.render()}: {d.render()}"), file=out)
     if dry_run:
+        from bot.core.decide.actions import MergePromotionPR, OpenPromotionPR
+
         for a in outcome.actions:
             verb = {OpenPromotionPR: "would open", MergePromotionPR: "would merge"}.get(
                 type(a), "would update"

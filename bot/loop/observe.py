@@ -88,14 +88,16 @@ class GateObservations:
 
 def timezones(config: Config) -> dict[str, tzinfo]:
     """Every time zone the config names, resolved (an unknown one is left out: UTC)."""
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
     names = {"UTC"}
     for s in config.stages:
         if s.promotion_policy.timezone:
             names.add(s.promotion_policy.timezone)
         names |= {c.timezone for c in s.promotion_policy.conditions if c.timezone}
     out: dict[str, tzinfo] = {"UTC": UTC}
+    if names == {"UTC"}:
+        return out  # zoneinfo (and its tz database lookups) only for a config that names one
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
     for n in names - {"UTC"}:
         try:
             out[n] = ZoneInfo(n)

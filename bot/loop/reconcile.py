@@ -17,27 +17,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import yaml
 
 from bot.core.decide import stuck
-from bot.core.decide.actions import (
-    Action,
-    ClosePromotionPR,
-    MergePromotionPR,
-    OpenPromotionPR,
-    Plan,
-    PublishCheck,
-    PushPromotion,
-    StartVerificationStep,
-    UpdatePromotionPR,
-)
-from bot.core.decide.approvals import team_key
-from bot.core.decide.emergency import ATTESTATION
 from bot.core.decide.inconsistency import FILE as INCONSISTENCIES_FILE
 from bot.core.decide.inconsistency import Inconsistency, InconsistencyKind, to_records
-from bot.core.decide.lifecycle import RECENT_PRS, recorded_prs
-from bot.core.decide.observations import Discovery, Observations, PromotionPR
+from bot.core.decide.observations import Observations, PromotionPR
 from bot.core.decide.outcomes import (
     Change,
     ChangeKind,
@@ -49,36 +36,35 @@ from bot.core.decide.outcomes import (
     System,
 )
 from bot.core.decide.planner import plan
-from bot.core.discover.freight import Freight
 from bot.core.ledger import FreightRecord, Ledger, archive_promotions, from_files, to_files
-from bot.core.model import Config
-from bot.core.promote import promotion as promo
-from bot.core.promote.exact import Origin, PrCheck, pr_origin, restore_comment
-from bot.core.promote.repository import names_repository
 from bot.errors import ConflictError, PermanentError, ShunterError
 from bot.loop import trust
-from bot.loop.discover import (
-    Missed,
-    discover_warehouses,
-    discovery_deadline,
-    discovery_failures,
-)
-from bot.loop.observe import failure, observe_gates, observe_main_rules
-from bot.ports import (
-    ApplicationHealth,
-    ChartSource,
-    CommitSource,
-    Deadline,
-    Forge,
-    GitRepo,
-    HttpErrorKind,
-    HttpPermanentError,
-    HttpProbe,
-    IncidentSource,
-    PullRequest,
-    Registry,
-    StateStore,
-)
+from bot.loop.discover import discover_warehouses, discovery_deadline, discovery_failures
+from bot.loop.observe import failure, observe_gates
+
+# What only a run with something to promote needs (the PR lifecycle, the promotion's
+# edits, GitHub's answers) is imported where it is used: an idle refresh, which plans
+# nothing for any stage, starts without those modules and the dataclasses they create.
+if TYPE_CHECKING:
+    from bot.core.decide.actions import Action, MergePromotionPR, OpenPromotionPR, Plan
+    from bot.core.decide.observations import Discovery
+    from bot.core.decide.pulls import PullRequest
+    from bot.core.discover.freight import Freight
+    from bot.core.model import Config
+    from bot.core.promote.exact import PrCheck
+    from bot.loop.discover import Missed
+    from bot.ports import (
+        ApplicationHealth,
+        ChartSource,
+        CommitSource,
+        Deadline,
+        Forge,
+        GitRepo,
+        HttpProbe,
+        IncidentSource,
+        Registry,
+        StateStore,
+    )
 
 CAS_ATTEMPTS = 5
 
@@ -336,6 +322,8 @@ def _record_deployments(world: World, out: Outcome) -> None:
     ``githubDeployments``). Done after the ledger is written, so a run that lost the
     compare-and-swap records nothing twice; the forge keys each one by commit and
     environment besides. Unset, it is on while the token may write deployments."""
+    from bot.ports import HttpErrorKind, HttpPermanentError
+
     wanted = world.config.settings.github_deployments
     if wanted is False or world.forge is None:
         return
@@ -422,6 +410,11 @@ def _observe(
             incidents=extra.incidents,
             timezones=extra.timezones,
         )
+    from bot.core.decide.approvals import team_key
+    from bot.core.decide.lifecycle import RECENT_PRS, recorded_prs
+    from bot.core.promote import promotion as promo
+    from bot.loop.observe import observe_main_rules
+
     prs: dict[str, PromotionPR] = {}
     recent: dict[str, tuple[PullRequest, ...]] = {}
     recent_checks: dict[int, PrCheck] = {}
@@ -548,6 +541,8 @@ def _observe(
 def _main_files(world: World, forge: Forge, out: Outcome) -> dict[str, dict[str, str | None]]:
     """Each stage's manifests on the branch it promotes into, read after the PRs (so a
     merge the PRs show is in them). A stage whose files cannot be read is left out."""
+    from bot.core.promote import promotion as promo
+
     gitops = world.gitops
     found: dict[str, dict[str, str | None]] = {}
     if gitops is None:
@@ -577,6 +572,8 @@ def _check(
     """Whether ``pr`` is the bot's own promotion and exactly its edit, for an open PR or
     a merge not yet recorded; ``None`` (and a failure reported) when GitHub or git could
     not say, so nothing that depends on it goes ahead."""
+    from bot.core.promote.exact import Origin, PrCheck, pr_origin
+
     if not (pr.state == "open" or pr.merged) or world.gitops is None:
         return None
     gitops = world.gitops
@@ -607,6 +604,8 @@ def _candidates(
     after a merge (another run may rewrite it for other freight), the merge commit is
     not: the merging run wrote there what it promoted. Each is only a nomination: the
     check counts the one whose edit the merged change exactly is."""
+    from bot.core.promote import promotion as promo
+
     tried: set[str] = set()
     for freight in _proposed(ledger, stage_name, pr):
         tried.add(freight.name)
@@ -630,6 +629,8 @@ def _proposed(ledger: Ledger, stage_name: str, pr: PullRequest) -> list[Freight]
     (never the body alone) decides it. Freight neither the ledger nor the marker's
     artifacts give is left out.
     """
+    from bot.core.promote import promotion as promo
+
     rec = ledger.stages.get(stage_name)
     marker = promo.parse_marker(pr.body)
     named = marker.freight if marker is not None else None
@@ -647,6 +648,8 @@ def _proposed(ledger: Ledger, stage_name: str, pr: PullRequest) -> list[Freight]
 def _ours(prs: list[PullRequest], stage: str, bot: frozenset[str]) -> list[PullRequest]:
     """The PRs the bot itself opened from ``stage``'s promotion branch of this repository:
     a marker in anyone else's PR body means nothing."""
+    from bot.core.promote.exact import Origin, pr_origin
+
     return [pr for pr in prs if pr_origin(pr, stage=stage, bots=bot) is Origin.OURS]
 
 
@@ -658,6 +661,8 @@ def _same_promotion(
     A merged PR the ledger already recorded is an earlier promotion of that freight (a
     rollback promotes it again), never this one.
     """
+    from bot.core.promote import promotion as promo
+
     for pr in prs:
         marker = promo.parse_marker(pr.body)
         if marker is None or marker.freight != freight:
@@ -675,6 +680,16 @@ def _apply(
     ``looked`` holds the stage's manifests on ``main`` as the round that planned
     ``action`` read them: an edit is built only on a ``main`` that still holds them.
     """
+    from bot.core.decide.actions import (
+        ClosePromotionPR,
+        MergePromotionPR,
+        OpenPromotionPR,
+        PublishCheck,
+        PushPromotion,
+        StartVerificationStep,
+        UpdatePromotionPR,
+    )
+
     forge = world.forge
     try:
         if forge is None:
@@ -747,6 +762,8 @@ def _rebuild(
     on the current base, nothing the bot does can help: ``PermanentError`` says what a
     person must do (it becomes the run's one error, and a non-zero exit).
     """
+    from bot.core.promote import promotion as promo
+
     gitops = world.gitops
     if gitops is None or action.freight is None:
         raise refused
@@ -792,6 +809,8 @@ def _edits(
     stage runs since, perhaps to newer freight, and an edit built on top of that would
     take it back. The next round looks again and decides with what ``main`` holds then.
     """
+    from bot.core.promote import promotion as promo
+
     gitops = world.gitops
     if gitops is None:
         raise PermanentError("promotions need the GitOps repository checkout (--repo-dir)")
@@ -851,6 +870,8 @@ def _main_unmoved(
     what the planning round read: another run may have landed newer freight since, and
     the plan to merge was made without it. Raises ``ConflictError`` (the next round
     decides again) when they moved."""
+    from bot.core.promote import promotion as promo
+
     gitops = world.gitops
     if gitops is None or looked is None:
         return
@@ -868,6 +889,8 @@ def check_clone_url(stage: str, url: str | None, repository: str, server_url: st
     Raises ``PermanentError`` naming both, so the stage is loud, never quietly edited
     somewhere the config did not say.
     """
+    from bot.core.promote.repository import names_repository
+
     if url is None or names_repository(url, repository, server_url):
         return
     raise PermanentError(
@@ -883,6 +906,10 @@ def _open(
     out: Outcome,
     looked: Mapping[str, str | None] | None,
 ) -> None:
+    from bot.core.decide.emergency import ATTESTATION
+    from bot.core.promote import promotion as promo
+    from bot.core.promote.exact import Origin, pr_origin, restore_comment
+
     if world.registry is not None and action.freight.images:
         # The ledger's freight is a record: ask the registry again before proposing it.
         wrong = trust.digest_mismatches(world.config, world.registry, action.freight)

@@ -17,20 +17,24 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from bot.core.decide.emergency import ATTESTATION, allowed, attests
 from bot.core.decide.inconsistency import Inconsistency, InconsistencyKind
 from bot.core.decide.outcomes import Failure, Subject, System
-from bot.core.decide.pulls import PullRequest
-from bot.core.decide.selection import available_freight
-from bot.core.discover.freight import Freight
-from bot.core.ledger import Ledger
-from bot.core.model import Config, ImageSubscription, Stage
-from bot.core.promote import promotion as promo
-from bot.core.promote.exact import Origin, PrCheck, check_edit, pr_origin
+from bot.core.model import ImageSubscription
 from bot.errors import PermanentError, ShunterError, TransientError
 from bot.loop.observe import failure
-from bot.ports import Forge, GitRepo, Registry
+
+# Every run drops unreceived requests; only a run that meets a PR or a grant checks one,
+# so the promotion's edit and the emergency rules are imported by the checks that use
+# them, never by an idle refresh.
+if TYPE_CHECKING:
+    from bot.core.decide.pulls import PullRequest
+    from bot.core.discover.freight import Freight
+    from bot.core.ledger import Ledger
+    from bot.core.model import Config, Stage
+    from bot.core.promote.exact import PrCheck
+    from bot.ports import Forge, GitRepo, Registry
 
 
 def stage_base(stage: Stage, default_branch: str) -> str:
@@ -49,6 +53,8 @@ def expected_edit(
     """(path -> new text, path -> text before) of the bot's edit for ``freight``, reading
     the files it edits with ``read``. Raises ``PermanentError`` (another repository) or
     ``ValueError`` (a file or key the edit needs is missing)."""
+    from bot.core.promote import promotion as promo
+
     edits: dict[str, str] = {}
     before: dict[str, str | None] = {}
     for update in stage.git_repo_updates:
@@ -85,6 +91,8 @@ def check_pr(
     the same loop for an emergency operation). Raises ``ShunterError`` when GitHub or
     git cannot answer (the caller does not act).
     """
+    from bot.core.promote.exact import Origin, PrCheck, check_edit, pr_origin
+
     origin = pr_origin(pr, stage=stage.name, bots=bot)
     if origin is Origin.OTHER_AUTHOR and any_author:
         origin = pr_origin(pr, stage=stage.name, bots=frozenset({pr.author}))
@@ -131,6 +139,8 @@ def promoters(
     GitHub says now that they hold ``emergencyPermission`` (a maintainer who ran an
     emergency operation or an approval with their own token opened it). Raises
     ``ShunterError`` when GitHub cannot say."""
+    from bot.core.decide.emergency import allowed
+
     if pr.author.lower() in {b.lower() for b in bots}:
         return bots
     if allowed(forge.permission(pr.author), config.settings.emergency_permission):
@@ -154,6 +164,9 @@ def attested(
     stage's ``emergencyPermission`` now; ``None`` when it does not, or when upstream
     verification lets the freight in anyway (GitHub is not asked then); a ``Failure``
     when GitHub could not say (nothing that depends on it goes ahead)."""
+    from bot.core.decide.emergency import ATTESTATION, attests
+    from bot.core.decide.selection import available_freight
+
     if freight in available_freight(config, stage, ledger, unbacked or frozenset()):
         return None
     try:

@@ -81,3 +81,39 @@ def test_read_and_refresh_paths_import_neither_pygithub_nor_jinja2(
     assert "prometheus_client" not in mods
     # The seed follows one image: no chart or git source is built, so none is imported.
     assert not mods & {"bot.adapters.helm", "bot.adapters.gitsource"}
+
+
+# What only a round with a stage to move needs: the PR lifecycle and its gates, the
+# promotion's edit and the checks of a PR, the emergency rules, and pull requests.
+PLANNING = (
+    "bot.core.decide.lifecycle",
+    "bot.core.decide.prgate",
+    "bot.core.decide.selection",
+    "bot.core.decide.emergency",
+    "bot.core.decide.approvals",
+    "bot.core.decide.pulls",
+    "bot.core.decide.mainrules",
+    "bot.core.promote.promotion",
+    "bot.core.promote.exact",
+)
+
+
+def test_a_refresh_plans_no_stage_so_it_imports_none_of_the_stage_planning(
+    world: SandboxWorld,
+) -> None:
+    env = world.env()
+    imported(["refresh", "warehouse", "flask-app"], cwd=world.checkout, env=env)  # records
+    mods = imported(["refresh", "warehouse", "flask-app"], cwd=world.checkout, env=env)
+    assert {"bot.loop.reconcile", "bot.core.decide.planner", "bot.adapters.registry"} <= mods
+    assert not mods & set(PLANNING)
+    # Named time zones are looked up only for a config that names one (the seed does not).
+    assert "zoneinfo" not in mods
+
+
+def test_a_reconcile_that_plans_stages_still_finds_the_planning_modules(
+    world: SandboxWorld,
+) -> None:
+    """The other side of the test above: the same modules load when stages are planned,
+    so their absence there is the refresh's doing, not a renamed module."""
+    mods = imported(["reconcile", "--dry-run"], cwd=world.checkout, env=world.env())
+    assert set(PLANNING) <= mods

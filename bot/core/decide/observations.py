@@ -11,14 +11,15 @@ from dataclasses import dataclass, field, replace
 from datetime import tzinfo
 from typing import TYPE_CHECKING, Literal
 
-from bot.core.decide.outcomes import Failure
-from bot.core.decide.pulls import PullRequest, Review
-from bot.core.discover.artifacts import Artifact
-from bot.core.ledger import CachedSelection
-
 if TYPE_CHECKING:  # mainrules reads CheckRun from here
     from bot.core.codeowners import CodeOwners
     from bot.core.decide.mainrules import BranchRules
+    from bot.core.decide.outcomes import Failure
+
+    # Pull requests are named in annotations only; a discovery-only run reads none.
+    from bot.core.decide.pulls import PullRequest, Review
+    from bot.core.discover.artifacts import Artifact
+    from bot.core.ledger import CachedSelection
 
     # exact brings the promotion steps with it (a fifth of a refresh's start-up), and
     # observations only name its PrCheck in annotations.

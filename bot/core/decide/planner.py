@@ -28,21 +28,22 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from bot.core.decide.actions import Plan
-from bot.core.decide.emergency import unattested_approvals
 from bot.core.decide.fold import fold_discovery
-from bot.core.decide.health import follow_health
-from bot.core.decide.lifecycle import drive, record_unrecorded, sync_open_promotion
-from bot.core.decide.observations import Observations
 from bot.core.decide.outcomes import Failure
-from bot.core.decide.pr_pipeline import draw_pipeline_in_prs
 from bot.core.decide.retention import retain
-from bot.core.decide.selection import choose
-from bot.core.decide.truth import confirm_main
-from bot.core.decide.verification import follow_verification
-from bot.core.ledger import Ledger, copy_ledger
-from bot.core.model import Config, Stage
+from bot.core.ledger import copy_ledger
+
+# A discovery-only plan (``refresh`` without the GitHub API) folds discovery and retains:
+# the stages' concerns (the PR lifecycle with the promotion steps it runs, gates,
+# verification) are imported by the plan that reaches them, so a refresh does not pay
+# for their modules and dataclasses at start-up.
+if TYPE_CHECKING:
+    from bot.core.decide.observations import Observations
+    from bot.core.ledger import Ledger
+    from bot.core.model import Config, Stage
 
 __all__ = ["plan"]
 
@@ -69,6 +70,9 @@ def plan(
     if discovery_only:
         retain(config, p, now)
         return p
+    from bot.core.decide.emergency import unattested_approvals
+    from bot.core.decide.pr_pipeline import draw_pipeline_in_prs
+
     # A request in the ledger handed to the planner was received by this run (the loop
     # drops any read from the state branch); with the stages the loop says received one
     # earlier in the run, these are the only stages whose emergency skips gates.
@@ -88,6 +92,12 @@ def _stage(
     config: Config, stage: Stage, p: Plan, obs: Observations, now: datetime, owner: str
 ) -> None:
     """One stage's step: fold in what GitHub and the providers say, then move it on."""
+    from bot.core.decide.health import follow_health
+    from bot.core.decide.lifecycle import drive, record_unrecorded, sync_open_promotion
+    from bot.core.decide.selection import choose
+    from bot.core.decide.truth import confirm_main
+    from bot.core.decide.verification import follow_verification
+
     rec = p.ledger.stage(stage.name)
     sync_open_promotion(stage, rec, p, obs, now)
     record_unrecorded(stage, rec, p, obs, now)

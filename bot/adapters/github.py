@@ -24,6 +24,7 @@ until a field is read (merging PR #3 is one ``PUT``, not a ``GET`` and a ``PUT``
 from __future__ import annotations
 
 import email.utils
+import logging
 import time
 import urllib.parse
 from collections.abc import Iterator
@@ -113,6 +114,10 @@ class GitHubForge:
         throttling: dict[str, Any] = (
             {} if throttle else {"seconds_between_requests": None, "seconds_between_writes": None}
         )
+        # PyGithub logs every 403 it weighs for a retry at INFO on its own stderr handler;
+        # an expected one (branch protection a write token may not read) then reads as a
+        # failure in the workflow log. Shunter says what failed itself.
+        logging.getLogger("github").setLevel(logging.WARNING)
         self._gh = Github(
             auth=Auth.Token(token),
             base_url=api_url.rstrip("/"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Literal
@@ -426,3 +428,21 @@ def test_unreachable_server_is_transient(world: GitHubWorld) -> None:
 def test_bad_repository_name_is_refused() -> None:
     with pytest.raises(PermanentError, match="owner/name"):
         GitHubForge("just-a-name", BOT_TOKEN)
+
+
+def test_an_expected_refusal_leaves_the_log_to_shunter(world: GitHubWorld) -> None:
+    # A write token may not read classic branch protection: GitHub answers 403, which
+    # Shunter weighs itself. PyGithub's own log line of it (on a handler it adds to
+    # stderr) would read as a failure in the workflow log. A process of its own, so the
+    # handler writes where a workflow step's stderr goes.
+    script = (
+        "import sys\n"
+        "from bot.adapters.github import GitHubForge\n"
+        "forge = GitHubForge(sys.argv[1], sys.argv[2], api_url=sys.argv[3], throttle=False)\n"
+        "print(forge.branch_rules('main').protection_readable)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, REPO, BOT_TOKEN, world.api_url],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    assert (done.stdout, done.stderr) == ("False\n", "")

@@ -39,6 +39,7 @@ EFFECTS: dict[str, str] = {
     "AnalysisTemplate:spec.workflow.ref": "tests/test_e2e_gates.py::test_verification_and_health_gate_the_next_stage",
     "Any:metadata.annotations.kargo.akuity.io/color": "tests/core/test_steps.py::test_kargo_colour_names_are_accepted",
     "Any:metadata.name": "tests/core/test_steps.py::test_a_task_with_stage_vars_settles_each_stage_its_own_way",
+    "Any:metadata.namespace": "tests/core/test_steps.py::test_the_namespace_names_the_project_when_no_document_does",
     "ProjectConfig:spec.deadline": "tests/test_e2e_deadlines.py::test_a_hung_registry_meets_the_deadline_and_the_others_get_freight",
     "ProjectConfig:spec.discovery.concurrency": "tests/test_discovery.py::test_subscriptions_are_asked_concurrently_within_the_pool",
     "ProjectConfig:spec.discovery.requestsPerHost": "tests/test_e2e_deadlines.py::test_202_subscriptions_on_one_host_all_get_freight_within_two_runs",
@@ -292,7 +293,7 @@ def test_every_named_test_exists() -> None:
 NO_EFFECT = """\
 apiVersion: kargo.akuity.io/v1alpha1
 kind: Warehouse
-metadata: {name: app, namespace: team, labels: {tier: web}}
+metadata: {name: app, labels: {tier: web}}
 spec:
   interval: 5m
   subscriptions:
@@ -312,13 +313,12 @@ def test_validate_warns_for_each_key_written_that_has_no_effect() -> None:
     config = parse_config([("kargo/all.yaml", NO_EFFECT)])
     notes = [(n.kind, n.path, n.location.line) for n in config.notes]
     assert notes == [
-        (NoteKind.NO_EFFECT, "metadata.namespace", 3),
         (NoteKind.NO_EFFECT, "metadata.labels", 3),
         (NoteKind.NO_EFFECT, "spec.interval", 5),
         (NoteKind.APPROVALS_OFF, "spec.promotionPolicy.approvals", 15),
     ]
     no_effect = {k for k, v in accepted_keys().items() if v}
-    assert {"Any:metadata.namespace", "Warehouse:spec.interval"} <= no_effect
+    assert {"Any:metadata.labels", "Warehouse:spec.interval"} <= no_effect
 
 
 @pytest.mark.parametrize("required", ["true", "false"])

@@ -501,10 +501,31 @@ def test_project_names_ctx_project_and_policies_set_auto_promotion() -> None:
         + "    updates: [{key: image.tag, value: '${{ ctx.project }}'}]\n"
         + COMMIT_PUSH
     )
-    config = parse(project, steps_stage(steps))
+    config = parse(project, steps_stage(steps).replace("namespace: flask-app", "namespace: shop"))
     assert config.stage("dev").promotion_policy.auto_promotion_enabled is True
     edits = promote(config.stage("dev"), {"values.yaml": VALUES})
     assert yaml.safe_load(edits["values.yaml"])["image"]["tag"] == "shop"
+
+
+def test_the_namespace_names_the_project_when_no_document_does() -> None:
+    # Kargo's starter has no Project document: every object sits in the project's namespace.
+    steps = (
+        CLONE
+        + "- uses: yaml-update\n  config:\n    path: ./src/values.yaml\n"
+        + "    updates: [{key: image.tag, value: '${{ ctx.project }}'}]\n"
+        + COMMIT_PUSH
+    )
+    stage = steps_stage(steps).replace("namespace: flask-app", "namespace: shop")
+    assert "namespace: shop" in stage
+    config = parse(stage)
+    edits = promote(config.stage("dev"), {"values.yaml": VALUES})
+    assert yaml.safe_load(edits["values.yaml"])["image"]["tag"] == "shop"
+    # A namespace that is another project than the Project document's is refused at its line.
+    project = "apiVersion: kargo.akuity.io/v1alpha1\nkind: Project\nmetadata: {name: cafe}\n"
+    problems = refused(project, stage)
+    assert [(f, line, text.split(":")[0]) for f, line, text in problems] == [
+        ("d1.yaml", 5, "metadata.namespace")
+    ]
 
 
 def test_a_policy_naming_no_stage_or_contradicting_one_is_refused() -> None:

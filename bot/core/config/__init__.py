@@ -157,12 +157,17 @@ def _step_context(docs: list[Parsed]) -> StepContext:
     from bot.core.config._steps import TASK_KINDS, Task
 
     """Promotion tasks by (kind, name), and the project's name: the ``Project`` document's,
-    else the ``ProjectConfig``'s."""
+    else the ``ProjectConfig``'s, else the documents' ``metadata.namespace`` (in Kargo a
+    project is a namespace). A namespace that names another project is a problem at its
+    line: one config folder is one project."""
     tasks: dict[tuple[str, str], Task] = {}
     names: dict[str, str] = {}
+    spaces: list[tuple[str, Parsed]] = []
     for doc in docs:
         kind: str = doc.values["kind"]
         meta: Parsed | None = doc.get("metadata")
+        if meta is not None and meta.get("namespace") is not None:
+            spaces.append((meta.values["namespace"], meta))
         name = meta.get("name") if meta is not None else None
         if name is None:
             continue
@@ -171,6 +176,15 @@ def _step_context(docs: list[Parsed]) -> StepContext:
         elif kind in ("Project", "ProjectConfig"):
             names.setdefault(kind, name)
     project = names.get("Project") or names.get("ProjectConfig", "")
+    project = project or (spaces[0][0] if spaces else "")
+    for space, meta in spaces:
+        if space != project:
+            meta.problem(
+                "namespace",
+                f"namespace '{space}' is another project than '{project}': one config folder "
+                "is one project",
+                f"write namespace: {project}, or drop the key",
+            )
     return StepContext(tasks=tasks, project=project)
 
 

@@ -1003,11 +1003,8 @@ def _check_color(text: str) -> str | None:
 METADATA: Final = Obj(
     {
         "name": F(name(), required=True),
-        "namespace": F(
-            Str(),
-            no_effect="Kargo's namespace; Shunter's project is its config folder (name it "
-            "with a Project document)",
-        ),
+        # Kargo's project is a namespace: with no Project document it names the project.
+        "namespace": F(name()),
         "labels": F(MapOf(Str()), no_effect="Kubernetes labels select nothing in Shunter"),
         "annotations": F(
             MapOf(

@@ -141,7 +141,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     pr.add_argument("--from", dest="from_stage", help="promote what this stage runs")
     pr.add_argument("--to", "--stage", dest="to", help="target stage")
-    pr.add_argument("--reason", default="", help="why (required for emergency promotions)")
+    pr.add_argument(
+        "--reason",
+        default="",
+        help="why: makes it an emergency (gates skipped); without it every gate applies",
+    )
 
     ap = command("approve", "let a freight into a stage without upstream verification")
     ap.add_argument("--freight", required=True, metavar="ID", help="freight ID or alias")

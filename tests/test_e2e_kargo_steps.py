@@ -170,3 +170,83 @@ def test_git_open_pr_title_and_labels_reach_the_promotion_pr(
         (prod,) = [r for r in json.loads(p.shunter("get", "promotions", "-o", "json"))
                    if r["stage"] == "prod"]  # fmt: skip
         assert (prod["status"], prod["pr"]) == ("Succeeded", number)
+
+
+def _starter() -> dict[str, str]:
+    """The steps pipeline as Kargo's starter has it: no ``promotionPolicies`` (no stage
+    auto-promotes), no ``Project`` document (the namespace names the project), and no
+    approvals on prod (a person merges its PR)."""
+    project = OVERRIDES["kargo/project.yaml"]
+    policies = project[project.index("  promotionPolicies:") : project.index("  stateBranch:")]
+    config = project[project.index("kind: ProjectConfig") :].replace(policies, "")
+    config = config.replace("  name: flask-app\n", "  name: flask-app\n  namespace: flask-app\n")
+    stages = OVERRIDES["kargo/stages/dev.yaml"]
+    approvals = stages[
+        stages.index("    approvals:") : stages.index(
+            "  promotionTemplate:", stages.index("    approvals:")
+        )
+    ]
+    stages = stages.replace("  promotionPolicy:\n" + approvals, "")
+    stages = stages.replace(
+        "  promotionPolicy:\n    autoPromotionDelay: 30m  # soak in dev first\n", ""
+    )
+    assert "promotionPolicy" not in stages and "promotionPolicies" not in config
+    return {
+        **OVERRIDES,
+        "kargo/project.yaml": "apiVersion: kargo.akuity.io/v1alpha1\n" + config,
+        "kargo/stages/dev.yaml": stages,
+    }
+
+
+def test_in_kargos_starter_shape_a_person_promotes_each_stage_and_merges_prod(
+    tmp_path: Path, oci_registry: LocalRegistry, github_conformance: ConformanceLog
+) -> None:
+    with pipeline_world(
+        tmp_path / "world", oci_registry, "e2e/kargo-starter", _starter(),
+        conformance=github_conformance,
+    ) as p:  # fmt: skip
+        p.w.push("1.8.4")
+        p.shunter("reconcile")
+        (f,) = json.loads(p.shunter("get", "freight", "-o", "json"))
+        main = _git(p, "rev-parse", "main")
+        assert p.version("dev") is None  # nothing auto-promotes
+
+        # Not available to staging yet (dev has not run it): refused, nothing is written.
+        head = p.state_head()
+        p.shunter("promote", "--freight", f["name"], "--stage", "staging", login="tech-lead",
+                  expect=1)  # fmt: skip
+        assert (_git(p, "rev-parse", "main"), p.state_head()) == (main, head)
+        # Promoting by hand needs emergencyPermission (maintain here), reason or none.
+        for login in ("mallory", "alice"):  # read, write
+            p.shunter("promote", "--freight", f["name"], "--stage", "dev", login=login, expect=1)
+        assert p.state_head() == head
+
+        # Kargo's promote, no reason: dev and staging land straight on main.
+        p.shunter("promote", "--freight", f["name"], "--stage", "dev", login="tech-lead")
+        assert p.version("dev") == "1.8.4"
+        dev = yaml.safe_load(p.w.main_file("env/dev/kustomization.yaml"))
+        assert [i["newTag"] for i in dev["images"]] == ["1.8.4"]
+        p.shunter("promote", "--freight", f"freight/{f['name']}", "--stage", "staging",
+                  login="tech-lead")  # fmt: skip
+        assert p.version("staging") == "1.8.4"
+        assert [pr.head.ref for pr in p.repo().get_pulls(state="all")] == ["shunter/prod"]
+
+        # prod: its PR waits for a person, who merges it; the next run records it once.
+        p.shunter("promote", "--freight", f["name"], "--stage", "prod", login="tech-lead")
+        assert p.version("prod") is None
+        number = p.stages()["prod"]["promotion"]["pr"]
+        pr = p.pr(number)
+        assert pr.state == "open"
+        p.pr(number, "carol").merge(merge_method="squash", sha=pr.head.sha)
+        p.shunter("reconcile")
+        p.shunter("reconcile")
+        assert p.version("prod") == "1.8.4"
+        promotions = json.loads(p.shunter("get", "promotions", "-o", "json"))
+        assert sorted((r["stage"], r["status"], r["by"]) for r in promotions) == [
+            ("dev", "Succeeded", "tech-lead"),
+            ("prod", "Succeeded", "carol"),
+            ("staging", "Succeeded", "tech-lead"),
+        ]
+        ops = [(o["operation"], o["stage"], o["by"]) for o in p.operations()]
+        assert ops == [("promote", "dev", "tech-lead"), ("promote", "staging", "tech-lead"),
+                       ("promote", "prod", "tech-lead")]  # fmt: skip

@@ -17,14 +17,24 @@ def _require_reason(reason: str, what: str) -> None:
         raise UsageError(f"{what} needs a reason: pass --reason '...' (it goes in the ledger)")
 
 
-def _check_actor(ctx: RunContext, config: Config, world: World, reason: str, what: str) -> str:
+def _check_actor(
+    ctx: RunContext,
+    config: Config,
+    world: World,
+    reason: str,
+    what: str,
+    *,
+    ordinary: bool = False,
+) -> str:
     """Who is asking, as GitHub says (``bot.core.decide.identity``), after checking they
-    may (the permission named in the config). Raises ``PermanentError`` otherwise."""
+    may (the permission named in the config; an ``ordinary`` promotion, which skips no
+    gate, needs no reason). Raises ``PermanentError`` otherwise."""
     from bot.adapters.github import ACTIONS_BOT
     from bot.core.decide.emergency import allowed
     from bot.core.decide.identity import Refused, operator
 
-    _require_reason(reason, what)
+    if not ordinary:
+        _require_reason(reason, what)
     if world.forge is None:
         raise PermanentError(f"{what} needs the GitHub API to check who asks: set GITHUB_TOKEN")
     owner = world.forge.whoami()

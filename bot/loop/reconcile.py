@@ -122,6 +122,7 @@ class Outcome:
     # What the ledger claimed that GitHub or the registry contradicts: never acted on.
     inconsistencies: list[Inconsistency] = field(default_factory=list)
     granted: frozenset[str] = frozenset()  # stages whose request this run received
+    by_hand: frozenset[str] = frozenset()  # of those, a person's ordinary promotion
     unbacked: frozenset[tuple[str, str]] | None = None  # looked up once per run
 
     @property
@@ -143,6 +144,15 @@ class Outcome:
 
 
 Mutation = Callable[[Ledger, datetime], list[Change]]
+
+
+def _by_hand(ledger: Ledger) -> frozenset[str]:
+    """The stages whose request (this run's) is a person's ordinary promotion."""
+    from bot.core.decide.emergency import promoted_by_hand
+
+    return frozenset(
+        n for n, r in ledger.stages.items() if r.request and promoted_by_hand(r.request)
+    )
 
 
 def reconcile(
@@ -189,6 +199,7 @@ def reconcile(
             ledger.read_deferred()  # a person's request may name any freight the ledger keeps
             changes += mutate(ledger, now)
         granted = frozenset(n for n, r in ledger.stages.items() if r.request is not None)
+        by_hand = _by_hand(ledger) if granted else frozenset()
         # Every attempt looks at the world afresh: after a lost compare-and-swap, a plan
         # from the first look would act on stale discovery, PR heads and manifests.
         discoveries, missed = (
@@ -196,7 +207,7 @@ def reconcile(
         )
         if requested:
             discoveries = {n: replace(d, requested=True) for n, d in discoveries.items()}
-        out = Outcome(ledger=ledger, granted=granted)
+        out = Outcome(ledger=ledger, granted=granted, by_hand=by_hand)
         out.inconsistencies += stale
         # A warehouse not discovered is loud: this run does not pass as done (one cut short
         # by the budget or the deadline also goes first next run).
@@ -532,6 +543,7 @@ def _observe(
         code_scanning=extra.code_scanning,
         timezones=extra.timezones,
         granted=out.granted,
+        by_hand=out.by_hand,
         unbacked=out.unbacked or frozenset(),
         permissions=permissions,
         attested=attested,

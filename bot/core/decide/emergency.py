@@ -1,6 +1,13 @@
 """Emergency operations: what a person may ask for, what each does, and what later runs
 believe of it. Pure; the one place these rules live.
 
+A promotion asked with no reason is an ordinary one, as Kargo's ``kargo promote`` is: the
+freight must already be available to the stage (the planner checks it against what
+GitHub and the registry back), no gate is skipped, and it may not move the stage back. It
+stands in for the auto-promotion a stage without it lacks. The same permission asks for
+it (a PR a run opens with the asker's own token counts as the bot's only while its
+author holds that permission). A promotion with a reason is an emergency, as below.
+
 A person with the stage's ``emergencyPermission`` (checked through GitHub by the command
 before anything here runs) asks for one :class:`Operation`. :func:`carry_out` applies it
 to the ledger of the run that received it: it sets or clears a pause or a hold, or
@@ -43,7 +50,7 @@ ROLES = ("none", "read", "triage", "write", "maintain", "admin")
 class Operation(Enum):
     """What a person asked for (the value is the audit log's name for it)."""
 
-    PROMOTE = "promote"  # a freight to a stage now, gates skipped (or a rollback)
+    PROMOTE = "promote"  # a freight to a stage now: ordinary, or with a reason gates skipped
     PROMOTE_FROM = "promote-from"  # what another stage runs, to a stage now
     ROLLBACK = "rollback"  # recorded by PROMOTE when the freight is older than the stage's
     APPROVE = "approve"  # let a freight into a stage without upstream verification
@@ -73,6 +80,19 @@ def allowed(have: str, need: str) -> bool:
 
 
 EMERGENCY_KINDS: frozenset[PromotionKind] = frozenset({"emergency", "rollback"})
+
+
+def is_ordinary(ask: Ask) -> bool:
+    """True when ``ask`` is an ordinary promotion: a promote (of a freight or of another
+    stage's) that gives no reason. It goes through every gate but auto-promotion's."""
+    return ask.op in (Operation.PROMOTE, Operation.PROMOTE_FROM) and not ask.reason.strip()
+
+
+def promoted_by_hand(request: Request) -> bool:
+    """True when ``request`` is a person's ordinary promotion (not an emergency, a
+    rollback or an approval): it satisfies the stage's auto-promotion gate, in the run
+    that received it only."""
+    return request.kind not in EMERGENCY_KINDS and not request.approve
 
 
 def skips_gates(kind: PromotionKind, received: bool) -> bool:
@@ -133,7 +153,16 @@ def _promotion(config: Config, ledger: Ledger, ask: Ask, now: datetime) -> list[
     else:
         kind = promotion_kind(config, fr.freight, current.freight if current else None)
         op = ask.op if ask.op is Operation.PROMOTE_FROM else Operation.PROMOTE
-        if kind == "rollback" and op is Operation.PROMOTE:
+        if is_ordinary(ask):
+            if kind == "rollback":
+                raise RefusedError(
+                    f"{fr.freight.alias} is older than what {ask.stage} runs: moving a stage "
+                    "back is a rollback, an emergency: give --reason (it needs "
+                    f"{config.settings.emergency_permission!r} permission)"
+                )
+            _refuse_unavailable(config, ledger, ask.stage, fr, now)
+            kind = "manual"  # Kargo's word for a person's promotion
+        elif kind == "rollback" and op is Operation.PROMOTE:
             op = Operation.ROLLBACK
     target.request = Request(
         fr.freight.name, kind, ask.by, ask.reason, now, approve=op is Operation.APPROVE
@@ -151,6 +180,25 @@ def _promotion(config: Config, ledger: Ledger, ask: Ask, now: datetime) -> list[
         change = Change(me, ChangeKind.PROMOTION_REQUESTED, freight=fr.freight.alias, by=ask.by,
                         promotion=kind, detail=ask.reason)  # fmt: skip
     return [change]
+
+
+def _refuse_unavailable(
+    config: Config, ledger: Ledger, stage: str, fr: FreightRecord, now: datetime
+) -> None:
+    """Raise ``RefusedError`` when the ledger already says ``stage`` may not take ``fr``
+    (so nothing is written). The ledger can only hold back: the planner asks again with
+    what GitHub backs."""
+    from bot.core.decide.selection import unavailable  # selection reads this module
+
+    going = ledger.stage(stage).promotion
+    if going is not None and going.freight == fr.freight.name:
+        return  # what an approval or selection opened for the stage
+    why = unavailable(config.stage(stage), ledger, now, fr.freight)
+    if why:
+        raise RefusedError(
+            f"{fr.freight.alias} is not available to {stage} ({why}): wait for it, "
+            f"`shunter approve` it for {stage}, or give --reason for an emergency promotion"
+        )
 
 
 def _freight(ledger: Ledger, ask: Ask) -> FreightRecord:

@@ -182,6 +182,11 @@ def _drive_direct(
                 direct=True,
             )
         )
+    elif rec.request is not None and rec.request.freight == desired.name:
+        # A request for what the stage already proposes: it becomes that person's promotion.
+        req = rec.request
+        rec.promotion.kind, rec.promotion.by, rec.promotion.reason = req.kind, req.by, req.reason
+        rec.request = None
     open_ = rec.promotion
     gates, _ = promotion_gates(stage, open_, None, obs, owner, p.ledger, now)
     fixed: list[Gate] = []
@@ -191,6 +196,8 @@ def _drive_direct(
                 Gate(GateKind.APPROVALS, False, "need a pull request: drop pullRequest: false")
             )
         elif gate.kind is GateKind.AUTO_PROMOTION and gate.blocks:
+            if name in obs.by_hand and open_.kind == "manual":
+                continue  # a person promoted it in this run: they are the auto-promotion
             fixed.append(Gate(GateKind.AUTO_PROMOTION, False, f"`shunter promote` moves {name}"))
         elif gate.kind is not GateKind.NOT_COUNTED:
             fixed.append(gate)

@@ -135,6 +135,9 @@ class Observations:
     main_files: dict[str, dict[str, str | None]] = field(default_factory=dict)
     # Stages whose emergency request this run received: only they skip gates.
     granted: frozenset[str] = frozenset()
+    # Of those, the stages whose request is a person's ordinary promotion (Kargo's
+    # ``promote``): it stands in for auto-promotion, in this run only.
+    by_hand: frozenset[str] = frozenset()
     # (freight, stage) verifiedIn entries no merged bot promotion stands behind.
     unbacked: frozenset[tuple[str, str]] = frozenset()
     # Reviewers' repository roles, for an approvals rule that names no approvers.

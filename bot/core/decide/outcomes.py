@@ -160,8 +160,15 @@ class DecisionKind(Enum):
     RETRY = "retry"
     DRIFT = "drift"  # main runs what no known freight writes; the ledger says ``freight``
     REQUEST_REFUSED = "request refused"  # an emergency promotion would move the stage back
+    NOT_AVAILABLE = "not available"  # an ordinary promotion of freight the stage may not take
     REBUILT = "rebuilt"  # the PR no longer merged: rebuilt on the base, same freight
     RESTORING = "restoring"  # the PR's head is not the bot's edit: its own commit goes back
+
+
+#: A person's promotion request the planner turned down (the operation exits 1).
+REFUSALS: frozenset[DecisionKind] = frozenset(
+    {DecisionKind.REQUEST_REFUSED, DecisionKind.NOT_AVAILABLE}
+)
 
 
 @dataclass(frozen=True)
@@ -253,6 +260,12 @@ class Decision:
                 f"emergency promotion of {f} refused: the stage runs {d}, which is newer; "
                 "ask for a rollback to move it back"
             )
+        if k is DecisionKind.NOT_AVAILABLE:
+            return (
+                f"promotion of {f} refused: it is not available to this stage yet ({d}); "
+                "wait for it, `shunter approve` it for the stage, or give --reason for an "
+                "emergency promotion"
+            )
         if k is DecisionKind.REBUILT:
             return f"PR #{self.pr} no longer merged: rebuilt on the base with {f}; {d}"
         if k is DecisionKind.RESTORING:
@@ -305,6 +318,7 @@ class ChangeKind(Enum):
     APPROVED = "approved"  # a person let a freight into the stage (``shunter approve``)
     DRIFT = "drift"  # the ledger follows main: ``freight`` runs there, not ``detail``
     REQUEST_REFUSED = "request refused"  # ``by``'s emergency promotion would move it back
+    NOT_AVAILABLE = "promotion refused"  # ``by``'s ordinary promotion of freight not available
     FOREIGN_MERGE = "merged with foreign changes"
     REQUEST_IGNORED = "request ignored"
     INCONSISTENCIES = "ledger inconsistencies"
@@ -343,7 +357,7 @@ class Change:
             ChangeKind.PRUNED: f"retention pruned {d}",
             ChangeKind.REQUEST_DROPPED: f"dropped request for unknown freight {f}",
             ChangeKind.PROMOTION_REQUESTED: (
-                f"{self.by} asked for {self.promotion} promotion of {f}: {d}"
+                f"{self.by} asked for {self.promotion} promotion of {f}" + (f": {d}" if d else "")
             ),
             ChangeKind.PROMOTION_STARTED: (
                 f"{_VERBS[self.promotion or 'auto']} {f}"
@@ -369,6 +383,9 @@ class Change:
             ChangeKind.APPROVED: f"{self.by} approved {f}: {d}",
             ChangeKind.REQUEST_REFUSED: (
                 f"refused {self.by}'s emergency promotion of {f}: it runs {d}, which is newer"
+            ),
+            ChangeKind.NOT_AVAILABLE: (
+                f"refused {self.by}'s promotion of {f}: not available to the stage ({d})"
             ),
             ChangeKind.DRIFT: (
                 f"drift: main runs {f}, not {d or 'nothing'}; the ledger follows main"

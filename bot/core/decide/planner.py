@@ -70,14 +70,19 @@ def plan(
     if discovery_only:
         retain(config, p, now)
         return p
-    from bot.core.decide.emergency import unattested_approvals
+    from bot.core.decide.emergency import promoted_by_hand, unattested_approvals
     from bot.core.decide.pr_pipeline import draw_pipeline_in_prs
 
     # A request in the ledger handed to the planner was received by this run (the loop
     # drops any read from the state branch); with the stages the loop says received one
     # earlier in the run, these are the only stages whose emergency skips gates.
     received = {name for name, rec in ledger.stages.items() if rec.request is not None}
-    obs = replace(obs, granted=obs.granted | received)
+    by_hand = {
+        name
+        for name, rec in ledger.stages.items()
+        if rec.request is not None and promoted_by_hand(rec.request)
+    }
+    obs = replace(obs, granted=obs.granted | received, by_hand=obs.by_hand | by_hand)
     for stage in config.stages:
         _stage(config, stage, p, obs, now, owner)
     if obs.forge:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from bot.core.decide.actions import Plan, alias, freight_label
+from bot.core.decide.emergency import promoted_by_hand
 from bot.core.decide.gates import fmt_duration
 from bot.core.decide.inconsistency import Inconsistency, InconsistencyKind
 from bot.core.decide.outcomes import (
@@ -94,6 +95,35 @@ def offers(
     for name in out:
         later.pop(name, None)
     return out, later
+
+
+def unavailable(
+    stage: Stage,
+    led: Ledger,
+    now: datetime,
+    f: Freight,
+    unbacked: frozenset[tuple[str, str]] = frozenset(),
+    grant: str | Failure | None = None,
+) -> str:
+    """Why ``stage`` may not take ``f`` now ("" when it may): still soaking, or not
+    verified where its ``requestedFreight`` says it must be. ``unbacked`` and ``grant``
+    are what GitHub says of the ledger's verifications and of a person's grant; without
+    them the ledger alone is asked, which can only hold back."""
+    attested = None if isinstance(grant, Failure) else grant
+    available, soaking = offers(stage, led, now, unbacked, attested)
+    if f.name in available:
+        return ""
+    if f.name in soaking:
+        return f"it soaks until {soaking[f.name]:%Y-%m-%d %H:%M} UTC"
+    upstream = sorted(
+        {
+            s
+            for r in stage.requested_freight
+            if r.warehouse == f.warehouse
+            for s in r.upstream_stages
+        }
+    )
+    return f"not verified in {', '.join(upstream)}" if upstream else "not from its warehouse"
 
 
 def warehouse_of(p: Plan, f: Freight) -> Warehouse:
@@ -190,6 +220,16 @@ def choose(
             p.changed(Change(me, ChangeKind.REQUEST_REFUSED, freight=label, by=by, detail=now_runs))
             p.say(me, DecisionKind.REQUEST_REFUSED, blocked=True, freight=label, detail=now_runs)
             return None
+        if promoted_by_hand(req):
+            why = unavailable(stage, led, now, desired, unbacked, grant)
+            if why and (rec.promotion is None or rec.promotion.freight != desired.name):
+                # Kargo's promote: only freight the stage may take (what an approval or an
+                # earlier selection opened counts); anything else is an emergency.
+                rec.request = None
+                label = freight_label(desired)
+                p.changed(Change(me, ChangeKind.NOT_AVAILABLE, freight=label, by=by, detail=why))
+                p.say(me, DecisionKind.NOT_AVAILABLE, blocked=True, freight=label, detail=why)
+                return None
     else:
         if unknown_on_main:
             # Main runs a version this run cannot place (newer than its discovery, or a hand

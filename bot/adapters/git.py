@@ -366,7 +366,6 @@ class _Remote:
         self.git = git
         self.remote = remote
         self._heads: dict[str, str | None] = {}
-        self._checked = False
 
     def tracking_ref(self, branch: str) -> str:
         return f"refs/shunter/{self.remote}/{branch}"
@@ -395,11 +394,11 @@ class _Remote:
         return {b: self._heads[b] for b in branches}
 
     def _sync(self, branches: list[str]) -> None:
-        if not self._checked:
-            # ls-remote works outside a repository too (reading "origin" as a path), so make
-            # "this is not a clone" its own, clear error.
-            self.git.run("rev-parse", "--git-dir")
-            self._checked = True
+        # The mirrors first: one for-each-ref both proves this is a clone (ls-remote works
+        # outside a repository too, reading "origin" as a path) and says which heads are
+        # already here, so a branch that has not moved costs no object check and no
+        # update-ref (an idle run reads the state branch with five git processes, not seven).
+        mirrored = self._mirrored(branches)
         refs = [f"refs/heads/{b}" for b in branches]
         listing = self._remote_run("ls-remote", "--refs", self.remote, *refs)
         # ls-remote patterns match ref name tails; keep exact names only.
@@ -408,7 +407,10 @@ class _Remote:
             sha, _, name = line.partition("\t")
             if name in refs:
                 found[name.removeprefix("refs/heads/")] = sha
-        missing_objects = [b for b, sha in found.items() if not self._has_commit(sha)]
+        # A mirror ref keeps its commit (and the commit's objects) in the clone.
+        missing_objects = [
+            b for b, sha in found.items() if mirrored.get(b) != sha and not self._has_commit(sha)
+        ]
         if missing_objects:
             specs = [f"+refs/heads/{b}:{self.tracking_ref(b)}" for b in missing_objects]
             self._remote_run(
@@ -425,7 +427,26 @@ class _Remote:
             if head is not None and branch in missing_objects:
                 # The fetch may have seen a newer head than ls-remote: the ref is the truth.
                 head = self.git.run("rev-parse", "--verify", self.tracking_ref(branch))
-            self.record(branch, head)
+                mirrored[branch] = head  # the fetch wrote the mirror
+            if mirrored.get(branch) == head:
+                self._heads[branch] = head
+            else:
+                self.record(branch, head)
+
+    def _mirrored(self, branches: list[str]) -> dict[str, str]:
+        """``branch -> commit`` of the mirror refs of ``branches`` that exist in the clone.
+
+        Raises ``PermanentError`` when the work folder is not a clone."""
+        wanted = {self.tracking_ref(b): b for b in branches}
+        listing = self.git.run(
+            "for-each-ref", "--format=%(objectname) %(refname)", *wanted
+        )  # patterns match from the start up to a slash: exact names are kept below
+        out: dict[str, str] = {}
+        for line in listing.splitlines():
+            sha, _, ref = line.partition(" ")
+            if ref in wanted:
+                out[wanted[ref]] = sha
+        return out
 
     def record(self, branch: str, sha: str | None) -> None:
         """Remember ``branch``'s remote head and mirror it in the tracking ref."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -281,3 +283,49 @@ def test_a_file_over_the_size_cap_is_refused_unread(tmp_path: Path, remote: Path
     with pytest.raises(LedgerError) as caught:
         GitStateStore(clone(tmp_path, remote, "b")).load()
     assert [(p.file, p.path) for p in caught.value.problems] == [("freight.yaml", "(file)")]
+
+
+def git_commands(tmp: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Put a ``git`` on PATH that appends each command it runs (its argv after the ``-c``
+    settings) to the returned log, then runs the real git."""
+    real = shutil.which("git")
+    assert real is not None
+    shim = tmp / "shim"
+    shim.mkdir()
+    log = tmp / "git-commands.log"
+    (shim / "git").write_text(f'#!/bin/sh\necho "$*" >> {log}\nexec {real} "$@"\n')
+    (shim / "git").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{shim}{os.pathsep}{os.environ['PATH']}")
+    return log
+
+
+def subcommands(log: Path) -> list[str]:
+    out = []
+    for line in log.read_text().splitlines():
+        words = line.split()
+        while words and words[0] == "-c":
+            words = words[2:]
+        out.append(" ".join(words[:2]))
+    return out
+
+
+def test_a_load_with_nothing_new_checks_no_object_and_moves_no_ref(
+    tmp_path: Path, remote: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writer = GitStateStore(clone(tmp_path, remote, "a"))
+    first = writer.save({"stages.yaml": "{}\n"}, "first", expected_head=None)
+    workdir = clone(tmp_path, remote, "b")
+    assert GitStateStore(workdir).load() == ({"stages.yaml": "{}\n"}, first)  # mirrors it
+    log = git_commands(tmp_path, monkeypatch)
+
+    assert GitStateStore(workdir).load() == ({"stages.yaml": "{}\n"}, first)
+    ran = subcommands(log)
+    # The branch has not moved: its mirror already holds the head ls-remote names.
+    assert not [c for c in ran if c.split()[0] in ("fetch", "update-ref") or c == "cat-file -e"]
+    assert len(ran) == 5, ran  # check-ref-format, for-each-ref, ls-remote, ls-tree, cat-file
+
+    # Once it moves, the next load fetches and mirrors the new head.
+    second = writer.save({"stages.yaml": "{a: 1}\n"}, "second", expected_head=first)
+    assert GitStateStore(workdir).load() == ({"stages.yaml": "{a: 1}\n"}, second)
+    assert git(workdir, "rev-parse", f"refs/shunter/origin/{BRANCH}") == second
+    assert "fetch --quiet" in subcommands(log)

@@ -14,7 +14,6 @@ callers drop invalid values and carry on, so one run reports every problem.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -117,6 +116,8 @@ def is_scalar(node: yaml.Node, *tags: str) -> bool:
 
 def suggest(word: str, choices: Iterable[str]) -> str:
     """Return "did you mean 'x'?" for the closest choice, or ''."""
+    import difflib  # only a config with a misspelt key pays for it
+
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f"did you mean '{close[0]}'?" if close else ""
 

@@ -12,13 +12,17 @@ import json
 import subprocess
 from collections.abc import Iterator
 from datetime import timedelta
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+from typing import ClassVar
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
 
 from sandbox.fixtures.conformance import ConformanceLog
 from sandbox.kargo_steps import OVERRIDES
+from sandbox.loopback import send_json, serving
 from sandbox.pipeline import Pipeline, pipeline_world
 from sandbox.registry import LocalRegistry
 
@@ -250,3 +254,74 @@ def test_in_kargos_starter_shape_a_person_promotes_each_stage_and_merges_prod(
         ops = [(o["operation"], o["stage"], o["by"]) for o in p.operations()]
         assert ops == [("promote", "dev", "tech-lead"), ("promote", "staging", "tech-lead"),
                        ("promote", "prod", "tech-lead")]  # fmt: skip
+
+
+class _ArgoCD(BaseHTTPRequestHandler):
+    """Argo CD's application API: each app's (health, sync, revision), set by the test."""
+
+    apps: ClassVar[dict[str, tuple[str, str, str]]] = {}
+
+    def do_GET(self) -> None:
+        # https://argo-cd.readthedocs.io/en/stable/developer-guide/api-docs/
+        if self.headers.get("Authorization") != "Bearer argo-token":
+            send_json(self, 401, {"error": "invalid session", "code": 16})
+            return
+        name = urlsplit(self.path).path.rsplit("/", 1)[-1]
+        if name not in self.apps:
+            send_json(self, 404, {"error": "not found", "code": 5})
+            return
+        health, sync, revision = self.apps[name]
+        status = {"health": {"status": health}, "sync": {"status": sync, "revision": revision}}
+        send_json(self, 200, {"metadata": {"name": name}, "status": status})
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_argocd_update_makes_the_application_the_stages_health_gate(
+    tmp_path: Path, oci_registry: LocalRegistry, github_conformance: ConformanceLog
+) -> None:
+    task = OVERRIDES["kargo/promotiontask.yaml"]
+    update = (
+        "    - uses: argocd-update\n      config:\n        apps:\n"
+        "          - name: flask-app-${{ ctx.stage }}\n"
+    )
+    with serving(_ArgoCD) as argo:
+        server = f"http://127.0.0.1:{argo.server_address[1]}"
+        project = OVERRIDES["kargo/project.yaml"].replace(
+            "  stateBranch: shunter/state\n",
+            "  stateBranch: shunter/state\n  integrations:\n"
+            f"    argocd: {{server: '{server}', tokenEnv: ARGO_TOKEN}}\n",
+        )
+        overrides = {
+            **OVERRIDES,
+            "kargo/project.yaml": project,
+            "kargo/promotiontask.yaml": task + update,
+        }
+        with pipeline_world(
+            tmp_path / "world", oci_registry, "e2e/argocd-update", overrides,
+            conformance=github_conformance,
+        ) as p:  # fmt: skip
+            _ArgoCD.apps = {
+                f"flask-app-{stage}": ("Progressing", "Synced", "0" * 40)
+                for stage in ("dev", "staging", "prod")
+            }
+            p.w.push("1.8.4")
+            p.shunter("reconcile", ARGO_TOKEN="argo-token")
+            assert p.version("dev") == "1.8.4"
+            dev_commit = _git(p, "rev-parse", "main").strip()
+            # dev's application is not Healthy at dev's commit: staging takes nothing.
+            for health, revision in (("Progressing", "0" * 40), ("Healthy", "0" * 40)):
+                _ArgoCD.apps["flask-app-dev"] = (health, "Synced", revision)
+                p.now += timedelta(minutes=31)
+                p.shunter("reconcile", ARGO_TOKEN="argo-token")
+                assert p.version("staging") is None
+            # Healthy and synced to the promotion's commit: dev is verified, and staging
+            # follows once its delay has passed.
+            _ArgoCD.apps["flask-app-dev"] = ("Healthy", "Synced", dev_commit)
+            p.shunter("reconcile", ARGO_TOKEN="argo-token")
+            p.now += timedelta(minutes=31)
+            p.shunter("reconcile", ARGO_TOKEN="argo-token")
+            assert p.version("staging") == "1.8.4"
+            staging = yaml.safe_load(p.w.main_file("env/staging/kustomization.yaml"))
+            assert [i["newTag"] for i in staging["images"]] == ["1.8.4"]

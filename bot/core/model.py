@@ -388,6 +388,15 @@ class DiscoveryLimits:
 
 
 @dataclass(frozen=True)
+class ArgoCDServer:
+    """``ProjectConfig`` ``spec.integrations.argocd``: the Argo CD that ``argocd-update``
+    steps' applications live in."""
+
+    server: str  # https://argocd.example.com (http only for loopback)
+    token_env: str = "ARGOCD_AUTH_TOKEN"  # noqa: S105 - the name of an env var, not a secret
+
+
+@dataclass(frozen=True)
 class Settings:
     """Project-wide settings (``kind: ProjectConfig``; every field optional)."""
 
@@ -402,6 +411,7 @@ class Settings:
     # refusal is only noted; True makes a refusal a failure; False turns it off.
     github_deployments: bool | None = None
     pagerduty: PagerDuty = PagerDuty()
+    argocd: ArgoCDServer | None = None  # where argocd-update's applications are asked
     # The whole run's time limit, well under a workflow job's usual 15-minute timeout; a
     # quarter of it (at most a minute) is kept back from discovery to write the ledger.
     deadline: timedelta = timedelta(minutes=10)

@@ -570,7 +570,7 @@ def test_a_warehouse_problem_is_located_at_its_key(old: str, new: str, expected:
             f"{S}:10:17: spec.promotionTemplate.spec.steps[0].uses: unknown uses 'http'; known: "
             "git-clone, kustomize-set-image, yaml-update, helm-update-image, "
             "helm-update-chart, git-commit, git-push, git-open-pr, git-wait-for-pr, "
-            "git-clear, kustomize-build, helm-template, argocd-update",
+            "argocd-update, git-clear, kustomize-build, helm-template",
             id="unknown step",
         ),
         pytest.param(

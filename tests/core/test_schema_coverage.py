@@ -40,6 +40,17 @@ EFFECTS: dict[str, str] = {
     "Any:metadata.annotations.kargo.akuity.io/color": "tests/core/test_steps.py::test_kargo_colour_names_are_accepted",
     "Any:metadata.name": "tests/core/test_steps.py::test_a_task_with_stage_vars_settles_each_stage_its_own_way",
     "Any:metadata.namespace": "tests/core/test_steps.py::test_the_namespace_names_the_project_when_no_document_does",
+    "ProjectConfig:spec.integrations.argocd.server": "tests/core/test_steps.py::test_argocd_update_names_the_stages_argo_cd_health_source",
+    "ProjectConfig:spec.integrations.argocd.tokenEnv": "tests/core/test_steps.py::test_argocd_update_names_the_stages_argo_cd_health_source",
+    "Steps:spec.steps[].config.apps[].name": "tests/core/test_steps.py::test_argocd_update_names_the_stages_argo_cd_health_source",
+    "Steps:spec.steps[].config.apps[].namespace": "tests/core/test_steps.py::test_argocd_update_names_the_stages_argo_cd_health_source",
+    "Steps:spec.steps[].config.apps[].sources[].repoURL": "tests/core/test_steps.py::test_argocd_update_names_the_stages_argo_cd_health_source",
+    "Steps:spec.steps[].config.apps[].sources[].desiredCommitFromStep": "tests/core/test_steps.py::test_argocd_update_names_the_stages_argo_cd_health_source",
+    "Steps:spec.steps[].config.apps[].sources[].desiredRevision": "tests/core/test_steps.py::test_argocd_update_keys_that_change_an_application_are_refused",
+    "Steps:spec.steps[].config.apps[].sources[].updateTargetRevision": "tests/core/test_steps.py::test_argocd_update_keys_that_change_an_application_are_refused",
+    "Steps:spec.steps[].config.apps[].sources[].chart": "tests/core/test_steps.py::test_argocd_update_keys_that_change_an_application_are_refused",
+    "Steps:spec.steps[].config.apps[].sources[].kustomize": "tests/core/test_steps.py::test_argocd_update_keys_that_change_an_application_are_refused",
+    "Steps:spec.steps[].config.apps[].sources[].helm": "tests/core/test_steps.py::test_argocd_update_keys_that_change_an_application_are_refused",
     "ProjectConfig:spec.deadline": "tests/test_e2e_deadlines.py::test_a_hung_registry_meets_the_deadline_and_the_others_get_freight",
     "ProjectConfig:spec.discovery.concurrency": "tests/test_discovery.py::test_subscriptions_are_asked_concurrently_within_the_pool",
     "ProjectConfig:spec.discovery.requestsPerHost": "tests/test_e2e_deadlines.py::test_202_subscriptions_on_one_host_all_get_freight_within_two_runs",
@@ -327,3 +338,46 @@ def test_approvals_without_required_warn_and_with_it_do_not(required: str) -> No
     config = parse_config([("kargo/all.yaml", text)])
     kinds = [n.kind for n in config.notes]
     assert (NoteKind.APPROVALS_OFF in kinds) is (required == "false")
+
+
+ARGS = """\
+apiVersion: kargo.akuity.io/v1alpha1
+kind: Warehouse
+metadata: {name: app}
+spec:
+  subscriptions:
+    - image: {repoURL: ghcr.io/alkon/app}
+---
+apiVersion: kargo.akuity.io/v1alpha1
+kind: AnalysisTemplate
+metadata: {name: ping}
+spec:
+  http: {url: "https://dev.example.com/healthz"}
+---
+apiVersion: kargo.akuity.io/v1alpha1
+kind: AnalysisTemplate
+metadata: {name: smoke}
+spec:
+  workflow: {file: smoke.yml}
+---
+apiVersion: kargo.akuity.io/v1alpha1
+kind: Stage
+metadata: {name: dev}
+spec:
+  subscriptions: {warehouse: app}
+  verification:
+    analysisTemplates: [{name: ping}]
+    args: [{name: env, value: dev}]
+"""
+
+
+@pytest.mark.parametrize(("templates", "warned"), [("[{name: ping}]", True),
+                                                   ("[{name: ping}, {name: smoke}]", False)])  # fmt: skip
+def test_args_warn_when_every_verification_step_is_an_http_check(
+    templates: str, warned: bool
+) -> None:
+    text = ARGS.replace("[{name: ping}]", templates)
+    config = parse_config([("kargo/all.yaml", text)])
+    notes = [(n.kind, n.path, n.location.line) for n in config.notes]
+    line = next(i for i, t in enumerate(text.splitlines(), 1) if "args:" in t)
+    assert notes == ([(NoteKind.NO_EFFECT, "spec.verification.args", line)] if warned else [])

@@ -11,7 +11,7 @@ import yaml
 from bot.core.config import parse_config
 from bot.core.discover.artifacts import Chart, Commit, Image
 from bot.core.discover.freight import Freight, make_freight
-from bot.core.model import Config, GitRepoUpdate, Stage
+from bot.core.model import ArgoCDHealth, Config, GitRepoUpdate, Stage
 from bot.core.promote import promotion as promo
 from bot.core.promote.repository import names_repository, repository_of
 from bot.errors import ConfigError
@@ -109,10 +109,27 @@ REFUSALS = [
         id="kustomize-build",
     ),
     pytest.param(
-        CLONE + "- uses: argocd-update  # <-\n  config: {apps: [{name: flask-app-dev}]}\n",
-        "Shunter does not drive Argo CD",
-        "spec.health.argocd",
-        id="argocd-update",
+        CLONE + "- uses: argocd-update\n  config: {apps: [{name: flask-app-dev}]}  # <-\n",
+        "argocd-update needs to know the Argo CD server",
+        "spec.integrations.argocd.server",
+        id="argocd-update without a server",
+    ),
+    pytest.param(
+        CLONE
+        + "- uses: argocd-update\n  config:\n    apps:\n    - name: flask-app-dev\n"
+        + "      sources:\n      - repoURL: https://github.com/alkon/gitops.git\n"
+        + "        updateTargetRevision: true  # <-\n",
+        "Shunter never changes an Argo CD application",
+        "drop it",
+        id="argocd-update changing a source",
+    ),
+    pytest.param(
+        CLONE
+        + "- uses: argocd-update\n  config:\n    apps:\n    - name: flask-app-dev\n"
+        + "    - name: flask-app-dev-canary  # <-\n",
+        "Shunter follows one per stage",
+        "name one application",
+        id="argocd-update with two applications",
     ),
     pytest.param(
         CLONE
@@ -277,6 +294,68 @@ def test_validate_refuses_at_the_line_and_says_what_to_write(
         file == "d0.yaml" and line == marked(doc) and message in text and hint in text
         for file, line, text in found
     ), found
+
+
+ARGOCD = """\
+apiVersion: kargo.akuity.io/v1alpha1
+kind: ProjectConfig
+metadata: {name: flask-app}
+spec:
+  integrations:
+    argocd: {server: "https://argocd.example.com/", tokenEnv: ARGO_TOKEN}
+"""
+ARGOCD_UPDATE = (
+    CLONE
+    + "- uses: git-commit\n  as: commit\n  config: {path: ./src, message: promote}\n"
+    + "- uses: git-push\n  config: {path: ./src}\n"
+    + "- uses: argocd-update\n  config:\n    apps:\n"
+    + "    - name: flask-app-${{ ctx.stage }}\n      namespace: apps\n      sources:\n"
+    + "      - {repoURL: 'git@github.com:alkon/gitops', desiredCommitFromStep: commit}\n"
+)
+
+
+def test_argocd_update_names_the_stages_argo_cd_health_source() -> None:
+    config = parse(ARGOCD, steps_stage(ARGOCD_UPDATE))
+    health = config.stage("dev").health
+    assert health is not None
+    assert health.argocd == ArgoCDHealth(
+        "https://argocd.example.com", "flask-app-dev", "apps", "ARGO_TOKEN"
+    )
+    # The same application named twice, or a source in another repository, is refused.
+    twice = steps_stage(ARGOCD_UPDATE).replace(
+        "spec:\n", "spec:\n  health: {argocd: {server: 'https://a.example', app: x}}\n", 1
+    )
+    assert [t.split(":")[0] for _, _, t in refused(ARGOCD, twice)] == [
+        "spec.promotionTemplate.spec.steps[3].config.apps[0].name"
+    ]
+    elsewhere = steps_stage(ARGOCD_UPDATE.replace("git@github.com:alkon/gitops", "https://x.io/y"))
+    assert [t.split(":")[0] for _, _, t in refused(ARGOCD, elsewhere)] == [
+        "spec.promotionTemplate.spec.steps[3].config.apps[0].sources[0].repoURL"
+    ]
+    wrong_step = steps_stage(
+        ARGOCD_UPDATE.replace("desiredCommitFromStep: commit", "desiredCommitFromStep: push")
+    )
+    assert [t.split(":")[0] for _, _, t in refused(ARGOCD, wrong_step)] == [
+        "spec.promotionTemplate.spec.steps[3].config.apps[0].sources[0].desiredCommitFromStep"
+    ]
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "desiredRevision: abc1234",
+        "updateTargetRevision: true",
+        "chart: guestbook",
+        "kustomize: {images: [{repoURL: ghcr.io/alkon/flask-app}]}",
+        "helm: {images: [{repoURL: ghcr.io/alkon/flask-app, key: image.tag}]}",
+    ],
+)
+def test_argocd_update_keys_that_change_an_application_are_refused(key: str) -> None:
+    doc = steps_stage(ARGOCD_UPDATE.replace("desiredCommitFromStep: commit", key))
+    (problem,) = refused(ARGOCD, doc)
+    name = key.split(":")[0]
+    where = f"spec.promotionTemplate.spec.steps[3].config.apps[0].sources[0].{name}"
+    assert problem[2].startswith(f"{where}: '{name}' is not supported")
 
 
 def test_freight_creation_policy_is_automatic_or_manual() -> None:

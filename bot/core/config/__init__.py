@@ -193,12 +193,14 @@ def _build_config(docs: list[Parsed], complete: bool) -> Config:
     from bot.core.config._build import (
         StageDraft,
         apply_promotion_policies,
+        apply_step_apps,
         build_analysis_template,
         build_settings,
         build_stage,
         build_warehouse,
         link_stages,
         location,
+        note_idle_args,
     )
     from bot.core.config._spec import Broken
     from bot.core.config._steps import TASK_KINDS
@@ -247,6 +249,8 @@ def _build_config(docs: list[Parsed], complete: bool) -> Config:
                 )
         except Broken:
             continue
+    apply_step_apps(drafts, settings)
+    note_idle_args(drafts, templates)
     if policies is not None:
         apply_promotion_policies(policies, drafts)
     stages = link_stages(drafts, warehouses, complete)

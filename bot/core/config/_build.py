@@ -16,12 +16,13 @@ from typing import Any
 import yaml
 
 from bot.core.config._spec import Broken, Ctx, Parsed
-from bot.core.config._steps import Task, check_references, inflate, settle
+from bot.core.config._steps import Settled, StepApp, Task, check_references, inflate, settle
 from bot.core.model import (
     AnalysisTemplate,
     Approvals,
     Approver,
     ArgoCDHealth,
+    ArgoCDServer,
     ChartSubscription,
     Condition,
     DeploymentHealth,
@@ -235,6 +236,8 @@ class StageDraft:
     images: list[ImageUse] = field(default_factory=list)
     annotations: tuple[tuple[str, str], ...] = ()
     health: HealthCheck | None = None
+    step_app: StepApp | None = None  # argocd-update's application: health once settled
+    args_at: Parsed | None = None  # the verification whose args were written
     broken: bool = False
     written_auto_promotion: bool | None = None  # promotionPolicy.autoPromotionEnabled
 
@@ -384,6 +387,8 @@ def _verification(spec: Parsed, draft: StageDraft) -> None:
     kw = _kw(v, {"parallel": "parallel"})
     args = tuple((a.req("name"), a.req("value")) for a, _, _ in _items(v, "args"))
     draft.verification = Verification(steps=tuple(steps), args=args, **kw)
+    if args:
+        draft.args_at = v
 
 
 def _statuses(value: int | list[int]) -> tuple[int, ...]:
@@ -437,8 +442,9 @@ def _updates(spec: Parsed, draft: StageDraft, steps: StepContext) -> None:
         )
     elif "promotionTemplate" in spec.values:
         template: Parsed = spec.values["promotionTemplate"]
-        update = _from_steps(template.req("spec"), draft, steps)
-        draft.updates = (update,) if update is not None else ()
+        settled = _from_steps(template.req("spec"), draft, steps)
+        draft.updates = (settled.update,) if settled.update is not None else ()
+        draft.step_app = settled.app
     elif any(spec.has(k) for k in ("gitRepoUpdates", "promotionMechanisms", "promotionTemplate")):
         raise Broken("updates")
 
@@ -504,12 +510,59 @@ def _git_repo_update(u: Parsed, draft: StageDraft) -> GitRepoUpdate:
     return GitRepoUpdate(**kw)
 
 
-def _from_steps(template: Parsed, draft: StageDraft, steps: StepContext) -> GitRepoUpdate | None:
+def _from_steps(template: Parsed, draft: StageDraft, steps: StepContext) -> Settled:
     """Kargo 1.x steps: inflate tasks, check every expression, settle the route."""
     entries = inflate(template, steps.tasks)
     if not check_references(entries):
         raise Broken("steps")
     return settle(entries, draft.name, steps.project, template)
+
+
+def note_idle_args(drafts: list[StageDraft], templates: list[AnalysisTemplate]) -> None:
+    """Warn where ``verification.args`` reach no step: they are workflow inputs, and every
+    step the stage runs is an HTTP check."""
+    http = {t.name for t in templates if t.http is not None and t.workflow is None}
+    for draft in drafts:
+        v = draft.args_at
+        if v is None or draft.verification is None or not draft.verification.steps:
+            continue
+        if all(step.analysis_template in http for step in draft.verification.steps):
+            v.ctx.note(
+                v.node_of("args"),
+                v.path_of("args"),
+                NoteKind.NO_EFFECT,
+                "args are inputs of workflow steps, and every step here is an HTTP check",
+            )
+
+
+def apply_step_apps(drafts: list[StageDraft], settings: Settings | None) -> None:
+    """Make each ``argocd-update`` application its stage's Argo CD health source, with
+    the server and token of ``ProjectConfig`` ``spec.integrations.argocd``."""
+    argocd = settings.argocd if settings is not None else None
+    for draft in drafts:
+        app = draft.step_app
+        if app is None:
+            continue
+        if argocd is None:
+            app.where.problem(
+                "name",
+                "argocd-update needs to know the Argo CD server to ask about the application",
+                "set ProjectConfig spec.integrations.argocd.server",
+            )
+            draft.broken = True
+            continue
+        health = draft.health or HealthCheck()
+        if health.argocd is not None:
+            app.where.problem(
+                "name",
+                f"the stage names its Argo CD application twice (spec.health.argocd: "
+                f"{health.argocd.app})",
+                "keep one: argocd-update or spec.health.argocd",
+            )
+            draft.broken = True
+            continue
+        source = ArgoCDHealth(argocd.server, app.name, app.namespace, argocd.token_env)
+        draft.health = replace(health, argocd=source)
 
 
 def apply_promotion_policies(project: Parsed, drafts: list[StageDraft]) -> None:
@@ -778,4 +831,8 @@ def build_settings(doc: Parsed) -> Settings:
         if "serviceIds" in pd.values:
             pkw["service_ids"] = tuple(pd.values["serviceIds"])
         kw["pagerduty"] = PagerDuty(**pkw)
+    if integrations is not None and "argocd" in integrations.values:
+        argo: Parsed = integrations.values["argocd"]
+        akw = _kw(argo, {"tokenEnv": "token_env"})
+        kw["argocd"] = ArgoCDServer(argo.req("server").rstrip("/"), **akw)
     return Settings(**kw)

@@ -17,6 +17,7 @@ at its line, saying what to write instead.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -51,6 +52,7 @@ from bot.core.promote.expressions import (
     parse_template,
 )
 from bot.core.promote.steps import KINDS
+from bot.core.promote.steps.argocd_update import Config as ArgoConfig
 from bot.core.promote.steps.base import Expr, Role, StepKind
 from bot.core.promote.steps.git_clone import Config as CloneConfig
 from bot.core.promote.steps.git_commit import Config as CommitConfig
@@ -359,6 +361,29 @@ class _Refused(Exception):
     """A problem already reported; the stage's steps are left out."""
 
 
+@dataclass(frozen=True)
+class StepApp:
+    """The Argo CD application an ``argocd-update`` step names, settled from vars and
+    ``ctx``; ``where`` is its ``apps[]`` entry, for problems found later."""
+
+    name: str
+    namespace: str | None
+    where: Parsed
+
+
+@dataclass(frozen=True)
+class Settled:
+    """A stage's steps, settled: what they write (``None``: nothing, a control-flow
+    stage) and the Argo CD application they name as its health source, if any."""
+
+    update: GitRepoUpdate | None
+    app: StepApp | None = None
+
+
+#: An Argo CD application's name, as ``spec.health.argocd.app`` accepts it.
+_APP_NAME: Final = re.compile(r"[A-Za-z0-9](?:[-A-Za-z0-9._]*[A-Za-z0-9])?")
+
+
 @dataclass
 class _Route:
     stage: str
@@ -372,6 +397,7 @@ class _Route:
     wait: Entry | None = None
     program: list[ProgramStep] = field(default_factory=list)
     edits: list[Entry] = field(default_factory=list)
+    apps: list[StepApp] = field(default_factory=list)  # argocd-update's application
 
     def scope_of(self, scope_vars: tuple[tuple[str, str], ...]) -> Any:
         return static_scope(scope_vars, self.stage, self.project)
@@ -423,8 +449,9 @@ def _where(e: Entry) -> Location:
     return Location(e.step.ctx.file, mark.line + 1, mark.column + 1)
 
 
-def settle(entries: list[Entry], stage: str, project: str, anchor: Parsed) -> GitRepoUpdate | None:
-    """Settle the route of a stage's steps; ``None`` for a stage with nothing to push.
+def settle(entries: list[Entry], stage: str, project: str, anchor: Parsed) -> Settled:
+    """Settle the route of a stage's steps (``update`` ``None`` for a stage with nothing
+    to push).
 
     Raises ``Broken`` after reporting every combination Shunter cannot honour.
     """
@@ -440,7 +467,7 @@ def settle(entries: list[Entry], stage: str, project: str, anchor: Parsed) -> Gi
     if failed:
         raise Broken("steps")
     try:
-        return _finish(route, project, anchor)
+        return Settled(_finish(route, project, anchor), route.apps[0] if route.apps else None)
     except _Refused:
         raise Broken("steps") from None
 
@@ -617,7 +644,45 @@ def _take(e: Entry, route: _Route) -> None:
         _names_output(e, config, "prNumber", "prNumberFromStep", route.open_pr[0], "prNumber")
         route.wait = e
         return
+    if role is Role.HEALTH:
+        assert isinstance(built, ArgoConfig)
+        _take_apps(e, route, config, built)
+        return
     raise _Refused  # a refused kind: its table's check reported it
+
+
+def _take_apps(e: Entry, route: _Route, config: Parsed, built: ArgoConfig) -> None:
+    """argocd-update: the stage's one Argo CD application, whose sources are the
+    repository the promotion writes, synced to its commit."""
+    for i, app in enumerate(built.apps):
+        item: Parsed = config.req("apps")[i]
+        name = _text(route, e, item, "name", "the application's name")
+        if not _APP_NAME.fullmatch(name) or len(name) > 253:
+            item.problem("name", f"'{name}' is not an Argo CD application name")
+            raise _Refused
+        if route.apps:
+            item.problem(
+                "name",
+                f"a second Argo CD application ({name}): Shunter follows one per stage, "
+                f"{route.apps[0].name} here",
+                "name one application, the one whose health the stage's is",
+            )
+            raise _Refused
+        namespace = _text(route, e, item, "namespace", "namespace") if app.namespace else None
+        for j, src in enumerate(app.sources):
+            source: Parsed = item.req("sources")[j]
+            _same_repository(e, route, source)
+            commit = route.commit
+            if src.commit_step is not None and (
+                commit is None or src.commit_step not in (commit.alias, commit.local)
+            ):
+                source.problem(
+                    "desiredCommitFromStep",
+                    f"'{src.commit_step}' is not this stage's git-commit step",
+                    "name the git-commit step's as:, or drop the key",
+                )
+                raise _Refused
+        route.apps.append(StepApp(name, namespace, item))
 
 
 def _program_step(

@@ -972,7 +972,24 @@ PROJECT_SPEC: Final = Obj(
                             }
                         ),
                         doc="where NoActiveIncidents looks for open incidents",
-                    )
+                    ),
+                    "argocd": F(
+                        Obj(
+                            {
+                                "server": F(
+                                    url("the Argo CD server, such as https://argocd.example.com"),
+                                    required=True,
+                                ),
+                                "tokenEnv": F(
+                                    env_name(
+                                        "the environment variable holding an Argo CD API "
+                                        "token (default ARGOCD_AUTH_TOKEN)"
+                                    )
+                                ),
+                            }
+                        ),
+                        doc="the Argo CD that argocd-update steps' applications live in",
+                    ),
                 }
             )
         ),

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Final
 
 from bot.core.promote.steps import (
+    argocd_update,
     git_clone,
     git_commit,
     git_open_pr,
@@ -44,12 +45,6 @@ _REJECTED = (
         reason=f"{_RENDERING}: Shunter does not run helm",
         instead="let Argo CD render the chart; set values with yaml-update or helm-update-image",
     ),
-    StepKind(
-        "argocd-update",
-        Role.REJECTED,
-        reason="Shunter does not drive Argo CD; it only reads an application's health",
-        instead="remove it and name the application under spec.health.argocd",
-    ),
 )
 
 KINDS: Final[dict[str, StepKind]] = {
@@ -64,6 +59,7 @@ KINDS: Final[dict[str, StepKind]] = {
         git_push.KIND,
         git_open_pr.KIND,
         git_wait_for_pr.KIND,
+        argocd_update.KIND,
         *_REJECTED,
     )
 }

@@ -689,3 +689,14 @@ def test_create_freight_image_refs_without_a_tag_say_what_to_write(text: str) ->
 
     with pytest.raises(ValueError, match="REPO:TAG"):
         parse_image_ref(text)
+
+
+def test_a_problem_in_a_task_is_reported_once_for_all_the_stages_using_it() -> None:
+    task = TASK + "    - uses: argocd-update\n      config: {apps: [{name: app}]}\n"
+    stages = [
+        steps_stage(f"- task: {{name: promote}}\n  vars: [{{name: env, value: {s}}}]\n", name=s)
+        for s in ("dev", "staging", "prod")
+    ]
+    found = refused(task, *stages)
+    # Each stage checks the task's step (no Argo CD server is set): one line, said once.
+    assert [(f, line) for f, line, _ in found] == [("d0.yaml", task.count("\n"))]

@@ -95,8 +95,10 @@ def parse_config(documents: list[tuple[str, str]]) -> Config:
         return order.get(file, len(order))
 
     if problems:
-        problems.sort(key=lambda p: (order_of(p.file), p.line, p.col))
-        raise ConfigError(problems)
+        # A PromotionTask's line is checked once per stage that uses it: said once.
+        unique = list(dict.fromkeys(problems))
+        unique.sort(key=lambda p: (order_of(p.file), p.line, p.col))
+        raise ConfigError(unique)
     notes.sort(key=lambda n: (order_of(n.location.file), n.location.line, n.location.col))
     return replace(config, notes=tuple(notes))
 

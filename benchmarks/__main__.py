@@ -170,11 +170,11 @@ Measured {date} on {machine}.
 Whole-process wall-clock medians, the best run, and the median CPU time (user + system
 of the process and the git it runs; other work on this shared machine stretches the
 wall time far more than the CPU time, so compare within a row, not with another day).
-"Recorded" is the previous `make bench` figure (a quieter hour). "Before" is commit
-`{cli.BEFORE_REV}`, the tree before the last start-up work, and "now" the current tree, both
-installed as a workflow step installs them (a fresh virtualenv with `pip install .`) and
-timed in turn, run by run, in this session; "editable" is the development virtualenv
-(its import hook costs every process).
+"Recorded" is the previous `make bench` figure (its load is noted in `benchmarks/cli.py`).
+"Before" is commit `{cli.BEFORE_REV}`, the tree before the last start-up work, and "now" the
+current tree, both installed as a workflow step installs them (a fresh virtualenv with
+`pip install .`) and timed in turn, run by run, in this session; "editable" is the
+development virtualenv (its import hook costs every process).
 
 {header}
 | --- | --- | --- | --- | --- | --- |

@@ -349,7 +349,8 @@ a merge or a new freight, to act, or to write). What it parses is about 5% large
 20,000 and 100,000 than at 0 (the stages' records and the freight they run). The earlier
 table's 1.18x and 1.25x wall medians came from 3 rounds of 5 runs under a load of 10, where
 one run's time moves by 20-50%; taking turns over more rounds, with CPU time beside it,
-puts the sizes within a few percent of each other. Before deferring those files, 20,000
+brings the sizes within the noise of each other (a profile of 5 idle runs each puts reading
+the ledger at 1.835 s for 0 and 1.833 s for 20,000 promotions). Before deferring those files, 20,000
 promotions took 1.24 s (`promotions.yaml` alone cost 0.29 s of PyYAML); before archiving
 (issue 9), 20,000 promotions took 18 s and 336 MB, 100,000 took 101 s and 1.3 GB.
 """

@@ -69,9 +69,16 @@ class Pipeline:
         return {r["name"]: r for r in rows}
 
     def version(self, stage: str) -> str | None:
-        """The version ``stage`` runs according to the ledger, or None."""
+        """The app image's tag ``stage`` runs according to the ledger, or None (a freight
+        that carries the example's chart too is still named by its image)."""
         cur = self.stages()[stage]["currentFreight"]
-        return None if cur is None else str(cur["version"])
+        if cur is None:
+            return None
+        (freight,) = [
+            f for f in json.loads(self.shunter("get", "freight", "-o", "json"))
+            if f["name"] == cur["name"]
+        ]  # fmt: skip
+        return str(freight["images"][0]["tag"])
 
     def dispatch(self, login: str) -> str:
         """``login`` starts the Shunter workflow by hand (``workflow_dispatch``); return

@@ -15,12 +15,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
+from sandbox.charts import ChartRepository
 from sandbox.github_server import GitHubSandbox
 from sandbox.registry import LocalRegistry, push_image
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "flask-app"
 REPOSITORY = "alkon/flask-app-gitops"
 IMAGE = "ghcr.io/alkon/flask-app"
+#: The Helm repository the example's chart comes from (the Kargo-steps variant watches it).
+CHARTS = "https://alkon.github.io/flask-app-charts"
+CHART = "flask-app"
 USERS = {
     "shunter-bot": "bot-token",
     "alice": "alice-token",
@@ -61,6 +65,8 @@ class SandboxWorld:
     bare: Path = field(init=False)
     checkout: Path = field(init=False)
     image_repo: str = field(init=False, default="")
+    # The example's Helm repository (its chart travels with the image in kargo-steps).
+    charts: ChartRepository = field(init=False, default_factory=lambda: ChartRepository(CHART))
 
     def start(self) -> SandboxWorld:
         """Start everything; the example's image name is pointed at the local registry."""
@@ -69,6 +75,7 @@ class SandboxWorld:
             self.registry = LocalRegistry(self.root / "registry").start()
             self.own_registry = True
         self.image_repo = f"{self.registry.host}/{self.image_path}"
+        self.charts.start()
         self.bare = self._make_gitops_repo()
         self.github = GitHubSandbox().start()
         for login, token in USERS.items():
@@ -106,8 +113,9 @@ class SandboxWorld:
             target.write_text(text)
         for path in seed.rglob("*.y*ml"):
             text = path.read_text()
-            if IMAGE in text:
-                path.write_text(text.replace(IMAGE, self.image_repo))
+            if IMAGE in text or CHARTS in text:
+                text = text.replace(IMAGE, self.image_repo).replace(CHARTS, self.charts.url)
+                path.write_text(text)
         _git(seed, "init", "-q", "-b", "main")
         _git(seed, "add", "-A")
         _git(seed, "commit", "-q", "-m", "flask-app GitOps repository")
@@ -152,7 +160,12 @@ class SandboxWorld:
         )
         return done.stdout
 
+    def push_chart(self, version: str) -> None:
+        """Publish ``version`` of the example's chart in its Helm repository."""
+        self.charts.versions.append(version)
+
     def stop(self) -> None:
+        self.charts.stop()
         if self.github is not None:
             self.github.stop()
         if self.registry is not None and self.own_registry:

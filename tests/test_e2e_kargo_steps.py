@@ -325,3 +325,37 @@ def test_argocd_update_makes_the_application_the_stages_health_gate(
             assert p.version("staging") == "1.8.4"
             staging = yaml.safe_load(p.w.main_file("env/staging/kustomization.yaml"))
             assert [i["newTag"] for i in staging["images"]] == ["1.8.4"]
+
+
+def test_the_examples_chart_travels_with_the_image_to_prod(steps: Pipeline) -> None:
+    p = steps
+    p.w.push("1.8.4")
+    p.shunter("reconcile")
+    (f,) = json.loads(p.shunter("get", "freight", "-o", "json"))
+    # One freight holds the image and the chart the warehouse watches.
+    assert [c["version"] for c in f["charts"]] == ["0.3.0"]
+    # A new chart version alone is new freight; it follows the image's road to prod.
+    p.w.push_chart("0.3.1")
+    p.now += timedelta(minutes=1)
+    p.shunter("reconcile")
+    p.now += timedelta(minutes=31)
+    p.shunter("reconcile")
+    number = p.stages()["prod"]["promotion"]["pr"]
+    pr = p.pr(number)
+    assert sorted(x.filename for x in pr.get_files()) == [
+        "env/prod/Chart.yaml",
+        "env/prod/values.yaml",
+    ]
+    p.pr(number, "carol").merge(merge_method="squash", sha=pr.head.sha)  # a person merges
+    p.shunter("reconcile")
+    chart = yaml.safe_load(p.w.main_file("env/prod/Chart.yaml"))
+    assert [d["version"] for d in chart["dependencies"]] == ["0.3.1"]
+    values = yaml.safe_load(p.w.main_file("env/prod/values.yaml"))
+    assert values["image"]["tag"] == "1.8.4"
+    prod = p.stages()["prod"]["currentFreight"]
+    (now,) = [
+        x
+        for x in json.loads(p.shunter("get", "freight", "-o", "json"))
+        if x["name"] == prod["name"]
+    ]
+    assert ([c["version"] for c in now["charts"]], now["images"][0]["tag"]) == (["0.3.1"], "1.8.4")

@@ -1,8 +1,8 @@
 """A Helm chart repository on loopback: one chart's ``index.yaml``, as Helm serves it.
 
-``ChartRepository(name)`` answers ``GET /<name>-charts/index.yaml`` with the versions in
-``versions`` (https://helm.sh/docs/topics/chart_repository/#the-index-file); a test or the
-demo publishes a version by appending to it.
+``ChartRepository(name, versions, folder)`` answers ``GET <folder>/index.yaml`` with the
+versions in ``versions`` (https://helm.sh/docs/topics/chart_repository/#the-index-file); a
+test publishes a version by appending to it.
 """
 
 from __future__ import annotations
@@ -14,16 +14,17 @@ import yaml
 
 
 class ChartRepository:
-    def __init__(self, chart: str, versions: tuple[str, ...] = ("0.3.0",)) -> None:
+    def __init__(self, chart: str, versions: tuple[str, ...] = (), folder: str = "") -> None:
         self.chart = chart
         self.versions = list(versions)
+        self.folder = folder  # "" or "/path": where index.yaml is
         self._server: ThreadingHTTPServer | None = None
 
     @property
     def url(self) -> str:
         """The repository's URL (the folder its ``index.yaml`` is in)."""
         assert self._server is not None, "start the repository first"
-        return f"http://127.0.0.1:{self._server.server_address[1]}/{self.chart}-charts"
+        return f"http://127.0.0.1:{self._server.server_address[1]}{self.folder}"
 
     def index(self) -> bytes:
         entries = [
@@ -37,7 +38,7 @@ class ChartRepository:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                if self.path != f"/{repo.chart}-charts/index.yaml":
+                if self.path != f"{repo.folder}/index.yaml":
                     self.send_response(404)
                     self.end_headers()
                     return

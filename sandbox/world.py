@@ -66,7 +66,9 @@ class SandboxWorld:
     checkout: Path = field(init=False)
     image_repo: str = field(init=False, default="")
     # The example's Helm repository (its chart travels with the image in kargo-steps).
-    charts: ChartRepository = field(init=False, default_factory=lambda: ChartRepository(CHART))
+    charts: ChartRepository = field(
+        init=False, default_factory=lambda: ChartRepository(CHART, ("0.3.0",), "/flask-app-charts")
+    )
 
     def start(self) -> SandboxWorld:
         """Start everything; the example's image name is pointed at the local registry."""

@@ -11,43 +11,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from sandbox.charts import ChartRepository
 from sandbox.fixtures.conformance import ConformanceLog
-from sandbox.loopback import serving
 from sandbox.pipeline import Pipeline, pipeline_world
 from sandbox.registry import LocalRegistry
 
 ROOT = Path(__file__).resolve().parents[1]
-
-#: The versions of chart ``cache`` the repository serves; tests add to it.
-VERSIONS: list[str] = []
-
-
-class _Index(BaseHTTPRequestHandler):
-    """A Helm chart repository's ``index.yaml`` (https://helm.sh/docs/topics/chart_repository/)."""
-
-    def do_GET(self) -> None:
-        if self.path != "/index.yaml":
-            self.send_response(404)
-            self.end_headers()
-            return
-        entries = [{"name": "cache", "version": v, "urls": [f"cache-{v}.tgz"]} for v in VERSIONS]
-        body = yaml.safe_dump({"apiVersion": "v1", "entries": {"cache": entries}}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/x-yaml")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
 
 WAREHOUSE = """\
 apiVersion: kargo.akuity.io/v1alpha1
@@ -120,29 +95,38 @@ dependencies:
 
 
 @pytest.fixture
+def cache() -> Iterator[ChartRepository]:
+    """The Helm repository of chart ``cache``; a test publishes a version by appending."""
+    repo = ChartRepository("cache", ("1.2.0", "0.9.0", "2.0.0")).start()
+    try:
+        yield repo
+    finally:
+        repo.stop()
+
+
+@pytest.fixture
 def p(
     tmp_path: Path,
     oci_registry: LocalRegistry,
     github_conformance: ConformanceLog,
+    cache: ChartRepository,
     request: pytest.FixtureRequest,
 ) -> Iterator[Pipeline]:
     """The world, its chart's Chart.yaml ``request.param`` (default ``CHART``)."""
     chart = getattr(request, "param", CHART)
-    VERSIONS[:] = ["1.2.0", "0.9.0", "2.0.0"]
-    with serving(_Index) as server:
-        charts = f"http://127.0.0.1:{server.server_address[1]}"
-        overrides = {
-            "kargo/warehouse.yaml": WAREHOUSE.format(charts=charts),
-            "kargo/stages/dev.yaml": STAGE.format(charts=charts),
-            "kargo/stages/staging.yaml": "# only dev here\n",
-            "kargo/stages/prod.yaml": "# only dev here\n",
-            "env/dev/chart/Chart.yaml": chart.format(charts=charts),
-        }
-        with pipeline_world(
-            tmp_path / "world", oci_registry, "e2e/helm-chart", overrides,
-            conformance=github_conformance,
-        ) as pipeline:  # fmt: skip
-            yield pipeline
+    charts = cache.url
+    overrides = {
+        "kargo/warehouse.yaml": WAREHOUSE.format(charts=charts),
+        "kargo/stages/dev.yaml": STAGE.format(charts=charts),
+        "kargo/stages/staging.yaml": "# only dev here\n",
+        "kargo/stages/prod.yaml": "# only dev here\n",
+        "env/dev/chart/Chart.yaml": chart.format(charts=charts),
+    }
+    with pipeline_world(
+        tmp_path / "world", oci_registry, "e2e/helm-chart", overrides,
+        conformance=github_conformance,
+    ) as pipeline:  # fmt: skip
+        yield pipeline
 
 
 def before_kustomization(p: Pipeline) -> str:
@@ -155,7 +139,9 @@ def chart_yaml(p: Pipeline) -> dict[str, Any]:
     return dict(yaml.safe_load(p.w.main_file("env/dev/chart/Chart.yaml")))
 
 
-def test_chart_freight_is_written_into_chart_yaml_dependencies(p: Pipeline) -> None:
+def test_chart_freight_is_written_into_chart_yaml_dependencies(
+    p: Pipeline, cache: ChartRepository
+) -> None:
     p.w.push("1.8.4")
     p.shunter("reconcile")
     (f,) = json.loads(p.shunter("get", "freight", "-o", "json"))
@@ -170,7 +156,7 @@ def test_chart_freight_is_written_into_chart_yaml_dependencies(p: Pipeline) -> N
     assert text.count("\n") == CHART.count("\n")
 
     # A newer chart version is new freight; dev takes it, and Chart.yaml follows.
-    VERSIONS.append("1.3.0")
+    cache.versions.append("1.3.0")
     p.shunter("refresh", "warehouse", "flask-app")
     p.shunter("reconcile")
     assert {d["name"]: d["version"] for d in chart_yaml(p)["dependencies"]}["cache"] == "1.3.0"

@@ -46,7 +46,7 @@ def verdict(config: Config, edits: dict[str, str | None], base: str = "main") ->
         base_branch=base,
         default_branch="main",
         changed=changed,
-        base_texts={p: text(p) for p in edits if p in paths},
+        base_texts={p: text(p) for p in paths},  # every managed file, as the loop reads them
         head_texts={p: t for p, t in edits.items() if p in paths},
     )
 

@@ -9,6 +9,7 @@ pytest_plugins = [
     "sandbox.fixtures.github",
     "sandbox.fixtures.registry",
     "sandbox.fixtures.conformance",
+    "sandbox.fixtures.httpstub",
 ]
 
 

@@ -20,7 +20,7 @@ No message ever contains the token.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 from bot.adapters.http import HttpErrorKind, fetch_json
@@ -28,6 +28,9 @@ from bot.core.decide.observations import HealthReport
 from bot.core.model import ArgoCDHealth
 from bot.errors import TransientError
 from bot.ports import Deadline
+
+if TYPE_CHECKING:
+    from bot.adapters.http import Network
 
 __all__ = ["ArgoCD", "ArgoCDApplications"]
 
@@ -49,6 +52,7 @@ class ArgoCD:
         timeout: float = 10.0,
         verify_tls: bool = True,
         deadline: Deadline | None = None,
+        network: Network | None = None,
     ) -> None:
         from bot.adapters.http import api_session
 
@@ -58,7 +62,7 @@ class ArgoCD:
         headers = {"Accept": "application/json"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        self._session = api_session(headers, deadline=deadline)
+        self._session = api_session(headers, deadline=deadline, network=network)
         self._session.verify = verify_tls
 
     @property
@@ -143,12 +147,19 @@ class ArgoCDApplications:
     the tokens live here and nowhere else in the loop. A check whose variable is unset is
     asked anonymously (some servers allow it; others answer 401, which names the
     variable). One client per (server, variable) is kept for the life of the instance.
+    ``network`` carries the proxy settings (and, in tests, the loopback seam).
     """
 
     def __init__(
-        self, tokens: dict[str, str], *, timeout: float = 10.0, deadline: Deadline | None = None
+        self,
+        tokens: dict[str, str],
+        *,
+        timeout: float = 10.0,
+        deadline: Deadline | None = None,
+        network: Network | None = None,
     ) -> None:
         self._tokens = dict(tokens)
+        self._network = network
         self._timeout = timeout
         self._deadline = deadline
         self._clients: dict[tuple[str, str], ArgoCD] = {}
@@ -163,6 +174,7 @@ class ArgoCDApplications:
                 self._tokens.get(check.token_env),
                 timeout=self._timeout,
                 deadline=self._deadline,
+                network=self._network,
             )
             self._clients[key] = client
         return client.health(check)

@@ -42,8 +42,7 @@ from bot.errors import PermanentError
 from bot.ports import Deadline
 
 if TYPE_CHECKING:
-    import requests
-
+    from bot.adapters.http import Network, Response, Session
     from bot.adapters.registry import OciRegistry
 
 __all__ = ["HelmRepository", "parse_chart_version", "select_versions"]
@@ -116,6 +115,7 @@ class HelmRepository:
     as Basic auth) or ``None``; ``registry`` lists OCI tags (one is made on first use, with
     the same credentials, when not given). ``timeout``, ``retries``, ``backoff`` and
     ``max_retry_after`` mean what they mean for :class:`bot.adapters.registry.OciRegistry`.
+    ``network`` carries the proxy settings (and, in tests, the loopback seam).
     ``requests_made`` counts HTTP attempts to HTTP repositories (retries included).
     """
 
@@ -129,13 +129,15 @@ class HelmRepository:
         backoff: float = 0.5,
         max_retry_after: float = 30.0,
         deadline: Deadline | None = None,
+        network: Network | None = None,
     ) -> None:
         self._credentials: Credentials = credentials or (lambda host: None)
+        self._network = network
         self._deadline = deadline
         self._registry = registry
         self._timeout = timeout
         self._retry = (retries, backoff, max_retry_after)
-        self._session: requests.Session | None = None
+        self._session: Session | None = None
         self.requests_made = 0
 
     def close(self) -> None:
@@ -190,6 +192,7 @@ class HelmRepository:
                 timeout=self._timeout,
                 retries=self._retry[0],
                 deadline=self._deadline,
+                network=self._network,
             )
         # Helm's OCI tag rule: "+" is stored as "_" (link in the module docstring).
         versions = [tag.replace("_", "+") for tag in registry.list_tags(path)]
@@ -260,7 +263,7 @@ class HelmRepository:
         charts = tuple(Chart(repo_url=sub.repo_url, name=sub.name, version=v) for v in selected)
         return charts, validators
 
-    def _versions_in_index(self, response: requests.Response, url: str, name: str) -> list[str]:
+    def _versions_in_index(self, response: Response, url: str, name: str) -> list[str]:
         """The usable version texts of ``name`` in an ``index.yaml`` body.
 
         Layout: ``entries: {<chart>: [{version: ..., ...}, ...]}``
@@ -304,9 +307,10 @@ class HelmRepository:
                 versions.append(version)
         return versions
 
-    def _get(self, url: str, host: str, headers: dict[str, str]) -> requests.Response:
-        """GET ``url`` with retries and Basic credentials; map failures to ``bot.errors``."""
-        import requests
+    def _get(self, url: str, host: str, headers: dict[str, str]) -> Response:
+        """GET ``url`` with retries and Basic credentials; map failures to ``bot.errors``.
+        The credentials follow a redirect only on the same origin."""
+        from bot.adapters.http import NetworkError, TimedOut
 
         session = self._session_for_use()
         creds = self._credentials(host) if sends_credentials(url, host) else None
@@ -314,22 +318,23 @@ class HelmRepository:
         connect, read = self._timeout
         if self._deadline is not None:
             connect, read = self._deadline.timeout(connect), self._deadline.timeout(read)
+        if creds is not None:
+            import base64
+
+            pair = f"{creds[0]}:{creds[1]}".encode()
+            headers = {**headers, "Authorization": "Basic " + base64.b64encode(pair).decode()}
         try:
             response = session.get(
-                url,
-                headers=headers,
-                auth=creds,
-                timeout=(connect, read),
-                allow_redirects=True,
+                url, headers=headers, timeout=(connect, read), allow_redirects=True
             )
-        except requests.Timeout:
+        except TimedOut:
             raise http_error(
                 HttpErrorKind.TIMED_OUT, f"timed out fetching {url} (no answer within {read:g}s)"
             ) from None
-        except requests.RequestException as exc:
+        except NetworkError as exc:
             raise http_error(
                 HttpErrorKind.TRANSIENT,
-                f"could not reach {url} ({type(exc).__name__}); try again later",
+                f"could not reach {url} ({exc}); try again later",
             ) from None
         if response.status_code >= 400:
             auth_fix = (
@@ -353,7 +358,7 @@ class HelmRepository:
             )
         return response
 
-    def _session_for_use(self) -> requests.Session:
+    def _session_for_use(self) -> Session:
         if self._session is None:
             from bot.adapters.http import session
 
@@ -366,6 +371,7 @@ class HelmRepository:
                 max_wait=max_retry_after,
                 deadline=self._deadline,
                 on_retry=self._count_retry,
+                network=self._network,
             )
         return self._session
 

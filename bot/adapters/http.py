@@ -1,14 +1,29 @@
 """Shunter's one HTTP toolkit: how every JSON/HTTP adapter reads answers and opens sessions.
 
-The registry, Helm, Argo CD, PagerDuty and HTTP-check adapters share three things, so a
+The registry, Helm, Argo CD, PagerDuty and HTTP-check adapters share four things, so a
 wire rule is written once:
 
 * :func:`decipher` — a pure function from ``(status, headers, body)`` to data or a typed
   error, tested with plain tuples (the habit of gidgethub's ``sansio`` module);
-* :func:`parse_retry_after` — the one reading of ``Retry-After`` (seconds or HTTP-date);
-* :func:`session` — the one way a ``requests`` session is opened, with a retry policy that
-  never sleeps past the run's :class:`~bot.ports.Deadline` and never retries a rate limit
-  blind.
+* :func:`parse_retry_after` — the one reading of ``Retry-After`` (seconds or HTTP-date),
+  and :func:`retry_delay`, the pure rule of what an answer's retry waits for;
+* :func:`session` — the one way a :class:`Session` is opened;
+* :class:`Session` — a small client on the standard library's ``http.client``. An idle
+  ``refresh`` makes one conditional GET; ``requests`` and ``urllib3`` cost more to import
+  (about 150 ms) than the whole request takes, so they are not used here.
+
+The session keeps one idle connection per origin and reuses it; follows redirects of GET
+and HEAD, sending ``Authorization`` only to the origin it was meant for; retries what
+:func:`retry_delay` allows, never sleeping past ``max_wait`` or the run's deadline; and
+raises :class:`NetworkError` kinds when no answer came (:class:`TlsRefused`,
+:class:`TimedOut`, :class:`Unreachable`).
+
+TLS uses ``ssl.create_default_context()``: the system's trust store, and OpenSSL's
+``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` variables. ``requests`` read ``REQUESTS_CA_BUNDLE``
+instead; runners configured that way keep working because the CLI hands that file over as
+:attr:`Network.ca_file`, which is trusted in addition to the system store. Proxies
+(``HTTPS_PROXY``, ``HTTP_PROXY``, ``NO_PROXY``, read by the CLI) travel in the same
+:class:`Network`: https goes through a ``CONNECT`` tunnel, plain http in absolute form.
 
 Errors carry an :class:`~bot.ports.HttpErrorKind` (declared with the ports, whose methods
 raise them) and leave as ``bot.errors`` types::
@@ -25,18 +40,22 @@ raise them) and leave as ``bot.errors`` types::
 
 from __future__ import annotations
 
+import http.client
 import json
-from collections.abc import Callable, Mapping
+import re
+import ssl
+import threading
+import time
+import weakref
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Self
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlencode, urljoin, urlsplit
 
 from bot.ports import HttpErrorKind, HttpPermanentError, HttpTransientError, http_error
 
 if TYPE_CHECKING:
-    import requests
-    from urllib3.util.retry import Retry
-
     from bot.ports import Deadline
 
 __all__ = [
@@ -44,10 +63,18 @@ __all__ = [
     "HttpErrorKind",
     "HttpPermanentError",
     "HttpTransientError",
+    "Network",
+    "NetworkError",
+    "Response",
+    "Session",
+    "TimedOut",
+    "TlsRefused",
+    "Unreachable",
     "api_session",
     "decipher",
     "http_error",
     "parse_retry_after",
+    "retry_delay",
     "session",
 ]
 
@@ -189,130 +216,398 @@ def decipher(
     raise http_error(kind, message, status=status, retry_after=wait)
 
 
-def retry_policy(
+def retry_delay(
+    status: int,
+    retry_after: str | None,
+    retry: int,
     *,
-    retries: int,
     backoff: float,
-    statuses: tuple[int, ...],
-    max_wait: float,
-    deadline: Deadline | None = None,
-    on_retry: Callable[[], None] | None = None,
-) -> Retry:
-    """A urllib3 ``Retry`` for idempotent requests (``GET``/``HEAD``) that:
+    cap: float,
+    now: datetime,
+) -> float | None:
+    """Seconds to wait before retry number ``retry`` (1, 2, ...) of an answer with
+    ``status`` (one of the session's retried statuses), or ``None`` to hand it back.
 
-    * sleeps for a ``Retry-After`` only when it fits under ``max_wait`` and the run's
-      ``deadline``; a longer one is not waited for, and the answer goes back to the caller,
-      which reports it with its ``retry_after``;
-    * never retries a 429 that names no wait: after a rate limit, nothing is retried blind
-      (https://docs.github.com/en/rest/using-the-rest-api/best-practices-for-using-the-rest-api#handle-rate-limit-errors-appropriately);
-    * does not retry a read timeout (a hung server would hold the run for each retry);
-    * calls ``on_retry`` for each retry it grants, so callers count real attempts.
+    * A 429 or 503 naming a wait (``Retry-After``, RFC 9110 section 10.2.3) is retried
+      after that wait only when it fits under ``cap`` (the session's ``max_wait`` and the
+      run's deadline); a longer one goes back to the caller, which reports it.
+    * A 429 naming no wait is never retried: after a rate limit nothing is retried blind
+      (https://docs.github.com/en/rest/using-the-rest-api/best-practices-for-using-the-rest-api#handle-rate-limit-errors-appropriately).
+    * Anything else (``status`` 0: a connection that could not be opened) waits
+      ``backoff * 2 ** (retry - 1)``, at most ``cap``.
+
+    Pure: ``now`` dates a ``Retry-After`` written as an HTTP-date.
     """
-    from urllib3.exceptions import InvalidHeader, MaxRetryError, ResponseError
-    from urllib3.util.retry import Retry
+    wait = parse_retry_after(retry_after, now) if status in (429, 503) else None
+    if wait is not None:
+        return wait if wait <= cap else None
+    if status == 429:
+        return None
+    return max(min(backoff * 2.0 ** (retry - 1), cap), 0.0)
 
-    if TYPE_CHECKING:
-        from types import TracebackType
 
-        from urllib3.connectionpool import ConnectionPool
-        from urllib3.response import BaseHTTPResponse
+# ------------------------------------------------------------------ the transport
 
-    def cap() -> float:
-        left = deadline.remaining() if deadline is not None else max_wait
-        return max(min(max_wait, left), 0.0)
 
-    class _Policy(Retry):
-        def get_retry_after(self, response: Any) -> float | None:
+class NetworkError(Exception):
+    """No HTTP answer came; ``str()`` says why, for messages."""
+
+
+class TlsRefused(NetworkError):
+    """The server's TLS certificate (or handshake) was refused."""
+
+
+class TimedOut(NetworkError):
+    """No connection or no answer within the timeout."""
+
+
+class Unreachable(NetworkError):
+    """The connection was refused, reset or cut, or the name did not resolve."""
+
+
+class _Refused(Unreachable):
+    """A connection could not be opened (refused, no route, no such name): retried, as
+    nothing was sent."""
+
+
+#: The test seam's signature; see :class:`Network`.
+Opener = Callable[[str, str, int, float, "ssl.SSLContext | None"], http.client.HTTPConnection]
+
+
+@dataclass(frozen=True)
+class Network:
+    """How connections are opened. The CLI fills the proxy fields and ``ca_file`` from
+    the environment; everything else passes nothing.
+
+    ``https_proxy`` / ``http_proxy`` are ``http://[user:pass@]host:port`` URLs;
+    ``no_proxy`` is the ``NO_PROXY`` list, read with ``urllib.request``'s rules.
+    ``ca_file`` is trusted besides the system store. ``connect`` is the test world's
+    seam: ``(scheme, host, port, connect timeout, TLS context or None)`` to an unopened
+    connection, so a test can send ``https://ghcr.io/...`` to a loopback server;
+    production leaves it ``None``.
+    """
+
+    https_proxy: str | None = None
+    http_proxy: str | None = None
+    no_proxy: str = ""
+    ca_file: str | None = None
+    connect: Opener | None = None
+
+
+class Headers(Mapping[str, str]):
+    """Response headers, looked up without regard to case; repeated ones joined by ``, ``."""
+
+    def __init__(self, pairs: list[tuple[str, str]]) -> None:
+        self._items: dict[str, tuple[str, str]] = {}
+        for name, value in pairs:
+            old = self._items.get(name.lower())
+            self._items[name.lower()] = (name, f"{old[1]}, {value}" if old else value)
+
+    def __getitem__(self, name: str) -> str:
+        return self._items[name.lower()][1]
+
+    def __iter__(self) -> Iterator[str]:
+        return (name for name, _ in self._items.values())
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+_LINK_RE = re.compile(r"<([^>]*)>((?:\s*;\s*[^;,]+)*)")
+_PARAM_RE = re.compile(r';\s*([\w*-]+)\s*=\s*"?([^";]*)"?')
+
+
+@dataclass(frozen=True)
+class Response:
+    """One answer, its body read whole. ``url`` is the final URL after redirects."""
+
+    status_code: int
+    reason: str
+    headers: Headers
+    content: bytes
+    url: str
+
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+    @property
+    def links(self) -> dict[str, dict[str, str]]:
+        """The ``Link`` header (RFC 8288) by ``rel``: ``links["next"]["url"]``."""
+        out: dict[str, dict[str, str]] = {}
+        for match in _LINK_RE.finditer(self.headers.get("Link", "")):
+            params = {k.lower(): v for k, v in _PARAM_RE.findall(match.group(2))}
+            out[params.get("rel") or match.group(1)] = {"url": match.group(1), **params}
+        return out
+
+    def close(self) -> None:
+        """Nothing to release: the body was read and the connection went back to the pool."""
+
+
+_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_MAX_REDIRECTS = 10
+_Key = tuple[str, str, int, bool]  # scheme, host, port, verify
+
+
+def _origin(url: str) -> tuple[str, str, int]:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or ""), parts.port or (443 if scheme == "https" else 80)
+
+
+def keeps_credentials(old_url: str, new_url: str) -> bool:
+    """Whether ``Authorization`` may follow a redirect from ``old_url`` to ``new_url``:
+    the same origin (RFC 9110 section 4.3.1: scheme, host and port), or the same host
+    upgraded from http to https on the default ports. Another port may be another server."""
+    old, new = _origin(old_url), _origin(new_url)
+    if old == new:
+        return True
+    return old[1] == new[1] and (old[0], old[2], new[0], new[2]) == ("http", 80, "https", 443)
+
+
+class Session:
+    """A keep-alive HTTP/1.1 client. Thread-safe: each request holds its own connection.
+
+    ``headers`` go with every request (a request's own override them). ``GET`` and
+    ``HEAD`` answers with a status in ``statuses`` are retried up to ``retries`` times as
+    :func:`retry_delay` allows, as are refused connections; a read timeout never is (a
+    hung server would hold the run once per retry). ``on_retry`` is called for each retry
+    granted. ``verify=False`` skips certificate checks (a request may say so too).
+    """
+
+    def __init__(
+        self,
+        headers: Mapping[str, str],
+        *,
+        retries: int = 2,
+        backoff: float = 0.2,
+        statuses: tuple[int, ...] = (429, 502, 503, 504),
+        max_wait: float = 30.0,
+        deadline: Deadline | None = None,
+        on_retry: Callable[[], None] | None = None,
+        network: Network | None = None,
+    ) -> None:
+        self.headers = {"User-Agent": "shunter", **headers}
+        self.verify = True
+        self._retries, self._backoff, self._statuses = retries, backoff, statuses
+        self._max_wait, self._deadline, self._on_retry = max_wait, deadline, on_retry
+        self._net = network or Network()
+        self._idle: dict[_Key, list[http.client.HTTPConnection]] = {}
+        self._lock = threading.Lock()
+        # A session dropped without close() closes its idle sockets, as urllib3's pools do.
+        weakref.finalize(self, _close_all, self._idle, self._lock)
+        self._tls: dict[bool, ssl.SSLContext] = {}
+        self.connections_opened = 0
+
+    def get(self, url: str, **kwargs: Any) -> Response:
+        return self.request("GET", url, **kwargs)
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        params: Any = None,
+        timeout: float | tuple[float, float],
+        allow_redirects: bool = True,
+        verify: bool | None = None,
+    ) -> Response:
+        """Send one request and return its answer (any status). ``params`` (a mapping or
+        pairs) are appended as a query. Raises :class:`NetworkError` when none came."""
+        if params:
+            url += ("&" if urlsplit(url).query else "?") + urlencode(params, doseq=True)
+        sent = {**self.headers, **(headers or {})}
+        check = self.verify if verify is None else verify
+        for _ in range(_MAX_REDIRECTS):
+            response = self._with_retries(method, url, sent, timeout, check)
+            location = response.headers.get("Location")
+            if not (allow_redirects and method in ("GET", "HEAD") and location):
+                return response
+            if response.status_code not in _REDIRECTS:
+                return response
+            target = urljoin(url, location)
+            if not keeps_credentials(url, target):
+                sent = {k: v for k, v in sent.items() if k.lower() != "authorization"}
+            url = target
+        return response  # a redirect loop: the caller sees the 3xx and says so
+
+    def close(self) -> None:
+        """Close every idle connection; the session stays usable."""
+        _close_all(self._idle, self._lock)
+
+    # ------------------------------------------------------------------ internals
+
+    def _with_retries(
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        timeout: float | tuple[float, float],
+        verify: bool,
+    ) -> Response:
+        retry = 0
+        while True:
+            can_retry = method in ("GET", "HEAD") and retry < self._retries
+            response: Response | None = None
             try:
-                value = super().get_retry_after(response)
-            except InvalidHeader:  # a junk Retry-After: fall back to plain backoff
-                return None
-            return None if value is None else min(value, cap())
+                response = self._exchange(method, url, headers, timeout, verify)
+                status, asked = response.status_code, response.headers.get("Retry-After")
+            except _Refused:
+                if not can_retry:
+                    raise
+                status, asked = 0, None
+            if response is not None and not (can_retry and status in self._statuses):
+                return response
+            now = datetime.now(UTC)
+            wait = retry_delay(status, asked, retry + 1, backoff=self._backoff, cap=self._cap(),
+                               now=now)  # fmt: skip
+            if wait is None and response is not None:
+                return response  # its Retry-After is for the caller to report
+            retry += 1
+            if self._on_retry is not None:
+                self._on_retry()  # counted only once the retry is granted
+            time.sleep(wait or 0.0)
 
-        def get_backoff_time(self) -> float:
-            return min(super().get_backoff_time(), cap())
+    def _cap(self) -> float:
+        left = self._deadline.remaining() if self._deadline is not None else self._max_wait
+        return max(min(self._max_wait, left), 0.0)
 
-        def increment(
-            self,
-            method: str | None = None,
-            url: str | None = None,
-            response: BaseHTTPResponse | None = None,
-            error: Exception | None = None,
-            _pool: ConnectionPool | None = None,
-            _stacktrace: TracebackType | None = None,
-        ) -> Self:
-            if response is not None and response.status in (403, 429, 503):
-                wait = parse_retry_after(response.headers.get("Retry-After"), datetime.now(UTC))
-                if (wait is None and response.status != 503) or (wait is not None and wait > cap()):
-                    # Give the answer back (raise_on_status is off): its Retry-After says
-                    # how long this host wants to be left alone.
-                    raise MaxRetryError(_pool, url or "", ResponseError("rate limited"))  # type: ignore[arg-type]
-            new = super().increment(method, url, response, error, _pool, _stacktrace)
-            if on_retry is not None:
-                on_retry()  # counted only once the retry is granted (not on exhaustion)
-            return new
-
-    return _Policy(
-        total=retries,
-        read=False,  # a read timeout is raised as such (urllib3 re-raises it), never retried
-        status_forcelist=statuses,
-        allowed_methods=frozenset({"GET", "HEAD"}),
-        backoff_factor=backoff,
-        backoff_max=max_wait,
-        respect_retry_after_header=True,
-        raise_on_status=False,
-    )
-
-
-def session(
-    headers: Mapping[str, str],
-    *,
-    retries: int = 2,
-    backoff: float = 0.2,
-    statuses: tuple[int, ...] = (429, 502, 503, 504),
-    max_wait: float = 30.0,
-    deadline: Deadline | None = None,
-    on_retry: Callable[[], None] | None = None,
-) -> requests.Session:
-    """A ``requests`` session sending ``headers`` (and ``User-Agent: shunter``) whose
-    ``GET``/``HEAD`` requests follow :func:`retry_policy`. Callers pass a timeout on every
-    request (``Deadline.timeout``); a session has none of its own."""
-    import requests
-    from requests.adapters import HTTPAdapter
-
-    class _Session(requests.Session):
-        def should_strip_auth(self, old_url: str, new_url: str) -> bool:
-            # Credentials stay with the origin that was asked (RFC 9110 section 4.3.1:
-            # scheme, host and port). requests keeps them across a port change on the same
-            # host name; a redirect to another port may be another server, so it strips.
-            old, new = urlsplit(old_url), urlsplit(new_url)
-            if (old.scheme, old.hostname, old.port) == (new.scheme, new.hostname, new.port):
-                return False
-            upgrade = (old.scheme, new.scheme) == ("http", "https") and (
-                old.port in (80, None) and new.port in (443, None)
+    def _exchange(
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        timeout: float | tuple[float, float],
+        verify: bool,
+    ) -> Response:
+        """One request on a pooled connection. A reused connection the server closed while
+        idle fails on first use; an idempotent request then goes once more on a new one."""
+        connect, read = timeout if isinstance(timeout, tuple) else (timeout, timeout)
+        scheme, host, port = _origin(url)
+        key = (scheme, host, port, verify)
+        parts = urlsplit(url)
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        proxied = self._proxy(scheme, parts.netloc)
+        if proxied is not None and scheme == "http":
+            target = url.split("#", 1)[0]  # absolute form (RFC 9112 section 3.2.2)
+            headers = {**headers, **proxied[2]}  # a plain-http proxy reads its credentials here
+        for conn, new in self._connections(key, connect, proxied):
+            try:
+                conn.sock.settimeout(read)  # connected with the connect timeout; now the read's
+                conn.request(method, target, headers=headers)
+                answer = conn.getresponse()
+                body = answer.read()
+            except TimeoutError:
+                conn.close()
+                raise TimedOut(f"no answer within {read:g}s") from None
+            except (http.client.HTTPException, OSError) as exc:
+                conn.close()
+                if not new and method in _IDEMPOTENT:
+                    continue  # a stale keep-alive connection: once more, on a new one
+                raise Unreachable(_why(exc)) from None
+            if answer.will_close:
+                conn.close()
+            else:
+                with self._lock:
+                    self._idle.setdefault(key, []).append(conn)
+            return Response(
+                answer.status, answer.reason or "", Headers(answer.getheaders()), body, url
             )
-            return not (upgrade and old.hostname == new.hostname)
+        raise AssertionError("unreachable: a new connection is always tried")
 
-    s = _Session()
-    s.headers["User-Agent"] = "shunter"
-    s.headers.update(headers)
-    adapter = HTTPAdapter(
-        max_retries=retry_policy(
-            retries=retries,
-            backoff=backoff,
-            statuses=statuses,
-            max_wait=max_wait,
-            deadline=deadline,
-            on_retry=on_retry,
-        )
-    )
-    s.mount("https://", adapter)
-    s.mount("http://", adapter)
-    return s
+    def _connections(
+        self, key: _Key, connect: float, proxy: tuple[str, int, dict[str, str]] | None
+    ) -> Iterator[tuple[http.client.HTTPConnection, bool]]:
+        """An idle connection for ``key`` if there is one, then a new one (``True``)."""
+        with self._lock:
+            pooled = self._idle.get(key, [])
+            conn = pooled.pop() if pooled else None
+        if conn is not None and conn.sock is not None:
+            yield conn, False
+        yield self._open(key, connect, proxy), True
+
+    def _open(
+        self, key: _Key, connect: float, proxy: tuple[str, int, dict[str, str]] | None
+    ) -> http.client.HTTPConnection:
+        scheme, host, port, verify = key
+        context = self._context(verify) if scheme == "https" else None
+        conn: http.client.HTTPConnection
+        if self._net.connect is not None:
+            conn = self._net.connect(scheme, host, port, connect, context)
+        elif context is not None:
+            at = (proxy[0], proxy[1]) if proxy else (host, port)
+            conn = http.client.HTTPSConnection(*at, timeout=connect, context=context)
+            if proxy:
+                conn.set_tunnel(host, port, headers=proxy[2])
+        else:
+            at = (proxy[0], proxy[1]) if proxy else (host, port)
+            conn = http.client.HTTPConnection(*at, timeout=connect)
+        try:
+            conn.connect()
+        except ssl.SSLError as exc:
+            conn.close()
+            raise TlsRefused(f"{type(exc).__name__}: {exc.reason or exc}") from None
+        except TimeoutError:
+            conn.close()
+            raise TimedOut(f"no connection within {connect:g}s") from None
+        except (OSError, http.client.HTTPException) as exc:
+            conn.close()
+            raise _Refused(_why(exc)) from None
+        with self._lock:
+            self.connections_opened += 1
+        return conn
+
+    def _context(self, verify: bool) -> ssl.SSLContext:
+        # Built on first https use only: loading the trust store costs milliseconds.
+        if verify not in self._tls:
+            context = ssl.create_default_context()
+            if verify and self._net.ca_file:
+                context.load_verify_locations(self._net.ca_file)
+            if not verify:  # the user's insecureSkipTLSVerify, for one registry host
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+            self._tls[verify] = context
+        return self._tls[verify]
+
+    def _proxy(self, scheme: str, netloc: str) -> tuple[str, int, dict[str, str]] | None:
+        """The proxy's (host, port, headers) for this origin, or ``None`` to go direct."""
+        proxy = self._net.https_proxy if scheme == "https" else self._net.http_proxy
+        if not proxy:
+            return None
+        # Only when a proxy is set; typeshed leaves this (long-standing) helper out.
+        from urllib.request import proxy_bypass_environment  # type: ignore[attr-defined]
+
+        if self._net.no_proxy and proxy_bypass_environment(netloc, {"no": self._net.no_proxy}):
+            return None
+        parts = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+        headers = {}
+        if parts.username is not None:
+            import base64
+
+            pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+            headers["Proxy-Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
+        return parts.hostname or "", parts.port or 80, headers
+
+
+def _close_all(idle: dict[_Key, list[http.client.HTTPConnection]], lock: threading.Lock) -> None:
+    with lock:
+        conns = [conn for pooled in idle.values() for conn in pooled]
+        idle.clear()
+    for conn in conns:
+        conn.close()
+
+
+def _why(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+#: The one session builder every adapter calls: ``session(headers, retries=..., ...)``.
+session = Session
 
 
 def fetch_json(
-    client: requests.Session,
+    client: Session,
     url: str,
     *,
     where: str,
@@ -328,26 +623,24 @@ def fetch_json(
     certificate is ``PERMANENT``, no answer in time ``TIMED_OUT``, any other network
     failure ``TRANSIENT`` (``unreachable`` says what to check).
     """
-    import requests
-
     wait = deadline.timeout(timeout) if deadline is not None else timeout
     try:
         response = client.get(url, params=params, timeout=wait, allow_redirects=False)
-    except requests.exceptions.SSLError as exc:
+    except TlsRefused as exc:
         raise http_error(
             HttpErrorKind.PERMANENT,
-            f"{where}: the TLS certificate was refused ({type(exc).__name__}); fix the "
+            f"{where}: the TLS certificate was refused ({exc}); fix the "
             "server's certificate or the URL",
         ) from None
-    except requests.exceptions.Timeout:
+    except TimedOut:
         raise http_error(
             HttpErrorKind.TIMED_OUT,
             f"{where} did not answer within {wait:g}s (timed out); try again later",
         ) from None
-    except requests.exceptions.RequestException as exc:
+    except NetworkError as exc:
         raise http_error(
             HttpErrorKind.TRANSIENT,
-            f"{where} could not be reached ({type(exc).__name__}); {unreachable}",
+            f"{where} could not be reached ({exc}); {unreachable}",
         ) from None
     return decipher(
         response.status_code,
@@ -359,7 +652,10 @@ def fetch_json(
     )
 
 
-def api_session(headers: dict[str, str], *, deadline: Deadline | None = None) -> requests.Session:
+def api_session(
+    headers: dict[str, str], *, deadline: Deadline | None = None, network: Network | None = None
+) -> Session:
     """The session of Shunter's small JSON API clients (Argo CD, PagerDuty): retries a GET
     twice, briefly, on 502/503/504, and a 429 only when its ``Retry-After`` fits."""
-    return session(headers, retries=2, backoff=0.2, max_wait=5.0, deadline=deadline)
+    return session(headers, retries=2, backoff=0.2, max_wait=5.0, deadline=deadline,
+                   network=network)  # fmt: skip

@@ -20,7 +20,7 @@ from bot.core.model import HttpCheck, HttpHealth
 from bot.ports import Deadline
 
 if TYPE_CHECKING:
-    import requests
+    from bot.adapters.http import Network, Response, Session
 
 __all__ = ["MAX_CHECK_TIMEOUT", "HttpProber", "http_check", "http_health"]
 
@@ -52,12 +52,11 @@ def _call(
     url: str,
     headers: tuple[tuple[str, str], ...],
     timeout: float,
-    session: requests.Session | None = None,
-) -> requests.Response | str:
+    session: Session | None = None,
+) -> Response | str:
     """The response, or a sentence saying why there is none. One attempt, no retries: a
     check is repeated by the next round, not here."""
-    import requests
-
+    from bot.adapters.http import TimedOut, TlsRefused, Unreachable
     from bot.adapters.http import session as new_session
 
     try:
@@ -68,23 +67,21 @@ def _call(
             timeout=(timeout, timeout),
             allow_redirects=False,
         )
-    except requests.exceptions.SSLError:
+    except TlsRefused:
         return "the TLS certificate was refused"
-    except requests.exceptions.Timeout:
+    except TimedOut:
         return f"no answer within {timeout:g}s"
-    except requests.exceptions.ConnectionError:
+    except Unreachable:
         return "could not connect"
-    except requests.exceptions.RequestException as exc:
-        return f"the request failed ({type(exc).__name__})"
 
 
-def _status(response: requests.Response) -> str:
+def _status(response: Response) -> str:
     reason = (response.reason or "").strip()
     return f"{response.status_code} {reason}" if reason else str(response.status_code)
 
 
 def http_health(
-    check: HttpHealth, *, session: requests.Session | None = None, deadline: Deadline | None = None
+    check: HttpHealth, *, session: Session | None = None, deadline: Deadline | None = None
 ) -> HealthReport:
     """Return whether ``GET check.url`` answers one of ``check.expect_status`` now.
 
@@ -112,7 +109,7 @@ def http_check(
     check: HttpCheck,
     *,
     timeout: float,
-    session: requests.Session | None = None,
+    session: Session | None = None,
     deadline: Deadline | None = None,
 ) -> StepRun:
     """Call ``check.url`` once with its method and headers; return the step's state.
@@ -146,13 +143,14 @@ def http_check(
 
 class HttpProber:
     """:class:`bot.ports.HttpProbe` over :func:`http_health` and :func:`http_check`, with
-    one session (no retries) and every call bounded by the run's ``deadline``."""
+    one session (no retries) and every call bounded by the run's ``deadline``; ``network``
+    carries the proxy settings (and, in tests, the loopback seam)."""
 
-    def __init__(self, *, deadline: Deadline | None = None) -> None:
+    def __init__(self, *, deadline: Deadline | None = None, network: Network | None = None) -> None:
         from bot.adapters.http import session
 
         self._deadline = deadline
-        self._session = session({}, retries=0)
+        self._session = session({}, retries=0, network=network)
 
     def health(self, check: HttpHealth) -> HealthReport:
         """See :func:`http_health`."""

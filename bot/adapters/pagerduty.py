@@ -19,12 +19,15 @@ No message ever contains the key.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from bot.adapters.http import HttpErrorKind, fetch_json, http_error
 from bot.errors import TransientError
 from bot.ports import Deadline
+
+if TYPE_CHECKING:
+    from bot.adapters.http import Network
 
 __all__ = ["PagerDutyClient"]
 
@@ -41,7 +44,8 @@ class PagerDutyClient:
     """Lists open PagerDuty incidents with one REST API key.
 
     Every call waits at most ``timeout`` seconds to connect and to read; 502/503/504 and
-    connection failures are retried twice with a short backoff.
+    connection failures are retried twice with a short backoff. ``network`` carries the
+    proxy settings (and, in tests, the loopback seam).
     """
 
     def __init__(
@@ -52,6 +56,7 @@ class PagerDutyClient:
         timeout: float = 10.0,
         token_env: str = "PAGERDUTY_TOKEN",  # noqa: S107 - the name of an env var
         deadline: Deadline | None = None,
+        network: Network | None = None,
     ) -> None:
         from bot.adapters.http import api_session
 
@@ -63,7 +68,7 @@ class PagerDutyClient:
         if token:
             headers["Authorization"] = f"Token token={token}"
         self._deadline = deadline
-        self._session = api_session(headers, deadline=deadline)
+        self._session = api_session(headers, deadline=deadline, network=network)
 
     def active_incidents(self, service_ids: tuple[str, ...]) -> tuple[str, ...]:
         """Return one line per triggered or acknowledged incident, in PagerDuty's order.

@@ -30,7 +30,7 @@ from bot.errors import PermanentError, ShunterError, TransientError
 from bot.ports import Deadline, ImageInfo, TagList
 
 if TYPE_CHECKING:
-    import requests
+    from bot.adapters.http import Network, Response
 
 __all__ = ["Credentials", "OciRegistry", "RegistryAddress", "parse_repo_url"]
 
@@ -174,7 +174,7 @@ def _parse_created(value: Any) -> datetime | None:
 
 
 class OciRegistry:
-    """:class:`bot.ports.Registry` over HTTP, with ``requests``.
+    """:class:`bot.ports.Registry` over HTTP, with :class:`bot.adapters.http.Session`.
 
     ``credentials(host)`` returns ``(username, password)`` for a registry host (as
     contacted: ``registry-1.docker.io`` for Docker Hub, ``127.0.0.1:5000`` for a local
@@ -198,6 +198,8 @@ class OciRegistry:
     The instance may be shared by threads (the loop discovers subscriptions
     concurrently): counters, the token cache and the per-host state are locked.
 
+    ``network`` carries the proxy settings (and, in tests, the loopback seam).
+
     ``requests_made`` counts every HTTP attempt (token fetches and retries included);
     ``requests_by_host`` splits it by registry host; ``skipped_tags`` counts listed tags
     dropped because they fail the OCI tag grammar.
@@ -215,6 +217,7 @@ class OciRegistry:
         budget: int = 200,
         insecure_hosts: frozenset[str] = frozenset(),
         deadline: Deadline | None = None,
+        network: Network | None = None,
     ) -> None:
         from bot.adapters.http import session
 
@@ -241,6 +244,7 @@ class OciRegistry:
             max_wait=max_retry_after,
             deadline=deadline,
             on_retry=self._count_retry,
+            network=network,
         )
 
     def _count_retry(self) -> None:
@@ -425,7 +429,7 @@ class OciRegistry:
             )
         return digest
 
-    def _json(self, addr: RegistryAddress, response: requests.Response, what: str) -> Any:
+    def _json(self, addr: RegistryAddress, response: Response, what: str) -> Any:
         return decipher(
             response.status_code,
             response.headers,
@@ -436,8 +440,8 @@ class OciRegistry:
 
     def _send(
         self, addr: RegistryAddress, method: str, url: str, headers: dict[str, str]
-    ) -> requests.Response:
-        import requests
+    ) -> Response:
+        from bot.adapters.http import NetworkError, TimedOut, TlsRefused
 
         with self._lock:
             given_up = self._given_up.get(addr.host)
@@ -458,28 +462,23 @@ class OciRegistry:
         connect, read = self._timeout
         if self._deadline is not None:
             connect, read = self._deadline.timeout(connect), self._deadline.timeout(read)
-        verify = addr.host not in self._insecure
         try:
-            if verify:
-                return self._session.request(
-                    method, url, headers=headers, timeout=(connect, read), allow_redirects=True
-                )
-            import warnings
-
-            import urllib3
-
-            with warnings.catch_warnings():
-                # The user chose this for this host; one warning per request helps nobody.
-                warnings.simplefilter("ignore", urllib3.exceptions.InsecureRequestWarning)
-                return self._session.request(
-                    method,
-                    url,
-                    headers=headers,
-                    timeout=(connect, read),
-                    allow_redirects=True,
-                    verify=False,
-                )
-        except requests.Timeout:
+            return self._session.request(
+                method,
+                url,
+                headers=headers,
+                timeout=(connect, read),
+                allow_redirects=True,
+                verify=addr.host not in self._insecure,
+            )
+        except TlsRefused as exc:
+            raise http_error(
+                HttpErrorKind.PERMANENT,
+                f"registry {addr.host}: its TLS certificate was refused ({exc}); fix the "
+                "certificate, or set insecureSkipTLSVerify on the subscription if you "
+                "trust that host",
+            ) from None
+        except TimedOut:
             error = http_error(
                 HttpErrorKind.TIMED_OUT,
                 f"timed out talking to {addr.host} (no answer within {read:g}s) for "
@@ -488,10 +487,10 @@ class OciRegistry:
             with self._lock:
                 self._given_up.setdefault(addr.host, error)
             raise error from None
-        except requests.RequestException as exc:
+        except NetworkError as exc:
             raise http_error(
                 HttpErrorKind.TRANSIENT,
-                f"could not reach {url} ({type(exc).__name__}); try again later",
+                f"could not reach {url} ({exc}); try again later",
             ) from None
 
     def _get(
@@ -503,7 +502,7 @@ class OciRegistry:
         what: str,
         extra: dict[str, str] | None = None,
         tag: str | None = None,
-    ) -> requests.Response:
+    ) -> Response:
         """Send one request, authenticating on a 401 challenge, and map failures.
 
         ``what`` names the object for messages; ``tag`` is set when a 404 means that tag
@@ -521,7 +520,7 @@ class OciRegistry:
         self._raise_for_status(addr, response, what, tag=tag)
         return response
 
-    def _authenticate(self, addr: RegistryAddress, response: requests.Response, scope: str) -> str:
+    def _authenticate(self, addr: RegistryAddress, response: Response, scope: str) -> str:
         """Answer a ``WWW-Authenticate`` challenge; return the ``Authorization`` value.
 
         Credentials go only where the registry's owner receives them: Basic to the
@@ -594,7 +593,7 @@ class OciRegistry:
     def _raise_for_status(
         self,
         addr: RegistryAddress,
-        response: requests.Response,
+        response: Response,
         what: str,
         *,
         tag: str | None = None,

@@ -15,6 +15,7 @@ from bot.errors import ConfigError, Problem, UsageError
 
 if TYPE_CHECKING:
     from bot.adapters.actions import ActionsIO
+    from bot.adapters.http import Network
     from bot.commands._context import RunContext
     from bot.core.ledger import Ledger, PromotionRecord
     from bot.core.model import Config
@@ -70,11 +71,13 @@ def _world(ctx: RunContext, config: Config, *, forge: bool, registry: bool = Tru
 
         # Requests end when discovery must, so a hung registry cannot hold the run.
         asking = discovery_deadline(w.deadline)
+        net = _network(ctx.env or {})
         oci = OciRegistry(
             credentials=credentials,
             insecure_hosts=insecure,
             budget=config.settings.discovery.requests_per_host,
             deadline=asking,
+            network=net,
         )
         w.registry = oci
         # Chart and git sources are built only when a subscription needs them: each
@@ -83,7 +86,9 @@ def _world(ctx: RunContext, config: Config, *, forge: bool, registry: bool = Tru
         if ChartSubscription in kinds:
             from bot.adapters.helm import HelmRepository
 
-            w.charts = HelmRepository(credentials=credentials, registry=oci, deadline=asking)
+            w.charts = HelmRepository(
+                credentials=credentials, registry=oci, deadline=asking, network=net
+            )
         if GitSubscription in kinds:
             import tempfile
 
@@ -131,20 +136,41 @@ def _gate_providers(w: World, config: Config, env: Mapping[str, str]) -> None:
     from bot.adapters.httpcheck import HttpProber
     from bot.loop.observe import uses_pagerduty
 
-    w.http = HttpProber(deadline=w.deadline)
+    net = _network(env)
+    w.http = HttpProber(deadline=w.deadline, network=net)
     argocd = [s.health.argocd for s in config.stages if s.health and s.health.argocd]
     if argocd:
         from bot.adapters.argocd import ArgoCDApplications
 
         tokens = {c.token_env: env[c.token_env] for c in argocd if env.get(c.token_env)}
-        w.applications = ArgoCDApplications(tokens, deadline=w.deadline)
+        w.applications = ArgoCDApplications(tokens, deadline=w.deadline, network=net)
     if uses_pagerduty(config):
         from bot.adapters.pagerduty import PagerDutyClient
 
         pd = config.settings.pagerduty
         w.incidents = PagerDutyClient(
-            env.get(pd.token_env), api_url=pd.api_url, token_env=pd.token_env, deadline=w.deadline
+            env.get(pd.token_env),
+            api_url=pd.api_url,
+            token_env=pd.token_env,
+            deadline=w.deadline,
+            network=net,
         )
+
+
+def _network(env: Mapping[str, str]) -> Network:
+    """Proxies and an extra CA file for the HTTP adapters, from the variables ``requests``
+    read (``https_proxy`` before ``HTTPS_PROXY``, as curl and urllib read them)."""
+    from bot.adapters.http import Network
+
+    def var(name: str) -> str | None:
+        return env.get(name.lower()) or env.get(name) or None
+
+    return Network(
+        https_proxy=var("HTTPS_PROXY"),
+        http_proxy=var("HTTP_PROXY"),
+        no_proxy=var("NO_PROXY") or "",
+        ca_file=var("REQUESTS_CA_BUNDLE"),
+    )
 
 
 def _registry_credentials(config: Config, env: Mapping[str, str]) -> Any:

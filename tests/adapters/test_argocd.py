@@ -6,14 +6,12 @@ import re
 from typing import Any
 
 import pytest
-import requests
-import responses
-from responses import matchers
 
 from bot.adapters.argocd import ArgoCD
 from bot.core.decide.observations import HealthReport
 from bot.core.model import ArgoCDHealth
 from bot.errors import PermanentError, TransientError
+from sandbox.httpstub import HttpStub
 
 SERVER = "https://argocd.example.com"
 APP_URL = f"{SERVER}/api/v1/applications/flask-app-dev"
@@ -90,40 +88,40 @@ def application(
         ),
     ],
 )
-@responses.activate
 def test_healthy_only_when_healthy_and_synced(
-    health: str, sync: str, operation: dict[str, Any] | None, expected: HealthReport
+    http_stub: HttpStub,
+    health: str,
+    sync: str,
+    operation: dict[str, Any] | None,
+    expected: HealthReport,
 ) -> None:
-    responses.get(
+    http_stub.get(
         APP_URL,
         json=application(health, sync, operation),
-        match=[matchers.header_matcher({"Authorization": f"Bearer {TOKEN}"})],
+        match_headers={"Authorization": f"Bearer {TOKEN}"},
     )
-    assert ArgoCD(SERVER, TOKEN).health(CHECK) == expected
+    assert ArgoCD(SERVER, TOKEN, network=http_stub.network).health(CHECK) == expected
 
 
-@responses.activate
-def test_app_namespace_and_a_trailing_slash_on_the_server() -> None:
-    responses.get(
+def test_app_namespace_and_a_trailing_slash_on_the_server(http_stub: HttpStub) -> None:
+    http_stub.get(
         APP_URL,
         json=application(),
-        match=[matchers.query_param_matcher({"appNamespace": "team-a"})],
+        query={"appNamespace": "team-a"},
     )
     check = ArgoCDHealth(SERVER, "flask-app-dev", namespace="team-a")
-    assert ArgoCD(SERVER + "/", TOKEN).health(check).healthy
+    assert ArgoCD(SERVER + "/", TOKEN, network=http_stub.network).health(check).healthy
 
 
-@responses.activate
-def test_no_token_sends_no_authorization_header() -> None:
-    responses.get(APP_URL, json=application())
-    ArgoCD(SERVER, None).health(CHECK)
-    assert "Authorization" not in responses.calls[0].request.headers
+def test_no_token_sends_no_authorization_header(http_stub: HttpStub) -> None:
+    http_stub.get(APP_URL, json=application())
+    ArgoCD(SERVER, None, network=http_stub.network).health(CHECK)
+    assert "Authorization" not in http_stub.calls[0].headers
 
 
-@responses.activate
-def test_a_status_without_sync_or_health_is_unknown_and_unhealthy() -> None:
-    responses.get(APP_URL, json={"metadata": {"name": "flask-app-dev"}, "status": {}})
-    report = ArgoCD(SERVER, TOKEN).health(CHECK)
+def test_a_status_without_sync_or_health_is_unknown_and_unhealthy(http_stub: HttpStub) -> None:
+    http_stub.get(APP_URL, json={"metadata": {"name": "flask-app-dev"}, "status": {}})
+    report = ArgoCD(SERVER, TOKEN, network=http_stub.network).health(CHECK)
     assert report == HealthReport(False, "Argo CD app flask-app-dev: Unknown, Unknown", None)
 
 
@@ -137,82 +135,84 @@ def test_a_status_without_sync_or_health_is_unknown_and_unhealthy() -> None:
         (500, TransientError, ["HTTP 500", "try again later"]),
     ],
 )
-@responses.activate
 def test_refusals_say_what_to_fix_and_never_show_the_token(
-    status: int, kind: type[Exception], words: list[str]
+    http_stub: HttpStub, status: int, kind: type[Exception], words: list[str]
 ) -> None:
-    responses.get(APP_URL, status=status, json={"error": "nope", "code": 7})
+    http_stub.get(APP_URL, status=status, json={"error": "nope", "code": 7})
     check = ArgoCDHealth(SERVER, "flask-app-dev", namespace="apps", token_env="ARGO_TOKEN")
     with pytest.raises(kind) as info:
-        ArgoCD(SERVER, TOKEN).health(check)
+        ArgoCD(SERVER, TOKEN, network=http_stub.network).health(check)
     for word in words:
         assert word in str(info.value)
     assert TOKEN not in str(info.value)
 
 
-@responses.activate
-def test_429_is_transient_with_its_retry_after() -> None:
-    responses.get(APP_URL, status=429, headers={"Retry-After": "17"})
+def test_429_is_transient_with_its_retry_after(http_stub: HttpStub) -> None:
+    http_stub.get(APP_URL, status=429, headers={"Retry-After": "17"})
     with pytest.raises(TransientError) as info:
-        ArgoCD(SERVER, TOKEN).health(CHECK)
+        ArgoCD(SERVER, TOKEN, network=http_stub.network).health(CHECK)
     assert info.value.retry_after == 17.0
     assert "rate limiting" in str(info.value)
 
 
-@responses.activate
-def test_a_gateway_error_is_retried_before_it_counts() -> None:
-    responses.get(APP_URL, status=503)
-    responses.get(APP_URL, json=application())
-    assert ArgoCD(SERVER, TOKEN).health(CHECK).healthy
-    assert len(responses.calls) == 2
+def test_a_gateway_error_is_retried_before_it_counts(http_stub: HttpStub) -> None:
+    http_stub.get(APP_URL, status=503)
+    http_stub.get(APP_URL, json=application())
+    assert ArgoCD(SERVER, TOKEN, network=http_stub.network).health(CHECK).healthy
+    assert len(http_stub.calls) == 2
 
 
-@responses.activate
-def test_a_gateway_error_that_persists_is_transient() -> None:
+def test_a_gateway_error_that_persists_is_transient(http_stub: HttpStub) -> None:
     for _ in range(3):
-        responses.get(APP_URL, status=502)
+        http_stub.get(APP_URL, status=502)
     with pytest.raises(TransientError, match="HTTP 502"):
-        ArgoCD(SERVER, TOKEN).health(CHECK)
+        ArgoCD(SERVER, TOKEN, network=http_stub.network).health(CHECK)
 
 
 @pytest.mark.parametrize(
-    ("error", "kind", "words"),
+    ("failure", "kind", "words"),
     [
-        (requests.exceptions.ConnectTimeout(), TransientError, "did not answer within 10s"),
-        (requests.exceptions.ReadTimeout(), TransientError, "did not answer within 10s"),
-        (requests.exceptions.ConnectionError(), TransientError, "could not be reached"),
-        (requests.exceptions.SSLError(), PermanentError, "TLS certificate was refused"),
+        ("silent", TransientError, "did not answer within 0.3s"),
+        ("stall", TransientError, "did not answer within 0.3s"),
+        ("refused", TransientError, "could not be reached"),
+        ("tls", PermanentError, "TLS certificate was refused"),
     ],
 )
-@responses.activate
-def test_network_failures(error: Exception, kind: type[Exception], words: str) -> None:
-    responses.get(APP_URL, body=error)
-    with pytest.raises(kind, match=words):
-        ArgoCD(SERVER, TOKEN).health(CHECK)
+def test_network_failures(
+    http_stub: HttpStub, failure: str, kind: type[Exception], words: str
+) -> None:
+    stub = HttpStub(tls=True) if failure == "tls" else http_stub
+    if failure in ("silent", "refused"):
+        stub.down("argocd.example.com", how=failure)
+    stub.get(APP_URL, json=application(), delay=1.0 if failure == "stall" else 0.0)
+    try:
+        with pytest.raises(kind, match=words):
+            ArgoCD(SERVER, TOKEN, timeout=0.3, network=stub.network).health(CHECK)
+    finally:
+        stub.close()
 
 
 @pytest.mark.parametrize(
     "body",
     ["<html>login</html>", "[]", '{"status": "ok"}', '{"metadata": {}}'],
 )
-@responses.activate
-def test_an_answer_that_is_not_an_application_is_transient(body: str) -> None:
-    responses.get(APP_URL, body=body, content_type="application/json")
+def test_an_answer_that_is_not_an_application_is_transient(http_stub: HttpStub, body: str) -> None:
+    http_stub.get(APP_URL, body=body, content_type="application/json")
     with pytest.raises(TransientError):
-        ArgoCD(SERVER, TOKEN).health(CHECK)
+        ArgoCD(SERVER, TOKEN, network=http_stub.network).health(CHECK)
 
 
-@responses.activate
-def test_a_redirect_is_not_followed_and_names_the_target() -> None:
-    responses.get(APP_URL, status=302, headers={"Location": "https://sso.example.com/login"})
+def test_a_redirect_is_not_followed_and_names_the_target(http_stub: HttpStub) -> None:
+    http_stub.get(APP_URL, status=302, headers={"Location": "https://sso.example.com/login"})
     with pytest.raises(
         PermanentError, match=re.escape("redirected to https://sso.example.com/login")
     ):
-        ArgoCD(SERVER, TOKEN).health(CHECK)
-    assert len(responses.calls) == 1
+        ArgoCD(SERVER, TOKEN, network=http_stub.network).health(CHECK)
+    assert len(http_stub.calls) == 1
 
 
-@responses.activate
-def test_app_names_are_quoted_into_the_path() -> None:
-    responses.get(f"{SERVER}/api/v1/applications/a%2Fb", json=application())
-    assert ArgoCD(SERVER, TOKEN).health(ArgoCDHealth(SERVER, "a/b")).healthy
+def test_app_names_are_quoted_into_the_path(http_stub: HttpStub) -> None:
+    http_stub.get(f"{SERVER}/api/v1/applications/a%2Fb", json=application())
+    assert (
+        ArgoCD(SERVER, TOKEN, network=http_stub.network).health(ArgoCDHealth(SERVER, "a/b")).healthy
+    )

@@ -1,4 +1,4 @@
-"""HTTP health and verification checks, against a real loopback server and ``responses``."""
+"""HTTP health and verification checks, against real loopback servers."""
 
 from __future__ import annotations
 
@@ -9,14 +9,21 @@ import time
 from collections.abc import Iterator
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import pytest
-import requests
-import responses
 
-from bot.adapters.httpcheck import MAX_CHECK_TIMEOUT, http_check, http_health, shown
+from bot.adapters.http import Network, session
+from bot.adapters.httpcheck import (
+    MAX_CHECK_TIMEOUT,
+    HttpProber,
+    http_check,
+    http_health,
+    shown,
+)
 from bot.core.decide.observations import HealthReport, StepRun
 from bot.core.model import HttpCheck, HttpHealth
+from sandbox.httpstub import HttpStub
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -158,18 +165,30 @@ def test_http_check_times_out_one_call(server: _Server) -> None:
     )
 
 
-@responses.activate
-def test_one_call_never_waits_the_whole_verification_timeout() -> None:
-    responses.get("https://dev.example.com/smoke", body=requests.exceptions.ReadTimeout())
-    run = http_check(HttpCheck("https://dev.example.com/smoke"), timeout=1800)
-    assert f"no answer within {MAX_CHECK_TIMEOUT:g}s" in run.message
-    assert run.state == "running"
+def test_one_call_never_waits_the_whole_verification_timeout(http_stub: HttpStub) -> None:
+    http_stub.get("https://dev.example.com/smoke")
+    opened: list[tuple[float, Any]] = []
+
+    def recording(scheme: str, host: str, port: int, timeout: float, context: Any) -> Any:
+        conn = http_stub.connect(scheme, host, port, timeout, context)
+        opened.append((timeout, conn))
+        return conn
+
+    checker = session({}, retries=0, network=Network(connect=recording))
+    run = http_check(HttpCheck("https://dev.example.com/smoke"), timeout=1800, session=checker)
+    assert run.state == "succeeded"
+    [(connect, conn)] = opened
+    # Both waits of the one call are capped: the connect and the read on its socket.
+    assert (connect, conn.sock.gettimeout()) == (MAX_CHECK_TIMEOUT, MAX_CHECK_TIMEOUT)
 
 
-@responses.activate
 def test_a_refused_certificate_is_reported() -> None:
-    responses.get("https://dev.example.com/healthz", body=requests.exceptions.SSLError())
-    report = http_health(HttpHealth("https://dev.example.com/healthz"))
+    with HttpStub(tls=True) as stub:
+        stub.get("https://dev.example.com/healthz")
+        report = HttpProber(network=stub.network).health(
+            HttpHealth("https://dev.example.com/healthz")
+        )
+        assert stub.calls == []  # refused before any request was sent
     assert report == HealthReport(
         False, "GET https://dev.example.com/healthz: the TLS certificate was refused"
     )

@@ -5,12 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-import requests
-import responses
-from responses import matchers
 
 from bot.adapters.pagerduty import PagerDutyClient
 from bot.errors import PermanentError, TransientError
+from sandbox.httpstub import HttpStub
 
 API = "https://api.pagerduty.com"
 INCIDENTS = f"{API}/incidents"
@@ -42,12 +40,13 @@ def query(offset: int, services: tuple[str, ...] = ()) -> Any:
     }
     if services:
         params["service_ids[]"] = list(services)
-    return matchers.query_param_matcher(params)
+    return params
 
 
-@responses.activate
-def test_open_incidents_are_listed_one_line_each_with_the_documented_headers() -> None:
-    responses.get(
+def test_open_incidents_are_listed_one_line_each_with_the_documented_headers(
+    http_stub: HttpStub,
+) -> None:
+    http_stub.get(
         INCIDENTS,
         json=page(
             [
@@ -57,53 +56,45 @@ def test_open_incidents_are_listed_one_line_each_with_the_documented_headers() -
             0,
             False,
         ),
-        match=[
-            query(0),
-            matchers.header_matcher(
-                {
-                    "Authorization": f"Token token={KEY}",
-                    "Accept": "application/vnd.pagerduty+json;version=2",
-                }
-            ),
-        ],
+        query=query(0),
+        match_headers={
+            "Authorization": f"Token token={KEY}",
+            "Accept": "application/vnd.pagerduty+json;version=2",
+        },
     )
-    found = PagerDutyClient(KEY).active_incidents(())
+    found = PagerDutyClient(KEY, network=http_stub.network).active_incidents(())
     assert found == ("#12 DB down (checkout)", "#13 High latency (web)")
 
 
-@responses.activate
-def test_no_open_incident_is_an_empty_tuple() -> None:
-    responses.get(INCIDENTS, json=page([], 0, False))
-    assert PagerDutyClient(KEY).active_incidents(()) == ()
+def test_no_open_incident_is_an_empty_tuple(http_stub: HttpStub) -> None:
+    http_stub.get(INCIDENTS, json=page([], 0, False))
+    assert PagerDutyClient(KEY, network=http_stub.network).active_incidents(()) == ()
 
 
-@responses.activate
-def test_only_the_named_services_are_asked_about() -> None:
-    responses.get(
+def test_only_the_named_services_are_asked_about(http_stub: HttpStub) -> None:
+    http_stub.get(
         INCIDENTS,
         json=page([incident(7, "checkout down", "web")], 0, False),
-        match=[query(0, ("PX1ABC2", "PQ9XYZ0"))],
+        query=query(0, ("PX1ABC2", "PQ9XYZ0")),
     )
-    found = PagerDutyClient(KEY).active_incidents(("PX1ABC2", "PQ9XYZ0"))
+    found = PagerDutyClient(KEY, network=http_stub.network).active_incidents(("PX1ABC2", "PQ9XYZ0"))
     assert found == ("#7 checkout down (web)",)
 
 
-@responses.activate
-def test_pages_are_followed_while_more_is_true() -> None:
+def test_pages_are_followed_while_more_is_true(http_stub: HttpStub) -> None:
     first = [incident(n, f"incident {n}", "web") for n in range(1, 101)]
-    responses.get(INCIDENTS, json=page(first, 0, True), match=[query(0)])
-    responses.get(
-        INCIDENTS, json=page([incident(101, "the last", "api")], 100, False), match=[query(100)]
+    http_stub.get(INCIDENTS, json=page(first, 0, True), query=query(0))
+    http_stub.get(
+        INCIDENTS, json=page([incident(101, "the last", "api")], 100, False), query=query(100)
     )
-    found = PagerDutyClient(KEY).active_incidents(())
+    found = PagerDutyClient(KEY, network=http_stub.network).active_incidents(())
     assert len(found) == 101
     assert found[0] == "#1 incident 1 (web)"
     assert found[-1] == "#101 the last (api)"
 
 
-@responses.activate
-def test_a_custom_api_url_and_resolved_or_odd_entries() -> None:
-    responses.get(
+def test_a_custom_api_url_and_resolved_or_odd_entries(http_stub: HttpStub) -> None:
+    http_stub.get(
         "https://pd.example.com/incidents",
         json=page(
             [
@@ -115,7 +106,9 @@ def test_a_custom_api_url_and_resolved_or_odd_entries() -> None:
             False,
         ),
     )
-    found = PagerDutyClient(KEY, api_url="https://pd.example.com/").active_incidents(())
+    found = PagerDutyClient(
+        KEY, api_url="https://pd.example.com/", network=http_stub.network
+    ).active_incidents(())
     assert found == ("[#9] no number or service",)
 
 
@@ -129,57 +122,59 @@ def test_a_custom_api_url_and_resolved_or_odd_entries() -> None:
         (500, TransientError, ["HTTP 500", "try again later"]),
     ],
 )
-@responses.activate
 def test_refusals_say_what_to_fix_and_never_show_the_key(
-    status: int, kind: type[Exception], words: list[str]
+    http_stub: HttpStub, status: int, kind: type[Exception], words: list[str]
 ) -> None:
-    responses.get(INCIDENTS, status=status, json={"error": {"message": "nope", "code": 2006}})
+    http_stub.get(INCIDENTS, status=status, json={"error": {"message": "nope", "code": 2006}})
     with pytest.raises(kind) as info:
-        PagerDutyClient(KEY).active_incidents(())
+        PagerDutyClient(KEY, network=http_stub.network).active_incidents(())
     for word in words:
         assert word in str(info.value)
     assert KEY not in str(info.value)
 
 
-@responses.activate
-def test_a_rate_limit_is_transient_with_its_retry_after() -> None:
-    responses.get(INCIDENTS, status=429, headers={"Retry-After": "30"})
+def test_a_rate_limit_is_transient_with_its_retry_after(http_stub: HttpStub) -> None:
+    http_stub.get(INCIDENTS, status=429, headers={"Retry-After": "30"})
     with pytest.raises(TransientError) as info:
-        PagerDutyClient(KEY).active_incidents(())
+        PagerDutyClient(KEY, network=http_stub.network).active_incidents(())
     assert info.value.retry_after == 30.0
 
 
-@responses.activate
-def test_a_gateway_error_is_retried_before_it_counts() -> None:
-    responses.get(INCIDENTS, status=504)
-    responses.get(INCIDENTS, json=page([incident(3, "queue stuck", "jobs")], 0, False))
-    assert PagerDutyClient(KEY).active_incidents(()) == ("#3 queue stuck (jobs)",)
+def test_a_gateway_error_is_retried_before_it_counts(http_stub: HttpStub) -> None:
+    http_stub.get(INCIDENTS, status=504)
+    http_stub.get(INCIDENTS, json=page([incident(3, "queue stuck", "jobs")], 0, False))
+    assert PagerDutyClient(KEY, network=http_stub.network).active_incidents(()) == (
+        "#3 queue stuck (jobs)",
+    )
 
 
 @pytest.mark.parametrize(
-    ("error", "words"),
+    ("failure", "words"),
     [
-        (requests.exceptions.ReadTimeout(), "did not answer within 2s"),
-        (requests.exceptions.ConnectionError(), "could not be reached"),
+        ("stall", "did not answer within 0.3s"),
+        ("refused", "could not be reached"),
+        ("drop", "could not be reached"),
     ],
 )
-@responses.activate
-def test_network_failures_are_transient(error: Exception, words: str) -> None:
-    responses.get(INCIDENTS, body=error)
+def test_network_failures_are_transient(http_stub: HttpStub, failure: str, words: str) -> None:
+    if failure == "refused":
+        http_stub.down("api.pagerduty.com")
+    http_stub.get(INCIDENTS, json=page([], 0, False), delay=1.0 if failure == "stall" else 0.0,
+                  drop=failure == "drop")  # fmt: skip
     with pytest.raises(TransientError, match=words):
-        PagerDutyClient(KEY, timeout=2).active_incidents(())
+        PagerDutyClient(KEY, timeout=0.3, network=http_stub.network).active_incidents(())
 
 
 @pytest.mark.parametrize("body", ["<html>maintenance</html>", "[]", '{"incidents": null}'])
-@responses.activate
-def test_an_answer_that_is_not_an_incident_list_is_transient(body: str) -> None:
-    responses.get(INCIDENTS, body=body, content_type="application/json")
+def test_an_answer_that_is_not_an_incident_list_is_transient(
+    http_stub: HttpStub, body: str
+) -> None:
+    http_stub.get(INCIDENTS, body=body, content_type="application/json")
     with pytest.raises(TransientError):
-        PagerDutyClient(KEY).active_incidents(())
+        PagerDutyClient(KEY, network=http_stub.network).active_incidents(())
 
 
-@responses.activate
-def test_a_server_that_always_says_more_is_not_followed_forever() -> None:
-    responses.get(INCIDENTS, json=page([incident(1, "loop", "web")], 0, True))
-    found = PagerDutyClient(KEY).active_incidents(())
+def test_a_server_that_always_says_more_is_not_followed_forever(http_stub: HttpStub) -> None:
+    http_stub.get(INCIDENTS, json=page([incident(1, "loop", "web")], 0, True))
+    found = PagerDutyClient(KEY, network=http_stub.network).active_incidents(())
     assert len(found) == 100  # the page cap, then the gate still sees incidents

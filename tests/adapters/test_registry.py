@@ -7,15 +7,10 @@ import threading
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
-import requests
-import responses
-from responses import matchers
-from urllib3.response import HTTPResponse
 
-from bot.adapters.http import HttpErrorKind, retry_policy
+from bot.adapters.http import HttpErrorKind
 from bot.adapters.registry import (
     OCI_INDEX,
     OCI_MANIFEST,
@@ -29,6 +24,7 @@ from bot.core.model import ImageSubscription
 from bot.errors import PermanentError, TransientError
 from bot.ports import Deadline
 from sandbox.fixtures.registry import REGISTRY_USER
+from sandbox.httpstub import HttpStub
 from sandbox.loopback import send_json
 from sandbox.registry import LocalRegistry, push_image, write_oci_layout
 
@@ -150,7 +146,7 @@ def test_bad_repository_names_are_permanent(repo_url: str) -> None:
         OciRegistry().list_tags(repo_url)
 
 
-# ------------------------------------------------------------------ faults, with responses
+# ------------------------------------------------------------------ faults, on a loopback stub
 
 GHCR = "https://ghcr.io/v2/alkon/flask-app"
 TAGS_URL = f"{GHCR}/tags/list"
@@ -159,144 +155,136 @@ CHALLENGE = (
 )
 
 
-def fast(**kwargs: object) -> OciRegistry:
-    """An adapter with a tiny retry budget and no waiting."""
+def fast(stub: HttpStub | None = None, **kwargs: object) -> OciRegistry:
+    """An adapter with a tiny retry budget and no waiting, whose every host is ``stub``."""
     options: dict[object, object] = {"retries": 2, "backoff": 0.0, "max_retry_after": 0.01}
+    if stub is not None:
+        options["network"] = stub.network
     options.update(kwargs)
     return OciRegistry(**options)  # type: ignore[arg-type]
 
 
-@responses.activate
-def test_anonymous_bearer_challenge_like_ghcr() -> None:
-    responses.get(TAGS_URL, status=401, headers={"WWW-Authenticate": CHALLENGE})
-    token = responses.get(
+def test_anonymous_bearer_challenge_like_ghcr(http_stub: HttpStub) -> None:
+    http_stub.get(TAGS_URL, status=401, headers={"WWW-Authenticate": CHALLENGE})
+    token = http_stub.get(
         "https://ghcr.io/token",
         json={"token": "anon-token"},
-        match=[
-            matchers.query_param_matcher(
-                {"service": "ghcr.io", "scope": "repository:alkon/flask-app:pull"}
-            )
-        ],
+        query={"service": "ghcr.io", "scope": "repository:alkon/flask-app:pull"},
     )
-    responses.get(
+    http_stub.get(
         TAGS_URL,
         json={"name": "alkon/flask-app", "tags": ["1.0.0", "1.1.0"]},
-        match=[matchers.header_matcher({"Authorization": "Bearer anon-token"})],
+        match_headers={"Authorization": "Bearer anon-token"},
     )
-    registry = fast()
+    registry = fast(http_stub)
     assert registry.list_tags("ghcr.io/alkon/flask-app") == ["1.0.0", "1.1.0"]
     assert registry.requests_made == 3
-    assert "Authorization" not in token.calls[0].request.headers  # anonymous
+    assert "Authorization" not in token.calls[0].headers  # anonymous
     # The token is cached for the run: the next call goes straight through.
     assert registry.list_tags("ghcr.io/alkon/flask-app") == ["1.0.0", "1.1.0"]
     assert token.call_count == 1
     assert registry.requests_made == 4
 
 
-@responses.activate
-def test_bearer_token_is_fetched_with_basic_credentials() -> None:
-    responses.get(TAGS_URL, status=401, headers={"WWW-Authenticate": CHALLENGE})
-    token = responses.get("https://ghcr.io/token", json={"access_token": "user-token"})
-    responses.get(
+def test_bearer_token_is_fetched_with_basic_credentials(http_stub: HttpStub) -> None:
+    http_stub.get(TAGS_URL, status=401, headers={"WWW-Authenticate": CHALLENGE})
+    token = http_stub.get("https://ghcr.io/token", json={"access_token": "user-token"})
+    http_stub.get(
         TAGS_URL,
         json={"tags": ["2.0.0"]},
-        match=[matchers.header_matcher({"Authorization": "Bearer user-token"})],
+        match_headers={"Authorization": "Bearer user-token"},
     )
-    registry = fast(credentials=lambda host: ("octocat", "ghp_x") if host == "ghcr.io" else None)
+    registry = fast(
+        http_stub, credentials=lambda host: ("octocat", "ghp_x") if host == "ghcr.io" else None
+    )
     assert registry.list_tags("ghcr.io/alkon/flask-app") == ["2.0.0"]
-    assert token.calls[0].request.headers["Authorization"] == "Basic b2N0b2NhdDpnaHBfeA=="
+    assert token.calls[0].headers["Authorization"] == "Basic b2N0b2NhdDpnaHBfeA=="
 
 
-@responses.activate
-def test_still_unauthorized_after_the_token_names_registry_and_credentials() -> None:
-    responses.get(TAGS_URL, status=401, headers={"WWW-Authenticate": CHALLENGE})
-    responses.get("https://ghcr.io/token", json={"token": "t"})
+def test_still_unauthorized_after_the_token_names_registry_and_credentials(
+    http_stub: HttpStub,
+) -> None:
+    http_stub.get(TAGS_URL, status=401, headers={"WWW-Authenticate": CHALLENGE})
+    http_stub.get("https://ghcr.io/token", json={"token": "t"})
     with pytest.raises(PermanentError) as info:
-        fast().list_tags("ghcr.io/alkon/flask-app")
+        fast(http_stub).list_tags("ghcr.io/alkon/flask-app")
     message = str(info.value)
     assert "registry ghcr.io refused access to alkon/flask-app (HTTP 401" in message
     assert "no credentials are set for ghcr.io" in message
     assert "read:packages" in message
 
 
-@responses.activate
-def test_token_service_refusing_credentials_is_permanent() -> None:
-    responses.get(TAGS_URL, status=401, headers={"WWW-Authenticate": CHALLENGE})
-    responses.get("https://ghcr.io/token", status=403)
+def test_token_service_refusing_credentials_is_permanent(http_stub: HttpStub) -> None:
+    http_stub.get(TAGS_URL, status=401, headers={"WWW-Authenticate": CHALLENGE})
+    http_stub.get("https://ghcr.io/token", status=403)
     with pytest.raises(PermanentError, match=r"credentials given for ghcr\.io were refused"):
-        fast(credentials=lambda host: ("u", "p")).list_tags("ghcr.io/alkon/flask-app")
+        fast(http_stub, credentials=lambda host: ("u", "p")).list_tags("ghcr.io/alkon/flask-app")
 
 
-@responses.activate
-def test_basic_challenge_sends_basic_credentials() -> None:
+def test_basic_challenge_sends_basic_credentials(http_stub: HttpStub) -> None:
     url = "https://registry.example.com/v2/team/app/tags/list"
-    responses.get(url, status=401, headers={"WWW-Authenticate": 'Basic realm="Registry"'})
-    responses.get(
+    http_stub.get(url, status=401, headers={"WWW-Authenticate": 'Basic realm="Registry"'})
+    http_stub.get(
         url,
         json={"tags": ["1.0.0"]},
-        match=[matchers.header_matcher({"Authorization": "Basic dTpw"})],
+        match_headers={"Authorization": "Basic dTpw"},
     )
-    assert fast(credentials=lambda host: ("u", "p")).list_tags("registry.example.com/team/app") == [
-        "1.0.0"
-    ]
+    assert fast(http_stub, credentials=lambda host: ("u", "p")).list_tags(
+        "registry.example.com/team/app"
+    ) == ["1.0.0"]
 
 
-@responses.activate
-def test_forbidden_is_permanent() -> None:
-    responses.get(TAGS_URL, status=403)
+def test_forbidden_is_permanent(http_stub: HttpStub) -> None:
+    http_stub.get(TAGS_URL, status=403)
     with pytest.raises(PermanentError, match=r"refused access to alkon/flask-app \(HTTP 403"):
-        fast().list_tags("ghcr.io/alkon/flask-app")
+        fast(http_stub).list_tags("ghcr.io/alkon/flask-app")
 
 
-@responses.activate
-def test_not_found_is_permanent() -> None:
-    responses.get(TAGS_URL, status=404, json={"errors": [{"code": "NAME_UNKNOWN"}]})
+def test_not_found_is_permanent(http_stub: HttpStub) -> None:
+    http_stub.get(TAGS_URL, status=404, json={"errors": [{"code": "NAME_UNKNOWN"}]})
     with pytest.raises(PermanentError, match=r"repository ghcr\.io/alkon/flask-app not found"):
-        fast().list_tags("ghcr.io/alkon/flask-app")
+        fast(http_stub).list_tags("ghcr.io/alkon/flask-app")
 
 
-@responses.activate
-def test_pagination_follows_link_headers() -> None:
+def test_pagination_follows_link_headers(http_stub: HttpStub) -> None:
     page2 = f"{TAGS_URL}?n=2&last=b"
     page3 = f"{TAGS_URL}?n=2&last=d"
-    first = responses.get(
+    first = http_stub.get(
         TAGS_URL,
         json={"tags": ["a", "b"]},
         headers={"Link": '</v2/alkon/flask-app/tags/list?n=2&last=b>; rel="next"'},
-        match=[matchers.query_string_matcher("n=2")],
+        query={"n": "2"},
     )
-    responses.get(
+    http_stub.get(
         TAGS_URL,
         json={"tags": ["c", "d"]},
         headers={"Link": f'<{page3}>; rel="next"'},  # an absolute URL works too
-        match=[matchers.query_string_matcher("n=2&last=b")],
+        query={"n": "2", "last": "b"},
     )
-    responses.get(
-        TAGS_URL, json={"tags": ["e"]}, match=[matchers.query_string_matcher("n=2&last=d")]
-    )
-    registry = fast(page_size=2)
+    http_stub.get(TAGS_URL, json={"tags": ["e"]}, query={"n": "2", "last": "d"})
+    registry = fast(http_stub, page_size=2)
     assert registry.list_tags("ghcr.io/alkon/flask-app") == ["a", "b", "c", "d", "e"]
     assert first.call_count == 1
     assert registry.requests_made == 3
     assert page2  # the relative Link resolved to this URL (matched above)
 
 
-@responses.activate
-def test_a_link_that_loops_back_ends_the_listing() -> None:
-    responses.get(
+def test_a_link_that_loops_back_ends_the_listing(http_stub: HttpStub) -> None:
+    http_stub.get(
         TAGS_URL,
         json={"tags": ["a"]},
         headers={"Link": '</v2/alkon/flask-app/tags/list?n=1000>; rel="next"'},
     )
-    registry = fast()
+    registry = fast(http_stub)
     assert registry.list_tags("ghcr.io/alkon/flask-app") == ["a"]
     assert registry.requests_made == 1
 
 
-@responses.activate
-def test_a_429_asking_longer_than_one_wait_is_not_retried_and_carries_its_retry_after() -> None:
-    limited = responses.get(TAGS_URL, status=429, headers={"Retry-After": "7"})
-    registry = fast(retries=2)
+def test_a_429_asking_longer_than_one_wait_is_not_retried_and_carries_its_retry_after(
+    http_stub: HttpStub,
+) -> None:
+    limited = http_stub.get(TAGS_URL, status=429, headers={"Retry-After": "7"})
+    registry = fast(http_stub, retries=2)
     with pytest.raises(TransientError) as info:
         registry.list_tags("ghcr.io/alkon/flask-app")
     assert getattr(info.value, "kind", None) is HttpErrorKind.RATE_LIMITED
@@ -305,70 +293,74 @@ def test_a_429_asking_longer_than_one_wait_is_not_retried_and_carries_its_retry_
     assert registry.requests_made == 1
 
 
-@responses.activate
-def test_a_429_without_retry_after_is_never_retried_blind() -> None:
-    limited = responses.get(TAGS_URL, status=429)
+def test_a_429_without_retry_after_is_never_retried_blind(http_stub: HttpStub) -> None:
+    limited = http_stub.get(TAGS_URL, status=429)
     with pytest.raises(TransientError) as info:
-        fast(retries=3).list_tags("ghcr.io/alkon/flask-app")
+        fast(http_stub, retries=3).list_tags("ghcr.io/alkon/flask-app")
     assert getattr(info.value, "kind", None) is HttpErrorKind.RATE_LIMITED
     assert limited.call_count == 1
 
 
-@responses.activate
-def test_a_retried_429_that_clears_succeeds() -> None:
-    responses.get(TAGS_URL, status=429, headers={"Retry-After": "0"})
-    responses.get(TAGS_URL, json={"tags": ["1.0.0"]})
-    registry = fast()
+def test_a_retried_429_that_clears_succeeds(http_stub: HttpStub) -> None:
+    http_stub.get(TAGS_URL, status=429, headers={"Retry-After": "0"})
+    http_stub.get(TAGS_URL, json={"tags": ["1.0.0"]})
+    registry = fast(http_stub)
     assert registry.list_tags("ghcr.io/alkon/flask-app") == ["1.0.0"]
     assert registry.requests_made == 2
 
 
-def test_one_retry_after_wait_is_capped() -> None:
-    def policy(max_wait: float) -> Any:
-        return retry_policy(retries=3, backoff=0.0, statuses=(429,), max_wait=max_wait)
-
-    asked = HTTPResponse(status=429, headers={"Retry-After": "3600"})
-    assert policy(0.5).get_retry_after(asked) == 0.5
-    polite = HTTPResponse(status=429, headers={"Retry-After": "2"})
-    assert policy(5.0).get_retry_after(polite) == 2.0
-    # A Retry-After that is neither seconds nor a date falls back to plain backoff.
-    junk = HTTPResponse(status=429, headers={"Retry-After": "soon"})
-    assert policy(5.0).get_retry_after(junk) is None
+@pytest.mark.parametrize(("retry_after", "asked"), [("1", 2), ("soon", 1)])
+def test_a_retry_after_under_the_cap_is_waited_for_and_junk_is_not_a_wait(
+    http_stub: HttpStub, retry_after: str, asked: int
+) -> None:
+    limited = http_stub.get(TAGS_URL, status=429, headers={"Retry-After": retry_after})
+    http_stub.get(TAGS_URL, json={"tags": ["1.0.0"]})
+    registry = fast(http_stub, max_retry_after=5.0)
+    if asked == 2:
+        assert registry.list_tags("ghcr.io/alkon/flask-app") == ["1.0.0"]
+    else:  # a Retry-After that is neither seconds nor a date: no blind retry of a 429
+        with pytest.raises(TransientError):
+            registry.list_tags("ghcr.io/alkon/flask-app")
+    assert (limited.call_count, len(http_stub.calls), registry.requests_made) == (1, asked, asked)
 
 
 @pytest.mark.parametrize(("status", "tries"), [(502, 3), (503, 3), (504, 3), (500, 1)])
-@responses.activate
-def test_server_errors_are_transient(status: int, tries: int) -> None:
-    failing = responses.get(TAGS_URL, status=status)
+def test_server_errors_are_transient(http_stub: HttpStub, status: int, tries: int) -> None:
+    failing = http_stub.get(TAGS_URL, status=status)
     with pytest.raises(TransientError, match=f"answered HTTP {status}"):
-        fast(retries=2).list_tags("ghcr.io/alkon/flask-app")
+        fast(http_stub, retries=2).list_tags("ghcr.io/alkon/flask-app")
     assert failing.call_count == tries  # 500 is not in the retry list
 
 
 @pytest.mark.parametrize(
-    ("error", "kind"),
+    ("failure", "kind"),
     [
-        (requests.exceptions.ConnectTimeout("slow"), HttpErrorKind.TIMED_OUT),
-        (requests.exceptions.ReadTimeout("slow"), HttpErrorKind.TIMED_OUT),
-        (requests.exceptions.ConnectionError("refused"), HttpErrorKind.TRANSIENT),
+        ("silent", HttpErrorKind.TIMED_OUT),  # no connection within the connect timeout
+        ("stall", HttpErrorKind.TIMED_OUT),  # connected, no answer within the read timeout
+        ("refused", HttpErrorKind.TRANSIENT),
+        ("drop", HttpErrorKind.TRANSIENT),  # the connection closed without an answer
     ],
 )
-@responses.activate
-def test_network_failures_are_transient(error: Exception, kind: HttpErrorKind) -> None:
-    responses.get(TAGS_URL, body=error)
+def test_network_failures_are_transient(
+    http_stub: HttpStub, failure: str, kind: HttpErrorKind
+) -> None:
+    if failure in ("silent", "refused"):
+        http_stub.down("ghcr.io", how=failure)
+    else:
+        http_stub.get(TAGS_URL, json={"tags": []}, delay=1.0 if failure == "stall" else 0.0,
+                      drop=failure == "drop")  # fmt: skip
     with pytest.raises(TransientError) as info:
-        fast().list_tags("ghcr.io/alkon/flask-app")
+        fast(http_stub, timeout=(0.3, 0.3)).list_tags("ghcr.io/alkon/flask-app")
     assert getattr(info.value, "kind", None) is kind
 
 
 @pytest.mark.parametrize(("wait", "asked_again"), [("3600", False), ("5", True)])
-@responses.activate
 def test_a_retry_after_longer_than_the_run_has_left_stops_asking_that_host(
-    wait: str, asked_again: bool
+    http_stub: HttpStub, wait: str, asked_again: bool
 ) -> None:
-    responses.get(TAGS_URL, status=429, headers={"Retry-After": wait})
-    other = responses.get("https://ghcr.io/v2/alkon/worker/tags/list", json={"tags": ["1"]})
-    registry = fast(deadline=Deadline(60.0))
+    http_stub.get(TAGS_URL, status=429, headers={"Retry-After": wait})
+    other = http_stub.get("https://ghcr.io/v2/alkon/worker/tags/list", json={"tags": ["1"]})
+    registry = fast(http_stub, deadline=Deadline(60.0))
     with pytest.raises(TransientError) as first:
         registry.list_tags("ghcr.io/alkon/flask-app")
     assert getattr(first.value, "kind", None) is HttpErrorKind.RATE_LIMITED
@@ -382,11 +374,10 @@ def test_a_retry_after_longer_than_the_run_has_left_stops_asking_that_host(
     assert other.call_count == (1 if asked_again else 0)
 
 
-@responses.activate
-def test_a_host_that_timed_out_is_not_asked_again_this_run() -> None:
-    responses.get(TAGS_URL, body=requests.exceptions.ReadTimeout("slow"))
-    other = responses.get("https://ghcr.io/v2/alkon/worker/tags/list", json={"tags": ["1"]})
-    registry = fast()
+def test_a_host_that_timed_out_is_not_asked_again_this_run(http_stub: HttpStub) -> None:
+    http_stub.get(TAGS_URL, json={"tags": []}, delay=1.0)
+    other = http_stub.get("https://ghcr.io/v2/alkon/worker/tags/list", json={"tags": ["1"]})
+    registry = fast(http_stub, timeout=(1.0, 0.3))
     with pytest.raises(TransientError):
         registry.list_tags("ghcr.io/alkon/flask-app")
     with pytest.raises(TransientError) as info:
@@ -399,50 +390,45 @@ def test_a_host_that_timed_out_is_not_asked_again_this_run() -> None:
 @pytest.mark.parametrize(
     "body", ["<html>gateway</html>", "", '{"tags": "1.0.0"}', '["1.0.0"]', "\xff\xfe"]
 )
-@responses.activate
-def test_garbage_bodies_are_transient(body: str) -> None:
-    responses.get(TAGS_URL, body=body)
+def test_garbage_bodies_are_transient(http_stub: HttpStub, body: str) -> None:
+    http_stub.get(TAGS_URL, body=body)
     with pytest.raises(TransientError, match=r"registry ghcr\.io answered"):
-        fast().list_tags("ghcr.io/alkon/flask-app")
+        fast(http_stub).list_tags("ghcr.io/alkon/flask-app")
 
 
-@responses.activate
-def test_null_tags_is_an_empty_repository() -> None:
-    responses.get(TAGS_URL, json={"name": "alkon/flask-app", "tags": None})
-    assert fast().list_tags("ghcr.io/alkon/flask-app") == []
+def test_null_tags_is_an_empty_repository(http_stub: HttpStub) -> None:
+    http_stub.get(TAGS_URL, json={"name": "alkon/flask-app", "tags": None})
+    assert fast(http_stub).list_tags("ghcr.io/alkon/flask-app") == []
 
 
-@responses.activate
-def test_hostile_tag_names_are_skipped_and_counted() -> None:
+def test_hostile_tag_names_are_skipped_and_counted(http_stub: HttpStub) -> None:
     hostile = ["../../etc/passwd", "1.0.0\nrm -rf /", "$(curl evil)", "x" * 300, 7, None]
-    responses.get(TAGS_URL, json={"tags": ["1.0.0", *hostile, "latest"]})
-    registry = fast()
+    http_stub.get(TAGS_URL, json={"tags": ["1.0.0", *hostile, "latest"]})
+    registry = fast(http_stub)
     assert registry.list_tags("ghcr.io/alkon/flask-app") == ["1.0.0", "latest"]
     assert registry.skipped_tags == len(hostile)
 
 
-@responses.activate
-def test_non_loopback_hosts_are_only_reached_over_https() -> None:
+def test_non_loopback_hosts_are_only_reached_over_https(http_stub: HttpStub) -> None:
     # Only https is registered: a plain-http request would find no match and fail.
-    responses.get("https://registry.example.com/v2/a/tags/list", json={"tags": ["1"]})
-    assert fast().list_tags("http://registry.example.com/a") == ["1"]
-    assert str(responses.calls[0].request.url).startswith("https://")
+    http_stub.get("https://registry.example.com/v2/a/tags/list", json={"tags": ["1"]})
+    assert fast(http_stub).list_tags("http://registry.example.com/a") == ["1"]
+    assert str(http_stub.calls[0].url).startswith("https://")
 
 
-# ------------------------------------------------------------------ digests, with responses
+# ------------------------------------------------------------------ digests, on a loopback stub
 
 DIGEST_A = "sha256:" + "a" * 64
 DIGEST_B = "sha256:" + "b" * 64
 
 
-@responses.activate
-def test_digest_comes_from_the_head_header_with_accept_types() -> None:
-    head = responses.head(
+def test_digest_comes_from_the_head_header_with_accept_types(http_stub: HttpStub) -> None:
+    head = http_stub.head(
         f"{GHCR}/manifests/1.0.0",
         headers={"Docker-Content-Digest": DIGEST_A, "Content-Type": OCI_MANIFEST},
     )
-    assert fast().digest("ghcr.io/alkon/flask-app", "1.0.0") == DIGEST_A
-    accept = head.calls[0].request.headers["Accept"]
+    assert fast(http_stub).digest("ghcr.io/alkon/flask-app", "1.0.0") == DIGEST_A
+    accept = head.calls[0].headers["Accept"]
     for media_type in (
         "application/vnd.oci.image.index.v1+json",
         "application/vnd.oci.image.manifest.v1+json",
@@ -452,13 +438,12 @@ def test_digest_comes_from_the_head_header_with_accept_types() -> None:
         assert media_type in accept
 
 
-@responses.activate
-def test_digest_without_header_is_the_sha256_of_the_body() -> None:
+def test_digest_without_header_is_the_sha256_of_the_body(http_stub: HttpStub) -> None:
     body = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST}).encode()
-    responses.head(f"{GHCR}/manifests/1.0.0", headers={"Content-Type": OCI_MANIFEST})
-    responses.get(f"{GHCR}/manifests/1.0.0", body=body, content_type=OCI_MANIFEST)
+    http_stub.head(f"{GHCR}/manifests/1.0.0", headers={"Content-Type": OCI_MANIFEST})
+    http_stub.get(f"{GHCR}/manifests/1.0.0", body=body, content_type=OCI_MANIFEST)
     expected = "sha256:" + hashlib.sha256(body).hexdigest()
-    assert fast().digest("ghcr.io/alkon/flask-app", "1.0.0") == expected
+    assert fast(http_stub).digest("ghcr.io/alkon/flask-app", "1.0.0") == expected
 
 
 INDEX = {
@@ -478,39 +463,35 @@ INDEX = {
     ("platform", "expected"),
     [("linux/amd64", DIGEST_A), ("linux/arm64", DIGEST_B), ("linux/arm64/v8", DIGEST_B)],
 )
-@responses.activate
-def test_index_digest_for_a_platform(platform: str, expected: str) -> None:
-    responses.head(
+def test_index_digest_for_a_platform(http_stub: HttpStub, platform: str, expected: str) -> None:
+    http_stub.head(
         f"{GHCR}/manifests/1.0.0",
         headers={"Docker-Content-Digest": "sha256:" + "c" * 64, "Content-Type": OCI_INDEX},
     )
-    responses.get(f"{GHCR}/manifests/1.0.0", json=INDEX, content_type=OCI_INDEX)
-    assert fast().digest("ghcr.io/alkon/flask-app", "1.0.0", platform) == expected
+    http_stub.get(f"{GHCR}/manifests/1.0.0", json=INDEX, content_type=OCI_INDEX)
+    assert fast(http_stub).digest("ghcr.io/alkon/flask-app", "1.0.0", platform) == expected
 
 
-@responses.activate
-def test_index_without_the_platform_is_permanent_and_lists_what_it_has() -> None:
-    responses.head(f"{GHCR}/manifests/1.0.0", headers={"Content-Type": OCI_INDEX})
-    responses.get(f"{GHCR}/manifests/1.0.0", json=INDEX, content_type=OCI_INDEX)
+def test_index_without_the_platform_is_permanent_and_lists_what_it_has(http_stub: HttpStub) -> None:
+    http_stub.head(f"{GHCR}/manifests/1.0.0", headers={"Content-Type": OCI_INDEX})
+    http_stub.get(f"{GHCR}/manifests/1.0.0", json=INDEX, content_type=OCI_INDEX)
     with pytest.raises(PermanentError, match=r"no image for platform windows/amd64 \(it has: "):
-        fast().digest("ghcr.io/alkon/flask-app", "1.0.0", "windows/amd64")
+        fast(http_stub).digest("ghcr.io/alkon/flask-app", "1.0.0", "windows/amd64")
 
 
-@responses.activate
-def test_index_digest_without_platform_is_the_index_itself() -> None:
+def test_index_digest_without_platform_is_the_index_itself(http_stub: HttpStub) -> None:
     index_digest = "sha256:" + "c" * 64
-    responses.head(
+    http_stub.head(
         f"{GHCR}/manifests/1.0.0",
         headers={"Docker-Content-Digest": index_digest, "Content-Type": OCI_INDEX},
     )
-    assert fast().digest("ghcr.io/alkon/flask-app", "1.0.0") == index_digest
+    assert fast(http_stub).digest("ghcr.io/alkon/flask-app", "1.0.0") == index_digest
 
 
-@responses.activate
-def test_malformed_digest_header_is_transient() -> None:
-    responses.head(f"{GHCR}/manifests/1.0.0", headers={"Docker-Content-Digest": "md5:zz"})
+def test_malformed_digest_header_is_transient(http_stub: HttpStub) -> None:
+    http_stub.head(f"{GHCR}/manifests/1.0.0", headers={"Docker-Content-Digest": "md5:zz"})
     with pytest.raises(TransientError, match="malformed digest"):
-        fast().digest("ghcr.io/alkon/flask-app", "1.0.0")
+        fast(http_stub).digest("ghcr.io/alkon/flask-app", "1.0.0")
 
 
 def test_digest_refuses_a_hostile_tag_before_any_request() -> None:
@@ -523,14 +504,13 @@ def test_digest_refuses_a_hostile_tag_before_any_request() -> None:
 # ------------------------------------------------------------------ conditional lists, budgets
 
 
-@responses.activate
-def test_a_conditional_tag_list_answered_304_reuses_the_cache() -> None:
-    listing = responses.get(
+def test_a_conditional_tag_list_answered_304_reuses_the_cache(http_stub: HttpStub) -> None:
+    listing = http_stub.get(
         TAGS_URL,
         status=304,
-        match=[matchers.header_matcher({"If-None-Match": '"v1"'})],
+        match_headers={"If-None-Match": '"v1"'},
     )
-    registry = fast()
+    registry = fast(http_stub)
     result = registry.list_tags_if_changed("ghcr.io/alkon/flask-app", '"v1"')
     assert (result.tags, result.etag, listing.call_count, registry.requests_made) == (
         None,
@@ -540,39 +520,38 @@ def test_a_conditional_tag_list_answered_304_reuses_the_cache() -> None:
     )
 
 
-@responses.activate
-def test_a_changed_tag_list_returns_tags_and_the_new_etag() -> None:
-    responses.get(TAGS_URL, json={"tags": ["1.0.0", "1.1.0"]}, headers={"ETag": '"v2"'})
-    result = fast().list_tags_if_changed("ghcr.io/alkon/flask-app", '"v1"')
+def test_a_changed_tag_list_returns_tags_and_the_new_etag(http_stub: HttpStub) -> None:
+    http_stub.get(TAGS_URL, json={"tags": ["1.0.0", "1.1.0"]}, headers={"ETag": '"v2"'})
+    result = fast(http_stub).list_tags_if_changed("ghcr.io/alkon/flask-app", '"v1"')
     assert (result.tags, result.etag) == (["1.0.0", "1.1.0"], '"v2"')
 
 
-@responses.activate
-def test_a_paginated_tag_list_keeps_no_etag() -> None:
+def test_a_paginated_tag_list_keeps_no_etag(http_stub: HttpStub) -> None:
     # One page's validator says nothing of the next page: the caller must not reuse it.
-    responses.get(
+    http_stub.get(
         TAGS_URL,
         json={"tags": ["1.0.0"]},
         headers={
             "ETag": '"p1"',
             "Link": '</v2/alkon/flask-app/tags/list?n=1&last=1.0.0>; rel="next"',
         },
-        match=[matchers.query_param_matcher({"n": "1000"})],
+        query={"n": "1000"},
     )
-    responses.get(
+    http_stub.get(
         TAGS_URL,
         json={"tags": ["2.0.0"]},
-        match=[matchers.query_param_matcher({"n": "1", "last": "1.0.0"})],
+        query={"n": "1", "last": "1.0.0"},
     )
-    result = fast().list_tags_if_changed("ghcr.io/alkon/flask-app", None)
+    result = fast(http_stub).list_tags_if_changed("ghcr.io/alkon/flask-app", None)
     assert (result.tags, result.etag) == (["1.0.0", "2.0.0"], None)
 
 
-@responses.activate
-def test_the_request_budget_per_host_is_a_transient_error_naming_host_and_budget() -> None:
-    responses.get(TAGS_URL, json={"tags": ["1.0.0"]})
-    responses.get("https://quay.io/v2/alkon/worker/tags/list", json={"tags": ["1.0.0"]})
-    registry = fast(budget=2)
+def test_the_request_budget_per_host_is_a_transient_error_naming_host_and_budget(
+    http_stub: HttpStub,
+) -> None:
+    http_stub.get(TAGS_URL, json={"tags": ["1.0.0"]})
+    http_stub.get("https://quay.io/v2/alkon/worker/tags/list", json={"tags": ["1.0.0"]})
+    registry = fast(http_stub, budget=2)
     for _ in range(2):
         registry.list_tags("ghcr.io/alkon/flask-app")
     with pytest.raises(TransientError, match=r"registry ghcr\.io: .*budget of 2 requests"):
@@ -582,75 +561,72 @@ def test_the_request_budget_per_host_is_a_transient_error_naming_host_and_budget
     assert registry.requests_by_host == {"ghcr.io": 2, "quay.io": 1}
 
 
-@responses.activate
-def test_docker_hub_names_and_its_token_service() -> None:
+def test_docker_hub_names_and_its_token_service(http_stub: HttpStub) -> None:
     hub = "https://registry-1.docker.io/v2/library/nginx/tags/list"
     challenge = (
         'Bearer realm="https://auth.docker.io/token",service="registry.docker.io",'
         'scope="repository:library/nginx:pull"'
     )
-    responses.get(hub, status=401, headers={"WWW-Authenticate": challenge})
-    token = responses.get(
+    http_stub.get(hub, status=401, headers={"WWW-Authenticate": challenge})
+    token = http_stub.get(
         "https://auth.docker.io/token",
         json={"token": "hub-token"},
-        match=[
-            matchers.query_param_matcher(
-                {"service": "registry.docker.io", "scope": "repository:library/nginx:pull"}
-            )
-        ],
+        query={"service": "registry.docker.io", "scope": "repository:library/nginx:pull"},
     )
-    responses.get(
+    http_stub.get(
         hub,
         json={"tags": ["1.27.0"]},
-        match=[matchers.header_matcher({"Authorization": "Bearer hub-token"})],
+        match_headers={"Authorization": "Bearer hub-token"},
     )
-    registry = fast()
+    registry = fast(http_stub)
     assert registry.list_tags("docker.io/nginx") == ["1.27.0"]
     assert token.call_count == 1 and registry.requests_by_host == {"registry-1.docker.io": 3}
 
 
-@responses.activate
-def test_ghcr_private_packages_use_github_token_as_basic_for_the_bearer_token() -> None:
+def test_ghcr_private_packages_use_github_token_as_basic_for_the_bearer_token(
+    http_stub: HttpStub,
+) -> None:
     import base64
 
-    responses.get(TAGS_URL, status=401, headers={"WWW-Authenticate": CHALLENGE})
+    http_stub.get(TAGS_URL, status=401, headers={"WWW-Authenticate": CHALLENGE})
     basic = "Basic " + base64.b64encode(b"octocat:ghs_token").decode()
-    responses.get(
+    http_stub.get(
         "https://ghcr.io/token",
         json={"token": "private-token"},
-        match=[matchers.header_matcher({"Authorization": basic})],
+        match_headers={"Authorization": basic},
     )
-    responses.get(
+    http_stub.get(
         TAGS_URL,
         json={"tags": ["1.0.0"]},
-        match=[matchers.header_matcher({"Authorization": "Bearer private-token"})],
+        match_headers={"Authorization": "Bearer private-token"},
     )
-    registry = fast(credentials=lambda h: ("octocat", "ghs_token") if h == "ghcr.io" else None)
+    registry = fast(
+        http_stub, credentials=lambda h: ("octocat", "ghs_token") if h == "ghcr.io" else None
+    )
     assert registry.list_tags("ghcr.io/alkon/flask-app") == ["1.0.0"]
 
 
 # ------------------------------------------------------------------ build dates
 
 
-@responses.activate
-def test_image_info_reads_created_from_the_config_blob_of_the_platform() -> None:
+def test_image_info_reads_created_from_the_config_blob_of_the_platform(http_stub: HttpStub) -> None:
     config_digest = "sha256:" + "d" * 64
     index_digest = "sha256:" + "c" * 64
-    responses.get(
+    http_stub.get(
         f"{GHCR}/manifests/1.0.0",
         json=INDEX,
         content_type=OCI_INDEX,
         headers={"Docker-Content-Digest": index_digest},
     )
-    responses.get(
+    http_stub.get(
         f"{GHCR}/manifests/{DIGEST_B}",
         json={"mediaType": OCI_MANIFEST, "config": {"digest": config_digest}},
         headers={"Docker-Content-Digest": DIGEST_B},
     )
-    responses.get(
+    http_stub.get(
         f"{GHCR}/blobs/{config_digest}", json={"created": "2024-05-01T12:00:00.123456789Z"}
     )
-    info = fast().image_info("ghcr.io/alkon/flask-app", "1.0.0", "linux/arm64")
+    info = fast(http_stub).image_info("ghcr.io/alkon/flask-app", "1.0.0", "linux/arm64")
     assert info.digest == DIGEST_B
     assert info.created == datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=UTC)
 
@@ -720,22 +696,21 @@ def test_cache_ttl_spares_the_real_registry(oci_registry: LocalRegistry, tmp_pat
     assert [a.tag for a in past if isinstance(a, Image)] == ["1.1.0"]
 
 
-@responses.activate
 def test_insecure_skip_tls_verify_applies_to_its_host_only() -> None:
-    responses.get(
-        "https://selfsigned.example/v2/team/app/tags/list",
-        json={"name": "team/app", "tags": ["1.0.0"]},
-        match=[matchers.request_kwargs_matcher({"verify": False})],
-    )
-    responses.get(
-        "https://ghcr.io/v2/team/app/tags/list", json={"name": "team/app", "tags": ["2.0.0"]}
-    )
-    reg = OciRegistry(insecure_hosts=frozenset({"selfsigned.example"}))
-    assert reg.list_tags("selfsigned.example/team/app") == ["1.0.0"]
-    assert reg.list_tags("ghcr.io/team/app") == ["2.0.0"]
-    # Every other host keeps certificate checks (verify is True or a CA bundle path).
-    sent = [c.request for c in responses.calls]
-    assert sent[1].req_kwargs["verify"] is not False  # type: ignore[attr-defined]  # set by responses
+    # Both hosts serve the same self-signed certificate, over real TLS.
+    with HttpStub(tls=True) as stub:
+        listed = stub.get(
+            "https://selfsigned.example/v2/team/app/tags/list",
+            json={"name": "team/app", "tags": ["1.0.0"]},
+        )
+        checked = stub.get("https://ghcr.io/v2/team/app/tags/list", json={"tags": ["2.0.0"]})
+        reg = OciRegistry(insecure_hosts=frozenset({"selfsigned.example"}), network=stub.network)
+        assert reg.list_tags("selfsigned.example/team/app") == ["1.0.0"]
+        # Every other host keeps certificate checks: the same certificate is refused there.
+        with pytest.raises(PermanentError) as info:
+            reg.list_tags("ghcr.io/team/app")
+    assert getattr(info.value, "kind", None) is HttpErrorKind.PERMANENT
+    assert (listed.call_count, checked.call_count) == (1, 0)
 
 
 # --------------------------------------------------------------------------- token realms

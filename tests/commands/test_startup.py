@@ -106,6 +106,11 @@ def test_a_refresh_plans_no_stage_so_it_imports_none_of_the_stage_planning(
     mods = imported(["refresh", "warehouse", "flask-app"], cwd=world.checkout, env=env)
     assert {"bot.loop.reconcile", "bot.core.decide.planner", "bot.adapters.registry"} <= mods
     assert not mods & set(PLANNING)
+    # The registry's one conditional GET goes over http.client: no general HTTP library
+    # (about 150 ms to import), and no urllib.request while no proxy is set.
+    assert "http.client" in mods
+    assert not {m for m in mods if m.split(".")[0] in ("requests", "urllib3")}
+    assert "urllib.request" not in mods
     # Named time zones are looked up only for a config that names one (the seed does not).
     assert "zoneinfo" not in mods
 

@@ -122,3 +122,26 @@ def test_a_reconcile_that_plans_stages_still_finds_the_planning_modules(
     so their absence there is the refresh's doing, not a renamed module."""
     mods = imported(["reconcile", "--dry-run"], cwd=world.checkout, env=world.env())
     assert set(PLANNING) <= mods
+
+
+# Kargo's promotion steps: their schema tables and the expression language.
+STEPS = ("bot.core.config._steps", "bot.core.promote.expressions", "bot.core.promote.steps")
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "flask-app"
+
+
+def test_a_config_without_promotion_steps_loads_none_of_their_tables(world: SandboxWorld) -> None:
+    env = world.env()
+    imported(["refresh", "warehouse", "flask-app"], cwd=world.checkout, env=env)  # records
+    mods = imported(["refresh", "warehouse", "flask-app"], cwd=world.checkout, env=env)
+    assert "bot.core.config._tables" in mods
+    assert not mods & set(STEPS)
+
+
+@pytest.mark.parametrize(("folder", "loaded"), [("kargo", False), ("kargo-steps", True)])
+def test_the_step_tables_load_when_a_config_has_promotion_steps(
+    tmp_path: Path, folder: str, loaded: bool
+) -> None:
+    """The other side: validating the example written with Kargo's steps loads them."""
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+    mods = imported(["--config", str(EXAMPLES / folder), "validate"], cwd=tmp_path, env=env)
+    assert (set(STEPS) <= mods) is loaded

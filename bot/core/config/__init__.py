@@ -155,8 +155,7 @@ def _syntax_problem(file: str, exc: yaml.MarkedYAMLError) -> Problem:
 
 
 def _step_context(docs: list[Parsed]) -> StepContext:
-    from bot.core.config._build import StepContext
-    from bot.core.config._steps import TASK_KINDS, Task
+    from bot.core.config._build import TASK_KINDS, StepContext, Task
 
     """Promotion tasks by (kind, name), and the project's name: the ``Project`` document's,
     else the ``ProjectConfig``'s, else the documents' ``metadata.namespace`` (in Kargo a
@@ -193,6 +192,7 @@ def _step_context(docs: list[Parsed]) -> StepContext:
 def _build_config(docs: list[Parsed], complete: bool) -> Config:
     """Build every object; check names are unique and references resolve."""
     from bot.core.config._build import (
+        TASK_KINDS,
         StageDraft,
         apply_promotion_policies,
         apply_step_apps,
@@ -205,7 +205,6 @@ def _build_config(docs: list[Parsed], complete: bool) -> Config:
         note_idle_args,
     )
     from bot.core.config._spec import Broken
-    from bot.core.config._steps import TASK_KINDS
 
     first: dict[tuple[str, str], Location] = {}
     warehouses: dict[str, Warehouse | None] = {}

@@ -11,12 +11,11 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any, Final
 
 import yaml
 
 from bot.core.config._spec import Broken, Ctx, Parsed
-from bot.core.config._steps import Settled, StepApp, Task, check_references, inflate, settle
 from bot.core.model import (
     AnalysisTemplate,
     Approvals,
@@ -51,6 +50,11 @@ from bot.core.model import (
     WorkflowCheck,
     YamlValueUpdate,
 )
+
+if TYPE_CHECKING:
+    # Kargo's promotion steps are read only when a stage has a promotionTemplate: their
+    # tables and expression language cost more at start-up than the rest of the config.
+    from bot.core.config._steps import Settled, StepApp
 
 
 def location(ctx: Ctx, node: yaml.Node) -> Location:
@@ -422,6 +426,19 @@ def _health(spec: Parsed, draft: StageDraft) -> None:
     draft.health = HealthCheck(**kw)
 
 
+#: The kinds of document that declare promotion tasks for stages' steps.
+TASK_KINDS: Final = ("PromotionTask", "ClusterPromotionTask")
+
+
+@dataclass
+class Task:
+    """A ``PromotionTask`` document, by kind and name."""
+
+    kind: str
+    name: str
+    spec: Parsed
+
+
 @dataclass(frozen=True)
 class StepContext:
     """What a stage's Kargo steps need from other documents: tasks and the project name."""
@@ -512,6 +529,8 @@ def _git_repo_update(u: Parsed, draft: StageDraft) -> GitRepoUpdate:
 
 def _from_steps(template: Parsed, draft: StageDraft, steps: StepContext) -> Settled:
     """Kargo 1.x steps: inflate tasks, check every expression, settle the route."""
+    from bot.core.config._steps import check_references, inflate, settle
+
     entries = inflate(template, steps.tasks)
     if not check_references(entries):
         raise Broken("steps")

@@ -160,6 +160,34 @@ class Spec:
         raise NotImplementedError
 
 
+class Deferred(Spec):
+    """A spec whose table is built on first use: ``load`` imports and returns it.
+
+    Kargo's promotion steps describe a dozen step kinds and an expression language; a
+    config without ``promotionTemplate`` or ``PromotionTask`` documents never needs them,
+    and every command pays for what the config tables import at start-up.
+    """
+
+    def __init__(self, load: Callable[[], Spec]) -> None:
+        self._load = load
+        self._spec: Spec | None = None
+
+    @property
+    def spec(self) -> Spec:
+        if self._spec is None:
+            self._spec = self._load()
+        return self._spec
+
+    def accepts(self, node: yaml.Node) -> bool:
+        return self.spec.accepts(node)
+
+    def parse(self, node: yaml.Node, ctx: Ctx, path: str) -> Any:
+        return self.spec.parse(node, ctx, path)
+
+    def schema(self) -> dict[str, Any]:
+        return self.spec.schema()
+
+
 Check = Callable[[str], "str | None"]
 
 

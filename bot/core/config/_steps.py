@@ -24,6 +24,7 @@ from typing import Any, Final
 
 import yaml
 
+from bot.core.config._build import TASK_KINDS, Task
 from bot.core.config._spec import (
     INVALID,
     STR_TAG,
@@ -66,8 +67,6 @@ from bot.core.promote.steps.runner import (
     evaluate,
     static_scope,
 )
-
-TASK_KINDS: Final = ("PromotionTask", "ClusterPromotionTask")
 
 VAR: Final = Obj(
     {
@@ -185,15 +184,6 @@ PROMOTION_TASK_SPEC: Final = Obj(
 
 
 # --------------------------------------------------------------------------- inflation
-
-
-@dataclass
-class Task:
-    """A ``PromotionTask`` document, by kind and name."""
-
-    kind: str
-    name: str
-    spec: Parsed
 
 
 @dataclass

@@ -14,6 +14,7 @@ from typing import Any, Final
 from bot.core.config._spec import (
     Bool,
     Const,
+    Deferred,
     Duration,
     Enum,
     F,
@@ -23,12 +24,12 @@ from bot.core.config._spec import (
     Obj,
     Parsed,
     Scalar,
+    Spec,
     Str,
     Tagged,
     Union,
     suggest,
 )
-from bot.core.config._steps import PROMOTION_TASK_SPEC, PROMOTION_TEMPLATE
 from bot.core.model import API_VERSION
 
 # --------------------------------------------------------------------------- value checks
@@ -809,6 +810,23 @@ HEALTH: Final = Obj(
     extra_schema=[{"minProperties": 1}],
 )
 
+
+def _promotion_template() -> Spec:
+    from bot.core.config._steps import PROMOTION_TEMPLATE as spec
+
+    return spec
+
+
+def _promotion_task() -> Spec:
+    from bot.core.config._steps import PROMOTION_TASK_SPEC as spec
+
+    return spec
+
+
+# Kargo's promotion steps: their tables load when a document uses them (see Deferred).
+PROMOTION_TEMPLATE: Final = Deferred(_promotion_template)
+PROMOTION_TASK_SPEC: Final = Deferred(_promotion_task)
+
 STAGE_SPEC: Final = Obj(
     {
         "subscriptions": F(STAGE_SUBSCRIPTIONS, doc="where this stage takes freight from"),
@@ -1037,7 +1055,7 @@ METADATA: Final = Obj(
     }
 )
 
-KINDS: Final[dict[str, Obj]] = {
+KINDS: Final[dict[str, Spec]] = {
     "Warehouse": WAREHOUSE_SPEC,
     "Stage": STAGE_SPEC,
     "AnalysisTemplate": ANALYSIS_TEMPLATE_SPEC,

@@ -23,12 +23,12 @@ import sys
 # ``typing.TYPE_CHECKING``); its names are needed only by the type checker here.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Callable, Mapping, Sequence
     from typing import TextIO
 
     from bot.commands._context import RunContext
 
-__all__ = ["main"]
+__all__ = ["COMMANDS", "main", "parse"]
 
 # --------------------------------------------------------------------------- parsing
 
@@ -89,8 +89,146 @@ def _global_options(*, suppress: bool) -> argparse.ArgumentParser:
     return g
 
 
+# --------------------------------------------------------------------------- commands
+# Each command's arguments are added only when that command runs: building the parser of
+# every command cost ``shunter --help`` (and every run) about a fifth of its start-up.
+
+
+def _args_reconcile(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dry-run", action="store_true", help="plan and print; change nothing")
+    p.add_argument("-o", "--output", choices=("text", "json"), default="text")
+
+
+def _args_get(p: argparse.ArgumentParser) -> None:
+    p.add_argument("kind", choices=("stages", "freight", "promotions", "warehouses"))
+    p.add_argument("-o", "--output", choices=("table", "wide", "json", "yaml"), default="table")
+    p.add_argument(
+        "--all", action="store_true", help="promotions: the archived history too, oldest first"
+    )
+    p.add_argument("--stage", help="freight: only what this stage runs, ran or may take")
+    p.add_argument(
+        "--warehouse", "--origin", dest="warehouse", help="freight: only this warehouse's"
+    )
+
+
+def _args_dashboard(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", required=True, metavar="DIR", help="folder to write index.html in")
+
+
+def _args_describe(p: argparse.ArgumentParser) -> None:
+    p.add_argument("kind", choices=("freight", "stage"))
+    p.add_argument("name", help="freight ID, ID prefix, alias or freight/ID; or a stage name")
+
+
+def _args_promote(p: argparse.ArgumentParser) -> None:
+    p.add_argument("freight", nargs="?", help="freight ID or alias (or use --from)")
+    p.add_argument(
+        "--freight", dest="freight_flag", metavar="ID", help="the freight, Kargo's spelling"
+    )
+    p.add_argument("--from", dest="from_stage", help="promote what this stage runs")
+    p.add_argument("--to", "--stage", dest="to", help="target stage")
+    p.add_argument(
+        "--reason",
+        default="",
+        help="why: makes it an emergency (gates skipped); without it every gate applies",
+    )
+
+
+def _args_approve(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--freight", required=True, metavar="ID", help="freight ID or alias")
+    p.add_argument("--stage", required=True, help="the stage it may enter")
+    p.add_argument("--reason", default="", help="why (required; it goes in the ledger)")
+
+
+def _args_stage_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("stage")
+    p.add_argument("--reason", default="")
+
+
+def _args_notify(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--to", required=True, metavar="OWNER/NAME", help="the GitOps repository")
+    p.add_argument("--warehouse", required=True, help="warehouse to refresh")
+
+
+def _args_output_text_json(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-o", "--output", choices=("text", "json"), default="text")
+
+
+def _args_check_pr(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--pr", required=True, metavar="N", help="the pull request's number")
+
+
+def _args_create(p: argparse.ArgumentParser) -> None:
+    p.add_argument("kind", choices=("freight",))
+    p.add_argument("--warehouse", required=True, help="the warehouse the freight comes from")
+    p.add_argument(
+        "--image",
+        action="append",
+        default=[],
+        metavar="REPO:TAG",
+        help="an image of the freight (repeat for each); subscriptions not named take "
+        "what discovery selects",
+    )
+    p.add_argument("--reason", default="", help="why (required; it goes in the ledger)")
+
+
+def _args_refresh(p: argparse.ArgumentParser) -> None:
+    p.add_argument("kind", choices=("warehouse",))
+    p.add_argument("name")
+
+
+#: Every command: its line of help, and what adds its own arguments (``None``: none).
+COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None] | None]] = {
+    "validate": ("check the config; print every problem", None),
+    "schema": ("print the JSON Schema of the config, for editors", None),
+    "reconcile": ("discover, promote, record: the loop the Action runs", _args_reconcile),
+    "run": ("what the GitHub Action runs (reads SHUNTER_* and the event)", None),
+    "get": ("list stages, freight, promotions or warehouses", _args_get),
+    "dashboard": (
+        "write the pipeline's static site (for GitHub Pages) from the ledger",
+        _args_dashboard,
+    ),
+    "describe": ("show one freight or stage in detail", _args_describe),
+    "promote": ("promote a freight to a stage, or a stage's freight onward", _args_promote),
+    "approve": ("let a freight into a stage without upstream verification", _args_approve),
+    "pause": ("stop promotions to a stage", _args_stage_flag),
+    "resume": ("let promotions to a stage go on", _args_stage_flag),
+    "release-hold": ("let auto-promotion go on after a rollback", _args_stage_flag),
+    "notify": ("ask another repository's Shunter to refresh a warehouse now", _args_notify),
+    "doctor": (
+        "check the repository's settings, rules, workflow and registries",
+        _args_output_text_json,
+    ),
+    "check-pr": (
+        "publish the shunter/gate check on a pull request that is not a promotion",
+        _args_check_pr,
+    ),
+    "create": (
+        "create freight from named artifacts (freightCreationPolicy Manual)",
+        _args_create,
+    ),
+    "refresh": ("discover a warehouse's freight now", _args_refresh),
+}
+
+
+def _command_list() -> str:
+    """The commands section of ``shunter --help``: one indented line each."""
+    width = max(map(len, COMMANDS)) + 2
+    lines = [f"  {name:<{width}}{text}" for name, (text, _) in COMMANDS.items()]
+    return "commands:\n" + "\n".join(lines)
+
+
+class _TopParser(argparse.ArgumentParser):
+    """``shunter --help`` ends with the commands, one line each (argparse would wrap them)."""
+
+    def format_help(self) -> str:
+        return f"{super().format_help()}\n{_command_list()}\n"
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    """The top parser: the global options and the command's name; the rest of the line
+    goes to the command's own parser (:func:`_command_parser`)."""
+    p = _TopParser(
         prog="shunter",
         formatter_class=_Formatter,
         description=(
@@ -99,97 +237,38 @@ def _parser() -> argparse.ArgumentParser:
         ),
         parents=[_global_options(suppress=False)],
     )
-    common = [_global_options(suppress=True)]
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    def command(name: str, text: str) -> argparse.ArgumentParser:
-        return sub.add_parser(
-            name, help=text, description=text, parents=common, formatter_class=_Formatter
-        )
-
-    command("validate", "check the config; print every problem")
-    command("schema", "print the JSON Schema of the config, for editors")
-
-    r = command("reconcile", "discover, promote, record: the loop the Action runs")
-    r.add_argument("--dry-run", action="store_true", help="plan and print; change nothing")
-    r.add_argument("-o", "--output", choices=("text", "json"), default="text")
-
-    command("run", "what the GitHub Action runs (reads SHUNTER_* and the event)")
-
-    g = command("get", "list stages, freight, promotions or warehouses")
-    g.add_argument("kind", choices=("stages", "freight", "promotions", "warehouses"))
-    g.add_argument("-o", "--output", choices=("table", "wide", "json", "yaml"), default="table")
-    g.add_argument(
-        "--all", action="store_true", help="promotions: the archived history too, oldest first"
+    p.add_argument(
+        "command",
+        metavar="COMMAND",
+        choices=COMMANDS,
+        help="one of the commands below; shunter COMMAND --help shows its options",
     )
-    g.add_argument("--stage", help="freight: only what this stage runs, ran or may take")
-    g.add_argument(
-        "--warehouse", "--origin", dest="warehouse", help="freight: only this warehouse's"
-    )
-
-    db = command("dashboard", "write the pipeline's static site (for GitHub Pages) from the ledger")
-    db.add_argument("--out", required=True, metavar="DIR", help="folder to write index.html in")
-
-    d = command("describe", "show one freight or stage in detail")
-    d.add_argument("kind", choices=("freight", "stage"))
-    d.add_argument("name", help="freight ID, ID prefix, alias or freight/ID; or a stage name")
-
-    pr = command("promote", "promote a freight to a stage, or a stage's freight onward")
-    pr.add_argument("freight", nargs="?", help="freight ID or alias (or use --from)")
-    pr.add_argument(
-        "--freight", dest="freight_flag", metavar="ID", help="the freight, Kargo's spelling"
-    )
-    pr.add_argument("--from", dest="from_stage", help="promote what this stage runs")
-    pr.add_argument("--to", "--stage", dest="to", help="target stage")
-    pr.add_argument(
-        "--reason",
-        default="",
-        help="why: makes it an emergency (gates skipped); without it every gate applies",
-    )
-
-    ap = command("approve", "let a freight into a stage without upstream verification")
-    ap.add_argument("--freight", required=True, metavar="ID", help="freight ID or alias")
-    ap.add_argument("--stage", required=True, help="the stage it may enter")
-    ap.add_argument("--reason", default="", help="why (required; it goes in the ledger)")
-
-    for name, text in (
-        ("pause", "stop promotions to a stage"),
-        ("resume", "let promotions to a stage go on"),
-        ("release-hold", "let auto-promotion go on after a rollback"),
-    ):
-        sp = command(name, text)
-        sp.add_argument("stage")
-        sp.add_argument("--reason", default="")
-
-    nt = command("notify", "ask another repository's Shunter to refresh a warehouse now")
-    nt.add_argument("--to", required=True, metavar="OWNER/NAME", help="the GitOps repository")
-    nt.add_argument("--warehouse", required=True, help="warehouse to refresh")
-
-    dr = command("doctor", "check the repository's settings, rules, workflow and registries")
-    dr.add_argument("-o", "--output", choices=("text", "json"), default="text")
-
-    cp = command(
-        "check-pr", "publish the shunter/gate check on a pull request that is not a promotion"
-    )
-    cp.add_argument("--pr", required=True, metavar="N", help="the pull request's number")
-
-    cf = command("create", "create freight from named artifacts (freightCreationPolicy Manual)")
-    cf.add_argument("kind", choices=("freight",))
-    cf.add_argument("--warehouse", required=True, help="the warehouse the freight comes from")
-    cf.add_argument(
-        "--image",
-        action="append",
-        default=[],
-        metavar="REPO:TAG",
-        help="an image of the freight (repeat for each); subscriptions not named take "
-        "what discovery selects",
-    )
-    cf.add_argument("--reason", default="", help="why (required; it goes in the ledger)")
-
-    rf = command("refresh", "discover a warehouse's freight now")
-    rf.add_argument("kind", choices=("warehouse",))
-    rf.add_argument("name")
+    p.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     return p
+
+
+def _command_parser(name: str) -> argparse.ArgumentParser:
+    """One command's parser: its arguments, and the global options again (given after the
+    command's name, they win over the same ones given before it)."""
+    text, add_arguments = COMMANDS[name]
+    p = argparse.ArgumentParser(
+        prog=f"shunter {name}",
+        description=text,
+        formatter_class=_Formatter,
+        parents=[_global_options(suppress=True)],
+    )
+    if add_arguments is not None:
+        add_arguments(p)
+    return p
+
+
+def parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    """The arguments of one ``shunter`` command line; ``SystemExit`` as argparse raises it
+    (0 after printing help, 2 after a usage error)."""
+    args = _parser().parse_args(argv)
+    rest = args.rest
+    del args.rest
+    return _command_parser(args.command).parse_args(rest, namespace=args)
 
 
 def _context(args: argparse.Namespace, env: Mapping[str, str]) -> RunContext:
@@ -267,7 +346,7 @@ def main(
 
 def _main(argv: Sequence[str] | None, environ: dict[str, str], out: TextIO) -> int:
     try:
-        args = _parser().parse_args(argv)
+        args = parse(argv)
     except SystemExit as exc:  # argparse has printed help (0) or a usage error (2)
         return exc.code if isinstance(exc.code, int) else 2
     from bot.adapters.actions import ActionsIO, one_line

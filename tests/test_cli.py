@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main
+from bot.cli import COMMANDS, main, parse
 from sandbox.fixtures.github import GitHubWorld, token_of
 from sandbox.fixtures.gitrepos import git, make_remote
 
@@ -155,6 +155,28 @@ def test_usage_errors_exit_2(argv: list[str]) -> None:
 def test_help_exits_0() -> None:
     code, _, _ = run(["--help"], {})
     assert code == 0
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_every_command_has_its_own_help(command: str) -> None:
+    # Each command's parser is built only when the command runs: its help must still come.
+    code, _, _ = run([command, "--help"], {})
+    assert code == 0
+
+
+@pytest.mark.parametrize(
+    ("argv", "config", "repo"),
+    [
+        (["--config", "a", "get", "stages"], "a", None),
+        (["get", "stages", "--config", "b", "--repo", "o/n"], "b", "o/n"),
+        (["--config", "a", "--repo", "o/n", "get", "stages", "--config", "b"], "b", "o/n"),
+    ],
+)
+def test_global_options_go_before_or_after_the_command(
+    argv: list[str], config: str, repo: str | None
+) -> None:
+    args = parse(argv)
+    assert (args.command, args.kind, args.config, args.repo) == ("get", "stages", config, repo)
 
 
 def test_unreadable_ledger_exits_1_and_is_left_as_it_was(tmp_path: Path) -> None:

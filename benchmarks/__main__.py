@@ -133,25 +133,6 @@ def render(results: dict[str, Any], machine: str, date: str) -> str:
         ),
     ]
 
-    def timed(run: dict[str, Any]) -> str:
-        return (
-            f"{run['median_ms']:.0f} ms (best {run['best_ms']:.0f}; "
-            f"CPU {run['cpu_median_ms']:.0f} ms)"
-        )
-
-    startup = "\n".join(
-        f"| {what} | {cli.BEFORE[key]:.0f} ms | {timed(results[key]['before'])} | "
-        f"{timed(results[key]['installed'])} | {timed(results[key]['dev'])} | "
-        f"≤ {cli.TARGET[key]:.0f} ms |"
-        for key, what in (
-            ("help", "`shunter --help`"),
-            ("refresh", "`shunter refresh warehouse flask-app`"),
-        )
-    )
-    header = (
-        f"| Command | Recorded | Before (`{cli.BEFORE_REV}`), this session "
-        "| Now, as the Action installs it | Now, editable | Target |"
-    )
     table = "\n".join(f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows)
     imports = "\n".join(f"  | `{name}` | {ms:.1f} ms |" for name, ms in results["imports"])
     return f"""# Shunter benchmarks
@@ -165,21 +146,7 @@ Measured {date} on {machine}.
 | --- | --- | --- | --- |
 {table}
 
-## Start-up, before and after
-
-Whole-process wall-clock medians, the best run, and the median CPU time (user + system
-of the process and the git it runs; other work on this shared machine stretches the
-wall time far more than the CPU time, so compare within a row, not with another day).
-"Recorded" is the previous `make bench` figure (its load is noted in `benchmarks/cli.py`).
-"Before" is commit `{cli.BEFORE_REV}`, the tree before the last start-up work, and "now" the
-current tree, both installed as a workflow step installs them (a fresh virtualenv with
-`pip install .`) and timed in turn, run by run, in this session; "editable" is the
-development virtualenv (its import hook costs every process).
-
-{header}
-| --- | --- | --- | --- | --- | --- |
-{startup}
-
+{cli.section(results)}
 ## How each number is made
 
 - **Tag selection** (`benchmarks/tags.py`): `bot.core.discover.versions.select_tags` on 10,000 tags

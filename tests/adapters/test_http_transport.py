@@ -5,14 +5,18 @@ TLS refusal and proxies."""
 from __future__ import annotations
 
 import datetime as dt
+import http.client
 import socket
 import socketserver
 import ssl
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -31,6 +35,8 @@ from bot.adapters.http import (
 )
 from sandbox.httpstub import HttpStub, self_signed
 from sandbox.loopback import send_json, serving
+from sandbox.registry import LocalRegistry
+from sandbox.world import SandboxWorld
 
 NOW = dt.datetime(2026, 11, 30, 10, 0, 0, tzinfo=dt.UTC)
 
@@ -310,8 +316,9 @@ def test_a_self_signed_certificate_is_accepted_when_trusted_or_unchecked(
 
 
 class _Proxy(socketserver.ThreadingTCPServer):
-    """A forward proxy: ``CONNECT`` tunnels; an absolute-form GET is answered by the
-    proxy itself. ``seen`` holds each request line and its ``Proxy-Authorization``."""
+    """A forward proxy: ``CONNECT`` tunnels; an absolute-form request is forwarded when it
+    names a loopback host and answered by the proxy itself otherwise, one request per
+    connection. ``seen`` holds each request line and its ``Proxy-Authorization``."""
 
     daemon_threads = True
     allow_reuse_address = True
@@ -326,15 +333,14 @@ class _ProxyHandler(socketserver.StreamRequestHandler):
 
     def handle(self) -> None:
         line = self.rfile.readline().decode().strip()
-        auth = None
+        headers: dict[str, str] = {}
         while (header := self.rfile.readline().decode().strip()) != "":
             name, _, value = header.partition(":")
-            if name.lower() == "proxy-authorization":
-                auth = value.strip()
-        self.server.seen.append((line, auth))
+            headers[name.strip()] = value.strip()
+        self.server.seen.append((line, headers.pop("Proxy-Authorization", None)))
         method, target, _ = line.split(" ", 2)
         if method != "CONNECT":
-            self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nvia proxy")
+            self._forward(method, target, headers)
             return
         host, _, port = target.rpartition(":")
         upstream = socket.create_connection((host, int(port)))
@@ -352,6 +358,23 @@ class _ProxyHandler(socketserver.StreamRequestHandler):
 
         threading.Thread(target=pipe, args=(upstream, self.connection), daemon=True).start()
         pipe(self.connection, upstream)
+
+    def _forward(self, method: str, target: str, headers: dict[str, str]) -> None:
+        parts = urlsplit(target)
+        if parts.hostname != "127.0.0.1":
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nvia proxy")
+            return
+        upstream = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        upstream.request(method, path, headers=headers)
+        answer = upstream.getresponse()
+        body = answer.read()
+        upstream.close()
+        lines = [f"HTTP/1.1 {answer.status} {answer.reason}"]
+        skip = {"connection", "content-length", "transfer-encoding", "keep-alive"}
+        lines += [f"{k}: {v}" for k, v in answer.getheaders() if k.lower() not in skip]
+        lines += [f"Content-Length: {len(body)}", "Connection: close", "", ""]
+        self.wfile.write("\r\n".join(lines).encode() + (b"" if method == "HEAD" else body))
 
 
 @pytest.fixture
@@ -384,3 +407,23 @@ def test_plain_http_goes_to_the_proxy_in_absolute_form(proxy: _Proxy) -> None:
     response = client.get("http://charts.example/index.yaml", params={"v": "1"}, timeout=5)
     assert response.content == b"via proxy"
     assert proxy.seen == [("GET http://charts.example/index.yaml?v=1 HTTP/1.1", None)]
+
+
+def test_the_cli_hands_the_environments_proxy_to_the_registry(
+    tmp_path: Path, oci_registry: LocalRegistry, proxy: _Proxy
+) -> None:
+    at = f"http://127.0.0.1:{proxy.server_address[1]}"
+    refresh = [sys.executable, "-m", "bot", "refresh", "warehouse", "flask-app"]
+    with SandboxWorld(tmp_path / "world", registry=oci_registry, image_path="proxied/app") as w:
+        w.push("1.0.0")
+        tags = f"GET http://{oci_registry.host}/v2/proxied/app/tags/list"
+        through = subprocess.run(refresh, cwd=w.checkout, env=w.env(HTTP_PROXY=at),
+                                 capture_output=True, text=True, timeout=120)  # fmt: skip
+        assert through.returncode == 0, through.stderr[-2000:]
+        assert any(line.startswith(tags) for line, _ in proxy.seen)
+        proxy.seen.clear()
+        env = w.env(http_proxy=at, NO_PROXY=f"localhost,{oci_registry.host.split(':')[0]}")
+        direct = subprocess.run(refresh, cwd=w.checkout, env=env, capture_output=True,
+                                text=True, timeout=120)  # fmt: skip
+        assert direct.returncode == 0, direct.stderr[-2000:]
+        assert not any(line.startswith(tags) for line, _ in proxy.seen)

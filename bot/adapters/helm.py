@@ -160,7 +160,8 @@ class HelmRepository:
         validators: the returned cache is empty.
 
         Raises ``PermanentError`` (bad repoURL or name, unknown chart, 401/403/404, a body
-        that is not a chart index) or ``TransientError`` (timeouts, 429/5xx after retries).
+        that is not a chart index, a refused TLS certificate) or ``TransientError``
+        (timeouts, 429/5xx after retries).
         """
         if sub.repo_url.strip().lower().startswith("oci://"):
             return self._discover_oci(sub), {}
@@ -310,7 +311,7 @@ class HelmRepository:
     def _get(self, url: str, host: str, headers: dict[str, str]) -> Response:
         """GET ``url`` with retries and Basic credentials; map failures to ``bot.errors``.
         The credentials follow a redirect only on the same origin."""
-        from bot.adapters.http import NetworkError, TimedOut
+        from bot.adapters.http import NetworkError, TimedOut, TlsRefused
 
         session = self._session_for_use()
         creds = self._credentials(host) if sends_credentials(url, host) else None
@@ -327,6 +328,12 @@ class HelmRepository:
             response = session.get(
                 url, headers=headers, timeout=(connect, read), allow_redirects=True
             )
+        except TlsRefused as exc:
+            raise http_error(
+                HttpErrorKind.PERMANENT,
+                f"chart repository {url}: its TLS certificate was refused ({exc}); fix the "
+                "certificate or the subscription's repoURL",
+            ) from None
         except TimedOut:
             raise http_error(
                 HttpErrorKind.TIMED_OUT, f"timed out fetching {url} (no answer within {read:g}s)"

@@ -27,6 +27,7 @@ from bot.adapters.helm import (
 from bot.adapters.registry import OciRegistry
 from bot.core.model import ChartSubscription
 from bot.errors import PermanentError, TransientError
+from sandbox.httpstub import HttpStub
 from sandbox.registry import LocalRegistry, push_image
 
 LAST_MODIFIED = "Wed, 01 May 2024 10:00:00 GMT"
@@ -224,6 +225,32 @@ def test_credentials_are_sent_but_never_shown(chart_server: ChartServer) -> None
     assert chart_server.requests[-1]["Authorization"].startswith("Basic ")
     assert "s3cret-token" not in str(caught.value)
     assert "credentials given" in str(caught.value)
+
+
+def test_credentials_do_not_follow_a_redirect_to_another_host(http_stub: HttpStub) -> None:
+    http_stub.get(
+        "https://charts.example.com/index.yaml",
+        status=302,
+        headers={"Location": "https://cdn.example.net/charts/index.yaml"},
+    )
+    index = {"apiVersion": "v1", "entries": {"app": [{"version": "1.2.0"}]}}
+    http_stub.get("https://cdn.example.net/charts/index.yaml", body=yaml.safe_dump(index))
+    repo = helm(credentials=lambda host: ("user", "s3cret-token"), network=http_stub.network)
+    charts, _ = repo.discover(ChartSubscription(repo_url="https://charts.example.com", name="app"))
+    assert versions(charts) == ["1.2.0"]
+    asked, followed = http_stub.calls
+    assert asked.headers["Authorization"].startswith("Basic ")
+    assert "Authorization" not in followed.headers
+
+
+def test_a_refused_certificate_is_permanent() -> None:
+    with HttpStub(tls=True) as stub:
+        stub.get("https://charts.example.com/index.yaml", body="apiVersion: v1\nentries: {}\n")
+        with pytest.raises(PermanentError, match="TLS certificate was refused"):
+            helm(network=stub.network).discover(
+                ChartSubscription(repo_url="https://charts.example.com", name="app")
+            )
+        assert stub.calls == []
 
 
 @pytest.mark.parametrize(

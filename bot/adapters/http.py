@@ -279,8 +279,10 @@ class Network:
     """How connections are opened. The CLI fills the proxy fields and ``ca_file`` from
     the environment; everything else passes nothing.
 
-    ``https_proxy`` / ``http_proxy`` are ``http://[user:pass@]host:port`` URLs;
-    ``no_proxy`` is the ``NO_PROXY`` list, read with ``urllib.request``'s rules.
+    ``https_proxy`` / ``http_proxy`` are ``http://[user:pass@]host:port`` URLs (the
+    proxy itself is spoken to in plain HTTP, port 80 unless given; user and password go
+    as ``Proxy-Authorization: Basic``); ``no_proxy`` is the ``NO_PROXY`` list, read with
+    ``urllib.request``'s rules.
     ``ca_file`` is trusted besides the system store. ``connect`` is the test world's
     seam: ``(scheme, host, port, connect timeout, TLS context or None)`` to an unopened
     connection, so a test can send ``https://ghcr.io/...`` to a loopback server;

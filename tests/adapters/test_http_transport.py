@@ -29,6 +29,7 @@ from bot.adapters.http import (
     Response,
     Session,
     TimedOut,
+    Unreachable,
     fetch_json,
     keeps_credentials,
     retry_delay,
@@ -162,6 +163,21 @@ def test_a_connection_the_server_closed_is_reopened_once() -> None:
     assert (first.content, second.content) == (b"ok", b"ok")
     assert Handler.answered == 2  # no request was sent twice
     assert len(accepted) == 2  # the stale connection was replaced, once
+
+
+def test_a_gzip_body_is_asked_for_and_decoded(http_stub: HttpStub) -> None:
+    import gzip
+
+    index = b"apiVersion: v1\nentries: {}\n" * 100
+    http_stub.get("https://charts.example/index.yaml", body=gzip.compress(index),
+                  headers={"Content-Encoding": "gzip"})  # fmt: skip
+    http_stub.get("https://charts.example/broken", body=b"not gzip",
+                  headers={"Content-Encoding": "gzip"})  # fmt: skip
+    client = quick(http_stub)
+    assert client.get("https://charts.example/index.yaml", timeout=5).content == index
+    assert http_stub.calls[0].headers["Accept-Encoding"] == "gzip"
+    with pytest.raises(Unreachable):
+        client.get("https://charts.example/broken", timeout=5)
 
 
 # --------------------------------------------------------------------------- redirects

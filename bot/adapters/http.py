@@ -401,7 +401,6 @@ class Session:
         # A session dropped without close() closes its idle sockets, as urllib3's pools do.
         weakref.finalize(self, _close_all, self._idle, self._lock)
         self._tls: dict[bool, ssl.SSLContext] = {}
-        self.connections_opened = 0
 
     def get(self, url: str, **kwargs: Any) -> Response:
         return self.request("GET", url, **kwargs)
@@ -562,8 +561,6 @@ class Session:
         except (OSError, http.client.HTTPException) as exc:
             conn.close()
             raise _Refused(_why(exc)) from None
-        with self._lock:
-            self.connections_opened += 1
         return conn
 
     def _context(self, verify: bool) -> ssl.SSLContext:

@@ -52,7 +52,6 @@ def _mark(ok: bool) -> str:
 def render(results: dict[str, Any], machine: str, date: str) -> str:
     """The text of ``BENCHMARKS.md`` for ``results``."""
     t, idle = results["tags"], results["idle"]
-    h, r = results["help"]["installed"], results["refresh"]["installed"]
     runs = idle["scenarios"]
     etag, no_etag, ttl, expired = (runs[k] for k in ("etag", "no_etag", "ttl", "ttl_expired"))
     ttl_text = f"{ttl['cache_ttl_s'] / 60:g}m"
@@ -118,19 +117,7 @@ def render(results: dict[str, Any], machine: str, date: str) -> str:
             "≤ 150 MiB",
             _mark(idle["process_maxrss_mib"] <= 150),
         ),
-        (
-            f"`shunter --help`, whole process, as the Action installs it (median of {h['runs']})",
-            f"{h['median_ms']:.0f} ms (best {h['best_ms']:.0f})",
-            f"≤ {cli.TARGET['help']:.0f} ms",
-            _mark(h["median_ms"] <= cli.TARGET["help"]),
-        ),
-        (
-            "`shunter refresh warehouse flask-app`, whole process, as the Action installs it "
-            f"(median of {r['runs']})",
-            f"{r['median_ms']:.0f} ms (best {r['best_ms']:.0f})",
-            f"≤ {cli.TARGET['refresh']:.0f} ms",
-            _mark(r["median_ms"] <= cli.TARGET["refresh"]),
-        ),
+        *cli.summary_rows(results),
     ]
 
     table = "\n".join(f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows)

@@ -165,11 +165,18 @@ def _network(env: Mapping[str, str]) -> Network:
     def var(name: str) -> str | None:
         return env.get(name.lower()) or env.get(name) or None
 
+    ca_file = var("REQUESTS_CA_BUNDLE")
+    if ca_file is not None and not Path(ca_file).is_file():
+        # Found here, not as a failed TLS handshake deep in a run: the fix is the variable.
+        raise UsageError(
+            f"REQUESTS_CA_BUNDLE names {ca_file}, which is not a file: point it at a PEM "
+            "bundle of the certificates to trust, or unset it"
+        )
     return Network(
         https_proxy=var("HTTPS_PROXY"),
         http_proxy=var("HTTP_PROXY"),
         no_proxy=var("NO_PROXY") or "",
-        ca_file=var("REQUESTS_CA_BUNDLE"),
+        ca_file=ca_file,
     )
 
 

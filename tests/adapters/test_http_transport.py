@@ -443,3 +443,28 @@ def test_the_cli_hands_the_environments_proxy_to_the_registry(
                                 text=True, timeout=120)  # fmt: skip
         assert direct.returncode == 0, direct.stderr[-2000:]
         assert not any(line.startswith(tags) for line, _ in proxy.seen)
+
+
+def test_a_ca_bundle_that_is_not_a_file_is_a_usage_error_and_writes_nothing(
+    tmp_path: Path, oci_registry: LocalRegistry
+) -> None:
+    refresh = [sys.executable, "-m", "bot", "refresh", "warehouse", "flask-app"]
+    with SandboxWorld(tmp_path / "world", registry=oci_registry, image_path="bundle/app") as w:
+        w.push("1.0.0")
+
+        def state() -> str:
+            return subprocess.run(
+                ["git", "ls-remote", "origin", "refs/heads/shunter/state"],
+                cwd=w.checkout, capture_output=True, text=True, check=True,
+            ).stdout  # fmt: skip
+
+        before = state()
+        w.push("1.1.0")  # something a run would record
+        env = w.env(REQUESTS_CA_BUNDLE=str(tmp_path / "no-such-bundle.pem"))
+        done = subprocess.run(refresh, cwd=w.checkout, env=env, capture_output=True,
+                              text=True, timeout=120)  # fmt: skip
+        assert done.returncode == 2, done.stderr[-2000:]
+        assert state() == before
+        done = subprocess.run(refresh, cwd=w.checkout, env=w.env(), capture_output=True,
+                              text=True, timeout=120)  # fmt: skip
+        assert done.returncode == 0 and state() != before  # the same run, variable unset

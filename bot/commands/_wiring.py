@@ -50,6 +50,7 @@ def _world(ctx: RunContext, config: Config, *, forge: bool, registry: bool = Tru
     else:
         w.clock = lambda: datetime.now(UTC)
     w.deadline = _deadline(config, ctx.env or {})
+    net = _network(ctx.env or {})  # proxies and CA file: every HTTP adapter's, read once
     import sys
 
     from bot.render.progress import progress_line, wants_progress
@@ -71,7 +72,6 @@ def _world(ctx: RunContext, config: Config, *, forge: bool, registry: bool = Tru
 
         # Requests end when discovery must, so a hung registry cannot hold the run.
         asking = discovery_deadline(w.deadline)
-        net = _network(ctx.env or {})
         oci = OciRegistry(
             credentials=credentials,
             insecure_hosts=insecure,
@@ -99,7 +99,7 @@ def _world(ctx: RunContext, config: Config, *, forge: bool, registry: bool = Tru
             w.git_source = GitSource(cache, deadline=asking)
     if forge:
         w.forge = _forge(ctx, deadline=w.deadline)
-    _gate_providers(w, config, ctx.env or {})
+    _gate_providers(w, config, ctx.env or {}, net)
     return w
 
 
@@ -130,13 +130,12 @@ def _deadline(config: Config, env: Mapping[str, str]) -> Deadline:
     return Deadline(limit.total_seconds())
 
 
-def _gate_providers(w: World, config: Config, env: Mapping[str, str]) -> None:
+def _gate_providers(w: World, config: Config, env: Mapping[str, str], net: Network) -> None:
     """Wire the health and incident providers the config uses, each with only its own
     secrets (read here, once; the loop never sees them)."""
     from bot.adapters.httpcheck import HttpProber
     from bot.loop.observe import uses_pagerduty
 
-    net = _network(env)
     w.http = HttpProber(deadline=w.deadline, network=net)
     argocd = [s.health.argocd for s in config.stages if s.health and s.health.argocd]
     if argocd:

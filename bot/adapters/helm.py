@@ -36,6 +36,7 @@ from bot.adapters.git import redact
 from bot.adapters.http import HttpErrorKind, decipher, http_error
 from bot.adapters.registry import Credentials, _is_loopback
 from bot.core.discover.artifacts import Chart
+from bot.core.discover.freight import is_oci_repository
 from bot.core.discover.versions import parse_constraint
 from bot.core.model import ChartSubscription
 from bot.errors import PermanentError
@@ -163,7 +164,7 @@ class HelmRepository:
         that is not a chart index, a refused TLS certificate) or ``TransientError``
         (timeouts, 429/5xx after retries).
         """
-        if sub.repo_url.strip().lower().startswith("oci://"):
+        if is_oci_repository(sub.repo_url):
             return self._discover_oci(sub), {}
         return self._discover_http(sub, cache or {})
 

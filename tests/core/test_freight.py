@@ -9,6 +9,7 @@ from bot.core.discover.freight import (
     alias_for,
     canonical_artifacts,
     freight_id,
+    is_oci_repository,
     make_freight,
     normalize_chart_url,
     normalize_git_url,
@@ -123,3 +124,17 @@ def test_make_freight_summary() -> None:
     assert f.summary() == "1.8.4"
     assert f.image() == IMAGE
     assert f.discovered_at == when
+
+
+@pytest.mark.parametrize(
+    ("url", "oci"),
+    [
+        ("oci://ghcr.io/org/charts/app", True),
+        (" OCI://ghcr.io/org/charts/app", True),
+        ("https://charts.example.com", False),
+        ("http://oci.example.com/charts", False),
+        ("ghcr.io/oci://app", False),
+    ],
+)
+def test_a_chart_repository_is_oci_by_its_scheme(url: str, oci: bool) -> None:
+    assert is_oci_repository(url) is oci

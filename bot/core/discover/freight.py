@@ -84,6 +84,13 @@ def _normalize_image(ref: str) -> str:
     return f"{registry}/{repository}"
 
 
+def is_oci_repository(url: str) -> bool:
+    """Whether a chart ``repoURL`` names an OCI registry (scheme ``oci``) rather than a
+    Helm HTTP repository: the chart is then the URL's last segment."""
+    scheme, sep, _rest = url.strip().partition("://")
+    return bool(sep) and scheme.lower() == "oci"
+
+
 def normalize_chart_url(url: str) -> str:
     """A chart repository URL as Kargo's ``NormalizeChart`` writes it: trimmed,
     lower-cased, ``oci://`` dropped, then normalised as an image repository."""
@@ -94,7 +101,7 @@ def _chart_string(chart: Chart) -> str:
     """``path.Join(NormalizeChart(repoURL), name) + ":" + version``, as Kargo hashes a
     chart. An OCI chart's name is the end of its repoURL (Kargo leaves name empty), and
     Go's ``path.Join`` cleans the result: ``https://h/c`` becomes ``https:/h/c``."""
-    oci = chart.repo_url.strip().lower().startswith("oci://")
+    oci = is_oci_repository(chart.repo_url)
     parts = [normalize_chart_url(chart.repo_url)] + ([] if oci or not chart.name else [chart.name])
     return f"{posixpath.normpath('/'.join(parts))}:{chart.version}"
 

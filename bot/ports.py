@@ -301,7 +301,9 @@ class Forge(DeploymentStatuses, Protocol):
         self, *, base: str, head: str, title: str, body: str
     ) -> PullRequest: ...
 
-    def update_pull_request(self, number: int, *, title: str, body: str) -> None: ...
+    def update_pull_request(self, number: int, *, title: str, body: str, head_sha: str) -> None:
+        """Rewrite PR ``number``'s title and body while it is open at ``head_sha``; raise
+        ``ConflictError`` when it moved or closed (its texts describe another head)."""
 
     def close_pull_request(self, number: int, comment: str) -> None: ...
 

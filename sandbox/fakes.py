@@ -372,8 +372,11 @@ class FakeForge:
         )
         return self.prs[number]
 
-    def update_pull_request(self, number: int, *, title: str, body: str) -> None:
-        self.prs[number] = replace(self.pull_request(number), title=title, body=body)
+    def update_pull_request(self, number: int, *, title: str, body: str, head_sha: str) -> None:
+        pr = self.pull_request(number)
+        if pr.state != "open" or pr.head_sha != head_sha:
+            raise ConflictError(f"pull request #{number} moved since this run looked")
+        self.prs[number] = replace(pr, title=title, body=body)
 
     def close_pull_request(self, number: int, comment: str) -> None:
         pr = self.pull_request(number)

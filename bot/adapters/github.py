@@ -214,14 +214,24 @@ class GitHubForge:
         ):
             return _to_pull(self._repo.create_pull(base=base, head=head, title=title, body=body))
 
-    def update_pull_request(self, number: int, *, title: str, body: str) -> None:
-        """Rewrite the title and body of PR ``number``."""
+    def update_pull_request(self, number: int, *, title: str, body: str, head_sha: str) -> None:
+        """Rewrite the title and body of PR ``number`` while it is open at ``head_sha``.
+
+        GitHub has no conditional edit of a PR, so the PR is read just before: one that
+        another run moved on (newer freight pushed) or merged raises ``ConflictError``
+        instead of getting back the texts of the head this run saw."""
         with self._translate(
             f"update pull request #{number}",
             permission="pull-requests: write",
             what=f"pull request #{number}",
         ):
-            self._repo.get_pull(number).edit(title=title, body=body)
+            pull = self._repo.get_pull(number)
+            if pull.state != "open" or pull.head.sha != head_sha:
+                raise ConflictError(
+                    f"pull request #{number} moved since this run looked ({pull.state}, head "
+                    f"{pull.head.sha[:7]}, not {head_sha[:7]}); the next round looks again"
+                )
+            pull.edit(title=title, body=body)
 
     def close_pull_request(self, number: int, comment: str) -> None:
         """Say why in a comment (when ``comment`` is not empty), then close PR ``number``."""

@@ -724,7 +724,9 @@ def _apply(
             except ConflictError as refused:
                 _rebuild(world, forge, action, refused, out, looked)
         elif isinstance(action, UpdatePromotionPR):
-            forge.update_pull_request(action.pr, title=action.title, body=action.body)
+            forge.update_pull_request(
+                action.pr, title=action.title, body=action.body, head_sha=action.head_sha
+            )
         elif isinstance(action, ClosePromotionPR):
             forge.close_pull_request(action.pr, action.comment)
         elif isinstance(action, PublishCheck):
@@ -1026,6 +1028,8 @@ def _open(
         if action.labels:
             forge.add_labels(pr.number, list(action.labels))
     elif (existing.title, existing.body) != (action.title, action.body):
-        forge.update_pull_request(existing.number, title=action.title, body=action.body)
+        forge.update_pull_request(
+            existing.number, title=action.title, body=action.body, head_sha=head
+        )
         if action.labels:
             forge.add_labels(existing.number, list(action.labels))

@@ -86,7 +86,9 @@ def test_pull_request_lifecycle(world: GitHubWorld, forge: GitHubForge) -> None:
     assert [p.number for p in forge.open_pull_requests("shunter/dev")] == [pr.number]
     assert forge.open_pull_requests("shunter/prod") == []
 
-    forge.update_pull_request(pr.number, title="Promote 1.1.0", body="new body")
+    forge.update_pull_request(
+        pr.number, title="Promote 1.1.0", body="new body", head_sha=pr.head_sha
+    )
     again = forge.pull_request(pr.number)
     assert (again.title, again.body) == ("Promote 1.1.0", "new body")
 

@@ -81,12 +81,18 @@ def test_a_pull_request_from_open_to_closed(side: Side) -> None:
     )
     assert [p.number for p in f.open_pull_requests("shunter/dev")] == [pr.number]
     assert f.open_pull_requests("shunter/prod") == []
-    f.update_pull_request(pr.number, title="Promote 1.1.0", body="new")
+    f.update_pull_request(pr.number, title="Promote 1.1.0", body="new", head_sha=pr.head_sha)
     assert (f.pull_request(pr.number).title, f.pull_request(pr.number).body) == (
         "Promote 1.1.0",
         "new",
     )
+    # Texts that describe another head are refused, and the PR keeps what it says.
+    with pytest.raises(ConflictError):
+        f.update_pull_request(pr.number, title="Promote 1.0.0", body="stale", head_sha="0" * 40)
     f.close_pull_request(pr.number, "Superseded")
+    with pytest.raises(ConflictError):
+        f.update_pull_request(pr.number, title="Promote 1.0.0", body="late", head_sha=pr.head_sha)
+    assert f.pull_request(pr.number).body == "new"
     closed = f.pull_request(pr.number)
     assert (closed.state, closed.merged, closed.merged_by) == ("closed", False, None)
     assert closed.closed_at is not None

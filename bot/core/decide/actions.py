@@ -82,6 +82,9 @@ class UpdatePromotionPR:
     pr: int
     title: str
     body: str
+    # The head the texts describe: a run that looked before another run pushed newer
+    # freight (or merged) must not put its older marker back on the PR.
+    head_sha: str
 
 
 @dataclass(frozen=True)

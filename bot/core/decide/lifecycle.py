@@ -637,7 +637,11 @@ def drive(
     if gate_check is not None:
         p.actions.append(gate_check)
     if (title, body) != (pr.title, without_pipeline(pr.body)) and not ready:
-        p.actions.append(UpdatePromotionPR(stage=name, pr=pr.number, title=title, body=body))
+        p.actions.append(
+            UpdatePromotionPR(
+                stage=name, pr=pr.number, title=title, body=body, head_sha=pr.head_sha
+            )
+        )
     if ready:
         msg = _commit_message(stage, desired, current, open_.by)
         first, _, rest = msg.partition("\n")

@@ -47,6 +47,12 @@ def draw_pipeline_in_prs(config: Config, p: Plan, obs: Observations) -> None:
         body = full(name, seen.pr.body)
         if body != seen.pr.body:
             p.actions.append(
-                UpdatePromotionPR(stage=name, pr=seen.pr.number, title=seen.pr.title, body=body)
+                UpdatePromotionPR(
+                    stage=name,
+                    pr=seen.pr.number,
+                    title=seen.pr.title,
+                    body=body,
+                    head_sha=seen.pr.head_sha,
+                )
             )
             rewritten.add(name)
